@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything edgehook's build, dev server and tests need, on a fresh machine.
+# Every step is skipped when its result is already there, so running it again is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKER_BUILD_VERSION=0.8.7
+# wasm-bindgen-cli must be exactly the wasm-bindgen version in Cargo.lock.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $WASM_BINDGEN_VERSION"; then
+  step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (several minutes)"
+  # Not --locked: its lockfile names a crate version missing from the index here.
+  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
+fi
+
+if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
+  step "cargo install worker-build $WORKER_BUILD_VERSION (several minutes)"
+  cargo install worker-build --version "=$WORKER_BUILD_VERSION"
+fi
+
+# npm packages at the versions in package-lock.json: wrangler, miniflare, Node 22
+# (wrangler needs it; the machines have Node 20), binaryen's wasm-opt, test clients.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund
+fi

@@ -1,0 +1,180 @@
+//! Records: what one accepted webhook becomes, and its NDJSON line.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::inbound::InboundRequest;
+use crate::time::Utc;
+
+/// What a collector's NDJSON lines hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Each line is the sanitized JSON body.
+    #[default]
+    Payload,
+    /// Each line is `{"id","timeReceived","collector","path","method","queryParameters","payload"}`.
+    Request,
+}
+
+/// Lines longer than this travel through R2 instead of inside the queue message
+/// (Cloudflare Queues accepts messages up to 128 KB).
+pub const SPILL_THRESHOLD_BYTES: usize = 100_000;
+
+/// One accepted webhook on its way through the `INGEST` queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedRecord {
+    /// Message layout version.
+    pub v: u32,
+    /// The record id answered to the sender (a ULID).
+    pub id: String,
+    /// Collector name.
+    pub collector: String,
+    /// When edgehook accepted it, Unix milliseconds.
+    pub received_at: u64,
+    /// The NDJSON line, without the newline; empty when `spill` is set.
+    #[serde(default)]
+    pub line: String,
+    /// R2 key holding the line when it was too big for a queue message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spill: Option<String>,
+}
+
+/// Current [`QueuedRecord::v`].
+pub const QUEUED_RECORD_VERSION: u32 = 1;
+
+/// The R2 key a too-big line of record `id` is spilled to.
+pub fn spill_key(collector: &str, id: &str) -> String {
+    format!("spill/{collector}/{id}.json")
+}
+
+/// Checks the `Content-Type` is JSON (`application/json` or `application/*+json`, any
+/// parameters), else `415 unsupported_media_type`.
+pub fn require_json_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let essence = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            415,
+            "unsupported_media_type",
+            "the body must be JSON sent with Content-Type: application/json",
+        ))
+    }
+}
+
+/// Parses the body as JSON, else `400 invalid_json` saying where it broke.
+pub fn parse_payload(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            400,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// Builds the NDJSON line (no trailing newline) of an accepted webhook.
+pub fn line(
+    format: Format,
+    id: &str,
+    collector: &str,
+    received_at_ms: u64,
+    req: &InboundRequest,
+    payload: &Value,
+) -> String {
+    match format {
+        Format::Payload => payload.to_string(),
+        Format::Request => {
+            let mut query = Map::new();
+            for (k, v) in req.query_pairs() {
+                match query.get_mut(&k) {
+                    None => {
+                        query.insert(k, Value::String(v));
+                    }
+                    Some(Value::Array(values)) => values.push(Value::String(v)),
+                    Some(first) => {
+                        let first = first.take();
+                        query.insert(k, Value::Array(vec![first, Value::String(v)]));
+                    }
+                }
+            }
+            let received = i64::try_from(received_at_ms).unwrap_or(i64::MAX);
+            serde_json::json!({
+                "id": id,
+                "timeReceived": Utc::from_millis(received).rfc3339(),
+                "collector": collector,
+                "path": req.sub_path,
+                "method": req.method,
+                "queryParameters": query,
+                "payload": payload,
+            })
+            .to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_lines_keep_order_and_numbers() {
+        let body = br#"{"z": 1, "a": 12345678901234567890123, "f": 1.10}"#;
+        let v = parse_payload(body).unwrap();
+        let req = InboundRequest::default();
+        assert_eq!(
+            line(Format::Payload, "id", "c", 0, &req, &v),
+            r#"{"z":1,"a":12345678901234567890123,"f":1.10}"#
+        );
+    }
+
+    #[test]
+    fn request_lines_carry_the_request() {
+        let req = InboundRequest {
+            method: "POST".into(),
+            sub_path: "/users/42".into(),
+            query: "userId=42&tag=a&tag=b&tag=c".into(),
+            ..Default::default()
+        };
+        let v = serde_json::json!({"k": "v"});
+        let l = line(
+            Format::Request,
+            "01ID",
+            "portal",
+            1_614_265_330_123,
+            &req,
+            &v,
+        );
+        assert_eq!(
+            l,
+            r#"{"id":"01ID","timeReceived":"2021-02-25T15:02:10.123Z","collector":"portal","path":"/users/42","method":"POST","queryParameters":{"userId":"42","tag":["a","b","c"]},"payload":{"k":"v"}}"#
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_400() {
+        let e = parse_payload(b"{\"a\":").unwrap_err();
+        assert_eq!((e.status, e.code), (400, "invalid_json"));
+    }
+
+    #[test]
+    fn content_type_must_be_json() {
+        assert!(require_json_content_type(Some("application/json")).is_ok());
+        assert!(require_json_content_type(Some("Application/JSON; charset=utf-8")).is_ok());
+        assert!(require_json_content_type(Some("application/cloudevents+json")).is_ok());
+        for bad in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            assert_eq!(require_json_content_type(bad).unwrap_err().status, 415);
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! `EDGEHOOK_CONFIG`: parsing, validation and secret resolution.
+//!
+//! The config is parsed and validated once per isolate. Any problem becomes a
+//! [`ConfigError`] whose message names the bad key (`collectors[1].auth.secrets[0]: ...`);
+//! the worker then answers `500 invalid_config` on every route, so an invalid config never
+//! half-works. Secrets are never in the config: it names them, and [`Config::resolve`]
+//! reads them through a lookup function the worker glue passes in.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+
+use crate::auth::AuthConfig;
+use crate::collect::record::Format;
+
+/// Default `dedupe_window_secs`: one day.
+pub const DEFAULT_DEDUPE_WINDOW_SECS: u64 = 86_400;
+/// Default `max_body_bytes`: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
+/// Largest `max_body_bytes` accepted: the Workers platform's own request limit.
+pub const MAX_BODY_BYTES_LIMIT: u64 = 100 * 1_048_576;
+
+/// A configuration problem, naming the key it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn at(path: impl std::fmt::Display, msg: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{path}: {msg}"))
+}
+
+/// The whole edgehook configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Base URL edgehook is reachable at; default JWT issuer/audience prefix and base of
+    /// result URLs. Stored without a trailing slash.
+    pub public_url: String,
+    /// How long webhook ids are remembered for deduplication.
+    #[serde(default = "default_dedupe_window")]
+    pub dedupe_window_secs: u64,
+    /// Queue names, used to tell batches apart in the one queue handler.
+    #[serde(default)]
+    pub queues: QueueNames,
+    /// The collectors, each served at `POST /hooks/<name>`.
+    #[serde(default)]
+    pub collectors: Vec<Collector>,
+}
+
+fn default_dedupe_window() -> u64 {
+    DEFAULT_DEDUPE_WINDOW_SECS
+}
+
+fn default_max_body() -> u64 {
+    DEFAULT_MAX_BODY_BYTES
+}
+
+/// Names of the queues the worker consumes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueNames {
+    /// Records from collectors to the NDJSON writer.
+    pub ingest: String,
+    /// Deliveries to subscribers.
+    pub deliveries: String,
+    /// Dead letters of `ingest`.
+    pub ingest_dlq: String,
+    /// Dead letters of `deliveries`.
+    pub deliveries_dlq: String,
+}
+
+impl Default for QueueNames {
+    fn default() -> Self {
+        Self {
+            ingest: "edgehook-ingest".into(),
+            deliveries: "edgehook-deliveries".into(),
+            ingest_dlq: "edgehook-ingest-dlq".into(),
+            deliveries_dlq: "edgehook-deliveries-dlq".into(),
+        }
+    }
+}
+
+/// Which of edgehook's queues a batch came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueRole {
+    /// `queues.ingest`.
+    Ingest,
+    /// `queues.deliveries`.
+    Deliveries,
+    /// Either dead-letter queue.
+    DeadLetter,
+}
+
+impl QueueNames {
+    /// The role of the queue called `name`, if it is one of ours.
+    pub fn role(&self, name: &str) -> Option<QueueRole> {
+        if name == self.ingest {
+            Some(QueueRole::Ingest)
+        } else if name == self.deliveries {
+            Some(QueueRole::Deliveries)
+        } else if name == self.ingest_dlq || name == self.deliveries_dlq {
+            Some(QueueRole::DeadLetter)
+        } else {
+            None
+        }
+    }
+}
+
+/// A collector: an endpoint senders POST webhooks to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Collector {
+    /// Route segment: `POST /hooks/<name>[/sub/path]`.
+    pub name: String,
+    /// What each NDJSON line holds.
+    #[serde(default)]
+    pub format: Format,
+    /// Bodies above this answer `413`.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
+    /// How senders authenticate.
+    pub auth: AuthConfig,
+    /// The chain of steps applied to each accepted payload.
+    #[serde(default)]
+    pub steps: Vec<serde_json::Value>,
+}
+
+impl Config {
+    /// Parses and validates a config given as JSON text.
+    pub fn parse(json: &str) -> Result<Config, ConfigError> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path == "?" {
+                ConfigError(format!("EDGEHOOK_CONFIG: {inner}"))
+            } else {
+                at(path, inner)
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        let url = url::Url::parse(&self.public_url)
+            .map_err(|e| at("public_url", format!("not an absolute URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(at("public_url", "must be an http or https URL"));
+        }
+        while self.public_url.ends_with('/') {
+            self.public_url.pop();
+        }
+        if self.dedupe_window_secs == 0 {
+            return Err(at("dedupe_window_secs", "must be at least 1"));
+        }
+        let queues = [
+            ("queues.ingest", &self.queues.ingest),
+            ("queues.deliveries", &self.queues.deliveries),
+            ("queues.ingest_dlq", &self.queues.ingest_dlq),
+            ("queues.deliveries_dlq", &self.queues.deliveries_dlq),
+        ];
+        let mut queue_names = HashSet::new();
+        for (key, name) in queues {
+            if name.is_empty() {
+                return Err(at(key, "must not be empty"));
+            }
+            if !queue_names.insert(name.as_str()) {
+                return Err(at(key, format!("queue {name:?} is named twice")));
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, c) in self.collectors.iter().enumerate() {
+            let path = format!("collectors[{i}]");
+            if !is_valid_name(&c.name) {
+                return Err(at(
+                    format!("{path}.name"),
+                    format!(
+                        "{:?} is not a valid collector name (1-64 of a-z, A-Z, 0-9, '-', '_')",
+                        c.name
+                    ),
+                ));
+            }
+            if !names.insert(c.name.as_str()) {
+                return Err(at(
+                    format!("{path}.name"),
+                    format!("collector {:?} is defined twice", c.name),
+                ));
+            }
+            if c.max_body_bytes == 0 || c.max_body_bytes > MAX_BODY_BYTES_LIMIT {
+                return Err(at(
+                    format!("{path}.max_body_bytes"),
+                    format!("must be between 1 and {MAX_BODY_BYTES_LIMIT}"),
+                ));
+            }
+            c.auth.validate(&format!("{path}.auth"))?;
+            if let Some(step) = c.steps.first() {
+                let kind = step.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+                return Err(at(
+                    format!("{path}.steps[0].kind"),
+                    format!("unknown step kind {kind:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The collector called `name`.
+    pub fn collector(&self, name: &str) -> Option<&Collector> {
+        self.collectors.iter().find(|c| c.name == name)
+    }
+
+    /// Reads every secret the config names through `lookup`. A missing or empty secret
+    /// is a config error naming the key that refers to it.
+    pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<Secrets, ConfigError> {
+        let mut secrets = BTreeMap::new();
+        for (i, c) in self.collectors.iter().enumerate() {
+            for (key, name) in c.auth.secret_refs(&format!("collectors[{i}].auth")) {
+                match lookup(&name) {
+                    None => return Err(at(key, format!("secret {name} is not set"))),
+                    Some(v) if v.is_empty() => {
+                        return Err(at(key, format!("secret {name} is empty")));
+                    }
+                    Some(v) => {
+                        secrets.insert(name, v);
+                    }
+                }
+            }
+        }
+        Ok(Secrets(secrets))
+    }
+}
+
+/// Secret values by name, read once per isolate.
+#[derive(Clone, Default)]
+pub struct Secrets(BTreeMap<String, String>);
+
+impl Secrets {
+    /// The value of the secret called `name` (resolved, so present and non-empty).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// Builds a set from pairs; for tests and benches.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Secrets(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
+// Never print secret values, even in a debug dump.
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> Result<Config, ConfigError> {
+        Config::parse(&v.to_string())
+    }
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "public_url": "http://127.0.0.1:8787/",
+            "collectors": [
+                {"name": "amo", "auth": {"scheme": "hmac", "secrets": ["AMO_KEY", "AMO_KEY_OLD"]}},
+                {"name": "open", "format": "request", "auth": {"scheme": "none"}}
+            ]
+        })
+    }
+
+    #[test]
+    fn parses_a_valid_config_with_defaults() {
+        let c = parse(base()).unwrap();
+        assert_eq!(c.public_url, "http://127.0.0.1:8787");
+        assert_eq!(c.dedupe_window_secs, DEFAULT_DEDUPE_WINDOW_SECS);
+        assert_eq!(c.collectors[0].max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.collectors[0].format, Format::Payload);
+        assert_eq!(c.collectors[1].format, Format::Request);
+        assert_eq!(c.queues.role("edgehook-ingest"), Some(QueueRole::Ingest));
+        assert_eq!(
+            c.queues.role("edgehook-ingest-dlq"),
+            Some(QueueRole::DeadLetter)
+        );
+        assert_eq!(c.queues.role("other"), None);
+    }
+
+    fn error_of(v: serde_json::Value) -> String {
+        parse(v).unwrap_err().0
+    }
+
+    #[test]
+    fn errors_name_the_bad_key() {
+        let mut v = base();
+        v["collectors"][1]["format"] = "xml".into();
+        let e = error_of(v);
+        assert!(
+            e.starts_with("collectors[1].format: unknown variant `xml`"),
+            "{e}"
+        );
+
+        let mut v = base();
+        v["collectors"][0]["max_body_bytes"] = 0.into();
+        assert!(error_of(v).starts_with("collectors[0].max_body_bytes: "));
+
+        let mut v = base();
+        v["collectors"][1]["name"] = "amo".into();
+        assert_eq!(
+            error_of(v),
+            "collectors[1].name: collector \"amo\" is defined twice"
+        );
+
+        let mut v = base();
+        v["collectors"][0]["name"] = "has space".into();
+        assert!(error_of(v).starts_with("collectors[0].name: "));
+
+        let mut v = base();
+        v["collectors"][0]["colour"] = "red".into();
+        assert!(error_of(v).starts_with("collectors[0].colour: unknown field `colour`"));
+
+        let mut v = base();
+        v["public_url"] = "not a url".into();
+        assert!(error_of(v).starts_with("public_url: not an absolute URL"));
+
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("public_url");
+        assert!(error_of(v).contains("missing field `public_url`"));
+
+        let mut v = base();
+        v["collectors"][0]["steps"] = serde_json::json!([{"kind": "teleport"}]);
+        assert_eq!(
+            error_of(v),
+            "collectors[0].steps[0].kind: unknown step kind \"teleport\""
+        );
+
+        let mut v = base();
+        v["queues"] = serde_json::json!({"ingest": "q", "deliveries": "q"});
+        assert!(error_of(v).starts_with("queues.deliveries: "));
+    }
+
+    #[test]
+    fn non_json_is_an_error() {
+        assert!(
+            Config::parse("{nope")
+                .unwrap_err()
+                .0
+                .starts_with("EDGEHOOK_CONFIG")
+        );
+    }
+
+    #[test]
+    fn resolve_reports_missing_and_empty_secrets_by_key() {
+        let c = parse(base()).unwrap();
+        let e = c
+            .resolve(|n| (n == "AMO_KEY").then(|| "k".to_string()))
+            .unwrap_err();
+        assert_eq!(
+            e.0,
+            "collectors[0].auth.secrets[1]: secret AMO_KEY_OLD is not set"
+        );
+        let e = c
+            .resolve(|n| Some(if n == "AMO_KEY" { "k" } else { "" }.to_string()))
+            .unwrap_err();
+        assert_eq!(
+            e.0,
+            "collectors[0].auth.secrets[1]: secret AMO_KEY_OLD is empty"
+        );
+        let s = c.resolve(|n| Some(format!("v-{n}"))).unwrap();
+        assert_eq!(s.get("AMO_KEY_OLD"), Some("v-AMO_KEY_OLD"));
+        assert_eq!(format!("{s:?}"), "{\"AMO_KEY\", \"AMO_KEY_OLD\"}");
+    }
+}

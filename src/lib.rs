@@ -1,0 +1,49 @@
+//! edgehook: a webhook gateway for Cloudflare Workers.
+//!
+//! The folders mirror SPEC.md: `auth/` (one file per scheme), `collect/` (records,
+//! NDJSON batches, the ingest consumer), `store/` (one file per D1 table), `http/`
+//! (routes). `config`, `error`, `inbound`, `time` and `ids` are the pure core shared by
+//! all. This file only wires the Workers entry points to them.
+
+pub mod app;
+pub mod auth;
+pub mod collect;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod inbound;
+pub mod log;
+pub mod queues;
+pub mod scheduled;
+pub mod store;
+pub mod time;
+
+use worker::{
+    Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent, event,
+};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    Ok(http::serve(req, &env).await)
+}
+
+#[event(queue)]
+async fn queue(
+    batch: MessageBatch<serde_json::Value>,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<()> {
+    queues::consume(batch, &env).await;
+    Ok(())
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    scheduled::run(event.schedule() as u64, &env).await;
+}

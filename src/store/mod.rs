@@ -1,0 +1,11 @@
+//! D1 access: one file per table; the SQL lives here and nowhere else.
+
+pub mod batches;
+pub mod purge;
+
+use worker::wasm_bindgen::JsValue;
+
+/// A D1 bind value for an integer. D1 numbers cross as f64, exact up to 2^53.
+pub fn int(n: u64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
