@@ -17,4 +17,4 @@ bash scripts/build.sh
 ls -l build/index_bg.wasm
 printf 'wasm: %s bytes raw, %s bytes gzip\n' "$(wc -c < build/index_bg.wasm)" "$(gzip -9c build/index_bg.wasm | wc -c)"
 printf '\n== miniflare suite\n'
-node --test --test-concurrency=1 miniflare/
+node --test --test-concurrency=1 "miniflare/*.test.mjs"

@@ -1,0 +1,186 @@
+// Starts the built worker (build/index.js + index_bg.wasm) in miniflare/workerd with D1
+// (migrations applied), Queues and R2, and offers the helpers every flow test needs.
+import { Miniflare } from "miniflare";
+import { createHmac } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export const QUEUES = {
+  ingest: "edgehook-ingest",
+  deliveries: "edgehook-deliveries",
+  ingestDlq: "edgehook-ingest-dlq",
+  deliveriesDlq: "edgehook-deliveries-dlq",
+};
+
+/** The config the flow tests run with: one collector per scheme they exercise. */
+export function testConfig(overrides = {}) {
+  return {
+    public_url: "http://edgehook.test",
+    collectors: [
+      { name: "amo", max_body_bytes: 4096, auth: { scheme: "hmac", secrets: ["AMO_KEY", "AMO_KEY_OLD"] } },
+      { name: "open", format: "request", auth: { scheme: "none" } },
+      { name: "big", max_body_bytes: 6 * 1024 * 1024, auth: { scheme: "none" } },
+    ],
+    ...overrides,
+  };
+}
+
+export const TEST_SECRETS = { AMO_KEY: "amo-test-key", AMO_KEY_OLD: "amo-old-key" };
+
+// A stand-in for the ARCHIVE bucket that fails its first FAIL_PUTS puts, then behaves
+// like the real bucket it wraps. Its class is named R2Bucket so workers-rs accepts it.
+const FAULTY_R2 = `
+let failuresLeft = null;
+class R2Bucket {
+  constructor(env) { this.env = env; if (failuresLeft === null) failuresLeft = Number(env.FAIL_PUTS); }
+  async put(key, value, options) {
+    if (failuresLeft > 0) { failuresLeft--; throw new Error("injected R2 put failure"); }
+    return this.env.INNER.put(key, value, options);
+  }
+  get(...a) { return this.env.INNER.get(...a); }
+  head(...a) { return this.env.INNER.head(...a); }
+  delete(...a) { return this.env.INNER.delete(...a); }
+  list(...a) { return this.env.INNER.list(...a); }
+}
+export default function (env) { return new R2Bucket(env); }
+`;
+
+/**
+ * Starts edgehook. Options: `config` (object or string), `secrets`, `autoConsume`
+ * (let miniflare deliver queue batches by itself), `failR2Puts` (wrap ARCHIVE so its
+ * first n puts fail), `migrate` (apply migrations/, default true).
+ */
+export async function start({
+  config = testConfig(),
+  secrets = TEST_SECRETS,
+  autoConsume = true,
+  failR2Puts = 0,
+  migrate = true,
+} = {}) {
+  const consumer = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 3 };
+  const main = {
+    name: "edgehook",
+    modules: true,
+    scriptPath: path.join(root, "build/index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-07-30",
+    bindings: { EDGEHOOK_ENV: "test", EDGEHOOK_CONFIG: config, ...secrets },
+    d1Databases: { DB: "edgehook-db" },
+    queueProducers: { INGEST: QUEUES.ingest, DELIVERIES: QUEUES.deliveries },
+    queueConsumers: autoConsume
+      ? {
+          [QUEUES.ingest]: { ...consumer, deadLetterQueue: QUEUES.ingestDlq },
+          [QUEUES.ingestDlq]: consumer,
+        }
+      : {},
+  };
+  const workers = [main];
+  if (failR2Puts > 0) {
+    main.wrappedBindings = { ARCHIVE: { scriptName: "faulty-r2", bindings: { FAIL_PUTS: failR2Puts } } };
+    workers.push({
+      name: "faulty-r2",
+      modules: [{ type: "ESModule", path: "faulty-r2.mjs", contents: FAULTY_R2 }],
+      r2Buckets: { INNER: "edgehook-archive" },
+    });
+  } else {
+    main.r2Buckets = { ARCHIVE: "edgehook-archive" };
+  }
+  const mf = new Miniflare({ workers, log: undefined });
+  await mf.ready;
+  if (migrate) await applyMigrations(await mf.getD1Database("DB", "edgehook"));
+  return new Edgehook(mf, failR2Puts > 0);
+}
+
+/** Applies migrations/*.sql in order, statement by statement. */
+export async function applyMigrations(db) {
+  const dir = path.join(root, "migrations");
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+    const sql = readFileSync(path.join(dir, file), "utf8")
+      .split("\n")
+      .filter((l) => !l.trim().startsWith("--"))
+      .join("\n");
+    const statements = sql.split(";").map((s) => s.trim()).filter(Boolean);
+    await db.batch(statements.map((s) => db.prepare(s)));
+  }
+}
+
+export class Edgehook {
+  constructor(mf, wrappedR2) {
+    this.mf = mf;
+    this.wrappedR2 = wrappedR2;
+  }
+
+  fetch(pathname, init) {
+    return this.mf.dispatchFetch(`http://edgehook.test${pathname}`, init);
+  }
+
+  /** POSTs `body` to a collector, signed AMO-style with `key` (unless key is null). */
+  postSigned(collector, body, key = TEST_SECRETS.AMO_KEY, headers = {}) {
+    const h = { "content-type": "application/json", ...headers };
+    if (key !== null) h.authorization = `HMAC-SHA256 ${hmacHex(key, body)}`;
+    return this.fetch(`/hooks/${collector}`, { method: "POST", headers: h, body });
+  }
+
+  async bucket() {
+    return this.wrappedR2
+      ? this.mf.getR2Bucket("INNER", "faulty-r2")
+      : this.mf.getR2Bucket("ARCHIVE", "edgehook");
+  }
+
+  async db() {
+    return this.mf.getD1Database("DB", "edgehook");
+  }
+
+  /** Every R2 object under `prefix` as {key, text}. */
+  async objects(prefix = "") {
+    const bucket = await this.bucket();
+    const out = [];
+    let cursor;
+    do {
+      const page = await bucket.list({ prefix, cursor });
+      for (const o of page.objects) {
+        const obj = await bucket.get(o.key);
+        out.push({ key: o.key, text: await obj.text() });
+      }
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    return out;
+  }
+
+  /** All NDJSON lines under `prefix`, parsed. */
+  async lines(prefix = "collectors/") {
+    const objs = await this.objects(prefix);
+    return objs.flatMap((o) => o.text.split("\n").filter(Boolean).map((l) => JSON.parse(l)));
+  }
+
+  /** Waits until `predicate()` is truthy (polling), or fails after `ms`. */
+  async until(predicate, ms = 15000, what = "condition") {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await predicate();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Delivers `bodies` to the queue consumer directly, as one batch. */
+  async deliver(queue, messages) {
+    const worker = await this.mf.getWorker("edgehook");
+    return worker.queue(
+      queue,
+      messages.map((m) => ({ attempts: 1, timestamp: new Date(), ...m })),
+    );
+  }
+
+  dispose() {
+    return this.mf.dispose();
+  }
+}
+
+export function hmacHex(key, body) {
+  return createHmac("sha256", key).update(body).digest("hex");
+}
