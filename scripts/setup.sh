@@ -28,7 +28,10 @@ fi
 
 # npm packages at the versions in package-lock.json: wrangler, miniflare, Node 22
 # (wrangler needs it; the machines have Node 20), binaryen's wasm-opt, test clients.
+# `npm install`, not `npm ci`: npm leaves other platforms' optional workerd binaries out
+# of a lockfile written on Linux, and `npm ci` then refuses it as out of sync. With every
+# version pinned exactly and a lockfile present, `npm install` installs the locked tree.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "npm ci"
-  npm ci --no-audit --no-fund
+  step "npm install (locked versions)"
+  npm install --no-audit --no-fund
 fi
