@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod collect;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod ids;

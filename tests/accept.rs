@@ -1,9 +1,13 @@
 //! The collector's checks in order, natively: nothing here touches a binding, so a
 //! refused request can leave no trace.
 
+use edgehook::auth::AuthContext;
 use edgehook::auth::hmac;
-use edgehook::collect::accept::accept;
-use edgehook::config::{Config, Secrets};
+use edgehook::collect::accept;
+use edgehook::collect::record::QueuedRecord;
+use edgehook::config::{Collector, Config, Secrets};
+use edgehook::crypto::native::NativeCrypto;
+use edgehook::error::ApiError;
 use edgehook::inbound::{HeaderMap, InboundRequest};
 
 fn config() -> Config {
@@ -18,6 +22,21 @@ fn config() -> Config {
 
 fn secrets() -> Secrets {
     Secrets::from_pairs([("K1", "key-one"), ("K2", "key-two")])
+}
+
+fn accept(
+    collector: &Collector,
+    secrets: &Secrets,
+    req: &InboundRequest,
+    id: &str,
+    now_ms: u64,
+) -> Result<QueuedRecord, ApiError> {
+    let cx = AuthContext {
+        secrets,
+        crypto: &NativeCrypto,
+        now_secs: (now_ms / 1000) as i64,
+    };
+    futures_executor::block_on(accept::accept(collector, &cx, req, id, now_ms))
 }
 
 fn signed(body: &str, key: &str) -> InboundRequest {

@@ -1,22 +1,11 @@
 //! AMO's scheme: `Authorization: HMAC-SHA256 <hex>`, the HMAC-SHA256 of the raw body
 //! keyed by a shared secret used as-is.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::{Choice, ConstantTimeEq};
-
 use super::AuthError;
+use crate::crypto::{Crypto, hmac_matches_any, hmac_sha256};
 
 /// The `Authorization` scheme word.
 pub const SCHEME: &str = "HMAC-SHA256";
-
-/// HMAC-SHA256 of `data` keyed by `key`.
-pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // An HMAC key may have any length, so new_from_slice cannot fail.
-    let mut mac = <Hmac<Sha256>>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(data);
-    mac.finalize().into_bytes().into()
-}
 
 /// The header value AMO sends for `body` under `key`: `HMAC-SHA256 <hex>`.
 pub fn authorization(key: &[u8], body: &[u8]) -> String {
@@ -39,16 +28,16 @@ pub fn parse_authorization(value: &str) -> Result<[u8; 32], AuthError> {
     Ok(out)
 }
 
-/// Checks the `Authorization` header against every key, in constant time per key and
-/// without stopping at the first match (so timing does not tell which key matched).
-pub fn verify(keys: &[&[u8]], authorization: Option<&str>, body: &[u8]) -> Result<(), AuthError> {
+/// Checks the `Authorization` header against every key (see [`hmac_matches_any`]).
+pub async fn verify<C: Crypto>(
+    crypto: &C,
+    keys: &[&[u8]],
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Result<(), AuthError> {
     let given =
         parse_authorization(authorization.ok_or(AuthError::MissingHeader("Authorization"))?)?;
-    let mut ok = Choice::from(0);
-    for key in keys {
-        ok |= hmac_sha256(key, body).ct_eq(&given);
-    }
-    if bool::from(ok) {
+    if hmac_matches_any(crypto, keys, body, &given).await? {
         Ok(())
     } else {
         Err(AuthError::InvalidSignature)

@@ -9,6 +9,7 @@ pub mod hmac;
 use serde::Deserialize;
 
 use crate::config::{ConfigError, Secrets};
+use crate::crypto::{Crypto, CryptoError};
 use crate::error::ApiError;
 use crate::inbound::InboundRequest;
 
@@ -88,6 +89,14 @@ pub enum AuthError {
     Malformed(String),
     /// The signature matches none of the secrets (`401 invalid_signature`).
     InvalidSignature,
+    /// The crypto backend failed (`503 unavailable`: retryable, not the sender's fault).
+    Backend(String),
+}
+
+impl From<CryptoError> for AuthError {
+    fn from(e: CryptoError) -> Self {
+        AuthError::Backend(e.0)
+    }
 }
 
 impl From<AuthError> for ApiError {
@@ -102,27 +111,51 @@ impl From<AuthError> for ApiError {
                 "invalid_signature",
                 "the signature does not match the body for any of the collector's secrets",
             ),
+            AuthError::Backend(m) => {
+                ApiError::unavailable(format!("authentication is unavailable: {m}"))
+            }
         }
     }
 }
 
-/// Verifies `req` against a collector's `auth`. `secrets` must come from
-/// [`crate::config::Config::resolve`], so every named secret is present.
-pub fn verify(
+/// What verification needs from outside the request: the secrets, the crypto backend and
+/// the clock.
+pub struct AuthContext<'a, C: Crypto> {
+    /// Resolved secrets (from [`crate::config::Config::resolve`]).
+    pub secrets: &'a Secrets,
+    /// Where signatures are checked.
+    pub crypto: &'a C,
+    /// Now, Unix seconds.
+    pub now_secs: i64,
+}
+
+/// Verifies `req` against a collector's `auth`.
+pub async fn verify<C: Crypto>(
     auth: &AuthConfig,
-    secrets: &Secrets,
+    cx: &AuthContext<'_, C>,
     req: &InboundRequest,
 ) -> Result<Identity, AuthError> {
     match auth {
-        AuthConfig::Hmac { secrets: names } => {
-            let keys: Vec<&[u8]> = names
-                .iter()
-                .filter_map(|n| secrets.get(n))
-                .map(str::as_bytes)
-                .collect();
-            hmac::verify(&keys, req.headers.get("authorization"), &req.body)?;
+        AuthConfig::Hmac { secrets } => {
+            let keys = secret_bytes(cx.secrets, secrets);
+            hmac::verify(
+                cx.crypto,
+                &keys,
+                req.headers.get("authorization"),
+                &req.body,
+            )
+            .await?;
             Ok(Identity { scheme: "hmac" })
         }
         AuthConfig::None {} => Ok(Identity { scheme: "none" }),
     }
+}
+
+/// The values of the named secrets, as bytes.
+pub fn secret_bytes<'a>(secrets: &'a Secrets, names: &[String]) -> Vec<&'a [u8]> {
+    names
+        .iter()
+        .filter_map(|n| secrets.get(n))
+        .map(str::as_bytes)
+        .collect()
 }

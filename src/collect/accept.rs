@@ -2,8 +2,9 @@
 //! record put on the queue, in SPEC.md's order.
 
 use super::record::{self, QUEUED_RECORD_VERSION, QueuedRecord};
-use crate::auth;
-use crate::config::{Collector, Secrets};
+use crate::auth::{self, AuthContext};
+use crate::config::Collector;
+use crate::crypto::Crypto;
 use crate::error::ApiError;
 use crate::inbound::InboundRequest;
 
@@ -19,9 +20,9 @@ pub fn too_large(limit: u64) -> ApiError {
 /// Checks `req` against `collector` and builds its record: method, size, content type,
 /// authentication, JSON, then the record line. Nothing here has side effects, so a
 /// request refused at any step leaves no trace.
-pub fn accept(
+pub async fn accept<C: Crypto>(
     collector: &Collector,
-    secrets: &Secrets,
+    cx: &AuthContext<'_, C>,
     req: &InboundRequest,
     id: &str,
     now_ms: u64,
@@ -33,7 +34,7 @@ pub fn accept(
         return Err(too_large(collector.max_body_bytes));
     }
     record::require_json_content_type(req.headers.get("content-type"))?;
-    auth::verify(&collector.auth, secrets, req)?;
+    auth::verify(&collector.auth, cx, req).await?;
     let payload = record::parse_payload(&req.body)?;
     let line = record::line(collector.format, id, &collector.name, now_ms, req, &payload);
     Ok(QueuedRecord {

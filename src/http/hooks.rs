@@ -6,8 +6,10 @@ use worker::{Env, Request, Response};
 
 use super::json_response;
 use crate::app::App;
+use crate::auth::AuthContext;
 use crate::collect::accept::{accept, too_large};
 use crate::collect::record::{SPILL_THRESHOLD_BYTES, spill_key};
+use crate::crypto::webcrypto::WebCrypto;
 use crate::error::ApiError;
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
@@ -46,7 +48,12 @@ pub async fn handle(
     let random = ids::random_bytes()
         .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
     let id = ids::ulid(now_ms, random);
-    let mut record = accept(collector, &app.secrets, &inbound, &id, now_ms)?;
+    let cx = AuthContext {
+        secrets: &app.secrets,
+        crypto: &WebCrypto,
+        now_secs: (now_ms / 1000) as i64,
+    };
+    let mut record = accept(collector, &cx, &inbound, &id, now_ms).await?;
 
     if record.line.len() > SPILL_THRESHOLD_BYTES {
         let key = spill_key(&record.collector, &record.id);
