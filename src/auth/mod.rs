@@ -5,6 +5,8 @@
 //! failed, without echoing secrets or expected signatures.
 
 pub mod hmac;
+pub mod jwt;
+pub mod keys;
 
 use serde::Deserialize;
 

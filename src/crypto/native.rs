@@ -2,9 +2,13 @@
 
 use super::{Crypto, CryptoError, PublicKey, SigAlg, hmac_sha256};
 
-/// Everything in pure Rust.
+/// Everything in pure Rust: RSA (`rsa`), P-256 (`p256`), Ed25519 (`ed25519-dalek`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NativeCrypto;
+
+fn key_error(e: impl std::fmt::Display) -> CryptoError {
+    CryptoError(format!("unusable public key: {e}"))
+}
 
 impl Crypto for NativeCrypto {
     async fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
@@ -14,14 +18,40 @@ impl Crypto for NativeCrypto {
     async fn verify(
         &self,
         key: &PublicKey,
-        _message: &[u8],
-        _signature: &[u8],
+        message: &[u8],
+        signature: &[u8],
     ) -> Result<bool, CryptoError> {
         match key.alg {
-            SigAlg::Rs256 | SigAlg::Es256 | SigAlg::EdDsa => Err(CryptoError(format!(
-                "{:?} verification is not built into the native backend",
-                key.alg
-            ))),
+            SigAlg::Rs256 => {
+                use rsa::pkcs8::DecodePublicKey;
+                use rsa::signature::Verifier;
+                let key =
+                    rsa::RsaPublicKey::from_public_key_der(&key.spki_der).map_err(key_error)?;
+                let verifier = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key);
+                let Ok(sig) = rsa::pkcs1v15::Signature::try_from(signature) else {
+                    return Ok(false);
+                };
+                Ok(verifier.verify(message, &sig).is_ok())
+            }
+            SigAlg::Es256 => {
+                use p256::ecdsa::signature::Verifier;
+                use p256::pkcs8::DecodePublicKey;
+                let key = p256::ecdsa::VerifyingKey::from_public_key_der(&key.spki_der)
+                    .map_err(key_error)?;
+                let Ok(sig) = p256::ecdsa::Signature::from_slice(signature) else {
+                    return Ok(false);
+                };
+                Ok(key.verify(message, &sig).is_ok())
+            }
+            SigAlg::EdDsa => {
+                use ed25519_dalek::pkcs8::DecodePublicKey;
+                let key = ed25519_dalek::VerifyingKey::from_public_key_der(&key.spki_der)
+                    .map_err(key_error)?;
+                let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
+                    return Ok(false);
+                };
+                Ok(key.verify_strict(message, &sig).is_ok())
+            }
         }
     }
 }

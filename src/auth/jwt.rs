@@ -1,0 +1,260 @@
+//! `jwt`: `Authorization: Bearer <JWT>`, verified by the rules of RFC 8725 and Psoxy.
+//!
+//! jwt-compact parses the token and validates its time claims; the signature itself is
+//! checked through [`Crypto`], so RS256 / ES256 / EdDSA run on WebCrypto in the worker.
+//! Rules: the algorithm must be one a configured key is bound to (`none` never is, and a
+//! key is never used with another algorithm, so HS256-with-the-RSA-key fails); `typ`, if
+//! present, is `JWT`; when keys have ids the token's `kid` must name one; `iss` and `aud`
+//! must match; `iat` and `exp` are required, `iat` not in the future, `exp` not past and
+//! at most `max_lifetime_secs` after `iat`; `nbf` is honoured. Clock leeway: 60 s.
+
+use chrono::{DateTime, TimeZone, Utc};
+use jwt_compact::{Claims, TimeOptions, UntrustedToken, ValidationError};
+use serde_json::{Map, Value};
+
+use super::keys::{JwtKey, KeyMaterial};
+use crate::crypto::{Crypto, CryptoError, hmac_matches_any};
+
+/// Clock leeway for `iat`, `exp` and `nbf`.
+pub const LEEWAY_SECS: i64 = 60;
+/// Default `max_lifetime_secs`: 365 days.
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 365 * 86_400;
+
+/// The claim rules of one collector (or one use, such as result PATCHes).
+#[derive(Debug, Clone)]
+pub struct JwtRules<'a> {
+    /// Required `iss`; `None` skips the check (used where the issuer selects the key).
+    pub issuer: Option<&'a str>,
+    /// Required `aud` (a string equal to it, or an array containing it); `None` skips.
+    pub audience: Option<&'a str>,
+    /// Largest allowed `exp - iat`.
+    pub max_lifetime_secs: i64,
+}
+
+/// Why a token was refused; each maps to a stable `401` code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtError {
+    /// Not a compact JWS, or its header or claims are not JSON.
+    Malformed(String),
+    /// `alg` is `none` or not bound to any configured key.
+    AlgorithmNotAllowed(String),
+    /// `typ` is present and not `JWT`.
+    WrongType,
+    /// No configured key has the token's `kid` (or the token lacks one when keys have ids).
+    UnknownKey,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// A required claim (`exp`, `iat`) is missing.
+    MissingClaim(&'static str),
+    /// `exp` has passed.
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// `iat` is in the future.
+    IssuedInFuture,
+    /// `exp - iat` exceeds the maximum lifetime.
+    LifetimeTooLong(i64),
+    /// `iss` does not match.
+    WrongIssuer,
+    /// `aud` does not match.
+    WrongAudience,
+    /// The crypto backend failed.
+    Backend(String),
+}
+
+impl From<CryptoError> for JwtError {
+    fn from(e: CryptoError) -> Self {
+        JwtError::Backend(e.0)
+    }
+}
+
+impl JwtError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            JwtError::Malformed(_) => "malformed_token",
+            JwtError::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
+            JwtError::WrongType => "invalid_token_type",
+            JwtError::UnknownKey => "unknown_key",
+            JwtError::InvalidSignature => "invalid_signature",
+            JwtError::MissingClaim(_) => "missing_claim",
+            JwtError::Expired => "expired_token",
+            JwtError::NotYetValid => "token_not_yet_valid",
+            JwtError::IssuedInFuture => "issued_in_future",
+            JwtError::LifetimeTooLong(_) => "lifetime_too_long",
+            JwtError::WrongIssuer => "invalid_issuer",
+            JwtError::WrongAudience => "invalid_audience",
+            JwtError::Backend(_) => "unavailable",
+        }
+    }
+
+    /// A sentence for the client; never contains a key or an expected value.
+    pub fn message(&self) -> String {
+        match self {
+            JwtError::Malformed(m) => format!("the token is not a valid JWT: {m}"),
+            JwtError::AlgorithmNotAllowed(a) => {
+                format!("algorithm {a:?} is not accepted by this collector")
+            }
+            JwtError::WrongType => "the token's `typ` must be JWT".into(),
+            JwtError::UnknownKey => "the token's `kid` names no configured key".into(),
+            JwtError::InvalidSignature => "the token's signature does not verify".into(),
+            JwtError::MissingClaim(c) => format!("the token has no `{c}` claim"),
+            JwtError::Expired => "the token has expired".into(),
+            JwtError::NotYetValid => "the token is not valid yet (`nbf`)".into(),
+            JwtError::IssuedInFuture => "the token's `iat` is in the future".into(),
+            JwtError::LifetimeTooLong(max) => {
+                format!("the token lives longer than the allowed {max} seconds")
+            }
+            JwtError::WrongIssuer => "the token's `iss` is not the expected issuer".into(),
+            JwtError::WrongAudience => "the token's `aud` is not this collector".into(),
+            JwtError::Backend(m) => format!("token verification is unavailable: {m}"),
+        }
+    }
+}
+
+/// The algorithms edgehook can verify at all.
+pub const ALLOWED_ALGS: [&str; 4] = ["RS256", "ES256", "EdDSA", "HS256"];
+
+/// Checks the token's header and signature against `keys`; returns the parsed token.
+pub async fn verify_signature<'t, C: Crypto>(
+    crypto: &C,
+    keys: &[JwtKey],
+    token: &'t str,
+) -> Result<UntrustedToken<'t>, JwtError> {
+    let parsed = UntrustedToken::new(token).map_err(|e| JwtError::Malformed(e.to_string()))?;
+    let alg = parsed.algorithm();
+    if !ALLOWED_ALGS.contains(&alg) {
+        return Err(JwtError::AlgorithmNotAllowed(alg.to_string()));
+    }
+    if let Some(typ) = &parsed.header().token_type
+        && !typ.eq_ignore_ascii_case("JWT")
+    {
+        return Err(JwtError::WrongType);
+    }
+    let bound: Vec<&JwtKey> = keys.iter().filter(|k| k.alg() == alg).collect();
+    if bound.is_empty() {
+        return Err(JwtError::AlgorithmNotAllowed(alg.to_string()));
+    }
+    let candidates: Vec<&JwtKey> = if bound.iter().any(|k| k.kid.is_some()) {
+        let kid = parsed
+            .header()
+            .key_id
+            .as_deref()
+            .ok_or(JwtError::UnknownKey)?;
+        bound
+            .into_iter()
+            .filter(|k| k.kid.as_deref() == Some(kid))
+            .collect()
+    } else {
+        bound
+    };
+    if candidates.is_empty() {
+        return Err(JwtError::UnknownKey);
+    }
+    // The signing input is everything before the last dot, exactly as sent.
+    let (signing_input, _) = token.rsplit_once('.').ok_or(JwtError::InvalidSignature)?;
+    let signature = parsed.signature_bytes();
+    let mut verified = false;
+    let hmac_keys: Vec<&[u8]> = candidates
+        .iter()
+        .filter_map(|k| match &k.material {
+            KeyMaterial::Hs256(secret) => Some(secret.as_slice()),
+            KeyMaterial::Public(_) => None,
+        })
+        .collect();
+    if !hmac_keys.is_empty() {
+        verified |=
+            hmac_matches_any(crypto, &hmac_keys, signing_input.as_bytes(), signature).await?;
+    }
+    for key in &candidates {
+        if let KeyMaterial::Public(public) = &key.material {
+            verified |= crypto
+                .verify(public, signing_input.as_bytes(), signature)
+                .await?;
+        }
+    }
+    if verified {
+        Ok(parsed)
+    } else {
+        Err(JwtError::InvalidSignature)
+    }
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Validates the claims of a verified token at `now_secs`; returns all its claims.
+pub fn check_claims(
+    token: &UntrustedToken<'_>,
+    rules: &JwtRules<'_>,
+    now_secs: i64,
+) -> Result<Map<String, Value>, JwtError> {
+    let claims: Claims<Map<String, Value>> = token
+        .deserialize_claims_unchecked()
+        .map_err(|e| JwtError::Malformed(e.to_string()))?;
+    let options = TimeOptions::new(chrono::Duration::seconds(LEEWAY_SECS), move || at(now_secs));
+    let exp = claims.expiration.ok_or(JwtError::MissingClaim("exp"))?;
+    claims.validate_expiration(&options).map_err(|e| match e {
+        ValidationError::Expired => JwtError::Expired,
+        other => JwtError::Malformed(other.to_string()),
+    })?;
+    let iat = claims.issued_at.ok_or(JwtError::MissingClaim("iat"))?;
+    if claims.not_before.is_some() {
+        claims.validate_maturity(&options).map_err(|e| match e {
+            ValidationError::NotMature => JwtError::NotYetValid,
+            other => JwtError::Malformed(other.to_string()),
+        })?;
+    }
+    if iat.timestamp() > now_secs + LEEWAY_SECS {
+        return Err(JwtError::IssuedInFuture);
+    }
+    if exp.timestamp() - iat.timestamp() > rules.max_lifetime_secs {
+        return Err(JwtError::LifetimeTooLong(rules.max_lifetime_secs));
+    }
+    let custom = &claims.custom;
+    if let Some(issuer) = rules.issuer
+        && custom.get("iss").and_then(Value::as_str) != Some(issuer)
+    {
+        return Err(JwtError::WrongIssuer);
+    }
+    if let Some(audience) = rules.audience {
+        let ok = match custom.get("aud") {
+            Some(Value::String(a)) => a == audience,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
+            _ => false,
+        };
+        if !ok {
+            return Err(JwtError::WrongAudience);
+        }
+    }
+    let mut all = claims.custom;
+    all.insert("exp".into(), exp.timestamp().into());
+    all.insert("iat".into(), iat.timestamp().into());
+    if let Some(nbf) = claims.not_before {
+        all.insert("nbf".into(), nbf.timestamp().into());
+    }
+    Ok(all)
+}
+
+/// Verifies a token completely: header, signature, then claims.
+pub async fn verify<C: Crypto>(
+    crypto: &C,
+    keys: &[JwtKey],
+    rules: &JwtRules<'_>,
+    token: &str,
+    now_secs: i64,
+) -> Result<Map<String, Value>, JwtError> {
+    let parsed = verify_signature(crypto, keys, token).await?;
+    check_claims(&parsed, rules, now_secs)
+}
+
+/// The token of an `Authorization: Bearer <token>` (or `JWT <token>`) header value.
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt"))
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
