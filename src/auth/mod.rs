@@ -4,6 +4,7 @@
 //! and either returns the sender's [`Identity`] or an [`AuthError`] that says which check
 //! failed, without echoing secrets or expected signatures.
 
+pub mod api_key;
 pub mod hmac;
 pub mod jwt;
 pub mod keys;

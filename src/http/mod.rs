@@ -1,9 +1,12 @@
 //! HTTP routing and responses. Handlers read input, call the core and map errors; they
 //! hold no business rules.
 
+pub mod admin;
 pub mod health;
 pub mod hooks;
+pub mod keys;
 
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use worker::{Env, Request, Response};
 
@@ -16,6 +19,12 @@ use crate::log;
 pub enum Route {
     /// `/healthz`.
     Healthz,
+    /// `/keys/test`.
+    KeysTest,
+    /// `/admin/keys`.
+    AdminKeys,
+    /// `/admin/keys/{id}`.
+    AdminKey(String),
     /// `/hooks/{collector}[/{*rest}]`; `sub_path` starts with `/` (just `/` when empty).
     Hook {
         /// Collector name as given in the path.
@@ -27,8 +36,17 @@ pub enum Route {
 
 /// Matches a request path to a route.
 pub fn route(path: &str) -> Option<Route> {
-    if path == "/healthz" {
-        return Some(Route::Healthz);
+    match path {
+        "/healthz" => return Some(Route::Healthz),
+        "/keys/test" => return Some(Route::KeysTest),
+        "/admin/keys" => return Some(Route::AdminKeys),
+        _ => {}
+    }
+    if let Some(id) = path.strip_prefix("/admin/keys/")
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        return Some(Route::AdminKey(id.to_string()));
     }
     let rest = path.strip_prefix("/hooks/")?;
     let (collector, sub) = match rest.find('/') {
@@ -54,6 +72,26 @@ pub fn json_response(status: u16, body: &Value) -> Response {
     resp
 }
 
+/// Reads a JSON request body: `400 invalid_json` when it is not JSON, `422
+/// invalid_request` when it is JSON of the wrong shape.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::new(422, "invalid_request", e.to_string())
+        } else {
+            ApiError::new(
+                400,
+                "invalid_json",
+                format!("the body is not valid JSON: {e}"),
+            )
+        }
+    })
+}
+
 /// The response for an [`ApiError`].
 pub fn error_response(e: &ApiError) -> Response {
     let mut resp = json_response(e.status, &e.body());
@@ -74,6 +112,7 @@ pub async fn serve(req: Request, env: &Env) -> Response {
         .unwrap_or_else(|| {
             crate::ids::ulid(started, crate::ids::random_bytes().unwrap_or_default())
         });
+    let now_secs = (started / 1000) as i64;
     let method = req.method().to_string();
     let path = req.path();
     let matched = route(&path);
@@ -82,6 +121,8 @@ pub async fn serve(req: Request, env: &Env) -> Response {
         "method": method,
         "route": match &matched {
             Some(Route::Healthz) => "healthz",
+            Some(Route::KeysTest) => "keys_test",
+            Some(Route::AdminKeys | Route::AdminKey(_)) => "admin_keys",
             Some(Route::Hook { .. }) => "hook",
             None => "none",
         },
@@ -91,6 +132,25 @@ pub async fn serve(req: Request, env: &Env) -> Response {
         Ok(app) => match matched {
             None => Err(ApiError::not_found(&path)),
             Some(Route::Healthz) => health::handle(&method),
+            Some(Route::KeysTest) => match method.as_str() {
+                "GET" => keys::test(&req, env, now_secs).await,
+                _ => Err(ApiError::method_not_allowed(&method, "GET")),
+            },
+            Some(Route::AdminKeys) => match admin::require_admin(&req, env) {
+                Err(e) => Err(e),
+                Ok(()) => match method.as_str() {
+                    "GET" => admin::list_keys(env, now_secs).await,
+                    "POST" => admin::create_key(req, env, now_secs).await,
+                    _ => Err(ApiError::method_not_allowed(&method, "GET, POST")),
+                },
+            },
+            Some(Route::AdminKey(id)) => match admin::require_admin(&req, env) {
+                Err(e) => Err(e),
+                Ok(()) => match method.as_str() {
+                    "DELETE" => admin::revoke_key(&id, env, now_secs).await,
+                    _ => Err(ApiError::method_not_allowed(&method, "DELETE")),
+                },
+            },
             Some(Route::Hook {
                 collector,
                 sub_path,
@@ -135,6 +195,14 @@ mod tests {
             })
         );
         assert_eq!(route("/hooks/"), None);
+        assert_eq!(route("/keys/test"), Some(Route::KeysTest));
+        assert_eq!(route("/admin/keys"), Some(Route::AdminKeys));
+        assert_eq!(
+            route("/admin/keys/key_1"),
+            Some(Route::AdminKey("key_1".into()))
+        );
+        assert_eq!(route("/admin/keys/"), None);
+        assert_eq!(route("/admin/keys/a/b"), None);
         assert_eq!(route("/nope"), None);
     }
 }

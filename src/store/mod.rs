@@ -1,5 +1,6 @@
 //! D1 access: one file per table; the SQL lives here and nowhere else.
 
+pub mod api_keys;
 pub mod batches;
 pub mod purge;
 
