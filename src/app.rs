@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use worker::{Env, wasm_bindgen::JsValue};
 
+use crate::auth::keys::Keyring;
 use crate::config::{Config, ConfigError, Secrets};
 use crate::error::ApiError;
 
@@ -18,6 +19,8 @@ pub struct App {
     pub config: Config,
     /// Every secret the config names.
     pub secrets: Secrets,
+    /// JWT keys parsed from those secrets.
+    pub keyring: Keyring,
     /// `EDGEHOOK_ENV`, e.g. `dev`.
     pub environment: String,
 }
@@ -43,6 +46,7 @@ fn load(env: &Env) -> Result<App, ConfigError> {
     let raw = config_json(env)?;
     let config = Config::parse(&raw)?;
     let secrets = config.resolve(|name| env.secret(name).ok().map(|s| s.to_string()))?;
+    let keyring = Keyring::load(&config, &secrets)?;
     let environment = env
         .var("EDGEHOOK_ENV")
         .map(|v| v.to_string())
@@ -50,6 +54,7 @@ fn load(env: &Env) -> Result<App, ConfigError> {
     Ok(App {
         config,
         secrets,
+        keyring,
         environment,
     })
 }

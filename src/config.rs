@@ -177,7 +177,7 @@ impl Config {
             }
         }
         let mut names = HashSet::new();
-        for (i, c) in self.collectors.iter().enumerate() {
+        for (i, c) in self.collectors.iter_mut().enumerate() {
             let path = format!("collectors[{i}]");
             if !is_valid_name(&c.name) {
                 return Err(at(
@@ -201,6 +201,8 @@ impl Config {
                 ));
             }
             c.auth.validate(&format!("{path}.auth"))?;
+            c.auth
+                .fill_defaults(&format!("{}/hooks/{}", self.public_url, c.name));
             if let Some(step) = c.steps.first() {
                 let kind = step.get("kind").and_then(|k| k.as_str()).unwrap_or("");
                 return Err(at(

@@ -2,7 +2,9 @@
 //! refused request can leave no trace.
 
 use edgehook::auth::AuthContext;
+use edgehook::auth::api_key::{self, ApiKey, ApiKeyStore};
 use edgehook::auth::hmac;
+use edgehook::auth::keys::{Keyring, parse_keys};
 use edgehook::collect::accept;
 use edgehook::collect::record::QueuedRecord;
 use edgehook::config::{Collector, Config, Secrets};
@@ -15,13 +17,45 @@ fn config() -> Config {
         r#"{"public_url": "https://hooks.example.com",
             "collectors": [
               {"name": "amo", "max_body_bytes": 64, "auth": {"scheme": "hmac", "secrets": ["K1", "K2"]}},
-              {"name": "open", "format": "request", "auth": {"scheme": "none"}}]}"#,
+              {"name": "open", "format": "request", "auth": {"scheme": "none"}},
+              {"name": "portal", "auth": {"scheme": "jwt", "keys": ["JWT_KEY"], "max_lifetime_secs": 3600}},
+              {"name": "scraper", "auth": {"scheme": "api-key", "scope": "scrape"}}]}"#,
     )
     .unwrap()
 }
 
+const HS256_JWK: &str = r#"{"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}"#;
+
 fn secrets() -> Secrets {
-    Secrets::from_pairs([("K1", "key-one"), ("K2", "key-two")])
+    Secrets::from_pairs([("K1", "key-one"), ("K2", "key-two"), ("JWT_KEY", HS256_JWK)])
+}
+
+const KEY: &str = "ehk_test-key-plaintext-for-the-native-tests-000";
+
+fn stored_key() -> ApiKey {
+    ApiKey {
+        id: "key_1".into(),
+        name: "scraper".into(),
+        email: "ops@example.com".into(),
+        scopes: vec!["scrape".into()],
+        not_before: 0,
+        not_after: 10_000,
+        revoked_at: None,
+        created_at: 0,
+        last_used_at: None,
+    }
+}
+
+/// API keys in memory, by hash.
+struct MemoryKeys(Vec<ApiKey>);
+
+impl ApiKeyStore for MemoryKeys {
+    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, String> {
+        Ok((hash == api_key::hash(KEY)).then(|| self.0[0].clone()))
+    }
+    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 fn accept(
@@ -31,9 +65,12 @@ fn accept(
     id: &str,
     now_ms: u64,
 ) -> Result<QueuedRecord, ApiError> {
+    let keyring = Keyring::load(&config(), secrets).unwrap();
     let cx = AuthContext {
         secrets,
+        keyring: &keyring,
         crypto: &NativeCrypto,
+        api_keys: &MemoryKeys(vec![stored_key()]),
         now_secs: (now_ms / 1000) as i64,
     };
     futures_executor::block_on(accept::accept(collector, &cx, req, id, now_ms))
@@ -138,4 +175,89 @@ fn none_scheme_records_the_request() {
         r.line,
         r#"{"id":"01ID","timeReceived":"1970-01-01T00:00:00.000Z","collector":"open","path":"/a/b","method":"POST","queryParameters":{"x":"1"},"payload":[1,2]}"#
     );
+}
+
+fn with_headers(pairs: &[(&str, &str)]) -> InboundRequest {
+    let mut h = vec![("content-type".to_string(), "application/json".to_string())];
+    h.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    InboundRequest {
+        method: "POST".into(),
+        sub_path: "/".into(),
+        headers: HeaderMap::from_pairs(h),
+        body: b"{}".to_vec(),
+        ..Default::default()
+    }
+}
+
+fn hs256(claims: serde_json::Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let input = format!(
+        "{}.{}",
+        B64.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        B64.encode(claims.to_string())
+    );
+    let key = match &parse_keys(HS256_JWK).unwrap()[0].material {
+        edgehook::auth::keys::KeyMaterial::Hs256(k) => k.clone(),
+        _ => unreachable!(),
+    };
+    let sig = edgehook::crypto::hmac_sha256(&key, input.as_bytes());
+    format!("{input}.{}", B64.encode(sig))
+}
+
+#[test]
+fn jwt_collector_defaults_iss_and_aud_to_its_url() {
+    let url = "https://hooks.example.com/hooks/portal";
+    let now_ms = 5_000_000;
+    let claims = |iss: &str| serde_json::json!({"iss": iss, "aud": url, "sub": "alice", "iat": 4_990, "exp": 5_100});
+    let ok = with_headers(&[("authorization", &format!("Bearer {}", hs256(claims(url))))]);
+    let c = config();
+    assert!(
+        accept(
+            c.collector("portal").unwrap(),
+            &secrets(),
+            &ok,
+            "01ID",
+            now_ms
+        )
+        .is_ok()
+    );
+    let bad = with_headers(&[(
+        "authorization",
+        &format!("Bearer {}", hs256(claims("https://evil"))),
+    )]);
+    let e = accept(
+        c.collector("portal").unwrap(),
+        &secrets(),
+        &bad,
+        "01ID",
+        now_ms,
+    )
+    .unwrap_err();
+    assert_eq!((e.status, e.code), (401, "invalid_issuer"));
+    let none = with_headers(&[]);
+    let e = accept(
+        c.collector("portal").unwrap(),
+        &secrets(),
+        &none,
+        "01ID",
+        now_ms,
+    )
+    .unwrap_err();
+    assert_eq!((e.status, e.code), (400, "missing_header"));
+}
+
+#[test]
+fn api_key_collector_requires_a_valid_scoped_key() {
+    let c = config();
+    let scraper = c.collector("scraper").unwrap();
+    let ok = with_headers(&[("x-apikey", KEY)]);
+    assert!(accept(scraper, &secrets(), &ok, "01ID", 5_000_000).is_ok());
+    let bearer = with_headers(&[("authorization", &format!("Bearer {KEY}"))]);
+    assert!(accept(scraper, &secrets(), &bearer, "01ID", 5_000_000).is_ok());
+    let expired = accept(scraper, &secrets(), &ok, "01ID", 10_000_000).unwrap_err();
+    assert_eq!((expired.status, expired.code), (401, "expired_key"));
+    let unknown = with_headers(&[("x-apikey", "ehk_nope")]);
+    let e = accept(scraper, &secrets(), &unknown, "01ID", 5_000_000).unwrap_err();
+    assert_eq!((e.status, e.code), (401, "unknown_key"));
 }

@@ -326,6 +326,50 @@ fn jwk(v: &Value) -> Result<JwtKey, String> {
     Ok(key)
 }
 
+/// Every JWT key the config names, parsed once per isolate, by secret name.
+#[derive(Debug, Clone, Default)]
+pub struct Keyring(std::collections::BTreeMap<String, Vec<JwtKey>>);
+
+impl Keyring {
+    /// Parses the key secrets of every `jwt` collector; a secret that holds no usable key
+    /// is a config error naming the key that refers to it.
+    pub fn load(
+        config: &crate::config::Config,
+        secrets: &crate::config::Secrets,
+    ) -> Result<Keyring, crate::config::ConfigError> {
+        let mut ring = std::collections::BTreeMap::new();
+        for (i, c) in config.collectors.iter().enumerate() {
+            if let crate::auth::AuthConfig::Jwt { keys, .. } = &c.auth {
+                for (j, name) in keys.iter().enumerate() {
+                    let text = secrets.get(name).unwrap_or_default();
+                    let parsed = parse_keys(text).map_err(|e| {
+                        crate::config::ConfigError(format!(
+                            "collectors[{i}].auth.keys[{j}]: secret {name}: {e}"
+                        ))
+                    })?;
+                    ring.insert(name.clone(), parsed);
+                }
+            }
+        }
+        Ok(Keyring(ring))
+    }
+
+    /// Builds a keyring from parsed keys; for tests and benches.
+    pub fn from_keys(keys: impl IntoIterator<Item = (String, Vec<JwtKey>)>) -> Keyring {
+        Keyring(keys.into_iter().collect())
+    }
+
+    /// The keys held by the named secrets, in order.
+    pub fn keys(&self, names: &[String]) -> Vec<JwtKey> {
+        names
+            .iter()
+            .filter_map(|n| self.0.get(n))
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,6 +398,36 @@ mod tests {
     fn a_jwk_alg_must_fit_its_key_type() {
         let k = r#"{"kty":"oct","alg":"RS256","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}"#;
         assert!(parse_keys(k).unwrap_err().contains("does not fit"));
+    }
+
+    #[test]
+    fn keyring_errors_name_the_key_and_secret() {
+        let config = crate::config::Config::parse(
+            r#"{"public_url": "https://h.example", "collectors": [
+                {"name": "p", "auth": {"scheme": "jwt", "keys": ["GOOD", "BAD"]}}]}"#,
+        )
+        .unwrap();
+        let good =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let secrets = crate::config::Secrets::from_pairs([("GOOD", good), ("BAD", "not a key")]);
+        let e = Keyring::load(&config, &secrets).unwrap_err();
+        assert!(
+            e.0.starts_with("collectors[0].auth.keys[1]: secret BAD: expected"),
+            "{e}"
+        );
+        let secrets = crate::config::Secrets::from_pairs([("GOOD", good), ("BAD", good)]);
+        let ring = Keyring::load(&config, &secrets).unwrap();
+        assert_eq!(ring.keys(&["GOOD".into(), "BAD".into()]).len(), 2);
+        // The default issuer and audience are the collector's URL.
+        match &config.collectors[0].auth {
+            crate::auth::AuthConfig::Jwt {
+                issuer, audience, ..
+            } => {
+                assert_eq!(issuer.as_deref(), Some("https://h.example/hooks/p"));
+                assert_eq!(audience.as_deref(), Some("https://h.example/hooks/p"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

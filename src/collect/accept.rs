@@ -2,6 +2,7 @@
 //! record put on the queue, in SPEC.md's order.
 
 use super::record::{self, QUEUED_RECORD_VERSION, QueuedRecord};
+use crate::auth::api_key::ApiKeyStore;
 use crate::auth::{self, AuthContext};
 use crate::config::Collector;
 use crate::crypto::Crypto;
@@ -20,9 +21,9 @@ pub fn too_large(limit: u64) -> ApiError {
 /// Checks `req` against `collector` and builds its record: method, size, content type,
 /// authentication, JSON, then the record line. Nothing here has side effects, so a
 /// request refused at any step leaves no trace.
-pub async fn accept<C: Crypto>(
+pub async fn accept<C: Crypto, K: ApiKeyStore>(
     collector: &Collector,
-    cx: &AuthContext<'_, C>,
+    cx: &AuthContext<'_, C, K>,
     req: &InboundRequest,
     id: &str,
     now_ms: u64,

@@ -13,6 +13,7 @@ use crate::crypto::webcrypto::WebCrypto;
 use crate::error::ApiError;
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
+use crate::store::api_keys::D1Keys;
 
 /// Handles one webhook.
 pub async fn handle(
@@ -48,9 +49,14 @@ pub async fn handle(
     let random = ids::random_bytes()
         .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
     let id = ids::ulid(now_ms, random);
+    let db = env
+        .d1("DB")
+        .map_err(|e| ApiError::internal(format!("DB binding: {e}")))?;
     let cx = AuthContext {
         secrets: &app.secrets,
+        keyring: &app.keyring,
         crypto: &WebCrypto,
+        api_keys: &D1Keys(&db),
         now_secs: (now_ms / 1000) as i64,
     };
     let mut record = accept(collector, &cx, &inbound, &id, now_ms).await?;
