@@ -23,12 +23,29 @@ export function testConfig(overrides = {}) {
       { name: "amo", max_body_bytes: 4096, auth: { scheme: "hmac", secrets: ["AMO_KEY", "AMO_KEY_OLD"] } },
       { name: "open", format: "request", auth: { scheme: "none" } },
       { name: "big", max_body_bytes: 6 * 1024 * 1024, auth: { scheme: "none" } },
+      {
+        name: "portal",
+        auth: { scheme: "jwt", keys: ["JWT_RS256", "JWT_ES256", "JWT_EDDSA", "JWT_HS256"], max_lifetime_secs: 3600 },
+      },
+      { name: "scraper", auth: { scheme: "api-key", scope: "scrape" } },
     ],
     ...overrides,
   };
 }
 
-export const TEST_SECRETS = { AMO_KEY: "amo-test-key", AMO_KEY_OLD: "amo-old-key" };
+// Public halves of the RFC 7515 A.1–A.3 / RFC 8037 A.4 keys (tests/vectors/jwt.json).
+const JWT_VECTORS = JSON.parse(readFileSync(path.join(root, "tests/vectors/jwt.json"), "utf8")).cases;
+const jwkOf = (alg) => JSON.stringify(JWT_VECTORS.find((c) => c.alg === alg).key);
+
+export const TEST_SECRETS = {
+  AMO_KEY: "amo-test-key",
+  AMO_KEY_OLD: "amo-old-key",
+  ADMIN_TOKEN: "test-admin-token",
+  JWT_RS256: jwkOf("RS256"),
+  JWT_ES256: jwkOf("ES256"),
+  JWT_EDDSA: jwkOf("EdDSA"),
+  JWT_HS256: jwkOf("HS256"),
+};
 
 // A stand-in for the ARCHIVE bucket that fails its first FAIL_PUTS puts, then behaves
 // like the real bucket it wraps. Its class is named R2Bucket so workers-rs accepts it.
