@@ -5,6 +5,7 @@ set -euo pipefail
 bash "$(dirname "$0")/setup.sh"
 source "$(dirname "$0")/env.sh"
 cd "$root"
-[ -f .dev.vars ] || cp dev.vars.example .dev.vars
+# Refresh the dev secrets when dev.vars.example changed.
+[ .dev.vars -nt dev.vars.example ] || cp dev.vars.example .dev.vars
 wrangler d1 migrations apply DB --local
 exec wrangler dev --local --ip 127.0.0.1 --port "${PORT:-8787}" "$@"
