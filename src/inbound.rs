@@ -33,6 +33,8 @@ pub struct InboundRequest {
     pub method: String,
     /// The path after `/hooks/<collector>`, starting with `/` (just `/` when empty).
     pub sub_path: String,
+    /// The request's path and query exactly as received (`/hooks/x/y?z=1`); AShirt signs it.
+    pub uri: String,
     /// The raw query string without `?` (empty when absent).
     pub query: String,
     /// Request headers.

@@ -63,9 +63,78 @@ impl Utc {
     }
 }
 
+/// Unix seconds of a UTC calendar date and time (Howard Hinnant's days_from_civil).
+pub fn unix_from_civil(
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
+}
+
+/// Parses an RFC 1123 date in GMT (`Sun, 21 Oct 2018 12:16:24 GMT`) into Unix seconds.
+pub fn parse_rfc1123(s: &str) -> Option<i64> {
+    let parts: Vec<&str> = s.split_ascii_whitespace().collect();
+    let [dow, day, month, year, time, zone] = parts.as_slice() else {
+        return None;
+    };
+    if *zone != "GMT" || !dow.ends_with(',') {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| m == month)? as u32 + 1;
+    let num = |t: &str, max: u32| -> Option<u32> {
+        (t.len() <= 2 && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+            .filter(|v| *v <= max)
+    };
+    let day = num(day, 31).filter(|d| *d >= 1)?;
+    let year: i64 = (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| year.parse().ok())
+        .flatten()?;
+    let mut hms = time.split(':');
+    let (h, m, sec) = (
+        num(hms.next()?, 23)?,
+        num(hms.next()?, 59)?,
+        num(hms.next()?, 60)?,
+    );
+    if hms.next().is_some() {
+        return None;
+    }
+    Some(unix_from_civil(year, month, day, h, m, sec))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_rfc1123_gmt_dates() {
+        // `date -u -d 'Sun, 21 Oct 2018 12:16:24 GMT' +%s` → 1540124184
+        assert_eq!(
+            parse_rfc1123("Sun, 21 Oct 2018 12:16:24 GMT"),
+            Some(1_540_124_184)
+        );
+        assert_eq!(parse_rfc1123("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_rfc1123("Sun, 21 Oct 2018 12:16:24 UTC"), None);
+        assert_eq!(parse_rfc1123("Sun, 21 Oct 2018 12:16 GMT"), None);
+        assert_eq!(parse_rfc1123("21 Oct 2018 12:16:24 GMT"), None);
+        assert_eq!(parse_rfc1123("Sun, 32 Oct 2018 12:16:24 GMT"), None);
+        assert_eq!(parse_rfc1123(""), None);
+    }
 
     #[test]
     fn formats_known_instants() {

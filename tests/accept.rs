@@ -169,6 +169,7 @@ fn none_scheme_records_the_request() {
         query: "x=1".into(),
         headers: HeaderMap::from_pairs([("content-type", "application/json")]),
         body: b"[1,2]".to_vec(),
+        ..Default::default()
     };
     let r = accept(c.collector("open").unwrap(), &secrets(), &req, "01ID", 0).unwrap();
     assert_eq!(

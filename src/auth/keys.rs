@@ -339,6 +339,36 @@ impl Keyring {
     ) -> Result<Keyring, crate::config::ConfigError> {
         let mut ring = std::collections::BTreeMap::new();
         for (i, c) in config.collectors.iter().enumerate() {
+            let path = format!("collectors[{i}].auth");
+            let check = |key: String, name: &str, decode: fn(&str) -> Result<(), String>| {
+                decode(secrets.get(name).unwrap_or_default())
+                    .map_err(|e| crate::config::ConfigError(format!("{key}: secret {name}: {e}")))
+            };
+            match &c.auth {
+                crate::auth::AuthConfig::StandardWebhooks {
+                    secrets: s,
+                    public_keys,
+                } => {
+                    for (j, name) in s.iter().enumerate() {
+                        check(format!("{path}.secrets[{j}]"), name, |v| {
+                            crate::auth::standard_webhooks::decode_secret(v).map(drop)
+                        })?;
+                    }
+                    for (j, name) in public_keys.iter().enumerate() {
+                        check(format!("{path}.public_keys[{j}]"), name, |v| {
+                            crate::auth::standard_webhooks::decode_public_key(v).map(drop)
+                        })?;
+                    }
+                }
+                crate::auth::AuthConfig::Ashirt { keys } => {
+                    for (j, k) in keys.iter().enumerate() {
+                        check(format!("{path}.keys[{j}].secret"), &k.secret, |v| {
+                            crate::auth::ashirt::decode_secret(v).map(drop)
+                        })?;
+                    }
+                }
+                _ => {}
+            }
             if let crate::auth::AuthConfig::Jwt { keys, .. } = &c.auth {
                 for (j, name) in keys.iter().enumerate() {
                     let text = secrets.get(name).unwrap_or_default();

@@ -5,9 +5,13 @@
 //! failed, without echoing secrets or expected signatures.
 
 pub mod api_key;
+pub mod ashirt;
+pub mod github;
 pub mod hmac;
 pub mod jwt;
 pub mod keys;
+pub mod standard_webhooks;
+pub mod stripe;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -28,6 +32,30 @@ pub enum AuthConfig {
     Hmac {
         /// Names of secrets holding the shared keys; any one of them verifies.
         secrets: Vec<String>,
+    },
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex>` over the raw body.
+    Github {
+        /// Names of secrets holding webhook secrets; any one verifies.
+        secrets: Vec<String>,
+    },
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    StandardWebhooks {
+        /// Names of secrets holding `whsec_<base64>` keys.
+        secrets: Vec<String>,
+        /// Names of secrets holding `whpk_<base64>` Ed25519 keys; only then are `v1a`
+        /// signatures accepted.
+        #[serde(default)]
+        public_keys: Vec<String>,
+    },
+    /// Stripe: `Stripe-Signature: t=..,v1=..`; secrets used as-is.
+    Stripe {
+        /// Names of secrets holding endpoint secrets.
+        secrets: Vec<String>,
+    },
+    /// AShirt request signing: `Authorization: <accessKey>:<base64>` and `Date`.
+    Ashirt {
+        /// Access keys and the secrets holding their base64 secret keys.
+        keys: Vec<AshirtKey>,
     },
     /// Psoxy: `Authorization: Bearer <JWT>` (RS256, ES256, EdDSA, HS256).
     Jwt {
@@ -53,6 +81,16 @@ pub enum AuthConfig {
     None {},
 }
 
+/// One AShirt access key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AshirtKey {
+    /// The public access key, sent before the `:`.
+    pub access_key: String,
+    /// Name of the secret holding the base64 secret key.
+    pub secret: String,
+}
+
 fn default_max_lifetime() -> u64 {
     jwt::DEFAULT_MAX_LIFETIME_SECS
 }
@@ -62,6 +100,10 @@ impl AuthConfig {
     pub fn scheme(&self) -> &'static str {
         match self {
             AuthConfig::Hmac { .. } => "hmac",
+            AuthConfig::Github { .. } => "github",
+            AuthConfig::StandardWebhooks { .. } => "standard-webhooks",
+            AuthConfig::Stripe { .. } => "stripe",
+            AuthConfig::Ashirt { .. } => "ashirt",
             AuthConfig::Jwt { .. } => "jwt",
             AuthConfig::ApiKey { .. } => "api-key",
             AuthConfig::None {} => "none",
@@ -71,7 +113,45 @@ impl AuthConfig {
     /// Checks what serde cannot; `path` is the key of this table (`collectors[0].auth`).
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
         match self {
-            AuthConfig::Hmac { secrets } => validate_secret_names(path, secrets),
+            AuthConfig::Hmac { secrets }
+            | AuthConfig::Github { secrets }
+            | AuthConfig::Stripe { secrets } => validate_secret_names(path, secrets),
+            AuthConfig::StandardWebhooks {
+                secrets,
+                public_keys,
+            } => {
+                validate_secret_names(path, secrets)?;
+                if public_keys.is_empty() {
+                    Ok(())
+                } else {
+                    validate_names(&format!("{path}.public_keys"), public_keys)
+                }
+            }
+            AuthConfig::Ashirt { keys } => {
+                if keys.is_empty() {
+                    return Err(ConfigError(format!("{path}.keys: name at least one key")));
+                }
+                let mut seen = std::collections::HashSet::new();
+                for (i, k) in keys.iter().enumerate() {
+                    if k.access_key.is_empty() || k.access_key.contains(':') {
+                        return Err(ConfigError(format!(
+                            "{path}.keys[{i}].access_key: must be non-empty and without ':'"
+                        )));
+                    }
+                    if !seen.insert(k.access_key.as_str()) {
+                        return Err(ConfigError(format!(
+                            "{path}.keys[{i}].access_key: {:?} is listed twice",
+                            k.access_key
+                        )));
+                    }
+                    validate_names(
+                        &format!("{path}.keys[{i}].secret"),
+                        std::slice::from_ref(&k.secret),
+                    )
+                    .map_err(|e| ConfigError(e.0.replace(".secret[0]", ".secret")))?;
+                }
+                Ok(())
+            }
             AuthConfig::Jwt {
                 keys,
                 issuer,
@@ -114,19 +194,35 @@ impl AuthConfig {
     /// `(key, secret name)` for every secret this table names.
     pub fn secret_refs(&self, path: &str) -> Vec<(String, String)> {
         match self {
-            AuthConfig::Hmac { secrets } => secrets
+            AuthConfig::Hmac { secrets }
+            | AuthConfig::Github { secrets }
+            | AuthConfig::Stripe { secrets } => named(&format!("{path}.secrets"), secrets),
+            AuthConfig::StandardWebhooks {
+                secrets,
+                public_keys,
+            } => {
+                let mut refs = named(&format!("{path}.secrets"), secrets);
+                refs.extend(named(&format!("{path}.public_keys"), public_keys));
+                refs
+            }
+            AuthConfig::Ashirt { keys } => keys
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (format!("{path}.secrets[{i}]"), s.clone()))
+                .map(|(i, k)| (format!("{path}.keys[{i}].secret"), k.secret.clone()))
                 .collect(),
-            AuthConfig::Jwt { keys, .. } => keys
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (format!("{path}.keys[{i}]"), s.clone()))
-                .collect(),
+            AuthConfig::Jwt { keys, .. } => named(&format!("{path}.keys"), keys),
             AuthConfig::ApiKey { .. } | AuthConfig::None {} => Vec::new(),
         }
     }
+}
+
+/// `(list[i], name)` pairs for a list of secret names at key `list`.
+fn named(list: &str, names: &[String]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("{list}[{i}]"), s.clone()))
+        .collect()
 }
 
 fn validate_secret_names(path: &str, names: &[String]) -> Result<(), ConfigError> {
@@ -181,6 +277,8 @@ pub enum AuthError {
     Malformed(String),
     /// The signature matches none of the secrets (`401 invalid_signature`).
     InvalidSignature,
+    /// The signed timestamp or date is too far from now (`401 timestamp_out_of_tolerance`).
+    TimestampOutOfTolerance,
     /// The crypto backend failed (`503 unavailable`: retryable, not the sender's fault).
     Backend(String),
     /// A JWT was refused; the code says which check failed.
@@ -225,6 +323,11 @@ impl From<AuthError> for ApiError {
             AuthError::Backend(m) => {
                 ApiError::unavailable(format!("authentication is unavailable: {m}"))
             }
+            AuthError::TimestampOutOfTolerance => ApiError::new(
+                401,
+                "timestamp_out_of_tolerance",
+                "the signed timestamp is too far from the current time",
+            ),
             AuthError::Jwt(e) => ApiError::new(401, e.code(), e.message()),
             AuthError::Key(e) => e.into(),
         }
@@ -264,6 +367,60 @@ pub async fn verify<C: Crypto, K: ApiKeyStore>(
             .await?;
             Ok(Identity::of("hmac"))
         }
+        AuthConfig::Github { secrets } => {
+            let keys = secret_bytes(cx.secrets, secrets);
+            github::verify(cx.crypto, &keys, req.headers.get(github::HEADER), &req.body).await?;
+            Ok(Identity::of("github"))
+        }
+        AuthConfig::Stripe { secrets } => {
+            let keys = secret_bytes(cx.secrets, secrets);
+            let header = req.headers.get(stripe::HEADER);
+            stripe::verify(cx.crypto, &keys, header, &req.body, cx.now_secs).await?;
+            Ok(Identity::of("stripe"))
+        }
+        AuthConfig::StandardWebhooks {
+            secrets,
+            public_keys,
+        } => {
+            // Both were decoded once at load (Keyring::load), so these cannot fail here.
+            let keys: Vec<Vec<u8>> = secret_values(cx.secrets, secrets)
+                .filter_map(|s| standard_webhooks::decode_secret(s).ok())
+                .collect();
+            let public: Vec<_> = secret_values(cx.secrets, public_keys)
+                .filter_map(|s| standard_webhooks::decode_public_key(s).ok())
+                .collect();
+            standard_webhooks::verify(
+                cx.crypto,
+                &keys,
+                &public,
+                &req.headers,
+                &req.body,
+                cx.now_secs,
+            )
+            .await?;
+            Ok(Identity::of("standard-webhooks"))
+        }
+        AuthConfig::Ashirt { keys } => {
+            let keys: Vec<(&str, Vec<u8>)> = keys
+                .iter()
+                .filter_map(|k| {
+                    let secret = cx.secrets.get(&k.secret)?;
+                    Some((k.access_key.as_str(), ashirt::decode_secret(secret).ok()?))
+                })
+                .collect();
+            ashirt::verify(
+                cx.crypto,
+                &keys,
+                req.headers.get("authorization"),
+                req.headers.get("date"),
+                &req.method,
+                &req.uri,
+                &req.body,
+                cx.now_secs,
+            )
+            .await?;
+            Ok(Identity::of("ashirt"))
+        }
         AuthConfig::Jwt {
             keys,
             issuer,
@@ -300,6 +457,11 @@ pub async fn verify<C: Crypto, K: ApiKeyStore>(
         }
         AuthConfig::None {} => Ok(Identity::of("none")),
     }
+}
+
+/// The values of the named secrets.
+fn secret_values<'a>(secrets: &'a Secrets, names: &'a [String]) -> impl Iterator<Item = &'a str> {
+    names.iter().filter_map(|n| secrets.get(n))
 }
 
 /// The values of the named secrets, as bytes.

@@ -43,6 +43,10 @@ pub async fn handle(
         method,
         sub_path,
         query: url.query().unwrap_or("").to_string(),
+        uri: match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        },
         headers: HeaderMap::from_pairs(req.headers().entries()),
         body,
     };

@@ -1,0 +1,127 @@
+//! Standard Webhooks (Svix): `webhook-id`, `webhook-timestamp`, `webhook-signature`
+//! (space-separated `v1,<base64>` entries), HMAC-SHA256 of `<id>.<timestamp>.<raw body>`
+//! under the base64 key of a `whsec_` secret; the timestamp a strict integer within
+//! ±300 s. `v1a,<base64>` (Ed25519) entries count only when the collector names
+//! `public_keys` (`whpk_<base64 of the 32-byte key>`).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use subtle::{Choice, ConstantTimeEq};
+
+use super::AuthError;
+use super::keys::ED25519_SPKI_PREFIX;
+use crate::crypto::{Crypto, PublicKey, SigAlg, hmac_sha256};
+use crate::inbound::HeaderMap;
+
+/// Largest accepted distance between `webhook-timestamp` and now.
+pub const TOLERANCE_SECS: i64 = 300;
+
+/// The HMAC key of a secret: base64 after an optional `whsec_` prefix.
+pub fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
+    let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
+    let key = STANDARD
+        .decode(b64)
+        .map_err(|e| format!("not a whsec_<base64> secret ({e})"))?;
+    if key.is_empty() {
+        return Err("the secret's key is empty".into());
+    }
+    Ok(key)
+}
+
+/// The Ed25519 key of a `whpk_<base64>` public key.
+pub fn decode_public_key(key: &str) -> Result<PublicKey, String> {
+    let b64 = key.strip_prefix("whpk_").unwrap_or(key);
+    let raw = STANDARD
+        .decode(b64)
+        .map_err(|e| format!("not a whpk_<base64> public key ({e})"))?;
+    if raw.len() != 32 {
+        return Err("an Ed25519 public key is 32 bytes".into());
+    }
+    let mut spki_der = ED25519_SPKI_PREFIX.to_vec();
+    spki_der.extend(raw);
+    Ok(PublicKey {
+        alg: SigAlg::EdDsa,
+        spki_der,
+    })
+}
+
+/// Parses a timestamp that must be a plain decimal integer: no sign, space, fraction or
+/// exponent.
+pub fn parse_timestamp(value: &str) -> Result<i64, AuthError> {
+    let ok = (1..=18).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| value.parse().ok()).flatten().ok_or_else(|| {
+        AuthError::Malformed("the timestamp must be an integer number of seconds".into())
+    })
+}
+
+/// The `webhook-signature` entry for a message: `v1,<base64>`.
+pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    let content = [format!("{id}.{timestamp}.").as_bytes(), body].concat();
+    format!("v1,{}", STANDARD.encode(hmac_sha256(key, &content)))
+}
+
+/// Checks a request's headers against the keys at `now`.
+pub async fn verify<C: Crypto>(
+    crypto: &C,
+    keys: &[Vec<u8>],
+    public_keys: &[PublicKey],
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(), AuthError> {
+    let id = headers
+        .get("webhook-id")
+        .ok_or(AuthError::MissingHeader("webhook-id"))?;
+    let ts_text = headers
+        .get("webhook-timestamp")
+        .ok_or(AuthError::MissingHeader("webhook-timestamp"))?;
+    let signatures = headers
+        .get("webhook-signature")
+        .ok_or(AuthError::MissingHeader("webhook-signature"))?;
+    let ts = parse_timestamp(ts_text)?;
+    if (now - ts).abs() > TOLERANCE_SECS {
+        return Err(AuthError::TimestampOutOfTolerance);
+    }
+    let content = [format!("{id}.{ts_text}.").as_bytes(), body].concat();
+
+    let mut v1 = Vec::new();
+    let mut v1a = Vec::new();
+    for entry in signatures.split(' ').filter(|e| !e.is_empty()) {
+        let Some((version, b64)) = entry.split_once(',') else {
+            continue;
+        };
+        let Ok(sig) = STANDARD.decode(b64) else {
+            continue;
+        };
+        if sig.is_empty() {
+            continue;
+        }
+        match version {
+            "v1" => v1.push(sig),
+            "v1a" if !public_keys.is_empty() => v1a.push(sig),
+            _ => {} // unknown versions, and v1a when not configured, are ignored
+        }
+    }
+    if v1.is_empty() && v1a.is_empty() {
+        return Err(AuthError::Malformed(
+            "webhook-signature holds no usable `v1,<base64>` entry".into(),
+        ));
+    }
+    let mut ok = Choice::from(0);
+    for key in keys {
+        let mac = crypto.hmac_sha256(key, &content).await?;
+        for sig in &v1 {
+            ok |= mac.as_slice().ct_eq(sig);
+        }
+    }
+    for key in public_keys {
+        for sig in &v1a {
+            ok |= Choice::from(u8::from(crypto.verify(key, &content, sig).await?));
+        }
+    }
+    if bool::from(ok) {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidSignature)
+    }
+}
