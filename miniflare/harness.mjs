@@ -28,6 +28,10 @@ export function testConfig(overrides = {}) {
         auth: { scheme: "jwt", keys: ["JWT_RS256", "JWT_ES256", "JWT_EDDSA", "JWT_HS256"], max_lifetime_secs: 3600 },
       },
       { name: "scraper", auth: { scheme: "api-key", scope: "scrape" } },
+      { name: "gh", auth: { scheme: "github", secrets: ["GH_SECRET"] } },
+      { name: "sw", auth: { scheme: "standard-webhooks", secrets: ["SW_SECRET"] } },
+      { name: "stripe", auth: { scheme: "stripe", secrets: ["STRIPE_SECRET"] } },
+      { name: "ashirt", auth: { scheme: "ashirt", keys: [{ access_key: "P4qRS5sa346iHWZBB53qzzNm", secret: "ASHIRT_SECRET" }] } },
     ],
     ...overrides,
   };
@@ -45,6 +49,11 @@ export const TEST_SECRETS = {
   JWT_ES256: jwkOf("ES256"),
   JWT_EDDSA: jwkOf("EdDSA"),
   JWT_HS256: jwkOf("HS256"),
+  GH_SECRET: "It's a Secret to Everybody",
+  SW_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+  STRIPE_SECRET: "whsec_stripe_test_secret",
+  // AShirt's documented example secret key (shared/reference/003).
+  ASHIRT_SECRET: "DuvC7Wzpnsa2vtnOYw0RPGWeSdVB5L2L++PLpwGNb5yPQW47BoT5sohaMknU6Sh6a+0d/8dMh+wBEa2IPMMcNQ==",
 };
 
 // A stand-in for the ARCHIVE bucket that fails its first FAIL_PUTS puts, then behaves
