@@ -81,3 +81,13 @@ test("stale_timestamps_are_refused", async () => {
   const r = await eh.fetch("/hooks/sw", { method: "POST", headers, body });
   assert.deepEqual([r.status, (await r.json()).error.code], [401, "timestamp_out_of_tolerance"]);
 });
+
+test("large_bodies_verify_through_webcrypto_hmac", async () => {
+  // 64 KiB is above the 4 KiB threshold where the worker HMACs with crypto.subtle.
+  const body = JSON.stringify({ via: "large", blob: "x".repeat(64 * 1024) });
+  const good = await eh.fetch("/hooks/gh", { method: "POST", headers: { ...json, ...(await signers.gh(body, true)) }, body });
+  assert.equal(good.status, 202);
+  const bad = await eh.fetch("/hooks/gh", { method: "POST", headers: { ...json, ...(await signers.gh(body, false)) }, body });
+  assert.deepEqual([bad.status, (await bad.json()).error.code], [401, "invalid_signature"]);
+  await eh.until(async () => (await eh.lines("collectors/gh/")).some((l) => l.via === "large"), 15000, "large record");
+});

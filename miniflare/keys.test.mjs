@@ -111,3 +111,22 @@ test("key_requests_are_validated", async () => {
   const unknown = await call("/admin/keys/key_nope", { method: "DELETE", headers: admin });
   assert.deepEqual([unknown.status, unknown.body.error.code], [404, "unknown_key"]);
 });
+
+test("a_failing_database_answers_503_never_401", async () => {
+  // No migrations: every api_keys query fails, as when D1 is down.
+  const broken = await start({ migrate: false });
+  try {
+    const key = "ehk_" + "B".repeat(43);
+    for (const [path, init] of [
+      ["/keys/test", { headers: { "x-apikey": key } }],
+      ["/hooks/scraper", { method: "POST", headers: { "x-apikey": key, "content-type": "application/json" }, body: "{}" }],
+    ]) {
+      const r = await broken.fetch(path, init);
+      assert.equal(r.status, 503, path);
+      assert.ok(Number(r.headers.get("retry-after")) > 0, path);
+      assert.equal((await r.json()).error.code, "unavailable", path);
+    }
+  } finally {
+    await broken.dispose();
+  }
+});
