@@ -1,8 +1,8 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body under the
 //! webhook secret.
 
-use super::AuthError;
-use crate::crypto::{Crypto, hmac_matches_any, hmac_sha256};
+use super::{AuthError, hex_mac, require_hmac};
+use crate::crypto::{Crypto, hmac_sha256};
 
 /// The header GitHub signs with.
 pub const HEADER: &str = "X-Hub-Signature-256";
@@ -16,9 +16,7 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 pub fn parse(value: &str) -> Result<[u8; 32], AuthError> {
     let malformed = || AuthError::Malformed(format!("{HEADER} must be `sha256=<64 hex digits>`"));
     let digest = value.trim().strip_prefix("sha256=").ok_or_else(malformed)?;
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(digest, &mut out).map_err(|_| malformed())?;
-    Ok(out)
+    hex_mac(digest).ok_or_else(malformed)
 }
 
 /// Checks the header against every secret.
@@ -29,9 +27,5 @@ pub async fn verify<C: Crypto>(
     body: &[u8],
 ) -> Result<(), AuthError> {
     let given = parse(header.ok_or(AuthError::MissingHeader(HEADER))?)?;
-    if hmac_matches_any(crypto, secrets, body, &given).await? {
-        Ok(())
-    } else {
-        Err(AuthError::InvalidSignature)
-    }
+    require_hmac(crypto, secrets, body, &given).await
 }

@@ -1,8 +1,8 @@
 //! AMO's scheme: `Authorization: HMAC-SHA256 <hex>`, the HMAC-SHA256 of the raw body
 //! keyed by a shared secret used as-is.
 
-use super::AuthError;
-use crate::crypto::{Crypto, hmac_matches_any, hmac_sha256};
+use super::{AuthError, hex_mac, require_hmac};
+use crate::crypto::{Crypto, hmac_sha256};
 
 /// The `Authorization` scheme word.
 pub const SCHEME: &str = "HMAC-SHA256";
@@ -23,9 +23,7 @@ pub fn parse_authorization(value: &str) -> Result<[u8; 32], AuthError> {
     if !scheme.eq_ignore_ascii_case(SCHEME) {
         return Err(malformed());
     }
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(digest.trim(), &mut out).map_err(|_| malformed())?;
-    Ok(out)
+    hex_mac(digest.trim()).ok_or_else(malformed)
 }
 
 /// Checks the `Authorization` header against every key (see [`hmac_matches_any`]).
@@ -37,9 +35,5 @@ pub async fn verify<C: Crypto>(
 ) -> Result<(), AuthError> {
     let given =
         parse_authorization(authorization.ok_or(AuthError::MissingHeader("Authorization"))?)?;
-    if hmac_matches_any(crypto, keys, body, &given).await? {
-        Ok(())
-    } else {
-        Err(AuthError::InvalidSignature)
-    }
+    require_hmac(crypto, keys, body, &given).await
 }

@@ -459,6 +459,28 @@ pub async fn verify<C: Crypto, K: ApiKeyStore>(
     }
 }
 
+/// Decodes a MAC given as 64 hex digits.
+pub(crate) fn hex_mac(hex: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex, &mut out).ok()?;
+    Some(out)
+}
+
+/// `Ok` when `given` is the HMAC-SHA256 of `data` under any of `keys` (every key tried,
+/// constant time), else `InvalidSignature`.
+pub(crate) async fn require_hmac<C: Crypto>(
+    crypto: &C,
+    keys: &[&[u8]],
+    data: &[u8],
+    given: &[u8],
+) -> Result<(), AuthError> {
+    if crate::crypto::hmac_matches_any(crypto, keys, data, given).await? {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidSignature)
+    }
+}
+
 /// The values of the named secrets.
 fn secret_values<'a>(secrets: &'a Secrets, names: &'a [String]) -> impl Iterator<Item = &'a str> {
     names.iter().filter_map(|n| secrets.get(n))
