@@ -425,6 +425,49 @@ mod tests {
     }
 
     #[test]
+    fn the_same_key_parses_from_jwk_base64_spki_and_pem() {
+        // RFC 8037 A.4's Ed25519 public key, and a P-256 key from RFC 7515 A.3.
+        let jwk =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let from_jwk = parse_keys(jwk).unwrap().remove(0);
+        let KeyMaterial::Public(public) = &from_jwk.material else {
+            panic!()
+        };
+        let b64 = STANDARD.encode(&public.spki_der);
+        let from_b64 = parse_keys(&format!("base64:{b64}")).unwrap().remove(0);
+        assert_eq!(from_b64, from_jwk);
+        let ec = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        let KeyMaterial::Public(ec_public) = parse_keys(ec).unwrap().remove(0).material else {
+            panic!()
+        };
+        let pem = format!(
+            "-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            STANDARD.encode(&ec_public.spki_der)
+        );
+        let both = parse_keys(&pem).unwrap();
+        assert_eq!(
+            both.iter().map(JwtKey::alg).collect::<Vec<_>>(),
+            ["EdDSA", "ES256"]
+        );
+        // PKCS#1 "RSA PUBLIC KEY" is wrapped into SPKI and bound to RS256.
+        let pkcs1 = {
+            let mut body = der_uint(&[0xC3, 0x01, 0x02]);
+            body.extend(der_uint(&[1, 0, 1]));
+            der_write(0x30, &body)
+        };
+        let rsa = format!(
+            "-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----",
+            STANDARD.encode(&pkcs1)
+        );
+        let parsed = parse_keys(&rsa).unwrap().remove(0);
+        assert_eq!(parsed.alg(), "RS256");
+        let KeyMaterial::Public(p) = parsed.material else {
+            panic!()
+        };
+        assert_eq!(spki(p.spki_der).unwrap().alg, SigAlg::Rs256);
+    }
+
+    #[test]
     fn a_jwk_alg_must_fit_its_key_type() {
         let k = r#"{"kty":"oct","alg":"RS256","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}"#;
         assert!(parse_keys(k).unwrap_err().contains("does not fit"));
