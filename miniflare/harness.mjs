@@ -32,6 +32,7 @@ export function testConfig(overrides = {}) {
       { name: "sw", auth: { scheme: "standard-webhooks", secrets: ["SW_SECRET"] } },
       { name: "stripe", auth: { scheme: "stripe", secrets: ["STRIPE_SECRET"] } },
       { name: "ashirt", auth: { scheme: "ashirt", keys: [{ access_key: "P4qRS5sa346iHWZBB53qzzNm", secret: "ASHIRT_SECRET" }] } },
+      { name: "sw-ed", auth: { scheme: "standard-webhooks", secrets: ["SW_SECRET"], public_keys: ["SW_PUBLIC_KEY"] } },
     ],
     ...overrides,
   };
@@ -54,6 +55,8 @@ export const TEST_SECRETS = {
   STRIPE_SECRET: "whsec_stripe_test_secret",
   // AShirt's documented example secret key (shared/reference/003).
   ASHIRT_SECRET: "DuvC7Wzpnsa2vtnOYw0RPGWeSdVB5L2L++PLpwGNb5yPQW47BoT5sohaMknU6Sh6a+0d/8dMh+wBEa2IPMMcNQ==",
+  // RFC 8032 section 7.1 TEST 1 Ed25519 public key, for Standard Webhooks v1a.
+  SW_PUBLIC_KEY: "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
 };
 
 // A stand-in for the ARCHIVE bucket that fails its first FAIL_PUTS puts, then behaves

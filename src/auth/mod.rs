@@ -481,6 +481,32 @@ pub(crate) async fn require_hmac<C: Crypto>(
     }
 }
 
+/// `Ok` when any of `givens` is the HMAC-SHA256 of `data` under any of `keys`, else
+/// `InvalidSignature`. For schemes whose header lists several signatures (Standard
+/// Webhooks, Stripe): each key's MAC is computed once, not once per listed signature, so
+/// a sender cannot multiply the work over a large body by packing the header; every
+/// (key, signature) pair is still compared, in constant time.
+pub(crate) async fn require_hmac_among<C: Crypto>(
+    crypto: &C,
+    keys: &[&[u8]],
+    data: &[u8],
+    givens: &[&[u8]],
+) -> Result<(), AuthError> {
+    use subtle::{Choice, ConstantTimeEq};
+    let mut ok = Choice::from(0);
+    for key in keys {
+        let mac = crypto.hmac_sha256(key, data).await?;
+        for given in givens {
+            ok |= mac.as_slice().ct_eq(given);
+        }
+    }
+    if bool::from(ok) {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidSignature)
+    }
+}
+
 /// The values of the named secrets.
 fn secret_values<'a>(secrets: &'a Secrets, names: &'a [String]) -> impl Iterator<Item = &'a str> {
     names.iter().filter_map(|n| secrets.get(n))

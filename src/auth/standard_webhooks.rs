@@ -6,10 +6,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use subtle::{Choice, ConstantTimeEq};
 
-use super::AuthError;
 use super::keys::ED25519_SPKI_PREFIX;
+use super::{AuthError, require_hmac_among};
 use crate::crypto::{Crypto, PublicKey, SigAlg, hmac_sha256};
 use crate::inbound::HeaderMap;
 
@@ -60,6 +59,11 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v1,{}", STANDARD.encode(hmac_sha256(key, &content)))
 }
 
+/// Most signature entries a `webhook-signature` header may carry. Senders list one per
+/// active secret (two during a rotation); the cap bounds the Ed25519 work a packed header
+/// could cost, since each `v1a` entry is a full verify over the body.
+pub const MAX_SIGNATURES: usize = 16;
+
 /// Checks a request's headers against the keys at `now`.
 pub async fn verify<C: Crypto>(
     crypto: &C,
@@ -82,11 +86,18 @@ pub async fn verify<C: Crypto>(
     if (now - ts).abs() > TOLERANCE_SECS {
         return Err(AuthError::TimestampOutOfTolerance);
     }
-    let content = [format!("{id}.{ts_text}.").as_bytes(), body].concat();
+    // The official libraries sign the parsed integer, not the header's text.
+    let content = [format!("{id}.{ts}.").as_bytes(), body].concat();
 
+    let entries: Vec<&str> = signatures.split(' ').filter(|e| !e.is_empty()).collect();
+    if entries.len() > MAX_SIGNATURES {
+        return Err(AuthError::Malformed(format!(
+            "webhook-signature lists more than {MAX_SIGNATURES} signatures"
+        )));
+    }
     let mut v1 = Vec::new();
     let mut v1a = Vec::new();
-    for entry in signatures.split(' ').filter(|e| !e.is_empty()) {
+    for entry in entries {
         let Some((version, b64)) = entry.split_once(',') else {
             continue;
         };
@@ -107,21 +118,19 @@ pub async fn verify<C: Crypto>(
             "webhook-signature holds no usable `v1,<base64>` entry".into(),
         ));
     }
-    let mut ok = Choice::from(0);
-    for key in keys {
-        let mac = crypto.hmac_sha256(key, &content).await?;
-        for sig in &v1 {
-            ok |= mac.as_slice().ct_eq(sig);
-        }
+    let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let v1: Vec<&[u8]> = v1.iter().map(Vec::as_slice).collect();
+    let hmac = require_hmac_among(crypto, &keys, &content, &v1).await;
+    if !matches!(hmac, Err(AuthError::InvalidSignature)) {
+        return hmac;
     }
+    // Public keys and signatures are public, so stopping at the first match leaks nothing.
     for key in public_keys {
         for sig in &v1a {
-            ok |= Choice::from(u8::from(crypto.verify(key, &content, sig).await?));
+            if crypto.verify(key, &content, sig).await? {
+                return Ok(());
+            }
         }
     }
-    if bool::from(ok) {
-        Ok(())
-    } else {
-        Err(AuthError::InvalidSignature)
-    }
+    Err(AuthError::InvalidSignature)
 }

@@ -2,10 +2,9 @@
 //! `<t>.<raw body>` under the endpoint secret used as-is (`whsec_...` included). Only
 //! `v1` signatures count; `t` must be within 300 s of now.
 
-use subtle::{Choice, ConstantTimeEq};
-
-use super::AuthError;
-use crate::crypto::Crypto;
+use super::standard_webhooks::parse_timestamp;
+use super::{AuthError, hex_mac, require_hmac_among};
+use crate::crypto::{Crypto, hmac_sha256};
 
 /// The header Stripe signs with.
 pub const HEADER: &str = "Stripe-Signature";
@@ -15,28 +14,28 @@ pub const TOLERANCE_SECS: i64 = 300;
 /// A parsed header: the timestamp and every `v1` signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    /// `t`, Unix seconds, exactly as sent (it is part of the signed content).
-    pub timestamp: String,
+    /// `t`, Unix seconds.
+    pub timestamp: i64,
     /// The `v1` signatures.
     pub v1: Vec<[u8; 32]>,
 }
 
-/// Parses the header; entries other than `t` and `v1` are ignored, as Stripe's libraries do.
+/// The header value Stripe sends for `body` under `secret` at `timestamp`.
+pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let mac = hmac_sha256(secret, &signed_content(timestamp, body));
+    format!("t={timestamp},v1={}", hex::encode(mac))
+}
+
+/// Parses the header. Entries other than `t` and `v1`, and `v1` values that are not 64
+/// hex digits, are ignored, as Stripe's libraries do; a header left with no `t` or no
+/// `v1` is malformed.
 pub fn parse(value: &str) -> Result<Header, AuthError> {
     let mut timestamp = None;
     let mut v1 = Vec::new();
     for item in value.split(',') {
-        let Some((k, v)) = item.trim().split_once('=') else {
-            continue;
-        };
-        match k {
-            "t" => timestamp = Some(v.to_string()),
-            "v1" => {
-                let mut sig = [0u8; 32];
-                if hex::decode_to_slice(v, &mut sig).is_ok() {
-                    v1.push(sig);
-                }
-            }
+        match item.trim().split_once('=') {
+            Some(("t", t)) => timestamp = Some(t),
+            Some(("v1", hex)) => v1.extend(hex_mac(hex)),
             _ => {}
         }
     }
@@ -47,7 +46,15 @@ pub fn parse(value: &str) -> Result<Header, AuthError> {
             "{HEADER} has no `v1=` signature"
         )));
     }
-    Ok(Header { timestamp, v1 })
+    Ok(Header {
+        timestamp: parse_timestamp(timestamp)?,
+        v1,
+    })
+}
+
+/// `<t>.<body>`, as Stripe signs it (the parsed integer, as its libraries do).
+fn signed_content(timestamp: i64, body: &[u8]) -> Vec<u8> {
+    [format!("{timestamp}.").as_bytes(), body].concat()
 }
 
 /// Checks the header against every secret at `now`.
@@ -59,24 +66,9 @@ pub async fn verify<C: Crypto>(
     now: i64,
 ) -> Result<(), AuthError> {
     let h = parse(header.ok_or(AuthError::MissingHeader(HEADER))?)?;
-    let t = super::standard_webhooks::parse_timestamp(&h.timestamp)?;
-    if (now - t).abs() > TOLERANCE_SECS {
+    if (now - h.timestamp).abs() > TOLERANCE_SECS {
         return Err(AuthError::TimestampOutOfTolerance);
     }
-    let mut content = Vec::with_capacity(h.timestamp.len() + 1 + body.len());
-    content.extend_from_slice(h.timestamp.as_bytes());
-    content.push(b'.');
-    content.extend_from_slice(body);
-    let mut ok = Choice::from(0);
-    for secret in secrets {
-        let mac = crypto.hmac_sha256(secret, &content).await?;
-        for sig in &h.v1 {
-            ok |= mac.ct_eq(sig);
-        }
-    }
-    if bool::from(ok) {
-        Ok(())
-    } else {
-        Err(AuthError::InvalidSignature)
-    }
+    let given: Vec<&[u8]> = h.v1.iter().map(|s| s.as_slice()).collect();
+    require_hmac_among(crypto, secrets, &signed_content(h.timestamp, body), &given).await
 }
