@@ -85,8 +85,13 @@ pub async fn verify<C: Crypto>(
             secret = s;
         }
     }
-    let matches =
-        hmac_matches_any(crypto, &[secret], &message(method, uri, date, body), &given).await?;
+    let matches = hmac_matches_any(
+        crypto,
+        &[secret],
+        &message(method, uri, date, body),
+        &[&given],
+    )
+    .await?;
     if bool::from(known & Choice::from(u8::from(matches))) {
         Ok(())
     } else {

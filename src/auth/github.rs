@@ -27,5 +27,5 @@ pub async fn verify<C: Crypto>(
     body: &[u8],
 ) -> Result<(), AuthError> {
     let given = parse(header.ok_or(AuthError::MissingHeader(HEADER))?)?;
-    require_hmac(crypto, secrets, body, &given).await
+    require_hmac(crypto, secrets, body, &[&given]).await
 }

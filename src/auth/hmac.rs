@@ -35,5 +35,5 @@ pub async fn verify<C: Crypto>(
 ) -> Result<(), AuthError> {
     let given =
         parse_authorization(authorization.ok_or(AuthError::MissingHeader("Authorization"))?)?;
-    require_hmac(crypto, keys, body, &given).await
+    require_hmac(crypto, keys, body, &[&given]).await
 }

@@ -164,7 +164,7 @@ pub async fn verify_signature<'t, C: Crypto>(
         .collect();
     if !hmac_keys.is_empty() {
         verified |=
-            hmac_matches_any(crypto, &hmac_keys, signing_input.as_bytes(), signature).await?;
+            hmac_matches_any(crypto, &hmac_keys, signing_input.as_bytes(), &[signature]).await?;
     }
     for key in &candidates {
         if let KeyMaterial::Public(public) = &key.material {

@@ -466,41 +466,15 @@ pub(crate) fn hex_mac(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// `Ok` when `given` is the HMAC-SHA256 of `data` under any of `keys` (every key tried,
-/// constant time), else `InvalidSignature`.
+/// `Ok` when any of `givens` is the HMAC-SHA256 of `data` under any of `keys` (see
+/// [`crate::crypto::hmac_matches_any`]), else `InvalidSignature`.
 pub(crate) async fn require_hmac<C: Crypto>(
-    crypto: &C,
-    keys: &[&[u8]],
-    data: &[u8],
-    given: &[u8],
-) -> Result<(), AuthError> {
-    if crate::crypto::hmac_matches_any(crypto, keys, data, given).await? {
-        Ok(())
-    } else {
-        Err(AuthError::InvalidSignature)
-    }
-}
-
-/// `Ok` when any of `givens` is the HMAC-SHA256 of `data` under any of `keys`, else
-/// `InvalidSignature`. For schemes whose header lists several signatures (Standard
-/// Webhooks, Stripe): each key's MAC is computed once, not once per listed signature, so
-/// a sender cannot multiply the work over a large body by packing the header; every
-/// (key, signature) pair is still compared, in constant time.
-pub(crate) async fn require_hmac_among<C: Crypto>(
     crypto: &C,
     keys: &[&[u8]],
     data: &[u8],
     givens: &[&[u8]],
 ) -> Result<(), AuthError> {
-    use subtle::{Choice, ConstantTimeEq};
-    let mut ok = Choice::from(0);
-    for key in keys {
-        let mac = crypto.hmac_sha256(key, data).await?;
-        for given in givens {
-            ok |= mac.as_slice().ct_eq(given);
-        }
-    }
-    if bool::from(ok) {
+    if crate::crypto::hmac_matches_any(crypto, keys, data, givens).await? {
         Ok(())
     } else {
         Err(AuthError::InvalidSignature)

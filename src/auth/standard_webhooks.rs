@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::keys::ED25519_SPKI_PREFIX;
-use super::{AuthError, require_hmac_among};
+use super::{AuthError, require_hmac};
 use crate::crypto::{Crypto, PublicKey, SigAlg, hmac_sha256};
 use crate::inbound::HeaderMap;
 
@@ -120,7 +120,7 @@ pub async fn verify<C: Crypto>(
     }
     let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     let v1: Vec<&[u8]> = v1.iter().map(Vec::as_slice).collect();
-    let hmac = require_hmac_among(crypto, &keys, &content, &v1).await;
+    let hmac = require_hmac(crypto, &keys, &content, &v1).await;
     if !matches!(hmac, Err(AuthError::InvalidSignature)) {
         return hmac;
     }

@@ -3,7 +3,7 @@
 //! `v1` signatures count; `t` must be within 300 s of now.
 
 use super::standard_webhooks::parse_timestamp;
-use super::{AuthError, hex_mac, require_hmac_among};
+use super::{AuthError, hex_mac, require_hmac};
 use crate::crypto::{Crypto, hmac_sha256};
 
 /// The header Stripe signs with.
@@ -70,5 +70,5 @@ pub async fn verify<C: Crypto>(
         return Err(AuthError::TimestampOutOfTolerance);
     }
     let given: Vec<&[u8]> = h.v1.iter().map(|s| s.as_slice()).collect();
-    require_hmac_among(crypto, secrets, &signed_content(h.timestamp, body), &given).await
+    require_hmac(crypto, secrets, &signed_content(h.timestamp, body), &given).await
 }

@@ -58,18 +58,22 @@ pub trait Crypto {
     ) -> Result<bool, CryptoError>;
 }
 
-/// Whether `given` equals HMAC-SHA256(key, data) for any of `keys`. Every key is tried
-/// and compared in constant time, so timing does not tell which key matched, or how
-/// much of the MAC did.
+/// Whether any of `givens` equals HMAC-SHA256(key, data) for any of `keys`. Every
+/// (key, signature) pair is compared in constant time, so timing does not tell which key
+/// matched, or how much of the MAC did. Each key's MAC is computed once, however many
+/// signatures a header lists, so packing a header cannot multiply the work over a body.
 pub async fn hmac_matches_any<C: Crypto>(
     crypto: &C,
     keys: &[&[u8]],
     data: &[u8],
-    given: &[u8],
+    givens: &[&[u8]],
 ) -> Result<bool, CryptoError> {
     let mut ok = Choice::from(0);
     for key in keys {
-        ok |= crypto.hmac_sha256(key, data).await?.ct_eq(given);
+        let mac = crypto.hmac_sha256(key, data).await?;
+        for given in givens {
+            ok |= mac.as_slice().ct_eq(given);
+        }
     }
     Ok(bool::from(ok))
 }
