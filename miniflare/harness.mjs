@@ -80,7 +80,8 @@ export default function (env) { return new R2Bucket(env); }
 /**
  * Starts edgehook. Options: `config` (object or string), `secrets`, `autoConsume`
  * (let miniflare deliver queue batches by itself), `failR2Puts` (wrap ARCHIVE so its
- * first n puts fail), `migrate` (apply migrations/, default true).
+ * first n puts fail), `migrate` (apply migrations/, default true), `onLog` (receives
+ * each console line of the worker as {level, message}).
  */
 export async function start({
   config = testConfig(),
@@ -88,6 +89,7 @@ export async function start({
   autoConsume = true,
   failR2Puts = 0,
   migrate = true,
+  onLog = undefined,
 } = {}) {
   const consumer = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 3 };
   const main = {
@@ -117,7 +119,7 @@ export async function start({
   } else {
     main.r2Buckets = { ARCHIVE: "edgehook-archive" };
   }
-  const mf = new Miniflare({ workers, log: undefined });
+  const mf = new Miniflare({ workers, log: undefined, ...(onLog ? { handleStructuredLogs: (l) => void onLog(l) } : {}) });
   await mf.ready;
   if (migrate) await applyMigrations(await mf.getD1Database("DB", "edgehook"));
   return new Edgehook(mf, failR2Puts > 0);

@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod inbound;
 pub mod log;
+pub mod metrics;
 pub mod queues;
 pub mod scheduled;
 pub mod store;
@@ -30,8 +31,13 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    Ok(http::serve(req, &env).await)
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let resp = http::serve(req, &env).await;
+    // Counters reach D1 after the response has gone, never before it.
+    if let Some(flush) = http::observe::scheduled_flush(&env) {
+        ctx.wait_until(flush);
+    }
+    Ok(resp)
 }
 
 #[event(queue)]

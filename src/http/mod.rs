@@ -5,6 +5,10 @@ pub mod admin;
 pub mod health;
 pub mod hooks;
 pub mod keys;
+pub mod observe;
+pub mod page;
+pub mod routes;
+pub mod stats;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -13,54 +17,8 @@ use worker::{Env, Request, Response};
 use crate::app;
 use crate::error::ApiError;
 use crate::log;
-
-/// A matched route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// `/healthz`.
-    Healthz,
-    /// `/keys/test`.
-    KeysTest,
-    /// `/admin/keys`.
-    AdminKeys,
-    /// `/admin/keys/{id}`.
-    AdminKey(String),
-    /// `/hooks/{collector}[/{*rest}]`; `sub_path` starts with `/` (just `/` when empty).
-    Hook {
-        /// Collector name as given in the path.
-        collector: String,
-        /// The rest of the path.
-        sub_path: String,
-    },
-}
-
-/// Matches a request path to a route.
-pub fn route(path: &str) -> Option<Route> {
-    match path {
-        "/healthz" => return Some(Route::Healthz),
-        "/keys/test" => return Some(Route::KeysTest),
-        "/admin/keys" => return Some(Route::AdminKeys),
-        _ => {}
-    }
-    if let Some(id) = path.strip_prefix("/admin/keys/")
-        && !id.is_empty()
-        && !id.contains('/')
-    {
-        return Some(Route::AdminKey(id.to_string()));
-    }
-    let rest = path.strip_prefix("/hooks/")?;
-    let (collector, sub) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if collector.is_empty() {
-        return None;
-    }
-    Some(Route::Hook {
-        collector: collector.to_string(),
-        sub_path: sub.to_string(),
-    })
-}
+use crate::metrics;
+use routes::RouteId;
 
 /// A JSON response.
 pub fn json_response(status: u16, body: &Value) -> Response {
@@ -101,7 +59,9 @@ pub fn error_response(e: &ApiError) -> Response {
     resp
 }
 
-/// Serves one request: loads the app (config), routes, logs one line.
+/// Serves one request: loads the app (config), routes by [`routes::ROUTES`], counts it
+/// and logs one line (request id, method, route pattern, collector, outcome, status,
+/// duration).
 pub async fn serve(req: Request, env: &Env) -> Response {
     let started = worker::Date::now().as_millis();
     let request_id = req
@@ -115,94 +75,76 @@ pub async fn serve(req: Request, env: &Env) -> Response {
     let now_secs = (started / 1000) as i64;
     let method = req.method().to_string();
     let path = req.path();
-    let matched = route(&path);
+    let matched = routes::resolve(&method, &path);
     let mut fields = json!({
         "request_id": request_id,
         "method": method,
-        "route": match &matched {
-            Some(Route::Healthz) => "healthz",
-            Some(Route::KeysTest) => "keys_test",
-            Some(Route::AdminKeys | Route::AdminKey(_)) => "admin_keys",
-            Some(Route::Hook { .. }) => "hook",
-            None => "none",
-        },
+        "route": matched.as_ref().map_or("none", |m| m.pattern),
     });
-    let result = match app::app(env) {
-        Err(e) => Err(e),
-        Ok(app) => match matched {
-            None => Err(ApiError::not_found(&path)),
-            Some(Route::Healthz) => health::handle(&method),
-            Some(Route::KeysTest) => match method.as_str() {
-                "GET" => keys::test(&req, env, now_secs).await,
-                _ => Err(ApiError::method_not_allowed(&method, "GET")),
-            },
-            Some(Route::AdminKeys) => match admin::require_admin(&req, env) {
+    let app = app::app(env);
+    let result = match (&app, matched) {
+        (Err(e), _) => Err(e.clone()),
+        (Ok(_), None) => Err(ApiError::not_found(&path)),
+        // The collector route names an unknown collector before a wrong method (README).
+        (Ok(app), Some(m)) if m.id == RouteId::Hook => {
+            let collector = m.params.get("collector").unwrap_or_default().to_string();
+            let sub_path = format!("/{}", m.params.get("rest").unwrap_or_default());
+            fields["collector"] = json!(collector);
+            hooks::handle(req, env, app, &collector, sub_path, started).await
+        }
+        (Ok(_), Some(m)) if !m.method_allowed => {
+            Err(ApiError::method_not_allowed(&method, &m.allowed))
+        }
+        (Ok(app), Some(m)) => match m.id {
+            RouteId::Healthz => health::handle(&method),
+            RouteId::OpenApi => page::openapi(&app.config.public_url),
+            RouteId::AdminPage => page::admin(&path),
+            RouteId::KeysTest => keys::test(&req, env, now_secs).await,
+            RouteId::Hook => Err(ApiError::internal("hook route dispatched twice")),
+            id => match admin::require_admin(&req, env) {
                 Err(e) => Err(e),
-                Ok(()) => match method.as_str() {
-                    "GET" => admin::list_keys(env, now_secs).await,
-                    "POST" => admin::create_key(req, env, now_secs).await,
-                    _ => Err(ApiError::method_not_allowed(&method, "GET, POST")),
+                Ok(()) => match (id, method.as_str()) {
+                    (RouteId::AdminKeys, "POST") => admin::create_key(req, env, now_secs).await,
+                    (RouteId::AdminKeys, _) => admin::list_keys(env, now_secs).await,
+                    (RouteId::AdminKey, _) => {
+                        let key_id = m.params.get("id").unwrap_or_default();
+                        admin::revoke_key(key_id, env, now_secs).await
+                    }
+                    (RouteId::AdminStats, _) => match req.url() {
+                        Ok(url) => stats::stats(&url, env, app, now_secs as u64).await,
+                        Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                    },
+                    (RouteId::AdminBatches, _) => match req.url() {
+                        Ok(url) => stats::list_batches(&url, env).await,
+                        Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                    },
+                    (other, _) => Err(ApiError::internal(format!("no handler for {other:?}"))),
                 },
             },
-            Some(Route::AdminKey(id)) => match admin::require_admin(&req, env) {
-                Err(e) => Err(e),
-                Ok(()) => match method.as_str() {
-                    "DELETE" => admin::revoke_key(&id, env, now_secs).await,
-                    _ => Err(ApiError::method_not_allowed(&method, "DELETE")),
-                },
-            },
-            Some(Route::Hook {
-                collector,
-                sub_path,
-            }) => {
-                fields["collector"] = json!(collector);
-                hooks::handle(req, env, &app, &collector, sub_path, started).await
-            }
         },
     };
-    let resp = result.unwrap_or_else(|e| {
-        fields["outcome"] = json!(e.code);
-        error_response(&e)
-    });
-    if fields.get("outcome").is_none() {
-        fields["outcome"] = json!("ok");
+    let error_code = result.as_ref().err().map(|e| e.code);
+    let resp = result.unwrap_or_else(|e| error_response(&e));
+    let status = resp.status_code();
+    let collector = fields
+        .get("collector")
+        .and_then(|c| c.as_str())
+        .map(str::to_string);
+    let outcome = match (&collector, error_code) {
+        (Some(_), _) => metrics::hook_metric(status, error_code),
+        (None, Some(code)) => code.to_string(),
+        (None, None) => "ok".to_string(),
+    };
+    // Count only configured collectors: a name in a URL is not worth a D1 row.
+    if let (Some(name), Ok(app)) = (&collector, &app)
+        && app.config.collector(name).is_some()
+    {
+        observe::count_hook(name, &outcome, started);
     }
-    fields["status"] = json!(resp.status_code());
+    fields["outcome"] = json!(outcome);
+    fields["status"] = json!(status);
     fields["duration_ms"] = json!(worker::Date::now().as_millis().saturating_sub(started));
+    observe::analytics(env, &fields);
     log::emit(fields);
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_hooks_with_and_without_sub_paths() {
-        assert_eq!(route("/healthz"), Some(Route::Healthz));
-        assert_eq!(
-            route("/hooks/amo"),
-            Some(Route::Hook {
-                collector: "amo".into(),
-                sub_path: "/".into()
-            })
-        );
-        assert_eq!(
-            route("/hooks/portal/users/42"),
-            Some(Route::Hook {
-                collector: "portal".into(),
-                sub_path: "/users/42".into()
-            })
-        );
-        assert_eq!(route("/hooks/"), None);
-        assert_eq!(route("/keys/test"), Some(Route::KeysTest));
-        assert_eq!(route("/admin/keys"), Some(Route::AdminKeys));
-        assert_eq!(
-            route("/admin/keys/key_1"),
-            Some(Route::AdminKey("key_1".into()))
-        );
-        assert_eq!(route("/admin/keys/"), None);
-        assert_eq!(route("/admin/keys/a/b"), None);
-        assert_eq!(route("/nope"), None);
-    }
 }

@@ -37,3 +37,61 @@ pub async fn record(db: &D1Database, row: &BatchRow<'_>) -> worker::Result<()> {
     .await?;
     Ok(())
 }
+
+/// A written object as `GET /admin/batches` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredBatch {
+    /// R2 key.
+    pub key: String,
+    /// Collector name.
+    pub collector: String,
+    /// Number of records.
+    pub records: u64,
+    /// Object size in bytes.
+    pub bytes: u64,
+    /// When it was written, Unix seconds.
+    pub created_at: u64,
+}
+
+// D1 numbers cross as f64.
+#[derive(serde::Deserialize)]
+struct Row {
+    key: String,
+    collector: String,
+    records: f64,
+    bytes: f64,
+    created_at: f64,
+}
+
+/// The newest objects written, optionally of one collector and older than `before`.
+pub async fn list(
+    db: &D1Database,
+    collector: Option<&str>,
+    before: Option<u64>,
+    limit: u64,
+) -> worker::Result<Vec<StoredBatch>> {
+    let rows: Vec<Row> = db
+        .prepare(
+            "SELECT key, collector, records, bytes, created_at FROM batches
+             WHERE (?1 IS NULL OR collector = ?1) AND (?2 IS NULL OR created_at < ?2)
+             ORDER BY created_at DESC, key DESC LIMIT ?3",
+        )
+        .bind(&[
+            collector.map_or(JsValue::NULL, JsValue::from_str),
+            before.map_or(JsValue::NULL, int),
+            int(limit),
+        ])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| StoredBatch {
+            key: r.key,
+            collector: r.collector,
+            records: r.records as u64,
+            bytes: r.bytes as u64,
+            created_at: r.created_at as u64,
+        })
+        .collect())
+}

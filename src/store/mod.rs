@@ -2,7 +2,9 @@
 
 pub mod api_keys;
 pub mod batches;
+pub mod counters;
 pub mod purge;
+pub mod result_stats;
 
 use worker::wasm_bindgen::JsValue;
 

@@ -1,0 +1,286 @@
+//! Request counters per collector: buffered in the isolate, flushed to D1 off the
+//! response path, summarized for `GET /admin/stats`.
+//!
+//! Counting must not slow the webhook answer, so a request only adds to an in-memory
+//! [`Buffer`]; the worker flushes it to the D1 `counters` table in `ctx.wait_until` after
+//! the response has gone (at most [`FLUSH_AFTER_MS`] after the first unflushed count), and
+//! `GET /admin/stats` flushes its own isolate's buffer before reading. The trade-off: an
+//! isolate evicted between a count and its flush loses those counts. Counters are metrics,
+//! not records; the records themselves are in R2 and `batches`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+/// Longest a count waits in an isolate before it is written to D1.
+pub const FLUSH_AFTER_MS: u64 = 10_000;
+/// Counts are kept per hour.
+pub const BUCKET_SECS: u64 = 3600;
+/// The `scope` of collector counters.
+pub const SCOPE_COLLECTOR: &str = "collector";
+
+/// One counter cell: a collector, what happened, and the hour it happened in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CounterKey {
+    /// `collector`.
+    pub scope: &'static str,
+    /// The collector name.
+    pub subject: String,
+    /// `accepted`, `duplicate` or an error code.
+    pub metric: String,
+    /// Start of the hour, Unix seconds.
+    pub hour: u64,
+}
+
+/// The metric a finished webhook request counts as: `accepted` (202), `duplicate` (200)
+/// or the error code it was refused with.
+pub fn hook_metric(status: u16, error_code: Option<&str>) -> String {
+    match (error_code, status) {
+        (Some(code), _) => code.to_string(),
+        (None, 200) => "duplicate".into(),
+        (None, _) => "accepted".into(),
+    }
+}
+
+/// Counts not yet written to D1.
+#[derive(Debug, Default)]
+pub struct Buffer {
+    counts: BTreeMap<CounterKey, u64>,
+    /// A delayed flush is already pending in `wait_until`.
+    pub flush_scheduled: bool,
+}
+
+impl Buffer {
+    /// Adds one to `collector`'s `metric` in the hour of `now_ms`.
+    pub fn add(&mut self, collector: &str, metric: &str, now_ms: u64) {
+        let secs = now_ms / 1000;
+        let key = CounterKey {
+            scope: SCOPE_COLLECTOR,
+            subject: collector.to_string(),
+            metric: metric.to_string(),
+            hour: secs - secs % BUCKET_SECS,
+        };
+        *self.counts.entry(key).or_insert(0) += 1;
+    }
+
+    /// Takes every pending count, leaving the buffer empty.
+    pub fn take(&mut self) -> Vec<(CounterKey, u64)> {
+        std::mem::take(&mut self.counts).into_iter().collect()
+    }
+
+    /// Puts back counts whose write failed, so the next flush tries them again.
+    pub fn restore(&mut self, counts: Vec<(CounterKey, u64)>) {
+        for (k, n) in counts {
+            *self.counts.entry(k).or_insert(0) += n;
+        }
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+}
+
+/// One stored counter row, summed over the window: (collector, metric, count).
+pub type CountRow = (String, String, u64);
+
+/// The `collectors` part of `/admin/stats`: every configured collector (zeros
+/// included), then any collector that has counts but is no longer configured.
+pub fn summarize_collectors(configured: &[&str], rows: &[CountRow]) -> Vec<Value> {
+    let mut by_name: BTreeMap<&str, (u64, u64, Map<String, Value>)> = BTreeMap::new();
+    let mut order: Vec<&str> = configured.to_vec();
+    for (name, metric, n) in rows {
+        if !order.contains(&name.as_str()) {
+            order.push(name);
+        }
+        let entry = by_name.entry(name).or_default();
+        match metric.as_str() {
+            "accepted" => entry.0 += n,
+            "duplicate" => entry.1 += n,
+            code => {
+                let prev = entry.2.get(code).and_then(Value::as_u64).unwrap_or(0);
+                entry.2.insert(code.to_string(), json!(prev + n));
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|name| {
+            let (accepted, duplicate, refused) = by_name.remove(name).unwrap_or_default();
+            let refused_total: u64 = refused.values().filter_map(Value::as_u64).sum();
+            json!({
+                "name": name,
+                "configured": configured.contains(&name),
+                "accepted": accepted,
+                "duplicate": duplicate,
+                "refused": refused_total,
+                "refused_by_code": refused,
+            })
+        })
+        .collect()
+}
+
+/// One row of the `results` table summed over the window: (subscription id, name,
+/// status, count).
+pub type ResultRow = (String, Option<String>, String, u64);
+
+/// Result statuses that mean the subscriber answered (SPEC's dispatch classification).
+pub const DELIVERED_STATUSES: &[&str] = &["delivered", "completed", "rejected", "deferred"];
+
+/// The `subscriptions` part of `/admin/stats`: per subscription, `delivered` (the
+/// subscriber answered: delivered, completed, rejected or deferred), `failed`, and every
+/// status counted.
+pub fn summarize_subscriptions(rows: &[ResultRow]) -> Vec<Value> {
+    let mut by_id: BTreeMap<&str, (Option<&str>, Map<String, Value>)> = BTreeMap::new();
+    for (id, name, status, n) in rows {
+        let entry = by_id.entry(id).or_default();
+        if entry.0.is_none() {
+            entry.0 = name.as_deref();
+        }
+        let prev = entry.1.get(status).and_then(Value::as_u64).unwrap_or(0);
+        entry.1.insert(status.clone(), json!(prev + n));
+    }
+    by_id
+        .into_iter()
+        .map(|(id, (name, statuses))| {
+            let sum = |pred: &dyn Fn(&str) -> bool| -> u64 {
+                statuses
+                    .iter()
+                    .filter(|(s, _)| pred(s))
+                    .filter_map(|(_, n)| n.as_u64())
+                    .sum()
+            };
+            json!({
+                "id": id,
+                "name": name,
+                "delivered": sum(&|s| DELIVERED_STATUSES.contains(&s)),
+                "failed": sum(&|s| s == "failed"),
+                "by_status": statuses,
+            })
+        })
+        .collect()
+}
+
+/// The stats window in hours from `?hours=`: 1 to 720, default 24.
+pub fn window_hours(query: Option<&str>) -> Result<u64, String> {
+    match query {
+        None => Ok(24),
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|h| (1..=720).contains(h))
+            .ok_or_else(|| format!("hours must be a whole number from 1 to 720, not {s:?}")),
+    }
+}
+
+/// Start of the window: the beginning of the hour `hours - 1` hours before `now_secs`'s.
+pub fn window_start(now_secs: u64, hours: u64) -> u64 {
+    let this_hour = now_secs - now_secs % BUCKET_SECS;
+    this_hour.saturating_sub((hours - 1) * BUCKET_SECS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffer_counts_per_collector_metric_and_hour() {
+        let mut b = Buffer::default();
+        b.add("amo", "accepted", 3_600_000);
+        b.add("amo", "accepted", 3_600_999);
+        b.add("amo", "invalid_signature", 3_601_000);
+        b.add("amo", "accepted", 7_200_000);
+        let taken = b.take();
+        assert!(b.is_empty());
+        let cells: Vec<_> = taken
+            .iter()
+            .map(|(k, n)| (k.metric.as_str(), k.hour, *n))
+            .collect();
+        assert_eq!(
+            cells,
+            vec![
+                ("accepted", 3600, 2),
+                ("accepted", 7200, 1),
+                ("invalid_signature", 3600, 1)
+            ]
+        );
+        b.add("amo", "accepted", 3_600_000);
+        b.restore(taken);
+        assert_eq!(b.take()[0].1, 3);
+    }
+
+    #[test]
+    fn metric_of_a_hook_request() {
+        assert_eq!(hook_metric(202, None), "accepted");
+        assert_eq!(hook_metric(200, None), "duplicate");
+        assert_eq!(
+            hook_metric(401, Some("invalid_signature")),
+            "invalid_signature"
+        );
+    }
+
+    #[test]
+    fn collectors_summary_lists_configured_ones_with_zeros() {
+        let rows = vec![
+            ("amo".to_string(), "accepted".to_string(), 5),
+            ("amo".to_string(), "invalid_signature".to_string(), 2),
+            ("amo".to_string(), "payload_too_large".to_string(), 1),
+            ("gone".to_string(), "accepted".to_string(), 1),
+        ];
+        let s = summarize_collectors(&["open", "amo"], &rows);
+        assert_eq!(s[0]["name"], "open");
+        assert_eq!(s[0]["accepted"], 0);
+        assert_eq!(s[1]["accepted"], 5);
+        assert_eq!(s[1]["refused"], 3);
+        assert_eq!(s[1]["refused_by_code"]["invalid_signature"], 2);
+        assert_eq!(s[2]["name"], "gone");
+        assert_eq!(s[2]["configured"], false);
+    }
+
+    #[test]
+    fn subscriptions_summary_splits_delivered_and_failed() {
+        let rows = vec![
+            (
+                "sub_1".to_string(),
+                Some("scanner".to_string()),
+                "completed".to_string(),
+                3,
+            ),
+            (
+                "sub_1".to_string(),
+                Some("scanner".to_string()),
+                "deferred".to_string(),
+                1,
+            ),
+            (
+                "sub_1".to_string(),
+                Some("scanner".to_string()),
+                "failed".to_string(),
+                2,
+            ),
+            (
+                "sub_1".to_string(),
+                Some("scanner".to_string()),
+                "pending".to_string(),
+                4,
+            ),
+        ];
+        let s = summarize_subscriptions(&rows);
+        assert_eq!(s[0]["name"], "scanner");
+        assert_eq!(s[0]["delivered"], 4);
+        assert_eq!(s[0]["failed"], 2);
+        assert_eq!(s[0]["by_status"]["pending"], 4);
+    }
+
+    #[test]
+    fn window_is_validated() {
+        assert_eq!(window_hours(None), Ok(24));
+        assert_eq!(window_hours(Some("1")), Ok(1));
+        assert!(window_hours(Some("0")).is_err());
+        assert!(window_hours(Some("721")).is_err());
+        assert!(window_hours(Some("x")).is_err());
+        assert_eq!(window_start(7_300, 1), 7_200);
+        assert_eq!(window_start(7_300, 2), 3_600);
+        assert_eq!(window_start(7_300, 24), 0);
+    }
+}
