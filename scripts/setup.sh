@@ -35,3 +35,13 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   step "npm install (locked versions)"
   npm install --no-audit --no-fund
 fi
+
+# Debian's chromium for the admin page test (miniflare/admin_page.test.mjs drives it with
+# playwright-core). Installed only when missing; CHROMIUM_BIN points at another build.
+if [ -z "${CHROMIUM_BIN:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  step "apt-get install chromium"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+fi

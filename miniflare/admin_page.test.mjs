@@ -1,0 +1,100 @@
+// The admin page in headless Chromium (Debian's `chromium`, driven by playwright-core):
+// sign in, issue a key and see it listed, revoke it, see a batch after a webhook, see
+// the dispatch panels say "not available" on a deployment without those routes, and
+// save a screenshot under test-output/ (gitignored).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { start, root, TEST_SECRETS } from "./harness.mjs";
+
+// scripts/setup.sh installs Debian's chromium when it is missing.
+const executablePath = process.env.CHROMIUM_BIN || execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
+
+let eh, browser, base;
+before(async () => {
+  eh = await start();
+  base = String(await eh.mf.ready).replace(/\/$/, "");
+  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+});
+after(async () => {
+  await browser?.close();
+  await eh?.dispose();
+});
+
+test("the_admin_page_signs_in_issues_and_revokes_a_key_and_shows_batches", async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("dialog", (d) => d.accept());
+
+  await page.goto(`${base}/admin/`);
+  await page.locator("#login").waitFor({ state: "visible" });
+
+  // A wrong token is refused and not kept.
+  await page.fill("#token", "not-the-token");
+  await page.click("#login button[type=submit]");
+  await page.locator("#login-error").filter({ hasText: /not valid/ }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("edgehook.adminToken")), null);
+
+  await page.fill("#token", TEST_SECRETS.ADMIN_TOKEN);
+  await page.click("#login button[type=submit]");
+  await page.locator("#app").waitFor({ state: "visible" });
+  await page.locator('#collectors tr[data-collector="amo"]').waitFor();
+
+  // Issue a key: the plaintext is shown once and the key is listed as active.
+  await page.fill("#key-name", "browser-key");
+  await page.fill("#key-scopes", "scrape");
+  await page.click("#key-form button[type=submit]");
+  const plaintext = (await page.locator("#new-key-value").textContent()).trim();
+  assert.match(plaintext, /^ehk_[A-Za-z0-9_-]{43}$/);
+  const row = page.locator('#keys tr[data-key-name="browser-key"]');
+  await row.locator('[data-field="status"]', { hasText: "active" }).waitFor();
+  const valid = await eh.fetch("/keys/test", { headers: { "x-apikey": plaintext } });
+  assert.equal(valid.status, 200);
+  await valid.arrayBuffer();
+
+  // Revoke it from the page: it is listed as revoked and stops working at once.
+  await row.locator("button", { hasText: "Revoke" }).click();
+  await row.locator('[data-field="status"]', { hasText: "revoked" }).waitFor();
+  const refused = await eh.fetch("/keys/test", { headers: { "x-apikey": plaintext } });
+  assert.equal(refused.status, 401);
+  await refused.arrayBuffer();
+
+  // A webhook becomes a batch in R2; the page lists it and counts it.
+  const posted = await eh.postSigned("amo", '{"from":"the browser test"}');
+  assert.equal(posted.status, 202);
+  await posted.arrayBuffer();
+  await eh.until(async () => (await (await eh.db()).prepare("SELECT COUNT(*) AS n FROM batches WHERE collector = 'amo'").first()).n > 0, 15000, "the amo batch");
+  await page.click('[data-refresh="batches"]');
+  const batch = page.locator('#batches tr[data-collector="amo"]');
+  await batch.first().waitFor();
+  assert.equal(await batch.first().locator('[data-field="records"]').textContent(), "1");
+  await page.click('[data-refresh="collectors"]');
+  await page.locator('#collectors tr[data-collector="amo"] [data-field="accepted"]', { hasText: "1" }).waitFor();
+
+  // Dispatch routes are not on this deployment: the panels say so instead of breaking.
+  for (const panel of ["#subscriptions", "#deliveries"]) {
+    const state = page.locator(`${panel} [data-state]`);
+    await state.waitFor();
+    assert.equal(await state.getAttribute("data-state"), "unavailable", panel);
+    assert.match(await state.textContent(), /Not available/);
+  }
+
+  // The token stays for this tab: a reload is still signed in.
+  await page.reload();
+  await page.locator('#keys tr[data-key-name="browser-key"]').waitFor();
+
+  const dir = path.join(root, "test-output");
+  mkdirSync(dir, { recursive: true });
+  const shot = path.join(dir, "admin-page.png");
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`admin page screenshot: ${shot}`);
+
+  // Signing out forgets the token.
+  await page.click("#logout");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("edgehook.adminToken")), null);
+  assert.deepEqual(pageErrors, []);
+});
