@@ -81,7 +81,7 @@ export default function (env) { return new R2Bucket(env); }
  * Starts edgehook. Options: `config` (object or string), `secrets`, `autoConsume`
  * (let miniflare deliver queue batches by itself), `failR2Puts` (wrap ARCHIVE so its
  * first n puts fail), `migrate` (apply migrations/, default true), `onLog` (receives
- * each console line of the worker as {level, message}).
+ * each console line of the worker as {level, message}), `port` (listen on 127.0.0.1:port).
  */
 export async function start({
   config = testConfig(),
@@ -90,6 +90,7 @@ export async function start({
   failR2Puts = 0,
   migrate = true,
   onLog = undefined,
+  port = undefined,
 } = {}) {
   const consumer = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 3 };
   const main = {
@@ -119,7 +120,12 @@ export async function start({
   } else {
     main.r2Buckets = { ARCHIVE: "edgehook-archive" };
   }
-  const mf = new Miniflare({ workers, log: undefined, ...(onLog ? { handleStructuredLogs: (l) => void onLog(l) } : {}) });
+  const mf = new Miniflare({
+    workers,
+    log: undefined,
+    ...(onLog ? { handleStructuredLogs: (l) => void onLog(l) } : {}),
+    ...(port ? { host: "127.0.0.1", port } : {}),
+  });
   await mf.ready;
   if (migrate) await applyMigrations(await mf.getD1Database("DB", "edgehook"));
   return new Edgehook(mf, failR2Puts > 0);
