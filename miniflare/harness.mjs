@@ -77,11 +77,24 @@ class R2Bucket {
 export default function (env) { return new R2Bucket(env); }
 `;
 
+// A stand-in for an Analytics Engine dataset that records each data point in the D1
+// table `ae_points` (created by the test), so tests can read what the worker wrote.
+const AE_RECORDER = `
+class AnalyticsEngineDataset {
+  constructor(env) { this.env = env; }
+  writeDataPoint(point) {
+    this.env.DB.prepare("INSERT INTO ae_points (point) VALUES (?1)").bind(JSON.stringify(point)).run();
+  }
+}
+export default function (env) { return new AnalyticsEngineDataset(env); }
+`;
+
 /**
  * Starts edgehook. Options: `config` (object or string), `secrets`, `autoConsume`
  * (let miniflare deliver queue batches by itself), `failR2Puts` (wrap ARCHIVE so its
  * first n puts fail), `migrate` (apply migrations/, default true), `onLog` (receives
- * each console line of the worker as {level, message}), `port` (listen on 127.0.0.1:port).
+ * each console line of the worker as {level, message}), `port` (listen on 127.0.0.1:port),
+ * `analytics` (bind ANALYTICS to a dataset recording into D1 `ae_points`).
  */
 export async function start({
   config = testConfig(),
@@ -91,6 +104,7 @@ export async function start({
   migrate = true,
   onLog = undefined,
   port = undefined,
+  analytics = false,
 } = {}) {
   const consumer = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 3 };
   const main = {
@@ -119,6 +133,14 @@ export async function start({
     });
   } else {
     main.r2Buckets = { ARCHIVE: "edgehook-archive" };
+  }
+  if (analytics) {
+    main.wrappedBindings = { ...main.wrappedBindings, ANALYTICS: { scriptName: "ae-recorder" } };
+    workers.push({
+      name: "ae-recorder",
+      modules: [{ type: "ESModule", path: "ae-recorder.mjs", contents: AE_RECORDER }],
+      d1Databases: { DB: "edgehook-db" },
+    });
   }
   const mf = new Miniflare({
     workers,

@@ -186,3 +186,27 @@ test("admin_batches_lists_written_objects_with_record_counts", async () => {
     assert.deepEqual([r.status, r.body.error.code], [400, "invalid_query"], q);
   }
 });
+
+test("with_an_analytics_engine_binding_each_request_writes_one_data_point", async () => {
+  const ae = await start({ analytics: true });
+  try {
+    const db = await ae.db();
+    await db.prepare("CREATE TABLE ae_points (point TEXT NOT NULL)").run();
+    const ok = await ae.postSigned("amo", body);
+    assert.equal(ok.status, 202);
+    await ok.arrayBuffer();
+    const bad = await ae.postSigned("amo", body, "wrong-key");
+    assert.equal(bad.status, 401);
+    await bad.arrayBuffer();
+    const points = await ae.until(async () => {
+      const rows = (await db.prepare("SELECT point FROM ae_points").all()).results;
+      return rows.length >= 2 && rows.map((r) => JSON.parse(r.point));
+    }, 5000, "two data points");
+    assert.deepEqual(points.map((p) => [p.indexes, p.blobs, p.doubles.slice(0, 2)]), [
+      [["amo"], ["/hooks/{collector}", "amo", "accepted", "POST"], [1, 202]],
+      [["amo"], ["/hooks/{collector}", "amo", "invalid_signature", "POST"], [1, 401]],
+    ]);
+  } finally {
+    await ae.dispose();
+  }
+});
