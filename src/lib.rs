@@ -17,6 +17,7 @@ pub mod inbound;
 pub mod log;
 pub mod queues;
 pub mod scheduled;
+pub mod steps;
 pub mod store;
 pub mod time;
 

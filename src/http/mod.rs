@@ -5,6 +5,7 @@ pub mod admin;
 pub mod health;
 pub mod hooks;
 pub mod keys;
+pub mod plugins;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod batches;
 pub mod purge;
+pub mod seen_ids;
 
 use worker::wasm_bindgen::JsValue;
 
