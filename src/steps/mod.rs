@@ -114,6 +114,12 @@ pub trait Step: std::fmt::Debug {
     fn secret_refs(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    /// `(config key, binding name)` for every service binding the step calls, checked
+    /// when the config loads.
+    fn service_bindings(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// What a builder knows besides the step's own table.
@@ -184,6 +190,11 @@ impl Chain {
     /// Every secret the chain's steps read.
     pub fn secret_refs(&self) -> Vec<(String, String)> {
         self.0.iter().flat_map(|s| s.secret_refs()).collect()
+    }
+
+    /// Every service binding the chain's steps call.
+    pub fn service_bindings(&self) -> Vec<(String, String)> {
+        self.0.iter().flat_map(|s| s.service_bindings()).collect()
     }
 
     /// Runs the steps in order; stops at the first that drops or refuses.

@@ -252,6 +252,13 @@ impl Step for Plugin {
         })
     }
 
+    fn service_bindings(&self) -> Vec<(String, String)> {
+        match &self.target {
+            PluginTarget::Binding(b) => vec![(format!("{}.binding", self.path), b.clone())],
+            PluginTarget::Url(_) => Vec::new(),
+        }
+    }
+
     fn secret_refs(&self) -> Vec<(String, String)> {
         self.secret_headers
             .iter()
