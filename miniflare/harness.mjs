@@ -33,6 +33,44 @@ export function testConfig(overrides = {}) {
       { name: "stripe", auth: { scheme: "stripe", secrets: ["STRIPE_SECRET"] } },
       { name: "ashirt", auth: { scheme: "ashirt", keys: [{ access_key: "P4qRS5sa346iHWZBB53qzzNm", secret: "ASHIRT_SECRET" }] } },
       { name: "sw-ed", auth: { scheme: "standard-webhooks", secrets: ["SW_SECRET"], public_keys: ["SW_PUBLIC_KEY"] } },
+      // Psoxy's example: the token's sub must match query, path and payload; emails pseudonymized.
+      {
+        name: "psoxy",
+        format: "request",
+        auth: { scheme: "jwt", keys: ["JWT_HS256"], max_lifetime_secs: 3600 },
+        steps: [
+          {
+            kind: "verify-claims",
+            path_template: "/users/{userId}",
+            claims: { sub: { query: "userId", path: "userId", payload: "$.user_id" } },
+          },
+          { kind: "pseudonymize", paths: ["$.employeeEmail", "$.managerEmail"], query: ["email"], salt: "PSEUDONYM_SALT" },
+        ],
+      },
+      // A second source sharing the salt: the same email gives the same pseudonym.
+      { name: "hr", auth: { scheme: "none" }, steps: [{ kind: "pseudonymize", paths: ["$..email"], salt: "PSEUDONYM_SALT" }] },
+      {
+        name: "bulk",
+        max_body_bytes: 6 * 1024 * 1024,
+        auth: { scheme: "none" },
+        steps: [{ kind: "pseudonymize", paths: ["$..email"], salt: "PSEUDONYM_SALT" }],
+      },
+      {
+        name: "sieve",
+        auth: { scheme: "none" },
+        steps: [
+          { kind: "filter", when: { payload: { "$.type": { exists: true } } } },
+          { kind: "filter", on_mismatch: "drop", when: { payload: { "$.type": { matches: "^order\\." } } } },
+          { kind: "redact", paths: ["$.card", "$.items[*].secret"] },
+        ],
+      },
+      { name: "scanned", auth: { scheme: "none" }, steps: [{ kind: "plugin", binding: "SCANNER", timeout_ms: 500 }] },
+      {
+        name: "scanned-pass",
+        auth: { scheme: "none" },
+        steps: [{ kind: "plugin", binding: "SCANNER", timeout_ms: 500, on_error: "pass" }],
+      },
+      { name: "packed", auth: { scheme: "none" }, compress: true, keep_original: true },
     ],
     ...overrides,
   };
@@ -57,7 +95,31 @@ export const TEST_SECRETS = {
   ASHIRT_SECRET: "DuvC7Wzpnsa2vtnOYw0RPGWeSdVB5L2L++PLpwGNb5yPQW47BoT5sohaMknU6Sh6a+0d/8dMh+wBEa2IPMMcNQ==",
   // RFC 8032 section 7.1 TEST 1 Ed25519 public key, for Standard Webhooks v1a.
   SW_PUBLIC_KEY: "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+  PSEUDONYM_SALT: "test-pseudonym-salt",
 };
+
+// The plugin Worker bound as SCANNER: answers by the record's `action` field, the AShirt way.
+export const SCANNER_PLUGIN = `
+export default {
+  async fetch(request) {
+    const message = await request.json();
+    const record = message.record;
+    switch (record.action) {
+      case "rewrite":
+        return Response.json({ action: "processed", content: { ...record, rewritten: true, by: message.collector, type: message.type } });
+      case "reject":
+        return new Response(null, { status: 406 });
+      case "slow":
+        await new Promise((r) => setTimeout(r, 2000));
+        return Response.json({ action: "deferred" });
+      case "fail":
+        return Response.json({ action: "error", content: "scanner exploded" });
+      default:
+        return new Response(null, { status: 202 });
+    }
+  },
+};
+`;
 
 // A stand-in for the ARCHIVE bucket that fails its first FAIL_PUTS puts, then behaves
 // like the real bucket it wraps. Its class is named R2Bucket so workers-rs accepts it.
@@ -89,24 +151,41 @@ class AnalyticsEngineDataset {
 export default function (env) { return new AnalyticsEngineDataset(env); }
 `;
 
+// A stand-in for the INGEST producer that refuses its first FAIL_SENDS sends, then sends
+// to the real queue. Its class is named WorkerQueue so workers-rs accepts it.
+const FAULTY_QUEUE = `
+let failuresLeft = null;
+class WorkerQueue {
+  constructor(env) { this.env = env; if (failuresLeft === null) failuresLeft = Number(env.FAIL_SENDS); }
+  async send(body, options) {
+    if (failuresLeft > 0) { failuresLeft--; throw new Error("injected queue send failure"); }
+    return this.env.INNER_QUEUE.send(body, options);
+  }
+  sendBatch(...a) { return this.env.INNER_QUEUE.sendBatch(...a); }
+}
+export default function (env) { return new WorkerQueue(env); }
+`;
+
 /**
  * Starts edgehook. Options: `config` (object or string), `secrets`, `autoConsume`
  * (let miniflare deliver queue batches by itself), `failR2Puts` (wrap ARCHIVE so its
- * first n puts fail), `migrate` (apply migrations/, default true), `onLog` (receives
- * each console line of the worker as {level, message}), `port` (listen on 127.0.0.1:port),
- * `analytics` (bind ANALYTICS to a dataset recording into D1 `ae_points`).
+ * first n puts fail), `failQueueSends` (wrap INGEST so its first n sends fail), `migrate`
+ * (apply migrations/, default true), `maxRetries` (of the queue consumers, default 3),
+ * `port` (listen on 127.0.0.1:port), `analytics` (bind ANALYTICS to a dataset recording
+ * into D1 `ae_points`). Every line the worker logs is kept in `logs`.
  */
 export async function start({
   config = testConfig(),
   secrets = TEST_SECRETS,
   autoConsume = true,
   failR2Puts = 0,
+  failQueueSends = 0,
+  maxRetries = 3,
   migrate = true,
-  onLog = undefined,
   port = undefined,
   analytics = false,
 } = {}) {
-  const consumer = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 3 };
+  const consumer = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries };
   const main = {
     name: "edgehook",
     modules: true,
@@ -123,7 +202,11 @@ export async function start({
         }
       : {},
   };
-  const workers = [main];
+  main.serviceBindings = { SCANNER: "scanner" };
+  const workers = [
+    main,
+    { name: "scanner", modules: [{ type: "ESModule", path: "scanner.mjs", contents: SCANNER_PLUGIN }] },
+  ];
   if (failR2Puts > 0) {
     main.wrappedBindings = { ARCHIVE: { scriptName: "faulty-r2", bindings: { FAIL_PUTS: failR2Puts } } };
     workers.push({
@@ -142,15 +225,41 @@ export async function start({
       d1Databases: { DB: "edgehook-db" },
     });
   }
+  if (failQueueSends > 0) {
+    delete main.queueProducers.INGEST;
+    main.wrappedBindings = {
+      ...main.wrappedBindings,
+      INGEST: { scriptName: "faulty-queue", bindings: { FAIL_SENDS: failQueueSends } },
+    };
+    workers.push({
+      name: "faulty-queue",
+      modules: [{ type: "ESModule", path: "faulty-queue.mjs", contents: FAULTY_QUEUE }],
+      queueProducers: { INNER_QUEUE: QUEUES.ingest },
+    });
+  }
+  const logs = [];
+  const keep = (stream) => {
+    let pending = "";
+    stream.on("data", (chunk) => {
+      const parts = (pending + chunk.toString()).split("\n");
+      pending = parts.pop();
+      logs.push(...parts.filter(Boolean));
+    });
+  };
   const mf = new Miniflare({
     workers,
     log: undefined,
-    ...(onLog ? { handleStructuredLogs: (l) => void onLog(l) } : {}),
+    handleRuntimeStdio: (stdout, stderr) => {
+      keep(stdout);
+      keep(stderr);
+    },
     ...(port ? { host: "127.0.0.1", port } : {}),
   });
   await mf.ready;
   if (migrate) await applyMigrations(await mf.getD1Database("DB", "edgehook"));
-  return new Edgehook(mf, failR2Puts > 0);
+  const eh = new Edgehook(mf, failR2Puts > 0);
+  eh.logs = logs;
+  return eh;
 }
 
 /** Applies migrations/*.sql in order, statement by statement. */

@@ -47,6 +47,15 @@ fn load(env: &Env) -> Result<App, ConfigError> {
     let config = Config::parse(&raw)?;
     let secrets = config.resolve(|name| env.secret(name).ok().map(|s| s.to_string()))?;
     let keyring = Keyring::load(&config, &secrets)?;
+    for c in &config.collectors {
+        for (key, name) in c.chain.service_bindings() {
+            if env.service(&name).is_err() {
+                return Err(ConfigError(format!(
+                    "{key}: the worker has no service binding {name} (add it under [[services]] in wrangler.toml)"
+                )));
+            }
+        }
+    }
     let environment = env
         .var("EDGEHOOK_ENV")
         .map(|v| v.to_string())

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::auth::AuthConfig;
 use crate::collect::record::Format;
+use crate::steps::Chain;
 
 /// Default `dedupe_window_secs`: one day.
 pub const DEFAULT_DEDUPE_WINDOW_SECS: u64 = 86_400;
@@ -127,9 +128,18 @@ pub struct Collector {
     pub max_body_bytes: u64,
     /// How senders authenticate.
     pub auth: AuthConfig,
-    /// The chain of steps applied to each accepted payload.
+    /// Also archive each untouched body under `originals/<name>/`.
+    #[serde(default)]
+    pub keep_original: bool,
+    /// Write batches gzip-compressed (`.ndjson.gz`).
+    #[serde(default)]
+    pub compress: bool,
+    /// The chain of steps applied to each accepted payload, as configured.
     #[serde(default)]
     pub steps: Vec<serde_json::Value>,
+    /// `steps`, compiled when the config loads.
+    #[serde(skip)]
+    pub chain: Chain,
 }
 
 impl Config {
@@ -203,13 +213,7 @@ impl Config {
             c.auth.validate(&format!("{path}.auth"))?;
             c.auth
                 .fill_defaults(&format!("{}/hooks/{}", self.public_url, c.name));
-            if let Some(step) = c.steps.first() {
-                let kind = step.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-                return Err(at(
-                    format!("{path}.steps[0].kind"),
-                    format!("unknown step kind {kind:?}"),
-                ));
-            }
+            c.chain = Chain::compile(&c.steps, &path, c.auth.scheme())?;
         }
         Ok(())
     }
@@ -224,7 +228,9 @@ impl Config {
     pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<Secrets, ConfigError> {
         let mut secrets = BTreeMap::new();
         for (i, c) in self.collectors.iter().enumerate() {
-            for (key, name) in c.auth.secret_refs(&format!("collectors[{i}].auth")) {
+            let mut refs = c.auth.secret_refs(&format!("collectors[{i}].auth"));
+            refs.extend(c.chain.secret_refs());
+            for (key, name) in refs {
                 match lookup(&name) {
                     None => return Err(at(key, format!("secret {name} is not set"))),
                     Some(v) if v.is_empty() => {
@@ -352,10 +358,14 @@ mod tests {
 
         let mut v = base();
         v["collectors"][0]["steps"] = serde_json::json!([{"kind": "teleport"}]);
-        assert_eq!(
-            error_of(v),
-            "collectors[0].steps[0].kind: unknown step kind \"teleport\""
+        assert!(
+            error_of(v).starts_with("collectors[0].steps[0].kind: unknown step kind \"teleport\""),
         );
+
+        let mut v = base();
+        v["collectors"][1]["steps"] = serde_json::json!([{"kind": "redact", "paths": ["$.a"]},
+            {"kind": "pseudonymize", "paths": ["$..email", "$.b["], "salt": "SALT"}]);
+        assert!(error_of(v).starts_with("collectors[1].steps[1].paths[1]: "));
 
         let mut v = base();
         v["queues"] = serde_json::json!({"ingest": "q", "deliveries": "q"});

@@ -18,6 +18,7 @@ pub mod log;
 pub mod metrics;
 pub mod queues;
 pub mod scheduled;
+pub mod steps;
 pub mod store;
 pub mod time;
 

@@ -26,20 +26,10 @@ pub struct CounterKey {
     pub scope: &'static str,
     /// The collector name.
     pub subject: String,
-    /// `accepted`, `duplicate` or an error code.
+    /// `accepted`, `duplicate`, `dropped` (a filter step's `drop`) or an error code.
     pub metric: String,
     /// Start of the hour, Unix seconds.
     pub hour: u64,
-}
-
-/// The metric a finished webhook request counts as: `accepted` (202), `duplicate` (200)
-/// or the error code it was refused with.
-pub fn hook_metric(status: u16, error_code: Option<&str>) -> String {
-    match (error_code, status) {
-        (Some(code), _) => code.to_string(),
-        (None, 200) => "duplicate".into(),
-        (None, _) => "accepted".into(),
-    }
 }
 
 /// Counts not yet written to D1.
@@ -84,37 +74,48 @@ impl Buffer {
 /// One stored counter row, summed over the window: (collector, metric, count).
 pub type CountRow = (String, String, u64);
 
+/// One collector's counts over the window.
+#[derive(Default)]
+struct Tally {
+    accepted: u64,
+    duplicate: u64,
+    dropped: u64,
+    refused: Map<String, Value>,
+}
+
 /// The `collectors` part of `/admin/stats`: every configured collector (zeros
 /// included), then any collector that has counts but is no longer configured.
 pub fn summarize_collectors(configured: &[&str], rows: &[CountRow]) -> Vec<Value> {
-    let mut by_name: BTreeMap<&str, (u64, u64, Map<String, Value>)> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut order: Vec<&str> = configured.to_vec();
     for (name, metric, n) in rows {
         if !order.contains(&name.as_str()) {
             order.push(name);
         }
-        let entry = by_name.entry(name).or_default();
+        let t = by_name.entry(name).or_default();
         match metric.as_str() {
-            "accepted" => entry.0 += n,
-            "duplicate" => entry.1 += n,
+            "accepted" => t.accepted += n,
+            "duplicate" => t.duplicate += n,
+            "dropped" => t.dropped += n,
             code => {
-                let prev = entry.2.get(code).and_then(Value::as_u64).unwrap_or(0);
-                entry.2.insert(code.to_string(), json!(prev + n));
+                let prev = t.refused.get(code).and_then(Value::as_u64).unwrap_or(0);
+                t.refused.insert(code.to_string(), json!(prev + n));
             }
         }
     }
     order
         .into_iter()
         .map(|name| {
-            let (accepted, duplicate, refused) = by_name.remove(name).unwrap_or_default();
-            let refused_total: u64 = refused.values().filter_map(Value::as_u64).sum();
+            let t = by_name.remove(name).unwrap_or_default();
+            let refused_total: u64 = t.refused.values().filter_map(Value::as_u64).sum();
             json!({
                 "name": name,
                 "configured": configured.contains(&name),
-                "accepted": accepted,
-                "duplicate": duplicate,
+                "accepted": t.accepted,
+                "duplicate": t.duplicate,
+                "dropped": t.dropped,
                 "refused": refused_total,
-                "refused_by_code": refused,
+                "refused_by_code": t.refused,
             })
         })
         .collect()
@@ -210,21 +211,12 @@ mod tests {
     }
 
     #[test]
-    fn metric_of_a_hook_request() {
-        assert_eq!(hook_metric(202, None), "accepted");
-        assert_eq!(hook_metric(200, None), "duplicate");
-        assert_eq!(
-            hook_metric(401, Some("invalid_signature")),
-            "invalid_signature"
-        );
-    }
-
-    #[test]
     fn collectors_summary_lists_configured_ones_with_zeros() {
         let rows = vec![
             ("amo".to_string(), "accepted".to_string(), 5),
             ("amo".to_string(), "invalid_signature".to_string(), 2),
             ("amo".to_string(), "payload_too_large".to_string(), 1),
+            ("amo".to_string(), "dropped".to_string(), 4),
             ("gone".to_string(), "accepted".to_string(), 1),
         ];
         let s = summarize_collectors(&["open", "amo"], &rows);
@@ -232,6 +224,7 @@ mod tests {
         assert_eq!(s[0]["accepted"], 0);
         assert_eq!(s[1]["accepted"], 5);
         assert_eq!(s[1]["refused"], 3);
+        assert_eq!(s[1]["dropped"], 4);
         assert_eq!(s[1]["refused_by_code"]["invalid_signature"], 2);
         assert_eq!(s[2]["name"], "gone");
         assert_eq!(s[2]["configured"], false);

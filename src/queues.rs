@@ -50,8 +50,8 @@ pub async fn consume(batch: MessageBatch<Value>, env: &Env) {
     let now_ms = worker::Date::now().as_millis();
     let queue = batch.queue();
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
-    let role = match app::app(env) {
-        Ok(app) => app.config.queues.role(&queue),
+    let app = match app::app(env) {
+        Ok(app) => Some(app),
         Err(e) => {
             log::emit(
                 json!({"event": "queue", "queue": queue, "outcome": "invalid_config",
@@ -60,11 +60,16 @@ pub async fn consume(batch: MessageBatch<Value>, env: &Env) {
             None
         }
     };
-    match role {
-        Some(QueueRole::Ingest) => collect::ingest::consume(messages, env, now_ms).await,
-        Some(QueueRole::DeadLetter) => collect::dead::consume(&queue, messages, env, now_ms).await,
+    let role = app.as_ref().and_then(|a| a.config.queues.role(&queue));
+    match (role, app) {
+        (Some(QueueRole::Ingest), Some(app)) => {
+            collect::ingest::consume(messages, env, &app.config, now_ms).await
+        }
+        (Some(QueueRole::DeadLetter), _) => {
+            collect::dead::consume(&queue, messages, env, now_ms).await
+        }
         // Deliveries have no consumer in this build; keep them (retry) rather than drop.
-        Some(QueueRole::Deliveries) | None => {
+        _ => {
             log::emit(
                 json!({"event": "queue", "queue": queue, "outcome": "no_consumer",
                 "messages": messages.len()}),

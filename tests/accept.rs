@@ -11,6 +11,8 @@ use edgehook::config::{Collector, Config, Secrets};
 use edgehook::crypto::native::NativeCrypto;
 use edgehook::error::ApiError;
 use edgehook::inbound::{HeaderMap, InboundRequest};
+use edgehook::steps::{PluginCaller, PluginReply, PluginTarget};
+use futures_util::future::LocalBoxFuture;
 
 fn config() -> Config {
     Config::parse(
@@ -73,7 +75,27 @@ fn accept(
         api_keys: &MemoryKeys(vec![stored_key()]),
         now_secs: (now_ms / 1000) as i64,
     };
-    futures_executor::block_on(accept::accept(collector, &cx, req, id, now_ms))
+    let accepted =
+        futures_executor::block_on(accept::accept(collector, &cx, &NoPlugins, req, id, now_ms))?;
+    match accepted {
+        accept::Accepted::Record { record, .. } => Ok(record),
+        accept::Accepted::Dropped => panic!("no collector here filters"),
+    }
+}
+
+/// These collectors have no plugin steps.
+struct NoPlugins;
+
+impl PluginCaller for NoPlugins {
+    fn call<'a>(
+        &'a self,
+        _target: &'a PluginTarget,
+        _headers: Vec<(String, String)>,
+        _body: String,
+        _timeout_ms: u64,
+    ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+        unreachable!("no plugin steps in these collectors")
+    }
 }
 
 fn signed(body: &str, key: &str) -> InboundRequest {
@@ -110,7 +132,8 @@ fn accepts_a_body_signed_with_any_configured_key() {
             7,
         )
         .unwrap();
-        assert_eq!(r.line, "{\"a\":1}");
+        // No step changed it: the line is the sender's exact bytes.
+        assert_eq!(r.line, "{\"a\": 1}");
         assert_eq!(
             (r.id.as_str(), r.collector.as_str(), r.received_at),
             ("01ID", "amo", 7)

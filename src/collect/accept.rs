@@ -1,13 +1,17 @@
 //! Accepting one webhook: the checks and transformations between the raw request and the
 //! record put on the queue, in SPEC.md's order.
 
-use super::record::{self, QUEUED_RECORD_VERSION, QueuedRecord};
+use std::borrow::Cow;
+
+use super::idempotency;
+use super::record::{self, LineRequest, QUEUED_RECORD_VERSION, QueuedRecord};
 use crate::auth::api_key::ApiKeyStore;
 use crate::auth::{self, AuthContext};
 use crate::config::Collector;
 use crate::crypto::Crypto;
 use crate::error::ApiError;
 use crate::inbound::InboundRequest;
+use crate::steps::{Flow, PluginCaller, StepContext, Work};
 
 /// `413 payload_too_large` for a body over the collector's limit.
 pub fn too_large(limit: u64) -> ApiError {
@@ -18,16 +22,32 @@ pub fn too_large(limit: u64) -> ApiError {
     )
 }
 
+/// What became of an acceptable webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Queue this record; remember `idempotency_key` once it is queued.
+    Record {
+        /// The record.
+        record: QueuedRecord,
+        /// The sender's id for the webhook, if it gave one.
+        idempotency_key: Option<String>,
+    },
+    /// A `filter` step dropped it: answer `202`, store nothing.
+    Dropped,
+}
+
 /// Checks `req` against `collector` and builds its record: method, size, content type,
-/// authentication, JSON, then the record line. Nothing here has side effects, so a
-/// request refused at any step leaves no trace.
+/// authentication, idempotency key, JSON, the collector's steps, then the record line.
+/// Nothing here writes anything, so a request refused at any point leaves no trace
+/// (a plugin step may call out, but only to ask).
 pub async fn accept<C: Crypto, K: ApiKeyStore>(
     collector: &Collector,
     cx: &AuthContext<'_, C, K>,
+    plugins: &dyn PluginCaller,
     req: &InboundRequest,
     id: &str,
     now_ms: u64,
-) -> Result<QueuedRecord, ApiError> {
+) -> Result<Accepted, ApiError> {
     if req.method != "POST" {
         return Err(ApiError::method_not_allowed(&req.method, "POST"));
     }
@@ -35,15 +55,51 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
         return Err(too_large(collector.max_body_bytes));
     }
     record::require_json_content_type(req.headers.get("content-type"))?;
-    auth::verify(&collector.auth, cx, req).await?;
+    let identity = auth::verify(&collector.auth, cx, req).await?;
+    let idempotency_key = idempotency::key(&req.headers)?;
     let payload = record::parse_payload(&req.body)?;
-    let line = record::line(collector.format, id, &collector.name, now_ms, req, &payload);
-    Ok(QueuedRecord {
-        v: QUEUED_RECORD_VERSION,
-        id: id.to_string(),
-        collector: collector.name.clone(),
-        received_at: now_ms,
-        line,
-        spill: None,
+    let mut work = Work::new(payload, req.query_pairs());
+    let steps = StepContext {
+        collector: &collector.name,
+        request: req,
+        identity: &identity,
+        secrets: cx.secrets,
+        plugins,
+    };
+    if collector.chain.run(&steps, &mut work).await? == Flow::Drop {
+        return Ok(Accepted::Dropped);
+    }
+    // An untouched payload keeps the sender's exact bytes when they fit on one line.
+    let payload_text = match (work.changed, record::single_line(&req.body)) {
+        (false, Some(raw)) => Cow::Borrowed(raw),
+        _ => Cow::Owned(work.payload.to_string()),
+    };
+    let line = record::line(
+        collector.format,
+        id,
+        &collector.name,
+        now_ms,
+        LineRequest {
+            method: &req.method,
+            sub_path: &req.sub_path,
+            query: &work.query,
+        },
+        &payload_text,
+    );
+    let original = collector
+        .keep_original
+        .then(|| String::from_utf8_lossy(&req.body).into_owned());
+    Ok(Accepted::Record {
+        record: QueuedRecord {
+            v: QUEUED_RECORD_VERSION,
+            id: id.to_string(),
+            collector: collector.name.clone(),
+            received_at: now_ms,
+            line,
+            spill: None,
+            original,
+            original_spill: None,
+        },
+        idempotency_key,
     })
 }

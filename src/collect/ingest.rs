@@ -9,12 +9,13 @@ use worker::{Bucket, D1Database, Env, MessageExt, RawMessage};
 
 use super::batch::{self, Batch};
 use super::record::QueuedRecord;
+use crate::config::Config;
 use crate::log;
 use crate::queues::{decode_body, retry_later};
 use crate::store::batches::{self, BatchRow};
 
 /// Consumes one batch of `INGEST` messages.
-pub async fn consume(messages: Vec<RawMessage>, env: &Env, now_ms: u64) {
+pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_ms: u64) {
     let (bucket, db) = match (env.bucket("ARCHIVE"), env.d1("DB")) {
         (Ok(b), Ok(d)) => (b, d),
         (b, d) => {
@@ -49,20 +50,19 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, now_ms: u64) {
     }
 
     for b in batch::group(&records) {
-        let body = batch::encode(b.members.iter().map(|&i| records[i].line.as_str()));
-        let written = write(&bucket, &db, &b, body, now_ms).await;
+        let compress = config.collector(&b.collector).is_some_and(|c| c.compress);
+        let written = write(&bucket, &db, &b, &records, compress, now_ms).await;
         let members = b.members.iter().map(|&i| owners[i]);
         match written {
-            Ok(bytes) => {
+            Ok((key, bytes)) => {
                 members.for_each(|m| m.ack());
-                log::emit(
-                    json!({"event": "ingest", "outcome": "written", "key": b.key,
-                    "collector": b.collector, "records": b.members.len(), "bytes": bytes}),
-                );
+                log::emit(json!({"event": "ingest", "outcome": "written", "key": key,
+                    "collector": b.collector, "records": b.members.len(), "bytes": bytes}));
                 let spilled: Vec<String> = b
                     .members
                     .iter()
-                    .filter_map(|&i| records[i].spill.clone())
+                    .flat_map(|&i| [records[i].spill.clone(), records[i].original_spill.clone()])
+                    .flatten()
                     .collect();
                 if !spilled.is_empty() {
                     // Best effort: the record is safe in its batch; a leftover spill
@@ -81,9 +81,18 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, now_ms: u64) {
     }
 }
 
-/// Brings back a line that was spilled to R2 because it was too big for the queue.
+/// Brings back a line (and original) spilled to R2 because it was too big for the queue.
 async fn restore(bucket: &Bucket, mut r: QueuedRecord) -> Result<QueuedRecord, String> {
-    let Some(key) = &r.spill else { return Ok(r) };
+    if let Some(key) = &r.spill {
+        r.line = read_spill(bucket, key).await?;
+    }
+    if let Some(key) = &r.original_spill {
+        r.original = Some(read_spill(bucket, key).await?);
+    }
+    Ok(r)
+}
+
+async fn read_spill(bucket: &Bucket, key: &str) -> Result<String, String> {
     let object = bucket
         .get(key)
         .execute()
@@ -91,31 +100,38 @@ async fn restore(bucket: &Bucket, mut r: QueuedRecord) -> Result<QueuedRecord, S
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("spilled object {key} is missing"))?;
     let body = object.body().ok_or("spilled object has no body")?;
-    r.line = body.text().await.map_err(|e| e.to_string())?;
-    Ok(r)
+    body.text().await.map_err(|e| e.to_string())
 }
 
+/// Writes one batch: its originals first (when kept), then its NDJSON object, then its
+/// `batches` row. Every key comes from the batch id, so a retry rewrites the same objects.
 async fn write(
     bucket: &Bucket,
     db: &D1Database,
     b: &Batch,
-    body: Vec<u8>,
+    records: &[QueuedRecord],
+    compress: bool,
     now_ms: u64,
-) -> Result<u64, String> {
-    let bytes = body.len() as u64;
-    bucket
-        .put(&b.key, body)
-        .http_metadata(worker::HttpMetadata {
-            content_type: Some("application/x-ndjson".into()),
-            ..Default::default()
+) -> Result<(String, u64), String> {
+    let members = || b.members.iter().map(|&i| &records[i]);
+    let originals: Vec<String> = members()
+        .filter_map(|r| {
+            let body = r.original.as_deref()?;
+            Some(batch::original_line(&r.id, r.received_at, body))
         })
-        .execute()
-        .await
-        .map_err(|e| format!("R2 put: {e}"))?;
+        .collect();
+    if !originals.is_empty() {
+        let prefix = format!("originals/{}", b.collector);
+        let key = batch::object_key(&prefix, b.earliest_ms, &b.id);
+        let body = batch::encode(originals.iter().map(String::as_str));
+        put(bucket, &key, body, compress).await?;
+    }
+    let body = batch::encode(members().map(|r| r.line.as_str()));
+    let (key, bytes) = put(bucket, &b.key, body, compress).await?;
     batches::record(
         db,
         &BatchRow {
-            key: &b.key,
+            key: &key,
             collector: &b.collector,
             records: b.members.len() as u64,
             bytes,
@@ -124,5 +140,31 @@ async fn write(
     )
     .await
     .map_err(|e| format!("D1 batches: {e}"))?;
-    Ok(bytes)
+    Ok((key, bytes))
+}
+
+/// Puts an NDJSON object, gzipped under `<key>.gz` when `compress`; returns the key
+/// written and its size.
+async fn put(
+    bucket: &Bucket,
+    key: &str,
+    body: Vec<u8>,
+    compress: bool,
+) -> Result<(String, u64), String> {
+    let (key, body, content_type) = if compress {
+        (format!("{key}.gz"), batch::gzip(&body), "application/gzip")
+    } else {
+        (key.to_string(), body, "application/x-ndjson")
+    };
+    let bytes = body.len() as u64;
+    bucket
+        .put(&key, body)
+        .http_metadata(worker::HttpMetadata {
+            content_type: Some(content_type.into()),
+            ..Default::default()
+        })
+        .execute()
+        .await
+        .map_err(|e| format!("R2 put {key}: {e}"))?;
+    Ok((key, bytes))
 }

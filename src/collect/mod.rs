@@ -4,5 +4,6 @@
 pub mod accept;
 pub mod batch;
 pub mod dead;
+pub mod idempotency;
 pub mod ingest;
 pub mod record;

@@ -4,7 +4,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::inbound::InboundRequest;
 use crate::time::Utc;
 
 /// What a collector's NDJSON lines hold.
@@ -39,6 +38,19 @@ pub struct QueuedRecord {
     /// R2 key holding the line when it was too big for a queue message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spill: Option<String>,
+    /// The untouched body, for collectors with `keep_original`; empty when spilled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// R2 key holding `original` when the message would have been too big.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_spill: Option<String>,
+}
+
+impl QueuedRecord {
+    /// Bytes of line and original together: what decides whether they are spilled.
+    pub fn carried_bytes(&self) -> usize {
+        self.line.len() + self.original.as_ref().map_or(0, String::len)
+    }
 }
 
 /// Current [`QueuedRecord::v`].
@@ -47,6 +59,23 @@ pub const QUEUED_RECORD_VERSION: u32 = 1;
 /// The R2 key a too-big line of record `id` is spilled to.
 pub fn spill_key(collector: &str, id: &str) -> String {
     format!("spill/{collector}/{id}.json")
+}
+
+/// The R2 key a too-big original body of record `id` is spilled to.
+pub fn original_spill_key(collector: &str, id: &str) -> String {
+    format!("spill/{collector}/{id}.original")
+}
+
+/// The body as an NDJSON line exactly as sent, when that is possible: a JSON text
+/// without line breaks (inside strings JSON forbids raw ones, so outside strings they
+/// are only whitespace), minus surrounding whitespace. `None` when it spans lines.
+pub fn single_line(body: &[u8]) -> Option<&str> {
+    if body.iter().any(|&b| b == b'\n' || b == b'\r') {
+        return None;
+    }
+    std::str::from_utf8(body)
+        .ok()
+        .map(|s| s.trim_matches([' ', '\t']))
 }
 
 /// Checks the `Content-Type` is JSON (`application/json` or `application/*+json`, any
@@ -80,42 +109,63 @@ pub fn parse_payload(body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-/// Builds the NDJSON line (no trailing newline) of an accepted webhook.
+/// What a record line says about its request (`format = "request"`).
+#[derive(Debug, Clone, Copy)]
+pub struct LineRequest<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Sub-path after the collector name.
+    pub sub_path: &'a str,
+    /// Query parameters, after steps (pseudonymized ones replaced).
+    pub query: &'a [(String, String)],
+}
+
+/// Builds the NDJSON line (no trailing newline) of an accepted webhook; `payload` is the
+/// payload's JSON text, already on one line.
 pub fn line(
     format: Format,
     id: &str,
     collector: &str,
     received_at_ms: u64,
-    req: &InboundRequest,
-    payload: &Value,
+    req: LineRequest<'_>,
+    payload: &str,
 ) -> String {
     match format {
         Format::Payload => payload.to_string(),
         Format::Request => {
             let mut query = Map::new();
-            for (k, v) in req.query_pairs() {
-                match query.get_mut(&k) {
+            for (k, v) in req.query {
+                match query.get_mut(k) {
                     None => {
-                        query.insert(k, Value::String(v));
+                        query.insert(k.clone(), Value::String(v.clone()));
                     }
-                    Some(Value::Array(values)) => values.push(Value::String(v)),
+                    Some(Value::Array(values)) => values.push(Value::String(v.clone())),
                     Some(first) => {
                         let first = first.take();
-                        query.insert(k, Value::Array(vec![first, Value::String(v)]));
+                        query.insert(
+                            k.clone(),
+                            Value::Array(vec![first, Value::String(v.clone())]),
+                        );
                     }
                 }
             }
             let received = i64::try_from(received_at_ms).unwrap_or(i64::MAX);
-            serde_json::json!({
+            let head = serde_json::json!({
                 "id": id,
                 "timeReceived": Utc::from_millis(received).rfc3339(),
                 "collector": collector,
                 "path": req.sub_path,
                 "method": req.method,
                 "queryParameters": query,
-                "payload": payload,
             })
-            .to_string()
+            .to_string();
+            // Splice the payload text in as the last member, keeping its exact bytes.
+            let mut out = String::with_capacity(head.len() + payload.len() + 12);
+            out.push_str(&head[..head.len() - 1]);
+            out.push_str(",\"payload\":");
+            out.push_str(payload);
+            out.push('}');
+            out
         }
     }
 }
@@ -123,16 +173,27 @@ pub fn line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inbound::InboundRequest;
 
     #[test]
     fn payload_lines_keep_order_and_numbers() {
         let body = br#"{"z": 1, "a": 12345678901234567890123, "f": 1.10}"#;
         let v = parse_payload(body).unwrap();
-        let req = InboundRequest::default();
+        let req = LineRequest {
+            method: "POST",
+            sub_path: "/",
+            query: &[],
+        };
         assert_eq!(
-            line(Format::Payload, "id", "c", 0, &req, &v),
+            line(Format::Payload, "id", "c", 0, req, &v.to_string()),
             r#"{"z":1,"a":12345678901234567890123,"f":1.10}"#
         );
+        assert_eq!(single_line(body), Some(std::str::from_utf8(body).unwrap()));
+        assert_eq!(
+            single_line(b"  {\"a\":\"\\u00e9\"}\t"),
+            Some("{\"a\":\"\\u00e9\"}")
+        );
+        assert_eq!(single_line(b"{\n\"a\": 1}"), None);
     }
 
     #[test]
@@ -143,14 +204,19 @@ mod tests {
             query: "userId=42&tag=a&tag=b&tag=c".into(),
             ..Default::default()
         };
-        let v = serde_json::json!({"k": "v"});
+        let query = req.query_pairs();
+        let lr = LineRequest {
+            method: &req.method,
+            sub_path: &req.sub_path,
+            query: &query,
+        };
         let l = line(
             Format::Request,
             "01ID",
             "portal",
             1_614_265_330_123,
-            &req,
-            &v,
+            lr,
+            r#"{"k":"v"}"#,
         );
         assert_eq!(
             l,

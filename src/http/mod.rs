@@ -7,6 +7,7 @@ pub mod hooks;
 pub mod keys;
 pub mod observe;
 pub mod page;
+pub mod plugins;
 pub mod routes;
 pub mod stats;
 
@@ -17,7 +18,6 @@ use worker::{Env, Request, Response};
 use crate::app;
 use crate::error::ApiError;
 use crate::log;
-use crate::metrics;
 use routes::RouteId;
 
 /// A JSON response.
@@ -90,7 +90,12 @@ pub async fn serve(req: Request, env: &Env) -> Response {
             let collector = m.params.get("collector").unwrap_or_default().to_string();
             let sub_path = format!("/{}", m.params.get("rest").unwrap_or_default());
             fields["collector"] = json!(collector);
-            hooks::handle(req, env, app, &collector, sub_path, started).await
+            hooks::handle(req, env, app, &collector, sub_path, started)
+                .await
+                .map(|(resp, outcome)| {
+                    fields["outcome"] = json!(outcome);
+                    resp
+                })
         }
         (Ok(_), Some(m)) if !m.method_allowed => {
             Err(ApiError::method_not_allowed(&method, &m.allowed))
@@ -130,9 +135,10 @@ pub async fn serve(req: Request, env: &Env) -> Response {
         .get("collector")
         .and_then(|c| c.as_str())
         .map(str::to_string);
-    let outcome = match (&collector, error_code) {
-        (Some(_), _) => metrics::hook_metric(status, error_code),
-        (None, Some(code)) => code.to_string(),
+    // A webhook's outcome is set by its handler (accepted, duplicate, dropped).
+    let outcome = match (error_code, fields.get("outcome").and_then(|o| o.as_str())) {
+        (Some(code), _) => code.to_string(),
+        (None, Some(done)) => done.to_string(),
         (None, None) => "ok".to_string(),
     };
     // Count only configured collectors: a name in a URL is not worth a D1 row.

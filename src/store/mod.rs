@@ -5,6 +5,7 @@ pub mod batches;
 pub mod counters;
 pub mod purge;
 pub mod result_stats;
+pub mod seen_ids;
 
 use worker::wasm_bindgen::JsValue;
 

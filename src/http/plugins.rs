@@ -1,0 +1,72 @@
+//! Calls plugin steps' Workers and web services: [`PluginCaller`] over service bindings
+//! and `fetch`, raced against the step's timeout (fetch has none of its own).
+
+use std::time::Duration;
+
+use futures_util::future::{Either, LocalBoxFuture, select};
+use worker::{
+    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+    wasm_bindgen::JsValue,
+};
+
+use crate::steps::{PluginCaller, PluginReply, PluginTarget};
+
+/// Plugins reached through this worker's bindings.
+pub struct WorkerPlugins<'a>(pub &'a Env);
+
+impl PluginCaller for WorkerPlugins<'_> {
+    fn call<'a>(
+        &'a self,
+        target: &'a PluginTarget,
+        headers: Vec<(String, String)>,
+        body: String,
+        timeout_ms: u64,
+    ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+        Box::pin(async move {
+            let h = Headers::new();
+            h.set("content-type", "application/json")
+                .map_err(|e| e.to_string())?;
+            for (k, v) in &headers {
+                h.set(k, v).map_err(|e| format!("header {k}: {e}"))?;
+            }
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post)
+                .with_headers(h)
+                .with_body(Some(JsValue::from_str(&body)))
+                .with_redirect(RequestRedirect::Manual);
+            let controller = AbortController::default();
+            let signal = controller.signal();
+            let exchange = async {
+                let mut resp = match target {
+                    PluginTarget::Binding(name) => {
+                        let service = self
+                            .0
+                            .service(name)
+                            .map_err(|e| format!("service binding {name}: {e}"))?;
+                        // The URL only names the route inside the bound Worker.
+                        service.fetch("https://plugin.internal/", Some(init)).await
+                    }
+                    PluginTarget::Url(url) => {
+                        let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+                        Fetch::Request(req).send_with_signal(&signal).await
+                    }
+                }
+                .map_err(|e| format!("the plugin could not be reached: {e}"))?;
+                let body = resp.bytes().await.map_err(|e| e.to_string())?;
+                Ok(PluginReply {
+                    status: resp.status_code(),
+                    body,
+                })
+            };
+            let timeout = Delay::from(Duration::from_millis(timeout_ms));
+            futures_util::pin_mut!(exchange);
+            match select(exchange, timeout).await {
+                Either::Left((reply, _)) => reply,
+                Either::Right(((), _)) => {
+                    controller.abort();
+                    Err(format!("the plugin did not answer within {timeout_ms} ms"))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,437 @@
+//! `plugin`: the extension point (GitProxy's plugins, AShirt's web services). The record
+//! is POSTed as `{"type":"record","collector":..,"record":..}` to a Worker behind a
+//! service binding (`binding`) or to a URL with headers (AShirt's web config v1), and
+//! the answer is read the AShirt way:
+//!
+//! | answer | effect |
+//! |---|---|
+//! | 2xx `{"action":"processed","content":<record>}` | the record is replaced |
+//! | 406, or `{"action":"rejected"}` | `422 rejected_by_plugin`, nothing stored |
+//! | 202, or `{"action":"deferred"}` | the record passes unchanged |
+//! | 5xx, `{"action":"error"}`, anything else, timeout | `on_error`: `reject` → `503 plugin_unavailable` (the sender retries), `pass` → unchanged |
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table};
+use crate::config::ConfigError;
+
+/// Default `timeout_ms`.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+/// Largest `timeout_ms`: a webhook must still be answered promptly.
+pub const MAX_TIMEOUT_MS: u64 = 30_000;
+
+/// Where a plugin lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginTarget {
+    /// A Worker behind this service binding.
+    Binding(String),
+    /// A web service at this URL.
+    Url(String),
+}
+
+/// A plugin's HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginReply {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Sends plugin requests; the worker glue implements it with service bindings and
+/// `fetch`, tests with canned answers.
+pub trait PluginCaller {
+    /// POSTs `body` (JSON) to `target` with `headers`; `Err` on a network failure or
+    /// when no answer came within `timeout_ms`.
+    fn call<'a>(
+        &'a self,
+        target: &'a PluginTarget,
+        headers: Vec<(String, String)>,
+        body: String,
+        timeout_ms: u64,
+    ) -> LocalBoxFuture<'a, Result<PluginReply, String>>;
+}
+
+/// What a plugin answered, read the AShirt way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Use this record instead.
+    Processed(Value),
+    /// Refuse the record (with the plugin's reason, if any).
+    Rejected(String),
+    /// Pass the record unchanged.
+    Deferred,
+    /// The plugin failed.
+    Error(String),
+}
+
+/// Reads a plugin's answer. `content` of `processed` may be the record itself or a
+/// string holding it as JSON (AShirt sends strings).
+pub fn classify(status: u16, body: &[u8]) -> Answer {
+    match status {
+        406 => return Answer::Rejected(String::new()),
+        202 => return Answer::Deferred,
+        500..=599 => return Answer::Error(format!("the plugin answered {status}")),
+        200..=299 => {}
+        _ => return Answer::Error(format!("the plugin answered {status}")),
+    }
+    let Ok(Value::Object(reply)) = serde_json::from_slice::<Value>(body) else {
+        return Answer::Error(format!(
+            "the plugin answered {status} without a JSON object naming an action"
+        ));
+    };
+    let content = reply.get("content");
+    let text = |c: Option<&Value>| c.and_then(Value::as_str).unwrap_or_default().to_string();
+    match reply.get("action").and_then(Value::as_str) {
+        Some("processed") => match content {
+            Some(Value::String(s)) => serde_json::from_str(s)
+                .map(Answer::Processed)
+                .unwrap_or_else(|_| {
+                    Answer::Error("processed content is a string that is not JSON".into())
+                }),
+            Some(v) => Answer::Processed(v.clone()),
+            None => Answer::Error("processed without content".into()),
+        },
+        Some("rejected") => Answer::Rejected(text(content)),
+        Some("deferred") => Answer::Deferred,
+        Some("error") => Answer::Error(format!("the plugin reported an error: {}", text(content))),
+        _ => Answer::Error("the plugin's answer names no known action".into()),
+    }
+}
+
+/// What happens when the plugin fails or times out.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// `503 plugin_unavailable` with `Retry-After`: the sender retries later.
+    #[default]
+    Reject,
+    /// Store the record unchanged.
+    Pass,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    #[serde(default)]
+    binding: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    /// AShirt's web config v1 carries `"type": "web", "version": 1`; accepted as such.
+    #[serde(default, rename = "type")]
+    web_type: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// Header name → secret name, for credentials that must not sit in the config.
+    #[serde(default)]
+    secret_headers: BTreeMap<String, String>,
+    #[serde(default = "default_timeout")]
+    timeout_ms: u64,
+    #[serde(default)]
+    on_error: OnError,
+}
+
+fn default_timeout() -> u64 {
+    DEFAULT_TIMEOUT_MS
+}
+
+/// The compiled step.
+#[derive(Debug)]
+pub struct Plugin {
+    target: PluginTarget,
+    headers: Vec<(String, String)>,
+    secret_headers: Vec<(String, String)>,
+    timeout_ms: u64,
+    on_error: OnError,
+    path: String,
+}
+
+/// Builds the step: exactly one of `binding` and `url`.
+pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigError> {
+    let spec: Spec = parse_table(raw, cx.path)?;
+    let err = |k: &str, m: String| Err(ConfigError(format!("{}{k}: {m}", cx.path)));
+    let target = match (spec.binding, spec.url) {
+        (Some(b), None) if !b.is_empty() => PluginTarget::Binding(b),
+        (None, Some(u)) => match url::Url::parse(&u) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => PluginTarget::Url(u),
+            _ => return err(".url", format!("{u:?} is not an absolute http(s) URL")),
+        },
+        _ => {
+            return err(
+                "",
+                "name exactly one of binding (a service binding) and url".into(),
+            );
+        }
+    };
+    if spec.web_type.as_deref().is_some_and(|t| t != "web") {
+        return err(
+            ".type",
+            "only AShirt's \"web\" configuration is supported".into(),
+        );
+    }
+    if spec.version.is_some_and(|v| v != 1) {
+        return err(
+            ".version",
+            "only version 1 of the web configuration is supported".into(),
+        );
+    }
+    if spec.timeout_ms == 0 || spec.timeout_ms > MAX_TIMEOUT_MS {
+        return err(
+            ".timeout_ms",
+            format!("must be between 1 and {MAX_TIMEOUT_MS}"),
+        );
+    }
+    Ok(Rc::new(Plugin {
+        target,
+        headers: spec.headers.into_iter().collect(),
+        secret_headers: spec.secret_headers.into_iter().collect(),
+        timeout_ms: spec.timeout_ms,
+        on_error: spec.on_error,
+        path: cx.path.to_string(),
+    }))
+}
+
+#[derive(Serialize)]
+struct PluginRequest<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    collector: &'a str,
+    record: &'a Value,
+}
+
+impl Step for Plugin {
+    fn apply<'a>(
+        &'a self,
+        cx: &'a StepContext<'a>,
+        work: &'a mut Work,
+    ) -> LocalBoxFuture<'a, Result<Flow, StepError>> {
+        Box::pin(async move {
+            let body = serde_json::to_string(&PluginRequest {
+                kind: "record",
+                collector: cx.collector,
+                record: &work.payload,
+            })
+            .map_err(|e| StepError::PluginFailed(format!("could not encode the record: {e}")))?;
+            let mut headers = self.headers.clone();
+            for (name, secret) in &self.secret_headers {
+                headers.push((
+                    name.clone(),
+                    cx.secrets.get(secret).unwrap_or_default().to_string(),
+                ));
+            }
+            let answer = match cx
+                .plugins
+                .call(&self.target, headers, body, self.timeout_ms)
+                .await
+            {
+                Ok(reply) => classify(reply.status, &reply.body),
+                Err(e) => Answer::Error(e),
+            };
+            match answer {
+                Answer::Processed(record) => {
+                    work.payload = record;
+                    work.changed = true;
+                    Ok(Flow::Continue)
+                }
+                Answer::Deferred => Ok(Flow::Continue),
+                Answer::Rejected(why) => Err(StepError::PluginRejected(if why.is_empty() {
+                    "the plugin rejected the record".into()
+                } else {
+                    format!("the plugin rejected the record: {why}")
+                })),
+                Answer::Error(_) if self.on_error == OnError::Pass => Ok(Flow::Continue),
+                Answer::Error(why) => Err(StepError::PluginFailed(why)),
+            }
+        })
+    }
+
+    fn service_bindings(&self) -> Vec<(String, String)> {
+        match &self.target {
+            PluginTarget::Binding(b) => vec![(format!("{}.binding", self.path), b.clone())],
+            PluginTarget::Url(_) => Vec::new(),
+        }
+    }
+
+    fn secret_refs(&self) -> Vec<(String, String)> {
+        self.secret_headers
+            .iter()
+            .map(|(h, s)| (format!("{}.secret_headers.{h}", self.path), s.clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::step;
+    use super::super::{Chain, StepContext};
+    use super::*;
+    use crate::auth::Identity;
+    use crate::config::Secrets;
+    use crate::inbound::InboundRequest;
+    use serde_json::json;
+    use std::cell::RefCell;
+
+    #[test]
+    fn classifies_answers_like_ashirt() {
+        let cases: Vec<(u16, &str, Answer)> = vec![
+            (
+                200,
+                r#"{"action":"processed","content":{"a":1}}"#,
+                Answer::Processed(json!({"a": 1})),
+            ),
+            (
+                200,
+                r#"{"action":"processed","content":"{\"a\":2}"}"#,
+                Answer::Processed(json!({"a": 2})),
+            ),
+            (
+                200,
+                r#"{"action":"rejected","content":"no"}"#,
+                Answer::Rejected("no".into()),
+            ),
+            (406, "", Answer::Rejected(String::new())),
+            (202, "", Answer::Deferred),
+            (200, r#"{"action":"deferred"}"#, Answer::Deferred),
+        ];
+        for (status, body, want) in cases {
+            assert_eq!(classify(status, body.as_bytes()), want, "{status} {body}");
+        }
+        for (status, body) in [
+            (500, ""),
+            (200, r#"{"action":"error","content":"boom"}"#),
+            (200, ""),
+            (204, ""),
+            (200, r#"{"action":"processed"}"#),
+            (200, r#"{"action":"processed","content":"not json"}"#),
+            (200, r#"{"action":"teleport"}"#),
+            (404, ""),
+            (301, ""),
+        ] {
+            assert!(
+                matches!(classify(status, body.as_bytes()), Answer::Error(_)),
+                "{status} {body}"
+            );
+        }
+    }
+
+    /// Headers and body of one call.
+    type Sent = (Vec<(String, String)>, String);
+
+    /// Answers with a canned reply and remembers what it was sent.
+    struct Canned(Result<PluginReply, String>, RefCell<Vec<Sent>>);
+
+    impl PluginCaller for Canned {
+        fn call<'a>(
+            &'a self,
+            _target: &'a PluginTarget,
+            headers: Vec<(String, String)>,
+            body: String,
+            _timeout_ms: u64,
+        ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+            self.1.borrow_mut().push((headers, body));
+            Box::pin(async move { self.0.clone() })
+        }
+    }
+
+    fn run_with(
+        spec: Value,
+        reply: Result<PluginReply, String>,
+    ) -> (Result<Flow, StepError>, Work, Canned) {
+        let chain = Chain::compile(&[spec], "collectors[0]", "none").unwrap();
+        let caller = Canned(reply, RefCell::new(Vec::new()));
+        let req = InboundRequest::default();
+        let identity = Identity::of("none");
+        let secrets = Secrets::from_pairs([("TOKEN", "s3cret")]);
+        let cx = StepContext {
+            collector: "c",
+            request: &req,
+            identity: &identity,
+            secrets: &secrets,
+            plugins: &caller,
+        };
+        let mut work = Work::new(json!({"n": 1}), Vec::new());
+        let flow = futures_executor::block_on(chain.run(&cx, &mut work));
+        (flow, work, caller)
+    }
+
+    fn reply(status: u16, body: &str) -> Result<PluginReply, String> {
+        Ok(PluginReply {
+            status,
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    #[test]
+    fn processed_replaces_and_sends_the_record_with_headers() {
+        let spec = json!({"kind": "plugin", "url": "https://scanner.example/hook", "type": "web", "version": 1,
+            "headers": {"X-Team": "red"}, "secret_headers": {"Authorization": "TOKEN"}});
+        let (flow, work, caller) = run_with(
+            spec,
+            reply(200, r#"{"action":"processed","content":{"n":2}}"#),
+        );
+        assert_eq!(flow, Ok(Flow::Continue));
+        assert_eq!(work.payload, json!({"n": 2}));
+        assert!(work.changed);
+        let sent = caller.1.borrow();
+        assert_eq!(
+            sent[0].1,
+            r#"{"type":"record","collector":"c","record":{"n":1}}"#
+        );
+        assert!(sent[0].0.contains(&("X-Team".into(), "red".into())));
+        assert!(
+            sent[0]
+                .0
+                .contains(&("Authorization".into(), "s3cret".into()))
+        );
+    }
+
+    #[test]
+    fn rejected_is_422_and_errors_follow_on_error() {
+        let spec = json!({"kind": "plugin", "binding": "SCANNER"});
+        assert!(matches!(
+            run_with(spec.clone(), reply(406, "")).0,
+            Err(StepError::PluginRejected(_))
+        ));
+        assert!(matches!(
+            run_with(spec.clone(), Err("timed out".into())).0,
+            Err(StepError::PluginFailed(_))
+        ));
+        let (flow, work, _) = run_with(spec, reply(202, ""));
+        assert_eq!((flow, work.changed), (Ok(Flow::Continue), false));
+        let pass = json!({"kind": "plugin", "binding": "SCANNER", "on_error": "pass"});
+        let (flow, work, _) = run_with(pass, Err("timed out".into()));
+        assert_eq!((flow, work.payload), (Ok(Flow::Continue), json!({"n": 1})));
+    }
+
+    #[test]
+    fn config_needs_one_target_and_a_sane_timeout() {
+        for bad in [
+            json!({"kind": "plugin"}),
+            json!({"kind": "plugin", "binding": "A", "url": "https://x"}),
+            json!({"kind": "plugin", "url": "ftp://x"}),
+            json!({"kind": "plugin", "binding": "A", "timeout_ms": 0}),
+            json!({"kind": "plugin", "binding": "A", "version": 2}),
+        ] {
+            assert!(step(bad.clone(), "none").is_err(), "{bad}");
+        }
+        let s = step(
+            json!({"kind": "plugin", "binding": "A", "secret_headers": {"X-K": "K"}}),
+            "none",
+        )
+        .unwrap();
+        assert_eq!(
+            s.secret_refs(),
+            vec![(
+                "collectors[0].steps[0].secret_headers.X-K".into(),
+                "K".into()
+            )]
+        );
+    }
+}
