@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { start, root, TEST_SECRETS } from "./harness.mjs";
+import { start, root, testConfig, TEST_SECRETS } from "./harness.mjs";
 
 let eh;
 before(async () => {
@@ -128,12 +128,39 @@ test("counters_are_written_after_the_response_and_read_at_admin_stats", async ()
     [3, 1, { unsupported_media_type: 1 }, true],
   );
   // Every configured collector is listed; a name that is not a collector is not counted.
-  assert.equal(s.body.collectors.length, 10);
+  assert.equal(s.body.collectors.length, testConfig().collectors.length);
   assert.equal(s.body.collectors.find((c) => c.name === "no-such-collector"), undefined);
   assert.equal(await countRows(), 4);
   // Flushing twice never double counts.
   const again = await get("/admin/stats");
   assert.equal(again.body.collectors.find((c) => c.name === "gh").accepted, 3);
+});
+
+test("a_filter_drop_counts_as_dropped_and_a_filter_reject_by_its_code", async () => {
+  const post = async (b) => {
+    const r = await eh.fetch("/hooks/sieve", { method: "POST", headers: { "content-type": "application/json" }, body: b });
+    return [r.status, (await r.json()).status];
+  };
+  assert.deepEqual(await post('{"type":"ping"}'), [202, "dropped"]);
+  assert.deepEqual(await post('{"type":"order.paid"}'), [202, "accepted"]);
+  assert.deepEqual((await post("{}"))[0], 422);
+  const sieve = (await get("/admin/stats")).body.collectors.find((c) => c.name === "sieve");
+  assert.deepEqual([sieve.accepted, sieve.dropped, sieve.refused_by_code], [1, 1, { filtered: 1 }]);
+  const line = requestLogs().find((l) => l.collector === "sieve" && l.outcome === "dropped");
+  assert.equal(line.status, 202);
+});
+
+test("a_repeated_webhook_id_counts_as_duplicate", async () => {
+  const { signStandardWebhooks } = await import("../scripts/lib/sign.mjs");
+  const headers = { "content-type": "application/json", ...signStandardWebhooks(TEST_SECRETS.SW_SECRET, body, { id: "msg_dup_1" }) };
+  const statuses = [];
+  for (let i = 0; i < 2; i++) {
+    const r = await eh.fetch("/hooks/sw", { method: "POST", headers, body });
+    statuses.push([r.status, (await r.json()).status]);
+  }
+  assert.deepEqual(statuses, [[202, "accepted"], [200, "duplicate"]]);
+  const sw = (await get("/admin/stats")).body.collectors.find((c) => c.name === "sw");
+  assert.deepEqual([sw.accepted, sw.duplicate], [1, 1]);
 });
 
 test("admin_stats_validates_its_window_and_requires_the_admin_token", async () => {
