@@ -96,6 +96,8 @@ export const TEST_SECRETS = {
   // RFC 8032 section 7.1 TEST 1 Ed25519 public key, for Standard Webhooks v1a.
   SW_PUBLIC_KEY: "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
   PSEUDONYM_SALT: "test-pseudonym-salt",
+  // base64 of 32 bytes: seals subscription secrets in D1.
+  MASTER_KEY: "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=",
 };
 
 // The plugin Worker bound as SCANNER: answers by the record's `action` field, the AShirt way.
@@ -172,7 +174,8 @@ export default function (env) { return new WorkerQueue(env); }
  * first n puts fail), `failQueueSends` (wrap INGEST so its first n sends fail), `migrate`
  * (apply migrations/, default true), `maxRetries` (of the queue consumers, default 3),
  * `port` (listen on 127.0.0.1:port), `analytics` (bind ANALYTICS to a dataset recording
- * into D1 `ae_points`). Every line the worker logs is kept in `logs`.
+ * into D1 `ae_points`), `environment` (EDGEHOOK_ENV, default "test"; "dev" allows http
+ * subscriber URLs). Every line the worker logs is kept in `logs`.
  */
 export async function start({
   config = testConfig(),
@@ -181,6 +184,7 @@ export async function start({
   failR2Puts = 0,
   failQueueSends = 0,
   maxRetries = 3,
+  environment = "test",
   migrate = true,
   port = undefined,
   analytics = false,
@@ -192,13 +196,15 @@ export async function start({
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-07-30",
-    bindings: { EDGEHOOK_ENV: "test", EDGEHOOK_CONFIG: config, ...secrets },
+    bindings: { EDGEHOOK_ENV: environment, EDGEHOOK_CONFIG: config, ...secrets },
     d1Databases: { DB: "edgehook-db" },
     queueProducers: { INGEST: QUEUES.ingest, DELIVERIES: QUEUES.deliveries },
     queueConsumers: autoConsume
       ? {
           [QUEUES.ingest]: { ...consumer, deadLetterQueue: QUEUES.ingestDlq },
           [QUEUES.ingestDlq]: consumer,
+          [QUEUES.deliveries]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: QUEUES.deliveriesDlq },
+          [QUEUES.deliveriesDlq]: consumer,
         }
       : {},
   };

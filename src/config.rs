@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::auth::AuthConfig;
 use crate::collect::record::Format;
+use crate::dispatch::DispatchConfig;
 use crate::steps::Chain;
 
 /// Default `dedupe_window_secs`: one day.
@@ -53,6 +54,9 @@ pub struct Config {
     /// The collectors, each served at `POST /hooks/<name>`.
     #[serde(default)]
     pub collectors: Vec<Collector>,
+    /// Deliveries to subscribers: retry schedule, timeout, URL guard exceptions.
+    #[serde(default)]
+    pub dispatch: DispatchConfig,
 }
 
 fn default_dedupe_window() -> u64 {
@@ -186,6 +190,7 @@ impl Config {
                 return Err(at(key, format!("queue {name:?} is named twice")));
             }
         }
+        self.dispatch.validate()?;
         let mut names = HashSet::new();
         for (i, c) in self.collectors.iter_mut().enumerate() {
             let path = format!("collectors[{i}]");

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod collect;
 pub mod config;
 pub mod crypto;
+pub mod dispatch;
 pub mod error;
 pub mod http;
 pub mod ids;

@@ -68,7 +68,10 @@ pub async fn consume(batch: MessageBatch<Value>, env: &Env) {
         (Some(QueueRole::DeadLetter), _) => {
             collect::dead::consume(&queue, messages, env, now_ms).await
         }
-        // Deliveries have no consumer in this build; keep them (retry) rather than drop.
+        (Some(QueueRole::Deliveries), Some(app)) => {
+            crate::dispatch::deliver::consume(messages, env, &app, now_ms).await
+        }
+        // No config to act on: keep the messages (retry) rather than drop them.
         _ => {
             log::emit(
                 json!({"event": "queue", "queue": queue, "outcome": "no_consumer",

@@ -1,4 +1,5 @@
-//! The cron trigger: purges expired dedupe ids, JWT nonces and long-dead API keys.
+//! The cron trigger: purges expired dedupe ids, JWT nonces and long-dead API keys, and
+//! enqueues deliveries whose message was lost (due, still `pending`).
 
 use serde_json::json;
 use worker::Env;
@@ -16,5 +17,12 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
         Ok(counts) => log::emit(json!({"event": "cron", "outcome": "purged",
             "seen_ids": counts.first(), "jwt_nonces": counts.get(1), "api_keys": counts.get(2)})),
         Err(e) => log::emit(json!({"event": "cron", "outcome": "failed", "error": e.to_string()})),
+    }
+    if let Ok(db) = env.d1("DB") {
+        match crate::dispatch::deliver::requeue_stuck(env, &db, (scheduled_ms / 1000) as i64).await
+        {
+            Ok(n) => log::emit(json!({"event": "cron", "outcome": "requeued", "deliveries": n})),
+            Err(e) => log::emit(json!({"event": "cron", "outcome": "requeue_failed", "error": e})),
+        }
     }
 }

@@ -81,38 +81,11 @@ fn check_refs(doc: &Value, name: &str) {
     }
 }
 
-/// `docs/openapi.json` with the dispatch fragment's paths and components merged in, as
-/// the lead will do when the dispatch routes land.
-fn merged() -> Value {
-    let mut doc = load("docs/openapi.json");
-    let fragment = load("docs/openapi-dispatch.json");
-    for (section, sub) in [
-        ("paths", None),
-        ("components", Some("schemas")),
-        ("components", Some("parameters")),
-        ("components", Some("securitySchemes")),
-    ] {
-        let (from, to) = match sub {
-            None => (&fragment[section], &mut doc[section]),
-            Some(s) => (&fragment[section][s], &mut doc[section][s]),
-        };
-        for (k, v) in from.as_object().into_iter().flatten() {
-            assert!(to.get(k).is_none(), "the fragment redefines {section} {k}");
-            to[k] = v.clone();
-        }
-    }
-    doc
-}
-
 #[test]
 fn every_ref_resolves_and_every_path_parameter_is_declared() {
     let main_doc = load("docs/openapi.json");
     check_refs(&main_doc, "docs/openapi.json");
-    check_refs(&merged(), "docs/openapi.json + docs/openapi-dispatch.json");
-    for (name, doc) in [
-        ("docs/openapi.json", main_doc),
-        ("docs/openapi-dispatch.json", merged()),
-    ] {
+    for (name, doc) in [("docs/openapi.json", main_doc)] {
         for (path, item) in doc["paths"].as_object().unwrap() {
             let wanted: BTreeSet<&str> = path
                 .split('/')
@@ -134,30 +107,4 @@ fn every_ref_resolves_and_every_path_parameter_is_declared() {
             }
         }
     }
-}
-
-#[test]
-fn dispatch_fragment_documents_specs_dispatch_routes() {
-    let doc = load("docs/openapi-dispatch.json");
-    let documented = documented(&doc);
-    let spec: BTreeSet<(String, String)> = [
-        ("POST", "/events/{type}"),
-        ("GET", "/results/{id}"),
-        ("PATCH", "/results/{id}"),
-        ("POST", "/admin/subscriptions"),
-        ("GET", "/admin/subscriptions"),
-        ("GET", "/admin/subscriptions/{id}"),
-        ("PATCH", "/admin/subscriptions/{id}"),
-        ("DELETE", "/admin/subscriptions/{id}"),
-        ("POST", "/admin/subscriptions/{id}/test"),
-        ("POST", "/admin/subscriptions/{id}/rotate"),
-        ("PUT", "/admin/rules/{name}"),
-        ("GET", "/admin/rules"),
-        ("GET", "/admin/deliveries"),
-        ("POST", "/admin/deliveries/{id}/retry"),
-    ]
-    .iter()
-    .map(|(m, p)| (m.to_string(), p.to_string()))
-    .collect();
-    assert_eq!(documented, spec);
 }

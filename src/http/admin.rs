@@ -59,7 +59,8 @@ pub(crate) fn db(env: &Env) -> Result<D1Database, ApiError> {
         .map_err(|e| ApiError::internal(format!("DB binding: {e}")))
 }
 
-fn d1_failed(e: worker::Error) -> ApiError {
+/// `503 unavailable` for a D1 failure (retryable; never a misleading 4xx).
+pub(crate) fn d1_failed(e: worker::Error) -> ApiError {
     ApiError::unavailable(format!("the database failed: {e}"))
 }
 

@@ -2,6 +2,8 @@
 //! hold no business rules.
 
 pub mod admin;
+pub mod deliveries;
+pub mod events;
 pub mod health;
 pub mod hooks;
 pub mod keys;
@@ -9,7 +11,9 @@ pub mod observe;
 pub mod page;
 pub mod plugins;
 pub mod routes;
+pub mod rules;
 pub mod stats;
+pub mod subscriptions;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -106,6 +110,17 @@ pub async fn serve(req: Request, env: &Env) -> Response {
             RouteId::AdminPage => page::admin(&path),
             RouteId::KeysTest => keys::test(&req, env, now_secs).await,
             RouteId::Hook => Err(ApiError::internal("hook route dispatched twice")),
+            RouteId::Events => {
+                let event_type = m.params.get("type").unwrap_or_default().to_string();
+                events::publish(req, env, app, &event_type, started).await
+            }
+            RouteId::Result => {
+                let id = m.params.get("id").unwrap_or_default().to_string();
+                match method.as_str() {
+                    "PATCH" => events::patch(req, env, &id, now_secs).await,
+                    _ => events::show(&req, env, &id, now_secs).await,
+                }
+            }
             id => match admin::require_admin(&req, env) {
                 Err(e) => Err(e),
                 Ok(()) => match (id, method.as_str()) {
@@ -123,6 +138,39 @@ pub async fn serve(req: Request, env: &Env) -> Response {
                         Ok(url) => stats::list_batches(&url, env).await,
                         Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
                     },
+                    (RouteId::AdminSubscriptions, "POST") => {
+                        subscriptions::create(req, env, app, now_secs).await
+                    }
+                    (RouteId::AdminSubscriptions, _) => subscriptions::list(env).await,
+                    (RouteId::AdminSubscription, verb) => {
+                        let id = m.params.get("id").unwrap_or_default().to_string();
+                        match verb {
+                            "PATCH" => subscriptions::update(req, env, app, &id, now_secs).await,
+                            "DELETE" => subscriptions::delete(env, &id).await,
+                            _ => subscriptions::show(env, &id).await,
+                        }
+                    }
+                    (RouteId::AdminSubscriptionTest, _) => {
+                        let id = m.params.get("id").unwrap_or_default();
+                        subscriptions::test(env, app, id, now_secs).await
+                    }
+                    (RouteId::AdminSubscriptionRotate, _) => {
+                        let id = m.params.get("id").unwrap_or_default().to_string();
+                        subscriptions::rotate(req, env, app, &id, now_secs).await
+                    }
+                    (RouteId::AdminRules, _) => rules::list(env).await,
+                    (RouteId::AdminRule, _) => {
+                        let name = m.params.get("name").unwrap_or_default().to_string();
+                        rules::put(req, env, &name, now_secs).await
+                    }
+                    (RouteId::AdminDeliveries, _) => match req.url() {
+                        Ok(url) => deliveries::list(&url, env).await,
+                        Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                    },
+                    (RouteId::AdminDeliveryRetry, _) => {
+                        let id = m.params.get("id").unwrap_or_default();
+                        deliveries::retry(env, id, now_secs).await
+                    }
                     (other, _) => Err(ApiError::internal(format!("no handler for {other:?}"))),
                 },
             },

@@ -26,6 +26,26 @@ pub enum RouteId {
     AdminBatches,
     /// `POST /hooks/{collector}[/{*rest}]`.
     Hook,
+    /// `POST /events/{type}`.
+    Events,
+    /// `GET|PATCH /results/{id}`.
+    Result,
+    /// `GET|POST /admin/subscriptions`.
+    AdminSubscriptions,
+    /// `GET|PATCH|DELETE /admin/subscriptions/{id}`.
+    AdminSubscription,
+    /// `POST /admin/subscriptions/{id}/test`.
+    AdminSubscriptionTest,
+    /// `POST /admin/subscriptions/{id}/rotate`.
+    AdminSubscriptionRotate,
+    /// `GET /admin/rules`.
+    AdminRules,
+    /// `PUT /admin/rules/{name}`.
+    AdminRule,
+    /// `GET /admin/deliveries`.
+    AdminDeliveries,
+    /// `POST /admin/deliveries/{id}/retry`.
+    AdminDeliveryRetry,
 }
 
 /// One row of the route table.
@@ -59,6 +79,44 @@ pub const ROUTES: &[RouteDef] = &[
     r("DELETE", "/admin/keys/{id}", RouteId::AdminKey),
     r("GET", "/admin/stats", RouteId::AdminStats),
     r("GET", "/admin/batches", RouteId::AdminBatches),
+    r("POST", "/events/{type}", RouteId::Events),
+    r("GET", "/results/{id}", RouteId::Result),
+    r("PATCH", "/results/{id}", RouteId::Result),
+    r("GET", "/admin/subscriptions", RouteId::AdminSubscriptions),
+    r("POST", "/admin/subscriptions", RouteId::AdminSubscriptions),
+    r(
+        "GET",
+        "/admin/subscriptions/{id}",
+        RouteId::AdminSubscription,
+    ),
+    r(
+        "PATCH",
+        "/admin/subscriptions/{id}",
+        RouteId::AdminSubscription,
+    ),
+    r(
+        "DELETE",
+        "/admin/subscriptions/{id}",
+        RouteId::AdminSubscription,
+    ),
+    r(
+        "POST",
+        "/admin/subscriptions/{id}/test",
+        RouteId::AdminSubscriptionTest,
+    ),
+    r(
+        "POST",
+        "/admin/subscriptions/{id}/rotate",
+        RouteId::AdminSubscriptionRotate,
+    ),
+    r("GET", "/admin/rules", RouteId::AdminRules),
+    r("PUT", "/admin/rules/{name}", RouteId::AdminRule),
+    r("GET", "/admin/deliveries", RouteId::AdminDeliveries),
+    r(
+        "POST",
+        "/admin/deliveries/{id}/retry",
+        RouteId::AdminDeliveryRetry,
+    ),
     r("POST", "/hooks/{collector}", RouteId::Hook),
     r("POST", "/hooks/{collector}/{*rest}", RouteId::Hook),
 ];

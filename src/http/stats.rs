@@ -4,16 +4,12 @@
 use serde_json::json;
 use worker::{Env, Response};
 
-use super::admin::db;
+use super::admin::{d1_failed, db};
 use super::{json_response, observe};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::metrics::{self, SCOPE_COLLECTOR};
 use crate::store::{batches, counters, result_stats};
-
-fn d1_failed(e: worker::Error) -> ApiError {
-    ApiError::unavailable(format!("the database failed: {e}"))
-}
 
 fn invalid_query(message: String) -> ApiError {
     ApiError::new(400, "invalid_query", message)
@@ -21,7 +17,11 @@ fn invalid_query(message: String) -> ApiError {
 
 /// The value of query parameter `name`; refuses unknown parameters, so a typo is not
 /// silently ignored.
-fn query_param(url: &url::Url, name: &str, known: &[&str]) -> Result<Option<String>, ApiError> {
+pub(crate) fn query_param(
+    url: &url::Url,
+    name: &str,
+    known: &[&str],
+) -> Result<Option<String>, ApiError> {
     let mut value = None;
     for (k, v) in url.query_pairs() {
         if !known.contains(&k.as_ref()) {

@@ -1,11 +1,16 @@
 //! D1 access: one file per table; the SQL lives here and nowhere else.
 
 pub mod api_keys;
+pub mod attempts;
 pub mod batches;
 pub mod counters;
+pub mod nonces;
 pub mod purge;
 pub mod result_stats;
+pub mod results;
+pub mod rules;
 pub mod seen_ids;
+pub mod subscriptions;
 
 use worker::wasm_bindgen::JsValue;
 

@@ -1,0 +1,202 @@
+//! What a subscriber's answer means for its delivery (SPEC.md "Dispatch").
+//!
+//! | answer | outcome |
+//! |---|---|
+//! | 2xx `{"version", "matchedRules"?}` (AMO sync) or `{"action":"processed","content"}` | `completed` |
+//! | 406, or `{"action":"rejected"}` | `rejected` |
+//! | 202, or `{"action":"deferred"}` | `deferred` (waits for a PATCH) |
+//! | other 2xx | `delivered` |
+//! | 408, 429, 5xx, timeout, network error | retry per schedule (`Retry-After` honoured) |
+//! | 410 | `failed`, and the subscription is disabled |
+//! | 3xx (redirects are not followed), other 4xx | `failed` at once |
+
+use serde_json::Value;
+
+use super::schedule::parse_retry_after;
+
+/// The classification of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A result came back (AMO sync or AShirt processed).
+    Completed {
+        /// The result to store.
+        results: Value,
+        /// The `matchedRules` it names.
+        matched_rules: Vec<String>,
+    },
+    /// The subscriber refused the event.
+    Rejected,
+    /// The subscriber will PATCH the result later.
+    Deferred,
+    /// Accepted without a result.
+    Delivered,
+    /// Try again later (at least `retry_after` seconds, when given).
+    Retry {
+        /// Why.
+        reason: String,
+        /// The subscriber's `Retry-After`, in seconds.
+        retry_after: Option<u64>,
+    },
+    /// Give up now.
+    Failed {
+        /// Why.
+        reason: String,
+        /// The subscriber is gone (410): disable the subscription.
+        disable: bool,
+    },
+}
+
+impl Outcome {
+    /// The result status this outcome leaves (`pending` while retrying).
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Completed { .. } => "completed",
+            Outcome::Rejected => "rejected",
+            Outcome::Deferred => "deferred",
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "pending",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Classifies an HTTP answer.
+pub fn classify(status: u16, body: &[u8], retry_after: Option<&str>, now_secs: i64) -> Outcome {
+    match status {
+        200..=299 => success(status, body),
+        406 => Outcome::Rejected,
+        408 | 429 | 500..=599 => Outcome::Retry {
+            reason: format!("the subscriber answered {status}"),
+            retry_after: retry_after.and_then(|v| parse_retry_after(v, now_secs)),
+        },
+        410 => Outcome::Failed {
+            reason: "the subscriber answered 410 Gone; the subscription is disabled".into(),
+            disable: true,
+        },
+        300..=399 => Outcome::Failed {
+            reason: format!("the subscriber answered {status}; redirects are not followed"),
+            disable: false,
+        },
+        _ => Outcome::Failed {
+            reason: format!("the subscriber answered {status}"),
+            disable: false,
+        },
+    }
+}
+
+/// A network error or timeout: always retried.
+pub fn unreachable(reason: impl Into<String>) -> Outcome {
+    Outcome::Retry {
+        reason: reason.into(),
+        retry_after: None,
+    }
+}
+
+fn success(status: u16, body: &[u8]) -> Outcome {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    if let Some(Value::Object(map)) = &parsed {
+        match map.get("action").and_then(Value::as_str) {
+            Some("processed") => {
+                let results = map.get("content").cloned().unwrap_or(Value::Null);
+                let matched_rules = matched_rules(&results);
+                return Outcome::Completed {
+                    results,
+                    matched_rules,
+                };
+            }
+            Some("rejected") => return Outcome::Rejected,
+            Some("deferred") => return Outcome::Deferred,
+            _ => {}
+        }
+        if map.contains_key("version") {
+            let results = Value::Object(map.clone());
+            let matched_rules = matched_rules(&results);
+            return Outcome::Completed {
+                results,
+                matched_rules,
+            };
+        }
+    }
+    if status == 202 {
+        Outcome::Deferred
+    } else {
+        Outcome::Delivered
+    }
+}
+
+/// The rule names of a result's `matchedRules` (strings only).
+pub fn matched_rules(results: &Value) -> Vec<String> {
+    results
+        .get("matchedRules")
+        .and_then(Value::as_array)
+        .map(|rules| {
+            rules
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn c(status: u16, body: &str) -> Outcome {
+        classify(status, body.as_bytes(), None, 0)
+    }
+
+    #[test]
+    fn classifies_every_answer_of_the_spec() {
+        assert_eq!(
+            c(200, r#"{"version":"1.0.0","matchedRules":["r1",2]}"#),
+            Outcome::Completed {
+                results: json!({"version": "1.0.0", "matchedRules": ["r1", 2]}),
+                matched_rules: vec!["r1".into()]
+            }
+        );
+        assert_eq!(
+            c(200, r#"{"version":"1.0.0"}"#).status(),
+            "completed",
+            "AMO's own example answers only a version"
+        );
+        assert_eq!(
+            c(
+                200,
+                r#"{"action":"processed","content":{"matchedRules":["x"]}}"#
+            ),
+            Outcome::Completed {
+                results: json!({"matchedRules": ["x"]}),
+                matched_rules: vec!["x".into()]
+            }
+        );
+        assert_eq!(c(200, r#"{"action":"rejected"}"#), Outcome::Rejected);
+        assert_eq!(c(406, ""), Outcome::Rejected);
+        assert_eq!(c(202, r#"{"message":"Scan started"}"#), Outcome::Deferred);
+        assert_eq!(c(200, r#"{"action":"deferred"}"#), Outcome::Deferred);
+        assert_eq!(c(200, "ok"), Outcome::Delivered);
+        assert_eq!(c(204, ""), Outcome::Delivered);
+        for s in [408, 429, 500, 502, 503, 599] {
+            assert!(matches!(c(s, ""), Outcome::Retry { .. }), "{s}");
+        }
+        assert!(matches!(c(410, ""), Outcome::Failed { disable: true, .. }));
+        for s in [301, 302, 400, 401, 403, 404, 409, 422] {
+            assert!(
+                matches!(c(s, ""), Outcome::Failed { disable: false, .. }),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_from_the_answer() {
+        assert_eq!(
+            classify(429, b"", Some("30"), 0),
+            Outcome::Retry {
+                reason: "the subscriber answered 429".into(),
+                retry_after: Some(30)
+            }
+        );
+    }
+}

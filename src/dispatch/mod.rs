@@ -1,0 +1,362 @@
+//! Dispatch: events fanned out to subscriptions, signed deliveries retried on a schedule,
+//! results answered at once or PATCHed later, rules and their actions (AMO's scanner
+//! webhooks, AShirt's service workers).
+//!
+//! Pure parts: [`schedule`], [`classify`], [`url_guard`], [`sign`], [`sealed`],
+//! [`service_token`] and the model below. The worker glue is [`deliver`] (the
+//! `DELIVERIES` consumer and the publisher) and `http/` (the routes).
+
+pub mod classify;
+pub mod deliver;
+pub mod schedule;
+pub mod sealed;
+pub mod service_token;
+pub mod sign;
+pub mod url_guard;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+use crate::error::ApiError;
+
+/// The `dispatch` section of the config.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatchConfig {
+    /// Delays between attempts, seconds (default: the Svix schedule).
+    pub retry_schedule_secs: Vec<u64>,
+    /// How long a subscriber has to answer.
+    pub timeout_ms: u64,
+    /// Hosts deliveries may go to although private (e.g. `127.0.0.1` in tests).
+    pub allow_private_hosts: Vec<String>,
+    /// How long a rotated-out key still signs.
+    pub rotation_grace_secs: u64,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig {
+            retry_schedule_secs: schedule::DEFAULT_SCHEDULE_SECS.to_vec(),
+            timeout_ms: 15_000,
+            allow_private_hosts: Vec::new(),
+            rotation_grace_secs: 86_400,
+        }
+    }
+}
+
+impl DispatchConfig {
+    /// Checks the section, naming the bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |k: &str, m: String| Err(ConfigError(format!("dispatch.{k}: {m}")));
+        if self.retry_schedule_secs.len() > 20 {
+            return err("retry_schedule_secs", "at most 20 retries".into());
+        }
+        if let Some(i) = self
+            .retry_schedule_secs
+            .iter()
+            .position(|&d| d > schedule::MAX_DELAY_SECS)
+        {
+            return err(
+                &format!("retry_schedule_secs[{i}]"),
+                format!(
+                    "at most {} (a queue delay's limit)",
+                    schedule::MAX_DELAY_SECS
+                ),
+            );
+        }
+        if !(1..=60_000).contains(&self.timeout_ms) {
+            return err("timeout_ms", "must be between 1 and 60000".into());
+        }
+        if self.rotation_grace_secs > 30 * 86_400 {
+            return err("rotation_grace_secs", "at most 30 days".into());
+        }
+        Ok(())
+    }
+}
+
+/// A subscription as the admin API shows it (never its secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// Event types delivered.
+    pub events: Vec<String>,
+    /// Extra headers sent with each delivery.
+    pub headers: BTreeMap<String, String>,
+    /// Whether deliveries are sent.
+    pub enabled: bool,
+    /// Why it was disabled (e.g. a 410).
+    pub disabled_reason: Option<String>,
+    /// Until when the previous key also signs, during a rotation.
+    pub previous_valid_until: Option<i64>,
+    /// Created, Unix seconds.
+    pub created_at: i64,
+    /// Last changed, Unix seconds.
+    pub updated_at: i64,
+}
+
+/// `POST /admin/subscriptions` input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscription {
+    /// Name.
+    pub name: String,
+    /// URL (checked by the URL guard).
+    pub url: String,
+    /// Event types.
+    pub events: Vec<String>,
+    /// The HMAC key to sign with; generated when absent.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Extra headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// `PATCH /admin/subscriptions/{id}` input: what to change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New URL.
+    pub url: Option<String>,
+    /// New event types.
+    pub events: Option<Vec<String>>,
+    /// New headers (replacing the old ones).
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Enable (clearing `disabled_reason`) or disable.
+    pub enabled: Option<bool>,
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(422, "invalid_request", message)
+}
+
+/// Whether `t` is a valid event type: 1–128 of `A-Z a-z 0-9 . _ : -`.
+pub fn valid_event_type(t: &str) -> bool {
+    (1..=128).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Checks a subscription's name.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.len() > 128 {
+        return Err(invalid("name must be 1 to 128 characters"));
+    }
+    Ok(())
+}
+
+/// Checks event types: at least one, each valid, no duplicates.
+pub fn check_events(events: &[String]) -> Result<(), ApiError> {
+    if events.is_empty() || events.len() > 100 {
+        return Err(invalid("events must list 1 to 100 event types"));
+    }
+    if let Some(bad) = events.iter().find(|e| !valid_event_type(e)) {
+        return Err(invalid(format!(
+            "{bad:?} is not an event type (1-128 of A-Z a-z 0-9 . _ : -)"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks extra headers: valid names and values, none of edgehook's own.
+pub fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    for (name, value) in headers {
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(invalid(format!("{name:?} is not a header name")));
+        }
+        if sign::RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(invalid(format!(
+                "{name} is set by edgehook and cannot be overridden"
+            )));
+        }
+        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(invalid(format!("the value of {name} has a line break")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a caller-chosen API key: 16–256 printable ASCII characters.
+pub fn check_api_key(key: &str) -> Result<(), ApiError> {
+    if !(16..=256).contains(&key.len()) || !key.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return Err(invalid(
+            "api_key must be 16 to 256 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A `DELIVERIES` message: which result, and which attempt this is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMessage {
+    /// Layout version.
+    pub v: u32,
+    /// The result (one per event and subscription).
+    pub result_id: String,
+    /// 1-based attempt number (queue messages carry no counter of their own).
+    pub attempt: u32,
+}
+
+/// A rule's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Flag the result.
+    Flag,
+    /// Publish `rule.matched` to its subscribers.
+    Notify,
+}
+
+impl Action {
+    /// The action's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Flag => "flag",
+            Action::Notify => "notify",
+        }
+    }
+
+    /// Parses a stored action.
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "flag" => Some(Action::Flag),
+            "notify" => Some(Action::Notify),
+            _ => None,
+        }
+    }
+}
+
+/// A rule (AMO's scanner rules).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Name, as scanners report it in `matchedRules`.
+    pub name: String,
+    /// What happens when a result matches it.
+    pub action: Action,
+    /// Whether the action runs.
+    pub enabled: bool,
+    /// Last changed, Unix seconds.
+    pub updated_at: i64,
+}
+
+/// The event type `notify` publishes.
+pub const RULE_MATCHED: &str = "rule.matched";
+
+/// What matched rules call for: whether to flag the result, and which rules notify.
+/// Results of `rule.matched` events never notify again, so rules cannot loop.
+pub fn actions(event_type: &str, matched: &[String], rules: &[Rule]) -> (bool, Vec<String>) {
+    let hits = rules
+        .iter()
+        .filter(|r| r.enabled && matched.contains(&r.name));
+    let mut flag = false;
+    let mut notify = Vec::new();
+    for r in hits {
+        match r.action {
+            Action::Flag => flag = true,
+            Action::Notify if event_type != RULE_MATCHED => notify.push(r.name.clone()),
+            Action::Notify => {}
+        }
+    }
+    (flag, notify)
+}
+
+/// The statuses a result can have.
+pub const STATUSES: [&str; 6] = [
+    "pending",
+    "delivered",
+    "completed",
+    "rejected",
+    "deferred",
+    "failed",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(name: &str, action: Action, enabled: bool) -> Rule {
+        Rule {
+            name: name.into(),
+            action,
+            enabled,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn enabled_matched_rules_run_their_actions() {
+        let rules = vec![
+            rule("malware", Action::Flag, true),
+            rule("miner", Action::Notify, true),
+            rule("off", Action::Flag, false),
+        ];
+        let m = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            actions("addon.uploaded", &m(&["malware"]), &rules),
+            (true, vec![])
+        );
+        assert_eq!(
+            actions("addon.uploaded", &m(&["miner", "unknown", "off"]), &rules),
+            (false, vec!["miner".to_string()])
+        );
+        assert_eq!(
+            actions(RULE_MATCHED, &m(&["miner"]), &rules),
+            (false, vec![])
+        );
+        assert_eq!(actions("x", &[], &rules), (false, vec![]));
+    }
+
+    #[test]
+    fn validates_subscription_inputs() {
+        assert!(valid_event_type("addon.uploaded"));
+        assert!(!valid_event_type("has space"));
+        assert!(check_events(&[]).is_err());
+        let mut h = BTreeMap::new();
+        h.insert("X-Team".to_string(), "red".to_string());
+        assert!(check_headers(&h).is_ok());
+        h.insert("Authorization".to_string(), "x".to_string());
+        assert!(check_headers(&h).is_err());
+        let mut h = BTreeMap::new();
+        h.insert("X-Bad".to_string(), "a\r\nb".to_string());
+        assert!(check_headers(&h).is_err());
+        assert!(check_api_key("short").is_err());
+        assert!(check_api_key("a-long-enough-api-key").is_ok());
+        assert!(check_name("").is_err());
+    }
+
+    #[test]
+    fn config_section_is_checked() {
+        assert!(DispatchConfig::default().validate().is_ok());
+        let mut c = DispatchConfig {
+            timeout_ms: 0,
+            ..Default::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .0
+                .starts_with("dispatch.timeout_ms")
+        );
+        c.timeout_ms = 1000;
+        c.retry_schedule_secs = vec![1, 100_000];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .0
+                .starts_with("dispatch.retry_schedule_secs[1]")
+        );
+    }
+}

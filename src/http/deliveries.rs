@@ -1,0 +1,71 @@
+//! `GET /admin/deliveries[?status=failed&limit=50]` and `POST /admin/deliveries/{id}/retry`.
+
+use serde_json::json;
+use worker::{Env, Response};
+
+use super::admin::{d1_failed, db};
+use super::json_response;
+use super::stats::query_param;
+use crate::dispatch::deliver::MESSAGE_VERSION;
+use crate::dispatch::{DeliveryMessage, STATUSES};
+use crate::error::ApiError;
+use crate::store::results;
+
+/// Lists deliveries (results), newest change first.
+pub async fn list(url: &url::Url, env: &Env) -> Result<Response, ApiError> {
+    let known = ["status", "limit"];
+    let status = query_param(url, "status", &known)?;
+    if let Some(s) = &status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::new(
+            400,
+            "invalid_query",
+            format!("status must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let limit = match query_param(url, "limit", &known)? {
+        None => 50,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| ApiError::new(400, "invalid_query", "limit must be 1 to 500"))?,
+    };
+    let rows = results::deliveries(&db(env)?, status.as_deref(), limit)
+        .await
+        .map_err(d1_failed)?;
+    Ok(json_response(200, &json!({ "deliveries": rows })))
+}
+
+/// Sends a failed delivery again, restarting the retry schedule → `202`.
+pub async fn retry(env: &Env, id: &str, now: i64) -> Result<Response, ApiError> {
+    let db = db(env)?;
+    let result = results::get(&db, id)
+        .await
+        .map_err(d1_failed)?
+        .ok_or_else(|| {
+            ApiError::new(404, "unknown_result", format!("no delivery has id {id:?}"))
+        })?;
+    if !results::retry_now(&db, id, now).await.map_err(d1_failed)? {
+        return Err(ApiError::new(
+            409,
+            "not_failed",
+            format!(
+                "only failed deliveries are retried; this one is {}",
+                result.status
+            ),
+        ));
+    }
+    let message = DeliveryMessage {
+        v: MESSAGE_VERSION,
+        result_id: id.to_string(),
+        attempt: result.attempts + 1,
+    };
+    // If the queue refuses, the delivery is due now and the cron trigger enqueues it.
+    if let Ok(queue) = env.queue("DELIVERIES") {
+        let _ = queue.send(message).await;
+    }
+    let row = results::delivery(&db, id).await.map_err(d1_failed)?;
+    Ok(json_response(202, &json!(row)))
+}

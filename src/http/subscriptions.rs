@@ -1,0 +1,259 @@
+//! `/admin/subscriptions`: register, list, show, change, delete, test and rotate
+//! subscriptions. Secrets (the HMAC `api_key`, the service account's `jwt_secret`) are
+//! shown once, at creation or rotation, and stored sealed under `MASTER_KEY`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use worker::{Env, Request, Response};
+
+use super::admin::{d1_failed, db};
+use super::{json_response, read_json};
+use crate::app::App;
+use crate::dispatch::deliver::{self, api_key_context, jwt_secret_context, master_key, nonce};
+use crate::dispatch::{self, NewSubscription, Subscription, SubscriptionPatch, sign, url_guard};
+use crate::error::ApiError;
+use crate::ids;
+use crate::store::{attempts, subscriptions};
+
+fn random_token(prefix: &str) -> Result<String, ApiError> {
+    let bytes: [u8; 32] = ids::random_bytes()
+        .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "unknown_subscription",
+        format!("no subscription has id {id:?}"),
+    )
+}
+
+fn check_url(app: &App, url: &str) -> Result<(), ApiError> {
+    url_guard::check(url, &deliver::policy(app))
+        .map(|_| ())
+        .map_err(|e| ApiError::new(422, "url_refused", e.0))
+}
+
+async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, ApiError> {
+    subscriptions::get(&db(env)?, id)
+        .await
+        .map_err(d1_failed)?
+        .ok_or_else(|| not_found(id))
+}
+
+/// `POST /admin/subscriptions`: `201` with the subscription, its `api_key` (and the same
+/// key as a Standard Webhooks `webhook_secret`) and its `service_account`, shown once.
+pub async fn create(
+    mut req: Request,
+    env: &Env,
+    app: &App,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let input: NewSubscription = read_json(&mut req).await?;
+    dispatch::check_name(&input.name)?;
+    dispatch::check_events(&input.events)?;
+    dispatch::check_headers(&input.headers)?;
+    check_url(app, &input.url)?;
+    let api_key = match input.api_key {
+        Some(k) => {
+            dispatch::check_api_key(&k)?;
+            k
+        }
+        None => random_token("ehs_")?,
+    };
+    let master = master_key(env)?;
+    let id_random = ids::random_bytes()
+        .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
+    let id = format!("sub_{}", ids::ulid((now as u64) * 1000, id_random));
+    let jwt_key_bytes: [u8; 12] = nonce()?;
+    let jwt_key = format!("sa_{}", hex::encode(jwt_key_bytes));
+    let jwt_secret = random_token("")?;
+    let seal_failed = |e: dispatch::sealed::SealError| ApiError::internal(e.0);
+    let api_key_enc = master
+        .seal(api_key.as_bytes(), &api_key_context(&id), nonce()?)
+        .map_err(seal_failed)?;
+    let jwt_secret_enc = master
+        .seal(
+            jwt_secret.as_bytes(),
+            &jwt_secret_context(&jwt_key),
+            nonce()?,
+        )
+        .map_err(seal_failed)?;
+    let s = Subscription {
+        id,
+        name: input.name,
+        url: input.url,
+        events: input.events,
+        headers: input.headers,
+        enabled: true,
+        disabled_reason: None,
+        previous_valid_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    subscriptions::insert(&db(env)?, &s, &api_key_enc, &jwt_key, &jwt_secret_enc)
+        .await
+        .map_err(d1_failed)?;
+    let mut body = json!(s);
+    body["api_key"] = json!(api_key);
+    body["webhook_secret"] = json!(sign::webhook_secret(&api_key));
+    body["service_account"] = json!({"jwt_key": jwt_key, "jwt_secret": jwt_secret});
+    Ok(json_response(201, &body))
+}
+
+/// `GET /admin/subscriptions`: every subscription with its latest attempt.
+pub async fn list(env: &Env) -> Result<Response, ApiError> {
+    let db = db(env)?;
+    let subs = subscriptions::list(&db).await.map_err(d1_failed)?;
+    let latest = attempts::latest_by_subscription(&db)
+        .await
+        .map_err(d1_failed)?;
+    let subs: Vec<Value> = subs
+        .into_iter()
+        .map(|s| {
+            let mut v = json!(s);
+            v["last_attempt"] = json!(latest.get(&s.id));
+            v
+        })
+        .collect();
+    Ok(json_response(200, &json!({ "subscriptions": subs })))
+}
+
+/// `GET /admin/subscriptions/{id}`.
+pub async fn show(env: &Env, id: &str) -> Result<Response, ApiError> {
+    Ok(json_response(
+        200,
+        &json!(load(env, id).await?.subscription),
+    ))
+}
+
+/// `PATCH /admin/subscriptions/{id}`: changes name, url, events, headers or enabled.
+pub async fn update(
+    mut req: Request,
+    env: &Env,
+    app: &App,
+    id: &str,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let patch: SubscriptionPatch = read_json(&mut req).await?;
+    let mut s = load(env, id).await?.subscription;
+    if let Some(name) = patch.name {
+        dispatch::check_name(&name)?;
+        s.name = name;
+    }
+    if let Some(url) = patch.url {
+        check_url(app, &url)?;
+        s.url = url;
+    }
+    if let Some(events) = patch.events {
+        dispatch::check_events(&events)?;
+        s.events = events;
+    }
+    if let Some(headers) = patch.headers {
+        dispatch::check_headers(&headers)?;
+        s.headers = headers;
+    }
+    match patch.enabled {
+        Some(true) => {
+            s.enabled = true;
+            s.disabled_reason = None;
+        }
+        Some(false) if s.enabled => {
+            s.enabled = false;
+            s.disabled_reason = Some("disabled by an operator".into());
+        }
+        _ => {}
+    }
+    s.updated_at = now;
+    subscriptions::update(&db(env)?, &s)
+        .await
+        .map_err(d1_failed)?;
+    Ok(json_response(200, &json!(s)))
+}
+
+/// `DELETE /admin/subscriptions/{id}`: its results stay; pending deliveries fail.
+pub async fn delete(env: &Env, id: &str) -> Result<Response, ApiError> {
+    let s = load(env, id).await?.subscription;
+    subscriptions::delete(&db(env)?, id)
+        .await
+        .map_err(d1_failed)?;
+    Ok(json_response(200, &json!(s)))
+}
+
+/// `POST /admin/subscriptions/{id}/test`: AShirt's `{"type":"test"}`, and its answer.
+pub async fn test(env: &Env, app: &App, id: &str, now: i64) -> Result<Response, ApiError> {
+    let s = load(env, id).await?;
+    Ok(json_response(200, &deliver::test(env, app, &s, now).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    #[serde(default)]
+    api_key: Option<String>,
+    #[serde(default)]
+    grace_secs: Option<u64>,
+}
+
+/// `POST /admin/subscriptions/{id}/rotate` (body optional: `{api_key?, grace_secs?}`):
+/// a new key, shown once; the old one keeps signing until `previous_valid_until`.
+pub async fn rotate(
+    mut req: Request,
+    env: &Env,
+    app: &App,
+    id: &str,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let text = req
+        .text()
+        .await
+        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+    let input: Rotation = if text.trim().is_empty() {
+        Rotation::default()
+    } else {
+        serde_json::from_str(&text)
+            .map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))?
+    };
+    let grace = input
+        .grace_secs
+        .unwrap_or(app.config.dispatch.rotation_grace_secs);
+    if grace > 30 * 86_400 {
+        return Err(ApiError::new(
+            422,
+            "invalid_request",
+            "grace_secs is at most 30 days",
+        ));
+    }
+    let api_key = match input.api_key {
+        Some(k) => {
+            dispatch::check_api_key(&k)?;
+            k
+        }
+        None => random_token("ehs_")?,
+    };
+    let s = load(env, id).await?;
+    let master = master_key(env)?;
+    let context = api_key_context(id);
+    let previous = master
+        .open(&s.api_key_enc, &context)
+        .map_err(|e| ApiError::internal(e.0))?;
+    let seal_failed = |e: dispatch::sealed::SealError| ApiError::internal(e.0);
+    let new_enc = master
+        .seal(api_key.as_bytes(), &context, nonce()?)
+        .map_err(seal_failed)?;
+    let old_enc = master
+        .seal(&previous, &context, nonce()?)
+        .map_err(seal_failed)?;
+    let until = now + grace as i64;
+    subscriptions::rotate(&db(env)?, id, &new_enc, &old_enc, until, now)
+        .await
+        .map_err(d1_failed)?;
+    Ok(json_response(
+        200,
+        &json!({"api_key": api_key, "webhook_secret": sign::webhook_secret(&api_key),
+            "previous_valid_until": until}),
+    ))
+}
