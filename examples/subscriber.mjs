@@ -65,7 +65,9 @@ export function createSubscriber({ apiKeys, jwtKey, jwtSecret, mode = "sync", on
       const reply = (status, body) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
       if (req.method !== "POST") return reply(405, { error: "POST only" });
       // Verify before parsing: an unsigned body is not even looked at.
-      if (!verifyHmac(req.headers.authorization, raw, apiKeys)) return reply(401, { error: "bad signature" });
+      // During a rotation the previous key's signature travels in its own header.
+      const signed = [req.headers.authorization, req.headers["x-edgehook-previous-authorization"]];
+      if (!signed.some((h) => verifyHmac(h, raw, apiKeys))) return reply(401, { error: "bad signature" });
       let event;
       try {
         event = JSON.parse(raw);

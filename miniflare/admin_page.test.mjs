@@ -1,25 +1,29 @@
 // The admin page in headless Chromium (Debian's `chromium`, driven by playwright-core):
-// sign in, issue a key and see it listed, revoke it, see a batch after a webhook, see
-// the dispatch panels say "not available" on a deployment without those routes, and
+// sign in, issue a key and see it listed, revoke it, see a batch after a webhook, see a
+// subscription with its last attempt and retry its failed delivery with the button, and
 // save a screenshot under test-output/ (gitignored).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import http from "node:http";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { start, root, TEST_SECRETS } from "./harness.mjs";
+import { start, root, testConfig, TEST_SECRETS } from "./harness.mjs";
 
 // scripts/setup.sh installs Debian's chromium when it is missing.
 const executablePath = process.env.CHROMIUM_BIN || execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
 
-let eh, browser, base;
+let eh, browser, base, subscriberServer;
 before(async () => {
-  eh = await start();
+  // Dev mode and 127.0.0.1 allowed: the test's subscriber is a local HTTP server.
+  const config = testConfig({ dispatch: { allow_private_hosts: ["127.0.0.1"], timeout_ms: 2000 } });
+  eh = await start({ config, environment: "dev" });
   base = String(await eh.mf.ready).replace(/\/$/, "");
   browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
 });
 after(async () => {
+  subscriberServer?.close();
   await browser?.close();
   await eh?.dispose();
 });
@@ -75,13 +79,34 @@ test("the_admin_page_signs_in_issues_and_revokes_a_key_and_shows_batches", async
   await page.click('[data-refresh="collectors"]');
   await page.locator('#collectors tr[data-collector="amo"] [data-field="accepted"]', { hasText: "1" }).waitFor();
 
-  // Dispatch routes are not on this deployment: the panels say so instead of breaking.
-  for (const panel of ["#subscriptions", "#deliveries"]) {
-    const state = page.locator(`${panel} [data-state]`);
-    await state.waitFor();
-    assert.equal(await state.getAttribute("data-state"), "unavailable", panel);
-    assert.match(await state.textContent(), /Not available/);
-  }
+  // Dispatch: a subscriber that refuses the first delivery (400: failed at once) and
+  // accepts the next. The page shows the last attempt and retries with its button.
+  let seen = 0;
+  subscriberServer = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      seen += 1;
+      res.writeHead(seen === 1 ? 400 : 204);
+      res.end();
+    });
+  });
+  await new Promise((r) => subscriberServer.listen(0, "127.0.0.1", r));
+  const admin = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, "content-type": "application/json" };
+  const created = await (await eh.fetch("/admin/subscriptions", { method: "POST", headers: admin,
+    body: JSON.stringify({ name: "browser-sub", url: `http://127.0.0.1:${subscriberServer.address().port}/`, events: ["page.test"] }) })).json();
+  const published = await (await eh.fetch("/events/page.test", { method: "POST", headers: admin, body: '{"n":1}' })).json();
+  const resultId = published.results[0].id;
+  const statusOf = async () => (await (await eh.fetch(`/results/${resultId}`, { headers: admin })).json()).status;
+  await eh.until(async () => (await statusOf()) === "failed", 15000, "the failed delivery");
+  await page.click('[data-refresh="subscriptions"]');
+  await page.locator(`#subscriptions tr[data-subscription="${created.id}"]`, { hasText: "400 failed" }).waitFor();
+  await page.click('[data-refresh="deliveries"]');
+  const failedRow = page.locator(`#deliveries tr[data-delivery="${resultId}"]`);
+  await failedRow.waitFor();
+  await failedRow.locator("button", { hasText: "Retry" }).click();
+  await failedRow.waitFor({ state: "detached" });
+  await eh.until(async () => (await statusOf()) === "delivered", 15000, "the retried delivery");
+  assert.equal(seen, 2);
 
   // The token stays for this tab: a reload is still signed in.
   await page.reload();
