@@ -217,6 +217,9 @@ mod tests {
             assert!(check(url, &dev).is_err(), "{url}");
         }
         assert!(check("https://user:pw@example.com/", &strict()).is_err());
+        // IDNA is ASCII-only in this build (Cargo.toml): Unicode hosts are written in punycode.
+        assert!(check("https://b\u{fc}cher.example/", &strict()).is_err());
+        assert!(check("https://xn--bcher-kva.example/", &strict()).is_ok());
     }
 
     #[test]
