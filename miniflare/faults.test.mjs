@@ -1,7 +1,9 @@
-// Failures of the archive write: messages stay un-acked (retried), nothing is lost.
+// Faults: archive writes failing, consumers dying mid-batch and redeliveries regrouped,
+// D1 unreachable. Messages stay un-acked (retried), nothing is lost, nothing is doubled,
+// and a failure is a retryable 503, never a 200 or a misleading 401.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { start, QUEUES } from "./harness.mjs";
+import { start, QUEUES, TEST_SECRETS } from "./harness.mjs";
 
 let eh;
 before(async () => {
@@ -27,4 +29,85 @@ test("a_failing_r2_write_retries_the_batch_and_loses_nothing", async () => {
   assert.deepEqual(retried.explicitAcks.sort(), ["msg-1", "msg-2", "msg-3"]);
   const lines = await eh.lines();
   assert.deepEqual(lines, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+});
+
+const rec = (n, collector = "faulty") => ({
+  id: `msg-${collector}-${n}`,
+  body: { v: 1, id: `01${collector.toUpperCase()}${String(n).padStart(4, "0")}`, collector, received_at: 1_700_000_000_000 + n, line: `{"n":${n}}` },
+});
+
+test("r2_failing_for_the_first_k_tries_still_ends_with_every_record_exactly_once", async () => {
+  const k = 3;
+  const flaky = await start({ autoConsume: false, failR2Puts: k });
+  try {
+    const batch = [1, 2, 3, 4, 5].map((n) => rec(n));
+    for (let i = 0; i < k; i++) {
+      const r = await flaky.deliver(QUEUES.ingest, batch);
+      assert.deepEqual(r.explicitAcks, [], `try ${i + 1} must not ack`);
+      assert.equal(r.retryMessages.length, batch.length);
+    }
+    const ok = await flaky.deliver(QUEUES.ingest, batch);
+    assert.equal(ok.explicitAcks.length, batch.length);
+    const lines = await flaky.lines("collectors/faulty/");
+    assert.deepEqual(lines.map((l) => l.n).sort((a, b) => a - b), [1, 2, 3, 4, 5]);
+  } finally {
+    await flaky.dispose();
+  }
+});
+
+test("a_consumer_dying_after_the_write_and_a_regrouped_redelivery_write_no_duplicates", async () => {
+  // First delivery writes {1,2} but "dies" before its acks count: Queues redelivers 1 and 2,
+  // now grouped with 3. They are recognised as written; only 3 is written.
+  const first = await eh.deliver(QUEUES.ingest, [rec(1, "regroup"), rec(2, "regroup")]);
+  assert.equal(first.explicitAcks.length, 2);
+  const again = await eh.deliver(QUEUES.ingest, [rec(3, "regroup"), rec(2, "regroup"), rec(1, "regroup")]);
+  assert.deepEqual(again.explicitAcks.sort(), ["msg-regroup-1", "msg-regroup-2", "msg-regroup-3"]);
+  const objects = await eh.objects("collectors/regroup/");
+  assert.equal(objects.length, 2, "one object per write, none rewritten with old records");
+  const lines = await eh.lines("collectors/regroup/");
+  assert.deepEqual(lines.map((l) => l.n).sort(), [1, 2, 3]);
+  // And the same batch again (the ordinary redelivery) changes nothing.
+  await eh.deliver(QUEUES.ingest, [rec(3, "regroup"), rec(2, "regroup"), rec(1, "regroup")]);
+  assert.equal((await eh.lines("collectors/regroup/")).length, 3);
+});
+
+test("a_record_claimed_for_an_object_that_was_never_written_is_written_on_redelivery", async () => {
+  // The put fails after the claim: the claimed object does not exist, so the record is
+  // written when it comes back, in whatever grouping.
+  const broken = await start({ autoConsume: false, failR2Puts: 1 });
+  try {
+    const r1 = await broken.deliver(QUEUES.ingest, [rec(1, "claimed"), rec(2, "claimed")]);
+    assert.deepEqual(r1.explicitAcks, []);
+    const r2 = await broken.deliver(QUEUES.ingest, [rec(2, "claimed"), rec(4, "claimed")]);
+    assert.equal(r2.explicitAcks.length, 2);
+    const r3 = await broken.deliver(QUEUES.ingest, [rec(1, "claimed")]);
+    assert.equal(r3.explicitAcks.length, 1);
+    const lines = await broken.lines("collectors/claimed/");
+    assert.deepEqual(lines.map((l) => l.n).sort(), [1, 2, 4]);
+  } finally {
+    await broken.dispose();
+  }
+});
+
+test("d1_failing_during_key_nonce_and_dedupe_checks_is_503_never_200_or_401", async () => {
+  const down = await start({ failD1: true });
+  try {
+    const cases = [
+      ["/hooks/scraper", { method: "POST", headers: { "content-type": "application/json", "x-apikey": "ehk_" + "a".repeat(43) }, body: "{}" }],
+      ["/keys/test", { headers: { "x-apikey": "ehk_" + "b".repeat(43) } }],
+      ["/hooks/open", { method: "POST", headers: { "content-type": "application/json", "idempotency-key": "k1" }, body: "{}" }],
+      ["/results/res_1", { method: "PATCH", headers: { authorization: "JWT eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJzYV8xIn0.c2ln", "content-type": "application/json" }, body: '{"results":{}}' }],
+      ["/events/a.b", { method: "POST", headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, "content-type": "application/json" }, body: "{}" }],
+      ["/admin/keys", { headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}` } }],
+    ];
+    for (const [pathname, init] of cases) {
+      const r = await down.fetch(pathname, init);
+      const body = await r.json();
+      assert.equal(r.status, 503, `${pathname}: ${JSON.stringify(body)}`);
+      assert.equal(body.error.code, "unavailable", pathname);
+      assert.ok(Number(r.headers.get("retry-after")) > 0, pathname);
+    }
+  } finally {
+    await down.dispose();
+  }
 });

@@ -168,6 +168,25 @@ class WorkerQueue {
 export default function (env) { return new WorkerQueue(env); }
 `;
 
+// A stand-in for the DB binding whose every query fails, as when D1 is unreachable. Its
+// class is named D1Database so workers-rs accepts it.
+const FAILING_D1 = `
+const fail = () => Promise.reject(new Error("injected D1 failure"));
+class Statement {
+  bind() { return this; }
+  first() { return fail(); }
+  all() { return fail(); }
+  run() { return fail(); }
+  raw() { return fail(); }
+}
+class D1Database {
+  prepare() { return new Statement(); }
+  batch() { return fail(); }
+  exec() { return fail(); }
+}
+export default function () { return new D1Database(); }
+`;
+
 /**
  * Starts edgehook. Options: `config` (object or string), `secrets`, `autoConsume`
  * (let miniflare deliver queue batches by itself), `failR2Puts` (wrap ARCHIVE so its
@@ -184,6 +203,7 @@ export async function start({
   failR2Puts = 0,
   failQueueSends = 0,
   maxRetries = 3,
+  failD1 = false,
   environment = "test",
   migrate = true,
   port = undefined,
@@ -242,6 +262,12 @@ export async function start({
       modules: [{ type: "ESModule", path: "faulty-queue.mjs", contents: FAULTY_QUEUE }],
       queueProducers: { INNER_QUEUE: QUEUES.ingest },
     });
+  }
+  if (failD1) {
+    delete main.d1Databases;
+    main.wrappedBindings = { ...main.wrappedBindings, DB: { scriptName: "failing-d1" } };
+    workers.push({ name: "failing-d1", modules: [{ type: "ESModule", path: "failing-d1.mjs", contents: FAILING_D1 }] });
+    migrate = false;
   }
   const logs = [];
   const keep = (stream) => {

@@ -15,7 +15,7 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
     };
     match outcome {
         Ok(counts) => log::emit(json!({"event": "cron", "outcome": "purged",
-            "seen_ids": counts.first(), "jwt_nonces": counts.get(1), "api_keys": counts.get(2)})),
+            "seen_ids": counts.first(), "jwt_nonces": counts.get(1), "api_keys": counts.get(2), "written_records": counts.get(3)})),
         Err(e) => log::emit(json!({"event": "cron", "outcome": "failed", "error": e.to_string()})),
     }
     if let Ok(db) = env.d1("DB") {

@@ -59,22 +59,25 @@ pub fn group(records: &[QueuedRecord]) -> Vec<Batch> {
     }
     by_collector
         .into_iter()
-        .map(|(collector, mut members)| {
-            members.sort_by(|&a, &b| {
-                let (a, b) = (&records[a], &records[b]);
-                (a.received_at, &a.id).cmp(&(b.received_at, &b.id))
-            });
-            let earliest = records[members[0]].received_at;
-            let id = batch_id(members.iter().map(|&i| records[i].id.as_str()));
-            Batch {
-                collector: collector.to_string(),
-                key: object_key(&format!("collectors/{collector}"), earliest, &id),
-                id,
-                earliest_ms: earliest,
-                members,
-            }
-        })
+        .map(|(collector, members)| batch_of(records, collector, members))
         .collect()
+}
+
+/// The batch of `members` (indexes into `records`, all of `collector`, not empty).
+pub fn batch_of(records: &[QueuedRecord], collector: &str, mut members: Vec<usize>) -> Batch {
+    members.sort_by(|&a, &b| {
+        let (a, b) = (&records[a], &records[b]);
+        (a.received_at, &a.id).cmp(&(b.received_at, &b.id))
+    });
+    let earliest = members.first().map_or(0, |&i| records[i].received_at);
+    let id = batch_id(members.iter().map(|&i| records[i].id.as_str()));
+    Batch {
+        collector: collector.to_string(),
+        key: object_key(&format!("collectors/{collector}"), earliest, &id),
+        id,
+        earliest_ms: earliest,
+        members,
+    }
 }
 
 /// Joins lines into an NDJSON body: one line each, each ending in `\n`.

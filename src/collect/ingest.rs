@@ -8,11 +8,13 @@ use serde_json::json;
 use worker::{Bucket, D1Database, Env, MessageExt, RawMessage};
 
 use super::batch::{self, Batch};
+use super::exactly_once;
 use super::record::QueuedRecord;
 use crate::config::Config;
 use crate::log;
 use crate::queues::{decode_body, retry_later};
 use crate::store::batches::{self, BatchRow};
+use crate::store::written;
 
 /// Consumes one batch of `INGEST` messages.
 pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_ms: u64) {
@@ -30,48 +32,76 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
     let mut records: Vec<QueuedRecord> = Vec::with_capacity(messages.len());
     let mut owners: Vec<&RawMessage> = Vec::with_capacity(messages.len());
     for m in &messages {
-        let restored = match decode_body::<QueuedRecord>(m) {
-            Ok(r) => restore(&bucket, r)
-                .await
-                .map_err(|e| ("spill_unreadable", e)),
-            Err(e) => Err(("undecodable", e)),
-        };
-        match restored {
+        match decode_body::<QueuedRecord>(m) {
             Ok(r) => {
                 records.push(r);
                 owners.push(m);
             }
-            Err((outcome, error)) => {
-                log::emit(json!({"event": "ingest", "outcome": outcome,
+            Err(error) => {
+                log::emit(json!({"event": "ingest", "outcome": "undecodable",
                     "message_id": m.id(), "error": error}));
                 retry_later(m, now_ms);
             }
         }
     }
 
-    for b in batch::group(&records) {
-        let compress = config.collector(&b.collector).is_some_and(|c| c.compress);
-        let written = write(&bucket, &db, &b, &records, compress, now_ms).await;
-        let members = b.members.iter().map(|&i| owners[i]);
-        match written {
-            Ok((key, bytes)) => {
-                members.for_each(|m| m.ack());
-                log::emit(json!({"event": "ingest", "outcome": "written", "key": key,
-                    "collector": b.collector, "records": b.members.len(), "bytes": bytes}));
-                let spilled: Vec<String> = b
-                    .members
-                    .iter()
-                    .flat_map(|&i| [records[i].spill.clone(), records[i].original_spill.clone()])
-                    .flatten()
-                    .collect();
-                if !spilled.is_empty() {
-                    // Best effort: the record is safe in its batch; a leftover spill
-                    // object is only garbage.
-                    let _ = bucket.delete_multiple(spilled).await;
+    for group in batch::group(&records) {
+        let compress = config
+            .collector(&group.collector)
+            .is_some_and(|c| c.compress);
+        let todo = match unwritten(&bucket, &db, &group, &records).await {
+            Ok(split) => {
+                if !split.done.is_empty() {
+                    let done: Vec<usize> = split.done.iter().map(|&j| group.members[j]).collect();
+                    done.iter().for_each(|&i| owners[i].ack());
+                    log::emit(json!({"event": "ingest", "outcome": "already_written",
+                        "collector": group.collector, "records": done.len()}));
+                    delete_spills(&bucket, &records, &done).await;
                 }
+                split
+                    .todo
+                    .iter()
+                    .map(|&j| group.members[j])
+                    .collect::<Vec<usize>>()
             }
             Err(e) => {
-                members.for_each(|m| retry_later(m, now_ms));
+                group
+                    .members
+                    .iter()
+                    .for_each(|&i| retry_later(owners[i], now_ms));
+                log::emit(json!({"event": "ingest", "outcome": "claims_unreadable",
+                    "collector": group.collector, "records": group.members.len(), "error": e}));
+                continue;
+            }
+        };
+        // Bring back spilled lines; a record whose spill is unreadable waits alone.
+        let mut ready = Vec::with_capacity(todo.len());
+        for i in todo {
+            match restore(&bucket, &mut records[i]).await {
+                Ok(()) => ready.push(i),
+                Err(error) => {
+                    log::emit(json!({"event": "ingest", "outcome": "spill_unreadable",
+                        "message_id": owners[i].id(), "error": error}));
+                    retry_later(owners[i], now_ms);
+                }
+            }
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        let b = batch::batch_of(&records, &group.collector, ready);
+        let written = write(&bucket, &db, &b, &records, compress, now_ms).await;
+        match written {
+            Ok((key, bytes)) => {
+                b.members.iter().for_each(|&i| owners[i].ack());
+                log::emit(json!({"event": "ingest", "outcome": "written", "key": key,
+                    "collector": b.collector, "records": b.members.len(), "bytes": bytes}));
+                delete_spills(&bucket, &records, &b.members).await;
+            }
+            Err(e) => {
+                b.members
+                    .iter()
+                    .for_each(|&i| retry_later(owners[i], now_ms));
                 log::emit(
                     json!({"event": "ingest", "outcome": "write_failed", "key": b.key,
                     "collector": b.collector, "records": b.members.len(), "error": e}),
@@ -81,15 +111,56 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
     }
 }
 
+/// Which of a group's records still need writing: those not claimed by an object that
+/// exists in R2 (see [`exactly_once`]).
+async fn unwritten(
+    bucket: &Bucket,
+    db: &D1Database,
+    group: &Batch,
+    records: &[QueuedRecord],
+) -> Result<exactly_once::Split, String> {
+    let ids: Vec<&str> = group
+        .members
+        .iter()
+        .map(|&i| records[i].id.as_str())
+        .collect();
+    let claims = written::claims(db, &ids)
+        .await
+        .map_err(|e| format!("D1 claims: {e}"))?;
+    let mut existing = std::collections::BTreeSet::new();
+    for key in exactly_once::claimed_keys(&claims) {
+        let head = bucket
+            .head(&key)
+            .await
+            .map_err(|e| format!("R2 head: {e}"))?;
+        if head.is_some() {
+            existing.insert(key);
+        }
+    }
+    Ok(exactly_once::split(&ids, &claims, &existing))
+}
+
+/// Best effort: a record is safe in its batch; a leftover spill object is only garbage.
+async fn delete_spills(bucket: &Bucket, records: &[QueuedRecord], members: &[usize]) {
+    let spilled: Vec<String> = members
+        .iter()
+        .flat_map(|&i| [records[i].spill.clone(), records[i].original_spill.clone()])
+        .flatten()
+        .collect();
+    if !spilled.is_empty() {
+        let _ = bucket.delete_multiple(spilled).await;
+    }
+}
+
 /// Brings back a line (and original) spilled to R2 because it was too big for the queue.
-async fn restore(bucket: &Bucket, mut r: QueuedRecord) -> Result<QueuedRecord, String> {
+async fn restore(bucket: &Bucket, r: &mut QueuedRecord) -> Result<(), String> {
     if let Some(key) = &r.spill {
         r.line = read_spill(bucket, key).await?;
     }
     if let Some(key) = &r.original_spill {
         r.original = Some(read_spill(bucket, key).await?);
     }
-    Ok(r)
+    Ok(())
 }
 
 async fn read_spill(bucket: &Bucket, key: &str) -> Result<String, String> {
@@ -126,6 +197,17 @@ async fn write(
         let body = batch::encode(originals.iter().map(String::as_str));
         put(bucket, &key, body, compress).await?;
     }
+    // Claim the records for the object before putting it: a redelivery in another
+    // grouping then finds them written (exactly_once).
+    let final_key = if compress {
+        format!("{}.gz", b.key)
+    } else {
+        b.key.clone()
+    };
+    let ids: Vec<&str> = members().map(|r| r.id.as_str()).collect();
+    written::claim(db, &ids, &final_key, now_ms / 1000)
+        .await
+        .map_err(|e| format!("D1 claims: {e}"))?;
     let body = batch::encode(members().map(|r| r.line.as_str()));
     let (key, bytes) = put(bucket, &b.key, body, compress).await?;
     batches::record(

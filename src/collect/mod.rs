@@ -4,6 +4,7 @@
 pub mod accept;
 pub mod batch;
 pub mod dead;
+pub mod exactly_once;
 pub mod idempotency;
 pub mod ingest;
 pub mod record;

@@ -11,6 +11,7 @@ pub mod results;
 pub mod rules;
 pub mod seen_ids;
 pub mod subscriptions;
+pub mod written;
 
 use worker::wasm_bindgen::JsValue;
 
