@@ -49,7 +49,7 @@ impl MasterKey {
         let sealed = self
             .0
             .encrypt(
-                Nonce::from_slice(&nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: plaintext,
                     aad: context.as_bytes(),
@@ -72,9 +72,10 @@ impl MasterKey {
             return Err(bad());
         }
         let (nonce, ciphertext) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| bad())?;
         self.0
             .decrypt(
-                Nonce::from_slice(nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: ciphertext,
                     aad: context.as_bytes(),

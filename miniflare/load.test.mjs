@@ -1,0 +1,96 @@
+// Load: 10,000 webhooks from several concurrent senders, with a share of duplicates
+// (the same Idempotency-Key and body again) and of bad signatures. Afterwards the set
+// of record ids in R2 must equal the set of ids answered 202, exactly, and nothing else
+// may be there. Bounded (a fixed count), loopback only; it prints its counts.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { start, testConfig, TEST_SECRETS, hmacHex } from "./harness.mjs";
+
+const TOTAL = 10_000;
+const SENDERS = 8;
+let eh;
+
+before(async () => {
+  const config = testConfig();
+  config.collectors.push({ name: "load", format: "request", auth: { scheme: "hmac", secrets: ["AMO_KEY"] } });
+  eh = await start({ config });
+});
+after(() => eh?.dispose());
+
+test("ten_thousand_webhooks_with_duplicates_and_bad_signatures_land_exactly_once", async () => {
+  const accepted = new Map(); // idempotency key -> record id
+  const counts = { accepted: 0, duplicate: 0, refused: 0, other: 0 };
+  let next = 0;
+  const started = performance.now();
+
+  async function send(kind, n, key) {
+    const body = JSON.stringify({ n, key, pad: "x".repeat(n % 200) });
+    const signature = kind === "bad" ? hmacHex("not-the-key", body) : hmacHex(TEST_SECRETS.AMO_KEY, body);
+    const r = await eh.fetch("/hooks/load", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `HMAC-SHA256 ${signature}`, "idempotency-key": key },
+      body,
+    });
+    const answer = await r.json();
+    if (r.status === 202) {
+      assert.equal(kind, "new", `${kind} ${key} was accepted`);
+      accepted.set(key, answer.id);
+      counts.accepted++;
+    } else if (r.status === 200 && answer.status === "duplicate") {
+      assert.equal(kind, "dup");
+      assert.equal(answer.id, accepted.get(key), "a duplicate names the first record");
+      counts.duplicate++;
+    } else if (r.status === 401 && answer.error.code === "invalid_signature") {
+      assert.equal(kind, "bad");
+      counts.refused++;
+    } else {
+      counts.other++;
+      assert.fail(`${kind} ${key}: ${r.status} ${JSON.stringify(answer)}`);
+    }
+  }
+
+  async function sender() {
+    for (;;) {
+      const n = next++;
+      if (n >= TOTAL) return;
+      // 10 % bad signatures, 10 % duplicates of an earlier accepted webhook, the rest new.
+      const done = [...accepted.keys()];
+      if (n % 10 === 3) await send("bad", n, `bad-${n}`);
+      else if (n % 10 === 7 && done.length > 0) {
+        const key = done[(n * 7919) % done.length];
+        const original = Number(key.slice(2));
+        const body = JSON.stringify({ n: original, key, pad: "x".repeat(original % 200) });
+        const r = await eh.fetch("/hooks/load", {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `HMAC-SHA256 ${hmacHex(TEST_SECRETS.AMO_KEY, body)}`, "idempotency-key": key },
+          body,
+        });
+        const answer = await r.json();
+        assert.deepEqual([r.status, answer.status, answer.id], [200, "duplicate", accepted.get(key)], key);
+        counts.duplicate++;
+      } else await send("new", n, `k-${n}`);
+    }
+  }
+
+  await Promise.all(Array.from({ length: SENDERS }, sender));
+  const sentSecs = (performance.now() - started) / 1000;
+  assert.equal(counts.accepted + counts.duplicate + counts.refused, TOTAL);
+
+  // Wait for the consumer to write everything (D1 batches is the cheap progress gauge).
+  const db = await eh.db();
+  await eh.until(async () => {
+    const row = await db.prepare("SELECT COALESCE(SUM(records), 0) AS n FROM batches WHERE collector = 'load'").first();
+    return row.n >= counts.accepted;
+  }, 120000, "every accepted record written");
+  const lines = await eh.lines("collectors/load/");
+  const ids = lines.map((l) => l.id);
+  const expected = new Set(accepted.values());
+  assert.equal(ids.length, expected.size, "no record is written twice");
+  assert.deepEqual(new Set(ids), expected, "R2 holds exactly the accepted records");
+  const totalSecs = (performance.now() - started) / 1000;
+  console.log(
+    `# load: sent ${TOTAL} with ${SENDERS} senders in ${sentSecs.toFixed(1)} s (${(TOTAL / sentSecs).toFixed(0)} req/s); ` +
+      `202 accepted ${counts.accepted}, 200 duplicate ${counts.duplicate}, 401 refused ${counts.refused}; ` +
+      `R2 lines ${ids.length} (distinct ${new Set(ids).size}) in ${(await eh.objects("collectors/load/")).length} objects after ${totalSecs.toFixed(1)} s`,
+  );
+});
