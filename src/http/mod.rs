@@ -2,6 +2,8 @@
 //! hold no business rules.
 
 pub mod admin;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod health;
 pub mod hooks;
 pub mod keys;
@@ -103,6 +105,10 @@ pub fn error_response(e: &ApiError) -> Response {
 
 /// Serves one request: loads the app (config), routes, logs one line.
 pub async fn serve(req: Request, env: &Env) -> Response {
+    #[cfg(feature = "bench")]
+    if req.path().starts_with(bench::PREFIX) {
+        return bench::handle(req).await;
+    }
     let started = worker::Date::now().as_millis();
     let request_id = req
         .headers()
