@@ -6,19 +6,23 @@
 //! Body: `{"op", "n", "bytes"?, "alg"?}`. Ops: `hmac` (the collector's HMAC check, as
 //! production runs it), `hmac-rust` and `hmac-webcrypto` (one backend, forced),
 //! `standard-webhooks` (v1 over a 1 KiB body), `jwt` with `alg` RS256 / ES256 / EdDSA /
-//! HS256 (parse + signature of the RFC vector token).
+//! HS256 (parse + signature of the RFC vector token), `accept` (the hmac collector's
+//! whole `accept()`: checks, verify, JSON parse, record line).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use worker::{Request, Response};
 
 use super::{error_response, json_response, read_json};
-use crate::auth::keys::parse_keys;
-use crate::auth::{hmac, jwt, standard_webhooks};
+use crate::auth::api_key::{ApiKey, ApiKeyStore};
+use crate::auth::keys::{Keyring, parse_keys};
+use crate::auth::{AuthContext, hmac, jwt, standard_webhooks};
+use crate::collect::accept::accept;
+use crate::config::{Config, Secrets};
 use crate::crypto::hmac_sha256;
 use crate::crypto::webcrypto::{WebCrypto, subtle_hmac_sha256};
 use crate::error::ApiError;
-use crate::inbound::HeaderMap;
+use crate::inbound::{HeaderMap, InboundRequest};
 
 /// Paths under this prefix go to [`handle`].
 pub const PREFIX: &str = "/__bench/";
@@ -35,6 +39,18 @@ struct Job {
 
 fn default_bytes() -> usize {
     1024
+}
+
+/// An API-key store that knows no keys (the benched collector uses `hmac`).
+struct NoKeys;
+
+impl ApiKeyStore for NoKeys {
+    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
+        Ok(None)
+    }
+    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A JSON object of about `n` bytes, as benches/core.rs builds it.
@@ -116,6 +132,40 @@ async fn run(job: &Job) -> Result<(), ApiError> {
                 jwt::verify_signature(&WebCrypto, &keys, token)
                     .await
                     .map_err(|e| failed(format!("{e:?}")))?;
+            }
+        }
+        "accept" => {
+            let config = Config::parse(
+                r#"{"public_url": "https://hooks.example.com", "collectors": [
+                    {"name": "amo", "max_body_bytes": 1048576, "auth": {"scheme": "hmac", "secrets": ["K"]}}]}"#,
+            )
+            .map_err(failed)?;
+            let collector = config
+                .collector("amo")
+                .ok_or_else(|| failed("no collector"))?;
+            let secrets = Secrets::from_pairs([("K", "amo-bench-key")]);
+            let keyring = Keyring::default();
+            let req = InboundRequest {
+                method: "POST".into(),
+                sub_path: "/".into(),
+                headers: HeaderMap::from_pairs([
+                    ("content-type", "application/json".to_string()),
+                    ("authorization", hmac::authorization(key, &body)),
+                ]),
+                body,
+                ..Default::default()
+            };
+            let cx = AuthContext {
+                secrets: &secrets,
+                keyring: &keyring,
+                crypto: &WebCrypto,
+                api_keys: &NoKeys,
+                now_secs: 1_800_000_000,
+            };
+            for _ in 0..job.n {
+                std::hint::black_box(
+                    accept(collector, &cx, &req, "01JBENCH", 1_800_000_000_000).await?,
+                );
             }
         }
         other => return Err(failed(format!("unknown op {other:?}"))),
