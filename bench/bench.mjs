@@ -196,6 +196,7 @@ async function endToEnd() {
     send: await startMf(floorOptions("send.mjs")),
     "js-hmac": await startMf(floorOptions("js-hmac.mjs")),
     edgehook: await startMf(edgehookOptions(BUILD, { http: true, secrets, config })),
+    rust: await startMf({ ...edgehookOptions(BENCH_BUILD, { http: true, secrets, config }), name: "rust-floor" }),
   };
   const token = async (key, alg, collector) => {
     const aud = `${PUBLIC_URL}/hooks/${collector}`;
@@ -215,16 +216,19 @@ async function endToEnd() {
     for (const [label, target, p] of [
       ["floor: JS worker, 202 doing nothing", "noop", "/"],
       ["floor: JS worker, raw body to the queue", "send", "/"],
+      ["floor: workers-rs (bench build), reads the body, 202", "rust", "/__bench/noop"],
+      ["floor: workers-rs (bench build), raw body to the queue", "rust", "/__bench/send"],
       ["plain JS worker: WebCrypto HMAC, JSON check, queue", "js-hmac", "/"],
       ["edgehook POST /hooks/amo (hmac)", "edgehook", "/hooks/amo"],
     ]) {
-      cases.push({ key: `${target}-${kib}`, label: `${label}, ${kib} KiB`, target, path: p, body, headers });
+      cases.push({ key: `${target}:${p}:${kib}`, kib, label: `${label}, ${kib} KiB`, target, path: p, body, headers });
     }
   }
   const jwtBody = jsonBody(1024);
   for (const [alg, key, collector] of [["RS256", privateKey, "bench-jwt"], ["ES256", esPrivate, "bench-jwt-es"]]) {
     cases.push({
-      key: `jwt-${alg}`,
+      key: `jwt:${alg}`,
+      kib: 1,
       label: `edgehook POST /hooks/${collector} (jwt ${alg}), 1 KiB`,
       target: "edgehook",
       path: `/hooks/${collector}`,
@@ -255,11 +259,13 @@ async function endToEnd() {
   }
   for (const c of cases) {
     const m = summary[c.key];
-    const kib = c.key.endsWith("-64") ? 64 : 1;
-    const send = summary[`send-${kib}`];
-    const js = summary[`js-hmac-${kib}`];
+    const { kib } = c;
+    const send = summary[`send:/:${kib}`];
+    const js = summary[`js-hmac:/:${kib}`];
+    const rustSend = summary[`rust:/__bench/send:${kib}`];
     let ratio = `${fmt(m.rps / send.rps, 2)}× send-only rps, p99 ${fmt(m.p99 / send.p99, 2)}× send-only`;
     if (c.target === "edgehook" && !c.key.startsWith("jwt")) ratio += `, ${fmt(m.rps / js.rps, 2)}× plain JS rps`;
+    if (c.target === "edgehook") ratio += `, ${fmt(m.rps / rustSend.rps, 2)}× workers-rs send floor rps`;
     if (c.target === "noop") ratio = `${fmt(m.rps / send.rps, 2)}× send-only rps`;
     row("workerd, HTTP", c.label, `${fmt(m.rps, 0)} req/s`, `p50 ${fmt(m.p50, 0)} ms, p99 ${fmt(m.p99, 0)} ms`, ratio);
   }

@@ -1,9 +1,11 @@
-//! `POST /__bench/crypto`: runs one verification `n` times inside the worker, so
-//! bench/bench.mjs can time the wasm build's crypto in workerd (the request with `n`
-//! runs against the same request with `n = 0`). Compiled in only with the `bench` cargo
-//! feature; release builds have no such route (bench/run.sh checks).
+//! Bench-only routes, compiled in only with the `bench` cargo feature; release builds
+//! have none (bench/run.sh checks). `POST /__bench/crypto` runs one verification `n`
+//! times inside the worker, so bench/bench.mjs can time the wasm build's crypto in
+//! workerd (the request with `n` against the same request with `n = 0`).
+//! `POST /__bench/noop` and `/__bench/send` are the Rust floors of the end-to-end table:
+//! read the body and answer 202, or send it as a string to `INGEST` first.
 //!
-//! Body: `{"op", "n", "bytes"?, "alg"?}`. Ops: `hmac` (the collector's HMAC check, as
+//! The crypto body: `{"op", "n", "bytes"?, "alg"?}`. Ops: `hmac` (the collector's HMAC check, as
 //! production runs it), `hmac-rust` and `hmac-webcrypto` (one backend, forced),
 //! `standard-webhooks` (v1 over a 1 KiB body), `jwt` with `alg` RS256 / ES256 / EdDSA /
 //! HS256 (parse + signature of the RFC vector token), `accept` (the hmac collector's
@@ -11,7 +13,8 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use worker::{Request, Response};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, QueueContentType, RawMessageBuilder, Request, Response};
 
 use super::{error_response, json_response, read_json};
 use crate::auth::api_key::{ApiKey, ApiKeyStore};
@@ -64,14 +67,30 @@ fn failed(what: impl std::fmt::Display) -> ApiError {
 }
 
 /// Serves a bench request.
-pub async fn handle(mut req: Request) -> Response {
+pub async fn handle(mut req: Request, env: &Env) -> Response {
     let result = async {
-        if req.path() != "/__bench/crypto" {
-            return Err(ApiError::not_found(&req.path()));
+        match req.path().as_str() {
+            "/__bench/crypto" => {
+                let job: Job = read_json(&mut req).await?;
+                run(&job).await?;
+                Ok(json_response(200, &json!({"op": job.op, "n": job.n})))
+            }
+            // The Rust floors: what any workers-rs worker pays for a request, doing
+            // nothing but reading the body (and sending it to the queue).
+            "/__bench/noop" => {
+                req.bytes().await.map_err(failed)?;
+                Ok(json_response(202, &json!({"status": "accepted"})))
+            }
+            "/__bench/send" => {
+                let text = req.text().await.map_err(failed)?;
+                let queue = env.queue("INGEST").map_err(failed)?;
+                let message = RawMessageBuilder::new(JsValue::from_str(&text))
+                    .build_with_content_type(QueueContentType::Json);
+                queue.send_raw(message).await.map_err(failed)?;
+                Ok(json_response(202, &json!({"status": "accepted"})))
+            }
+            other => Err(ApiError::not_found(other)),
         }
-        let job: Job = read_json(&mut req).await?;
-        run(&job).await?;
-        Ok(json_response(200, &json!({"op": job.op, "n": job.n})))
     }
     .await;
     result.unwrap_or_else(|e| error_response(&e))

@@ -107,7 +107,7 @@ pub fn error_response(e: &ApiError) -> Response {
 pub async fn serve(req: Request, env: &Env) -> Response {
     #[cfg(feature = "bench")]
     if req.path().starts_with(bench::PREFIX) {
-        return bench::handle(req).await;
+        return bench::handle(req, env).await;
     }
     let started = worker::Date::now().as_millis();
     let request_id = req
