@@ -11,8 +11,7 @@ use edgehook::config::{Collector, Config, Secrets};
 use edgehook::crypto::native::NativeCrypto;
 use edgehook::error::ApiError;
 use edgehook::inbound::{HeaderMap, InboundRequest};
-use edgehook::steps::{PluginCaller, PluginReply, PluginTarget};
-use futures_util::future::LocalBoxFuture;
+use edgehook::steps::NoPlugins;
 
 fn config() -> Config {
     Config::parse(
@@ -80,21 +79,6 @@ fn accept(
     match accepted {
         accept::Accepted::Record { record, .. } => Ok(record),
         accept::Accepted::Dropped => panic!("no collector here filters"),
-    }
-}
-
-/// These collectors have no plugin steps.
-struct NoPlugins;
-
-impl PluginCaller for NoPlugins {
-    fn call<'a>(
-        &'a self,
-        _target: &'a PluginTarget,
-        _headers: Vec<(String, String)>,
-        _body: String,
-        _timeout_ms: u64,
-    ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
-        unreachable!("no plugin steps in these collectors")
     }
 }
 

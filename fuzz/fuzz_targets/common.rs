@@ -4,7 +4,6 @@
 use edgehook::auth::api_key::{ApiKey, ApiKeyStore};
 use edgehook::auth::keys::Keyring;
 use edgehook::config::{Config, Secrets};
-use edgehook::steps::{PluginCaller, PluginReply, PluginTarget};
 
 pub const CONFIG: &str = r#"{"public_url": "https://hooks.example.com", "collectors": [
   {"name": "hmac", "auth": {"scheme": "hmac", "secrets": ["K1"]}},
@@ -47,25 +46,6 @@ impl ApiKeyStore for NoKeys {
     async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
         Ok(())
     }
-}
-
-/// Plugins are never called by the fuzz config.
-pub struct NoPlugins;
-
-impl PluginCaller for NoPlugins {
-    fn call<'a>(
-        &'a self,
-        _: &'a PluginTarget,
-        _: Vec<(String, String)>,
-        _: String,
-        _: u64,
-    ) -> futures_util_shim::LocalBoxFuture<'a, Result<PluginReply, String>> {
-        Box::pin(async { Err("no plugins".to_string()) })
-    }
-}
-
-pub mod futures_util_shim {
-    pub type LocalBoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
 }
 
 /// Splits the input at 0xFF bytes into up to `n` parts (missing parts are empty).

@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         api_keys: &common::NoKeys,
         now_secs: 1_700_000_000,
     };
-    let accepted = futures_executor::block_on(accept(open, &cx, &common::NoPlugins, &req, "01ID", 0));
+    let accepted = futures_executor::block_on(accept(open, &cx, &edgehook::steps::NoPlugins, &req, "01ID", 0));
     if let Ok(Accepted::Record { record, .. }) = accepted {
         // A record line is always one line of valid JSON.
         assert!(!record.line.contains('\n'));

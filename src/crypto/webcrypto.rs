@@ -107,21 +107,27 @@ async fn import(
     Ok(key)
 }
 
+/// HMAC-SHA256 through WebCrypto whatever the input's size (the trait method sends
+/// small inputs to Rust instead); the key is imported once per isolate.
+pub async fn subtle_hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
+    let subtle = subtle()?;
+    let alg = object(&[("name", "HMAC"), ("hash", "SHA-256")]);
+    let key = import(&subtle, HMAC_TAG, "raw", key, &alg, "sign").await?;
+    let promise = subtle
+        .sign_with_object_and_u8_array(&object(&[("name", "HMAC")]), &key, data)
+        .map_err(js_err("sign"))?;
+    let mac = JsFuture::from(promise).await.map_err(js_err("sign"))?;
+    let mac = js_sys::Uint8Array::new(&mac).to_vec();
+    mac.try_into()
+        .map_err(|_| CryptoError("HMAC-SHA256 did not give 32 bytes".into()))
+}
+
 impl Crypto for WebCrypto {
     async fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
         if data.len() < WEBCRYPTO_HMAC_MIN_BYTES {
             return Ok(hmac_sha256(key, data));
         }
-        let subtle = subtle()?;
-        let alg = object(&[("name", "HMAC"), ("hash", "SHA-256")]);
-        let key = import(&subtle, HMAC_TAG, "raw", key, &alg, "sign").await?;
-        let promise = subtle
-            .sign_with_object_and_u8_array(&object(&[("name", "HMAC")]), &key, data)
-            .map_err(js_err("sign"))?;
-        let mac = JsFuture::from(promise).await.map_err(js_err("sign"))?;
-        let mac = js_sys::Uint8Array::new(&mac).to_vec();
-        mac.try_into()
-            .map_err(|_| CryptoError("HMAC-SHA256 did not give 32 bytes".into()))
+        subtle_hmac_sha256(key, data).await
     }
 
     async fn verify(

@@ -2,6 +2,8 @@
 //! hold no business rules.
 
 pub mod admin;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod deliveries;
 pub mod events;
 pub mod health;
@@ -67,6 +69,10 @@ pub fn error_response(e: &ApiError) -> Response {
 /// and logs one line (request id, method, route pattern, collector, outcome, status,
 /// duration).
 pub async fn serve(req: Request, env: &Env) -> Response {
+    #[cfg(feature = "bench")]
+    if req.path().starts_with(bench::PREFIX) {
+        return bench::handle(req, env).await;
+    }
     let started = worker::Date::now().as_millis();
     let request_id = req
         .headers()

@@ -23,7 +23,7 @@ use crate::auth::Identity;
 use crate::config::{ConfigError, Secrets};
 use crate::error::ApiError;
 use crate::inbound::InboundRequest;
-pub use plugin::{PluginCaller, PluginReply, PluginTarget};
+pub use plugin::{NoPlugins, PluginCaller, PluginReply, PluginTarget};
 
 /// What a step works on: the payload being sanitized and the query parameters recorded
 /// with it (`format = "request"`).
@@ -245,21 +245,6 @@ pub fn scalar_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
 pub(crate) mod testing {
     //! A context for unit tests of single steps.
     use super::*;
-
-    /// A plugin caller that must not be called.
-    pub struct NoPlugins;
-
-    impl PluginCaller for NoPlugins {
-        fn call<'a>(
-            &'a self,
-            _target: &'a PluginTarget,
-            _headers: Vec<(String, String)>,
-            _body: String,
-            _timeout_ms: u64,
-        ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
-            Box::pin(async { Err("no plugins in this test".to_string()) })
-        }
-    }
 
     /// Compiles one step from JSON for an auth scheme.
     pub fn step(v: Value, scheme: &str) -> Result<Rc<dyn Step>, ConfigError> {

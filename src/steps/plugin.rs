@@ -57,6 +57,22 @@ pub trait PluginCaller {
     ) -> LocalBoxFuture<'a, Result<PluginReply, String>>;
 }
 
+/// A caller for places where no plugin can be reached (benches, fuzzing, tests of
+/// chains without plugin steps): every call fails, so a plugin step follows `on_error`.
+pub struct NoPlugins;
+
+impl PluginCaller for NoPlugins {
+    fn call<'a>(
+        &'a self,
+        _target: &'a PluginTarget,
+        _headers: Vec<(String, String)>,
+        _body: String,
+        _timeout_ms: u64,
+    ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+        Box::pin(async { Err("no plugin can be reached here".to_string()) })
+    }
+}
+
 /// What a plugin answered, read the AShirt way.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {

@@ -1,0 +1,390 @@
+// edgehook's workerd benchmarks; bench/run.sh runs this after building. Prints Markdown
+// table rows: crypto inside workerd (the bench build's /__bench/crypto route), end to
+// end over loopback HTTP with autocannon in a second process next to three floor
+// workers started the same way, ingest throughput, wasm size and cold start.
+//
+// bench/run.sh prints the table's header. Env: BENCH_SMOKE=1 (tiny counts, one round), BENCH_ROUNDS (default 3),
+// BENCH_ONLY=crypto,e2e,ingest,size,cold (a subset).
+import { Miniflare } from "miniflare";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import { QUEUES, TEST_SECRETS, applyMigrations, hmacHex, root, testConfig } from "../miniflare/harness.mjs";
+
+const SMOKE = process.env.BENCH_SMOKE === "1";
+const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
+const ONLY = new Set((process.env.BENCH_ONLY ?? "crypto,e2e,ingest,size,cold").split(","));
+const BUILD = path.join(root, "build");
+const BENCH_BUILD = path.join(root, "bench/out/build-bench");
+const PUBLIC_URL = "http://127.0.0.1";
+const HARD_LIMIT_MS = 120_000; // no autocannon run may take longer than this
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const row = (...cells) => console.log(`| ${cells.join(" | ")} |`);
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+
+// workerd's stdout (edgehook logs one JSON line per request) is drained, not printed.
+const quiet = (stdout, stderr) => {
+  stdout.resume();
+  stderr.on("data", (d) => {
+    const s = String(d);
+    if (/error/i.test(s) && !/"outcome"/.test(s)) process.stderr.write(s);
+  });
+};
+
+/** A JSON object of about `n` bytes, as benches/core.rs builds it. */
+function jsonBody(n) {
+  return `{"event":"bench","id":12345,"data":"${"x".repeat(Math.max(0, n - 40))}"}`;
+}
+
+function benchConfig(jwtKeyName) {
+  const config = testConfig({ public_url: PUBLIC_URL });
+  for (const c of config.collectors) if (c.name === "amo") c.max_body_bytes = 1 << 20;
+  config.collectors.push({ name: "bench-jwt", auth: { scheme: "jwt", keys: [jwtKeyName], max_lifetime_secs: 3600 } });
+  return config;
+}
+
+/** Options of a Miniflare running edgehook from `buildDir`, over HTTP when `http`. */
+function edgehookOptions(buildDir, { http = false, secrets = TEST_SECRETS, config = testConfig() } = {}) {
+  return {
+    name: "edgehook",
+    modules: true,
+    scriptPath: path.join(buildDir, "index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-07-30",
+    bindings: { EDGEHOOK_ENV: "bench", EDGEHOOK_CONFIG: config, ...secrets },
+    d1Databases: { DB: "edgehook-db" },
+    r2Buckets: { ARCHIVE: "edgehook-archive" },
+    queueProducers: { INGEST: QUEUES.ingest, DELIVERIES: QUEUES.deliveries },
+    handleRuntimeStdio: quiet,
+    ...(http ? { host: "127.0.0.1", port: 0 } : {}),
+  };
+}
+
+function floorOptions(file) {
+  return {
+    name: path.basename(file, ".mjs"),
+    modules: true,
+    scriptPath: path.join(root, "bench/floors", file),
+    compatibilityDate: "2026-07-30",
+    bindings: { AMO_KEY: TEST_SECRETS.AMO_KEY },
+    queueProducers: { INGEST: QUEUES.ingest },
+    handleRuntimeStdio: quiet,
+    host: "127.0.0.1",
+    port: 0,
+  };
+}
+
+async function startMf(options) {
+  const mf = new Miniflare(options);
+  const url = await mf.ready;
+  return { mf, url: String(url).replace(/\/$/, "") };
+}
+
+// ---------------------------------------------------------------- crypto in workerd
+
+async function cryptoInWorkerd() {
+  const { mf } = await startMf(edgehookOptions(BENCH_BUILD));
+  const scale = SMOKE ? 0.02 : 1;
+  const jobs = [
+    ["HMAC verify as the collector runs it, 1 KiB", { op: "hmac", bytes: 1024, n: 2000 }, 1024],
+    ["HMAC verify as the collector runs it, 64 KiB", { op: "hmac", bytes: 65536, n: 150 }, 65536],
+    ["HMAC-SHA256 in Rust/wasm, 1 KiB", { op: "hmac-rust", bytes: 1024, n: 2000 }, 1024],
+    ["HMAC-SHA256 through WebCrypto, 1 KiB", { op: "hmac-webcrypto", bytes: 1024, n: 1000 }, 1024],
+    ["HMAC-SHA256 in Rust/wasm, 64 KiB", { op: "hmac-rust", bytes: 65536, n: 60 }, 65536],
+    ["HMAC-SHA256 through WebCrypto, 64 KiB", { op: "hmac-webcrypto", bytes: 65536, n: 150 }, 65536],
+    ["accept() of the hmac collector, 1 KiB (checks, verify, JSON, line)", { op: "accept", bytes: 1024, n: 1000 }, 1024],
+    ["accept() of the hmac collector, 64 KiB (checks, verify, JSON, line)", { op: "accept", bytes: 65536, n: 60 }, 65536],
+    ["Standard Webhooks verify (v1), 1 KiB", { op: "standard-webhooks", bytes: 1024, n: 2000 }],
+    ["JWT RS256 verify (parse + signature)", { op: "jwt", alg: "RS256", n: 300 }],
+    ["JWT ES256 verify (parse + signature)", { op: "jwt", alg: "ES256", n: 200 }],
+    ["JWT EdDSA verify (parse + signature)", { op: "jwt", alg: "EdDSA", n: 200 }],
+    ["JWT HS256 verify (parse + signature)", { op: "jwt", alg: "HS256", n: 2000 }],
+  ];
+  const call = async (job) => {
+    const t = performance.now();
+    const res = await mf.dispatchFetch("http://edgehook.test/__bench/crypto", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(job),
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`bench route ${JSON.stringify(job)}: ${res.status} ${text}`);
+    return performance.now() - t;
+  };
+  const results = {};
+  try {
+    for (const [what, job, bytes] of jobs) {
+      const n = Math.max(2, Math.round(job.n * scale));
+      await call({ ...job, n: 2 }); // imports keys, warms the code
+      const per = [];
+      for (let r = 0; r < (SMOKE ? 1 : 7); r++) {
+        const empty = await call({ ...job, n: 0 });
+        const full = await call({ ...job, n });
+        per.push(((full - empty) * 1000) / n);
+      }
+      const us = median(per);
+      results[job.op + (job.alg ?? "") + (job.bytes ?? "")] = us;
+      const perKiB = bytes ? `${fmt(us / (bytes / 1024), 2)} µs/KiB` : "";
+      row("workerd (wasm)", what, `${fmt(us)} µs`, `${fmt(1e6 / us, 0)}/s`, perKiB);
+    }
+  } finally {
+    await mf.dispose();
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------- end to end over HTTP
+
+/** Runs autocannon in its own process for `seconds` over loopback; every answer must be 2xx. */
+function autocannon(url, { body, headers, seconds, connections }) {
+  const dir = mkdtempSync(path.join(tmpdir(), "edgehook-bench-"));
+  const bodyFile = path.join(dir, "body.json");
+  writeFileSync(bodyFile, body);
+  const args = [
+    path.join(root, "node_modules/autocannon/autocannon.js"),
+    "-j", "-n",
+    "-c", String(connections),
+    "-d", String(seconds),
+    "-t", "30",
+    "-m", "POST",
+    "-i", bodyFile,
+  ];
+  for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}=${v}`);
+  args.push(url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), HARD_LIMIT_MS);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
+      try {
+        const r = JSON.parse(out);
+        const ok = r["2xx"];
+        if (!ok || r.non2xx || r.errors || r.timeouts) {
+          return reject(new Error(`autocannon ${url}: ${ok} 2xx, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`));
+        }
+        resolve({ rps: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99 });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+async function endToEnd() {
+  const { publicKey, privateKey } = await generateKeyPair("RS256");
+  const jwtKey = JSON.stringify(await exportJWK(publicKey));
+  const { privateKey: esPrivate, publicKey: esPublic } = await generateKeyPair("ES256");
+  const esKey = JSON.stringify(await exportJWK(esPublic));
+  const config = benchConfig("BENCH_JWT_RS256");
+  config.collectors.push({ name: "bench-jwt-es", auth: { scheme: "jwt", keys: ["BENCH_JWT_ES256"], max_lifetime_secs: 3600 } });
+  const secrets = { ...TEST_SECRETS, BENCH_JWT_RS256: jwtKey, BENCH_JWT_ES256: esKey };
+
+  const targets = {
+    noop: await startMf(floorOptions("noop.mjs")),
+    send: await startMf(floorOptions("send.mjs")),
+    "js-hmac": await startMf(floorOptions("js-hmac.mjs")),
+    edgehook: await startMf(edgehookOptions(BUILD, { http: true, secrets, config })),
+    rust: await startMf({ ...edgehookOptions(BENCH_BUILD, { http: true, secrets, config }), name: "rust-floor" }),
+  };
+  const token = async (key, alg, collector) => {
+    const aud = `${PUBLIC_URL}/hooks/${collector}`;
+    return new SignJWT({ sub: "bench" })
+      .setProtectedHeader({ alg, typ: "JWT" })
+      .setIssuer(aud)
+      .setAudience(aud)
+      .setIssuedAt()
+      .setExpirationTime("50m")
+      .sign(key);
+  };
+  const seconds = SMOKE ? 1 : Number(process.env.BENCH_SECONDS ?? 4);
+  const cases = [];
+  for (const kib of [1, 64]) {
+    const body = jsonBody(kib * 1024);
+    const headers = { "content-type": "application/json", authorization: `HMAC-SHA256 ${hmacHex(TEST_SECRETS.AMO_KEY, body)}` };
+    for (const [label, target, p] of [
+      ["floor: JS worker, 202 doing nothing", "noop", "/"],
+      ["floor: JS worker, raw body to the queue", "send", "/"],
+      ["floor: workers-rs (bench build), reads the body, 202", "rust", "/__bench/noop"],
+      ["floor: workers-rs (bench build), raw body to the queue", "rust", "/__bench/send"],
+      ["plain JS worker: WebCrypto HMAC, JSON check, queue", "js-hmac", "/"],
+      ["edgehook POST /hooks/amo (hmac)", "edgehook", "/hooks/amo"],
+    ]) {
+      cases.push({ key: `${target}:${p}:${kib}`, kib, label: `${label}, ${kib} KiB`, target, path: p, body, headers });
+    }
+  }
+  const jwtBody = jsonBody(1024);
+  for (const [alg, key, collector] of [["RS256", privateKey, "bench-jwt"], ["ES256", esPrivate, "bench-jwt-es"]]) {
+    cases.push({
+      key: `jwt:${alg}`,
+      kib: 1,
+      label: `edgehook POST /hooks/${collector} (jwt ${alg}), 1 KiB`,
+      target: "edgehook",
+      path: `/hooks/${collector}`,
+      body: jwtBody,
+      headers: { "content-type": "application/json", authorization: `Bearer ${await token(key, alg, collector)}` },
+    });
+  }
+  const connections = 10;
+  const samples = Object.fromEntries(cases.map((c) => [c.key, []]));
+  try {
+    // Warm every target and check it accepts the request before measuring anything.
+    for (const c of cases) {
+      await autocannon(targets[c.target].url + c.path, { ...c, seconds: 1, connections });
+    }
+    // Rounds interleave the targets, so a noisy neighbour hits all of them alike.
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const c of cases) {
+        samples[c.key].push(await autocannon(targets[c.target].url + c.path, { ...c, seconds, connections }));
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(targets).map((t) => t.mf.dispose()));
+  }
+  const summary = {};
+  for (const c of cases) {
+    const s = samples[c.key];
+    summary[c.key] = { rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)) };
+  }
+  for (const c of cases) {
+    const m = summary[c.key];
+    const { kib } = c;
+    const send = summary[`send:/:${kib}`];
+    const js = summary[`js-hmac:/:${kib}`];
+    const rustSend = summary[`rust:/__bench/send:${kib}`];
+    let ratio = `${fmt(m.rps / send.rps, 2)}× send-only rps, p99 ${fmt(m.p99 / send.p99, 2)}× send-only`;
+    if (c.target === "edgehook" && !c.key.startsWith("jwt")) ratio += `, ${fmt(m.rps / js.rps, 2)}× plain JS rps`;
+    if (c.target === "edgehook") ratio += `, ${fmt(m.rps / rustSend.rps, 2)}× workers-rs send floor rps`;
+    if (c.target === "noop") ratio = `${fmt(m.rps / send.rps, 2)}× send-only rps`;
+    row("workerd, HTTP", c.label, `${fmt(m.rps, 0)} req/s`, `p50 ${fmt(m.p50, 0)} ms, p99 ${fmt(m.p99, 0)} ms`, ratio);
+  }
+  return summary;
+}
+
+// ---------------------------------------------------------------- ingest
+
+async function ingest() {
+  const { mf } = await startMf(edgehookOptions(BUILD));
+  await applyMigrations(await mf.getD1Database("DB", "edgehook"));
+  const worker = await mf.getWorker("edgehook");
+  const line = jsonBody(1024);
+  let seq = 0;
+  const message = () => {
+    const id = `01JBENCH${String(seq++).padStart(18, "0")}`;
+    return { id: `m${seq}`, attempts: 1, timestamp: new Date(), body: { v: 1, id, collector: "amo", received_at: Date.now(), line } };
+  };
+  const out = {};
+  try {
+    for (const size of [10, 100]) {
+      const batches = SMOKE ? 2 : size === 10 ? 60 : 12;
+      const run = async () => {
+        const msgs = Array.from({ length: size }, message);
+        const r = await worker.queue(QUEUES.ingest, msgs);
+        const acked = r.explicitAcks?.length ?? 0;
+        if (r.outcome !== "ok" || (!r.ackAll && acked !== size)) {
+          throw new Error(`ingest batch of ${size}: ${JSON.stringify(r)}`);
+        }
+      };
+      await run(); // warm
+      const rates = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const t = performance.now();
+        for (let b = 0; b < batches; b++) await run();
+        rates.push((batches * size) / ((performance.now() - t) / 1000));
+      }
+      out[size] = median(rates);
+      row("workerd", `ingest: queue → R2 (+ D1 row), batches of ${size} × 1 KiB`, `${fmt(out[size], 0)} records/s`, `${fmt((1000 * size) / out[size], 1)} ms per batch`, "");
+    }
+  } finally {
+    await mf.dispose();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- size and cold start
+
+function size() {
+  const wasm = readFileSync(path.join(BUILD, "index_bg.wasm"));
+  const gz = gzipSync(wasm, { level: 9 }).length;
+  row("build", "wasm size (wasm-opt on), raw", `${fmt(wasm.length / 1024, 0)} KiB`, `${wasm.length} bytes`, "");
+  row("build", "wasm size (wasm-opt on), gzip -9", `${fmt(gz / 1024, 0)} KiB`, `${gz} bytes`, "goal ≤ 700 KiB");
+  return { raw: wasm.length, gzip: gz };
+}
+
+async function coldStart() {
+  const body = jsonBody(1024);
+  const init = () => ({
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `HMAC-SHA256 ${hmacHex(TEST_SECRETS.AMO_KEY, body)}` },
+    body,
+  });
+  const measure = async (options, p) => {
+    const t0 = performance.now();
+    const mf = new Miniflare(options);
+    await mf.ready;
+    const t1 = performance.now();
+    const res = await mf.dispatchFetch(`http://edgehook.test${p}`, init());
+    await res.arrayBuffer();
+    const t2 = performance.now();
+    if (res.status !== 202) throw new Error(`cold start ${p}: ${res.status}`);
+    const res2 = await mf.dispatchFetch(`http://edgehook.test${p}`, init());
+    await res2.arrayBuffer();
+    const t3 = performance.now();
+    await mf.dispose();
+    return { total: t2 - t0, first: t2 - t1, warm: t3 - t2 };
+  };
+  const noHttp = (o) => ({ ...o, host: undefined, port: undefined });
+  const runs = SMOKE ? 1 : 5;
+  const out = {};
+  for (const [label, options, p] of [
+    ["edgehook", edgehookOptions(BUILD), "/hooks/amo"],
+    ["floor: JS worker, 202 doing nothing", noHttp(floorOptions("noop.mjs")), "/"],
+  ]) {
+    const s = [];
+    for (let i = 0; i < runs; i++) s.push(await measure(options, p));
+    out[label] = { total: median(s.map((x) => x.total)), first: median(s.map((x) => x.first)), warm: median(s.map((x) => x.warm)) };
+    const m = out[label];
+    row("workerd", `cold start, ${label}: workerd start → first 202`, `${fmt(m.total, 0)} ms`, `first request ${fmt(m.first, 1)} ms, second ${fmt(m.warm, 1)} ms`, "");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the release build has no bench route
+
+async function releaseHasNoBenchRoute() {
+  const { mf } = await startMf(edgehookOptions(BUILD));
+  try {
+    const res = await mf.dispatchFetch("http://edgehook.test/__bench/crypto", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ op: "hmac", n: 1 }),
+    });
+    const body = await res.json();
+    if (res.status !== 404 || body.error?.code !== "not_found") {
+      throw new Error(`the release build answers /__bench/crypto with ${res.status} ${JSON.stringify(body)}`);
+    }
+  } finally {
+    await mf.dispose();
+  }
+}
+
+await releaseHasNoBenchRoute();
+const results = { machine: process.env.BENCH_MACHINE ?? "", at: new Date().toISOString() };
+if (ONLY.has("crypto")) results.crypto = await cryptoInWorkerd();
+if (ONLY.has("e2e")) results.e2e = await endToEnd();
+if (ONLY.has("ingest")) results.ingest = await ingest();
+if (ONLY.has("size")) results.size = size();
+if (ONLY.has("cold")) results.cold = await coldStart();
+mkdirSync(path.join(root, "bench/out"), { recursive: true });
+writeFileSync(path.join(root, "bench/out/results.json"), JSON.stringify(results, null, 2));

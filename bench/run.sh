@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# edgehook's benchmark: builds the release wasm and a bench build (cargo feature `bench`,
+# which adds /__bench/crypto), checks the release build has no bench route, then prints
+# one Markdown table: native micro-benchmarks (cargo bench --bench core), crypto inside
+# workerd, end to end over loopback HTTP (autocannon in a second process) next to the
+# floor workers of bench/floors/, ingest throughput, wasm size and cold start.
+#
+#   bash bench/run.sh                  # the full run, about 5 minutes
+#   BENCH_SMOKE=1 bash bench/run.sh    # tiny counts, one round: checks that it all works
+#   BENCH_NO_BUILD=1 bash bench/run.sh # reuse build/ and bench/out/build-bench/
+#
+# The table is also written to bench/out/latest.md, the figures to bench/out/results.json.
+set -euo pipefail
+bash "$(dirname "$0")/../scripts/setup.sh"
+source "$(dirname "$0")/../scripts/env.sh"
+cd "$root"
+mkdir -p bench/out
+
+if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
+  printf '\n== release wasm build\n' >&2
+  bash scripts/build.sh >&2
+  printf '\n== bench wasm build (--features bench)\n' >&2
+  worker-build --release -d bench/out/build-bench --features bench >&2
+fi
+
+# The release build must not carry the bench route. Its error code is a string the bench
+# module alone contains; bench.mjs also checks the release build answers it 404.
+if grep -qa bench_failed build/index_bg.wasm; then
+  echo "build/index_bg.wasm contains the bench route: was it built with --features bench?" >&2
+  exit 1
+fi
+grep -qa bench_failed bench/out/build-bench/index_bg.wasm || {
+  echo "bench/out/build-bench lacks the bench route" >&2
+  exit 1
+}
+
+if [ "${BENCH_SMOKE:-}" = 1 ]; then export BENCH_MS=20; fi
+cpu="$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')"
+export BENCH_MACHINE="$cpu, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+{
+  printf '\nedgehook bench, %s, %s\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$BENCH_MACHINE"
+  printf '| where | what | result | detail | vs floor / goal |\n| --- | --- | --- | --- | --- |\n'
+  printf '\n== cargo bench --bench core\n' >&2
+  cargo bench --quiet --bench core 2>/dev/null
+  printf '\n== workerd (bench/bench.mjs)\n' >&2
+  node bench/bench.mjs
+} | tee bench/out/latest.md

@@ -1,0 +1,307 @@
+//! Native micro-benchmarks of edgehook's pure core (`cargo bench --bench core`).
+//!
+//! No framework: each case runs for about `BENCH_MS` milliseconds (default 300) after a
+//! warm-up, five times, and the median time per operation is printed as a Markdown table
+//! row, the format bench/run.sh assembles. `BENCH_MS=20` makes a quick smoke run.
+//! Natively every primitive is pure Rust (the worker uses WebCrypto for the asymmetric
+//! ones; bench/bench.mjs measures those inside workerd).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use edgehook::auth::Identity;
+use edgehook::auth::api_key::{ApiKey, ApiKeyStore};
+use edgehook::auth::keys::{JwtKey, Keyring, parse_keys};
+use edgehook::auth::{AuthContext, hmac, jwt, standard_webhooks};
+use edgehook::collect::accept::accept;
+use edgehook::collect::batch;
+use edgehook::collect::record::{QUEUED_RECORD_VERSION, QueuedRecord};
+use edgehook::config::{Config, Secrets};
+use edgehook::crypto::native::NativeCrypto;
+use edgehook::inbound::{HeaderMap, InboundRequest};
+use edgehook::steps::{Chain, NoPlugins, StepContext, Work};
+use futures_executor::block_on;
+use serde_json::{Value, json};
+
+/// Parses `body`, runs a pseudonymize step over `paths`, serializes: what a collector
+/// with that step does per webhook beyond the plain path.
+fn pseudonymize(what: &str, paths: Value, body: &[u8]) {
+    let chain = Chain::compile(
+        &[json!({"kind": "pseudonymize", "paths": paths, "salt": "SALT"})],
+        "collectors[0]",
+        "none",
+    )
+    .unwrap_or_else(|e| panic!("chain: {e}"));
+    let secrets = Secrets::from_pairs([("SALT", "bench-salt")]);
+    let req = InboundRequest::default();
+    let identity = Identity::of("none");
+    let cx = StepContext {
+        collector: "bench",
+        request: &req,
+        identity: &identity,
+        secrets: &secrets,
+        plugins: &NoPlugins,
+    };
+    let ns = measure(|| {
+        let payload: Value = serde_json::from_slice(black_box(body)).unwrap_or_default();
+        let mut work = Work::new(payload, Vec::new());
+        let _ = block_on(chain.run(&cx, &mut work));
+        black_box(work.payload.to_string());
+    });
+    row(what, ns, Some(body.len()));
+}
+
+fn pseudonymize_cases() {
+    let mut small = serde_json::Map::new();
+    for i in 0..10 {
+        small.insert(
+            format!("field{i}"),
+            json!(format!("person{i}@corp.example")),
+        );
+    }
+    small.insert("padding".into(), json!("x".repeat(9_500)));
+    let small = serde_json::to_vec(&Value::Object(small)).unwrap_or_default();
+    let paths: Vec<String> = (0..10).map(|i| format!("$.field{i}")).collect();
+    pseudonymize(
+        "pseudonymize 10 paths, 10 KiB payload (parse + step + encode)",
+        json!(paths),
+        &small,
+    );
+    let people: Vec<Value> = (0..80_000)
+        .map(|i| json!({"id": i, "email": format!("user{i}@corp.example"), "team": "t".repeat(20)}))
+        .collect();
+    let big = serde_json::to_vec(&json!({"people": people})).unwrap_or_default();
+    pseudonymize(
+        "pseudonymize $..email, 80k matches, 6 MB (parse + step + encode)",
+        json!(["$..email"]),
+        &big,
+    );
+}
+
+/// Median nanoseconds per call of `f`.
+fn measure(mut f: impl FnMut()) -> f64 {
+    let budget = Duration::from_millis(
+        std::env::var("BENCH_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300),
+    );
+    // Warm up and find how many calls fill a fifth of the budget.
+    let mut n: u64 = 1;
+    loop {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        if t.elapsed() >= budget / 5 || n >= 1 << 30 {
+            break;
+        }
+        n *= 2;
+    }
+    let mut samples: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            t.elapsed().as_nanos() as f64 / n as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[2]
+}
+
+fn row(what: &str, ns: f64, bytes: Option<usize>) {
+    let per = match bytes {
+        Some(b) => format!("{:.2} µs/KiB", ns / 1000.0 / (b as f64 / 1024.0)),
+        _ => String::new(),
+    };
+    println!(
+        "| native | {what} | {:.1} µs | {:.0}/s | {per} |",
+        ns / 1000.0,
+        1e9 / ns
+    );
+}
+
+/// A JSON object of about `n` bytes.
+fn json_body(n: usize) -> Vec<u8> {
+    let filler = "x".repeat(n.saturating_sub(40));
+    format!(r#"{{"event":"bench","id":12345,"data":"{filler}"}}"#).into_bytes()
+}
+
+struct NoKeys;
+
+impl ApiKeyStore for NoKeys {
+    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
+        Ok(None)
+    }
+    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn hmac_verify(kib: usize) {
+    let key: &[u8] = b"amo-bench-key";
+    let body = json_body(kib * 1024);
+    let auth = hmac::authorization(key, &body);
+    let ns = measure(|| {
+        block_on(hmac::verify(
+            &NativeCrypto,
+            &[key],
+            Some(black_box(&auth)),
+            black_box(&body),
+        ))
+        .unwrap_or_else(|e| panic!("hmac: {e:?}"));
+    });
+    row(
+        &format!("HMAC-SHA256 verify, {kib} KiB body"),
+        ns,
+        Some(body.len()),
+    );
+}
+
+fn standard_webhooks_verify() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let key = standard_webhooks::decode_secret(secret).unwrap_or_default();
+    let body = json_body(1024);
+    let now = 1_800_000_000;
+    let headers = HeaderMap::from_pairs([
+        ("webhook-id", "msg_bench".to_string()),
+        ("webhook-timestamp", now.to_string()),
+        (
+            "webhook-signature",
+            standard_webhooks::sign(&key, "msg_bench", now, &body),
+        ),
+    ]);
+    let keys = [key];
+    let ns = measure(|| {
+        block_on(standard_webhooks::verify(
+            &NativeCrypto,
+            &keys,
+            &[],
+            black_box(&headers),
+            black_box(&body),
+            now,
+        ))
+        .unwrap_or_else(|e| panic!("standard webhooks: {e:?}"));
+    });
+    row("Standard Webhooks verify (v1), 1 KiB body", ns, None);
+}
+
+fn jwt_verify() {
+    let vectors: Value = serde_json::from_str(include_str!("../tests/vectors/jwt.json"))
+        .unwrap_or_else(|e| panic!("jwt vectors: {e}"));
+    let cases = vectors["cases"].as_array().cloned().unwrap_or_default();
+    for alg in ["RS256", "ES256", "EdDSA", "HS256"] {
+        let Some(case) = cases.iter().find(|c| c["alg"] == alg) else {
+            panic!("no {alg} vector");
+        };
+        let keys: Vec<JwtKey> =
+            parse_keys(&case["key"].to_string()).unwrap_or_else(|e| panic!("{alg} key: {e}"));
+        let token = case["token"].as_str().unwrap_or_default().to_string();
+        let ns = measure(|| {
+            block_on(jwt::verify_signature(
+                &NativeCrypto,
+                &keys,
+                black_box(&token),
+            ))
+            .unwrap_or_else(|e| panic!("{alg}: {e:?}"));
+        });
+        row(
+            &format!("JWT {alg} verify (parse + signature, RFC vector)"),
+            ns,
+            None,
+        );
+    }
+}
+
+fn ndjson_encode() {
+    let records: Vec<QueuedRecord> = (0..100)
+        .map(|i| QueuedRecord {
+            v: QUEUED_RECORD_VERSION,
+            id: format!("01JBENCH{i:018}"),
+            collector: "amo".into(),
+            received_at: 1_800_000_000_000 + i,
+            line: String::from_utf8(json_body(1024)).unwrap_or_default(),
+            spill: None,
+            original: None,
+            original_spill: None,
+        })
+        .collect();
+    let ns = measure(|| {
+        for b in batch::group(black_box(&records)) {
+            black_box(batch::encode(
+                b.members.iter().map(|&i| records[i].line.as_str()),
+            ));
+        }
+    });
+    row(
+        "NDJSON batch of 100 × 1 KiB records (group + key + encode)",
+        ns,
+        None,
+    );
+}
+
+fn accept_hmac(kib: usize) {
+    let config = Config::parse(
+        r#"{"public_url": "https://hooks.example.com", "collectors": [
+            {"name": "amo", "max_body_bytes": 1048576, "auth": {"scheme": "hmac", "secrets": ["K"]}}]}"#,
+    )
+    .unwrap_or_else(|e| panic!("config: {e}"));
+    let Some(collector) = config.collector("amo") else {
+        panic!("no collector");
+    };
+    let secrets = Secrets::from_pairs([("K", "amo-bench-key")]);
+    let keyring = Keyring::default();
+    let body = json_body(kib * 1024);
+    let req = InboundRequest {
+        method: "POST".into(),
+        sub_path: "/".into(),
+        headers: HeaderMap::from_pairs([
+            ("content-type", "application/json".to_string()),
+            (
+                "authorization",
+                hmac::authorization(b"amo-bench-key", &body),
+            ),
+        ]),
+        body: body.clone(),
+        ..Default::default()
+    };
+    let cx = AuthContext {
+        secrets: &secrets,
+        keyring: &keyring,
+        crypto: &NativeCrypto,
+        api_keys: &NoKeys,
+        now_secs: 1_800_000_000,
+    };
+    let ns = measure(|| {
+        black_box(
+            block_on(accept(
+                collector,
+                &cx,
+                &NoPlugins,
+                black_box(&req),
+                "01JBENCH",
+                1_800_000_000_000,
+            ))
+            .unwrap_or_else(|e| panic!("accept: {e:?}")),
+        );
+    });
+    row(
+        &format!("accept() on the hmac collector, {kib} KiB (checks, verify, JSON, line)"),
+        ns,
+        Some(body.len()),
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a name filter is not supported.
+    hmac_verify(1);
+    hmac_verify(64);
+    standard_webhooks_verify();
+    jwt_verify();
+    ndjson_encode();
+    accept_hmac(1);
+    accept_hmac(64);
+    pseudonymize_cases();
+}
