@@ -199,6 +199,23 @@ test("a_subscriber_failing_twice_then_answering_ends_completed_after_three_attem
   }
 });
 
+test("a_connection_reset_is_retried_and_recorded_as_a_network_error", async () => {
+  const resetting = await subscriber((entry, n, res) => {
+    if (n === 1) return res.socket.destroy(); // reset without an answer
+    return reply(res, 200, { action: "processed", content: { clean: true } });
+  });
+  await subscribe("resetting", resetting.url, ["file.scanned"]);
+  const [{ id }] = (await call("POST", "/events/file.scanned", { f: 1 })).body.results;
+  const done = await untilStatus(id, ["completed", "failed"], 20000);
+  assert.equal(done.status, "completed");
+  assert.deepEqual(done.results, { clean: true });
+  assert.deepEqual(done.attempts.map((a) => [a.attempt, a.status_code, a.outcome, a.retry_in_secs]), [
+    [1, null, "retry", SCHEDULE[0]],
+    [2, 200, "completed", null],
+  ]);
+  assert.match(done.attempts[0].error, /network error/);
+});
+
 test("410_fails_at_once_and_disables_the_subscription_other_4xx_fail_and_can_be_retried", async () => {
   const gone = await subscriber((_, __, res) => reply(res, 410, { error: "gone" }));
   const sub = await subscribe("gone", gone.url, ["user.deleted"]);

@@ -269,3 +269,41 @@ fn api_key_collector_requires_a_valid_scoped_key() {
     let e = accept(scraper, &secrets(), &unknown, "01ID", 5_000_000).unwrap_err();
     assert_eq!((e.status, e.code), (401, "unknown_key"));
 }
+
+#[test]
+fn json_nested_deeper_than_128_levels_is_refused_as_invalid_json() {
+    let c = config();
+    let nested = |depth: usize| {
+        let mut req = with_headers(&[]);
+        req.body = format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
+        req
+    };
+    // serde_json's recursion limit bounds parsing (and every later walk of the payload).
+    let ok = accept(
+        c.collector("open").unwrap(),
+        &secrets(),
+        &nested(100),
+        "01ID",
+        0,
+    );
+    assert!(ok.is_ok());
+    let e = accept(
+        c.collector("open").unwrap(),
+        &secrets(),
+        &nested(129),
+        "01ID",
+        0,
+    )
+    .unwrap_err();
+    assert_eq!((e.status, e.code), (400, "invalid_json"));
+    assert!(e.message.contains("recursion limit"), "{}", e.message);
+    let e = accept(
+        c.collector("open").unwrap(),
+        &secrets(),
+        &nested(100_000),
+        "01ID",
+        0,
+    )
+    .unwrap_err();
+    assert_eq!((e.status, e.code), (400, "invalid_json"));
+}

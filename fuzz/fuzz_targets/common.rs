@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each target uses part of this module
 //! Shared by the fuzz targets: a config with one collector per scheme, its secrets and
 //! keyring, an in-memory API key store, and a splitter for the fuzz input.
 
