@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use edgehook::auth::Identity;
-use edgehook::auth::api_key::{ApiKey, ApiKeyStore};
+use edgehook::auth::api_key::NoKeys;
 use edgehook::auth::keys::{JwtKey, Keyring, parse_keys};
 use edgehook::auth::{AuthContext, hmac, jwt, standard_webhooks};
 use edgehook::collect::accept::accept;
@@ -127,17 +127,6 @@ fn row(what: &str, ns: f64, bytes: Option<usize>) {
 fn json_body(n: usize) -> Vec<u8> {
     let filler = "x".repeat(n.saturating_sub(40));
     format!(r#"{{"event":"bench","id":12345,"data":"{filler}"}}"#).into_bytes()
-}
-
-struct NoKeys;
-
-impl ApiKeyStore for NoKeys {
-    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
-        Ok(None)
-    }
-    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 fn hmac_verify(kib: usize) {

@@ -2,7 +2,7 @@
 //! Shared by the fuzz targets: a config with one collector per scheme, its secrets and
 //! keyring, an in-memory API key store, and a splitter for the fuzz input.
 
-use edgehook::auth::api_key::{ApiKey, ApiKeyStore};
+pub use edgehook::auth::api_key::NoKeys;
 use edgehook::auth::keys::Keyring;
 use edgehook::config::{Config, Secrets};
 
@@ -37,15 +37,18 @@ pub fn setup() -> (Config, Secrets, Keyring) {
     (config, secrets, keyring)
 }
 
-/// No keys exist.
-pub struct NoKeys;
 
-impl ApiKeyStore for NoKeys {
-    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
-        Ok(None)
-    }
-    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
-        Ok(())
+/// The authentication context every target uses: native crypto, no API keys, a fixed clock.
+pub fn context<'a>(
+    secrets: &'a Secrets,
+    keyring: &'a Keyring,
+) -> edgehook::auth::AuthContext<'a, edgehook::crypto::native::NativeCrypto, NoKeys> {
+    edgehook::auth::AuthContext {
+        secrets,
+        keyring,
+        crypto: &edgehook::crypto::native::NativeCrypto,
+        api_keys: &NoKeys,
+        now_secs: 1_700_000_000,
     }
 }
 

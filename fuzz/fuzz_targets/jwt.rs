@@ -4,7 +4,7 @@
 #[path = "common.rs"]
 mod common;
 
-use edgehook::auth::{self, AuthContext};
+use edgehook::auth;
 use edgehook::crypto::native::NativeCrypto;
 use edgehook::dispatch::service_token;
 use edgehook::inbound::{HeaderMap, InboundRequest};
@@ -18,13 +18,7 @@ fuzz_target!(|data: &[u8]| {
         headers: HeaderMap::from_pairs([("authorization", format!("Bearer {token}"))]),
         ..Default::default()
     };
-    let cx = AuthContext {
-        secrets: &secrets,
-        keyring: &keyring,
-        crypto: &NativeCrypto,
-        api_keys: &common::NoKeys,
-        now_secs: 1_700_000_000,
-    };
+    let cx = common::context(&secrets, &keyring);
     let jwt = config.collector("jwt").expect("jwt collector");
     let _ = futures_executor::block_on(auth::verify(&jwt.auth, &cx, &req));
     let _ = service_token::issuer(&token);

@@ -4,8 +4,7 @@
 #[path = "common.rs"]
 mod common;
 
-use edgehook::auth::{self, AuthContext, github, hmac, standard_webhooks, stripe};
-use edgehook::crypto::native::NativeCrypto;
+use edgehook::auth::{self, github, hmac, standard_webhooks, stripe};
 use edgehook::inbound::{HeaderMap, InboundRequest};
 use libfuzzer_sys::fuzz_target;
 
@@ -36,13 +35,7 @@ fuzz_target!(|data: &[u8]| {
         headers,
         body,
     };
-    let cx = AuthContext {
-        secrets: &secrets,
-        keyring: &keyring,
-        crypto: &NativeCrypto,
-        api_keys: &common::NoKeys,
-        now_secs: 1_700_000_000,
-    };
+    let cx = common::context(&secrets, &keyring);
     for c in &config.collectors {
         let _ = futures_executor::block_on(auth::verify(&c.auth, &cx, &req));
     }

@@ -5,10 +5,8 @@
 #[path = "common.rs"]
 mod common;
 
-use edgehook::auth::AuthContext;
 use edgehook::collect::accept::{Accepted, accept};
 use edgehook::collect::record;
-use edgehook::crypto::native::NativeCrypto;
 use edgehook::inbound::{HeaderMap, InboundRequest};
 use libfuzzer_sys::fuzz_target;
 
@@ -25,13 +23,7 @@ fuzz_target!(|data: &[u8]| {
         body: p[1].to_vec(),
     };
     let _ = record::single_line(&req.body);
-    let cx = AuthContext {
-        secrets: &secrets,
-        keyring: &keyring,
-        crypto: &NativeCrypto,
-        api_keys: &common::NoKeys,
-        now_secs: 1_700_000_000,
-    };
+    let cx = common::context(&secrets, &keyring);
     let accepted = futures_executor::block_on(accept(open, &cx, &edgehook::steps::NoPlugins, &req, "01ID", 0));
     if let Ok(Accepted::Record { record, .. }) = accepted {
         // A record line is always one line of valid JSON.

@@ -6,12 +6,9 @@
 //! a message delivered twice never sends twice. A lost message leaves its result
 //! `pending` past its due time, and the cron trigger enqueues it again.
 
-use std::time::Duration;
-
-use futures_util::future::{Either, select};
 use serde_json::{Map, Value, json};
 use worker::{
-    AbortController, BatchMessageBuilder, D1Database, Delay, Env, Fetch, Headers, MessageBuilder,
+    AbortController, BatchMessageBuilder, D1Database, Env, Fetch, Headers, MessageBuilder,
     MessageExt, Method, RawMessage, Request, RequestInit, RequestRedirect, wasm_bindgen::JsValue,
 };
 
@@ -22,6 +19,7 @@ use super::url_guard::{self, UrlPolicy};
 use super::{DeliveryMessage, RULE_MATCHED, actions, schedule};
 use crate::app::App;
 use crate::error::ApiError;
+use crate::http::outbound::with_timeout;
 use crate::ids;
 use crate::log;
 use crate::queues::{decode_body, retry_later};
@@ -353,15 +351,7 @@ pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, 
             retry_after,
         })
     };
-    let timeout = Delay::from(Duration::from_millis(timeout_ms));
-    futures_util::pin_mut!(exchange);
-    match select(exchange, timeout).await {
-        Either::Left((answer, _)) => answer,
-        Either::Right(((), _)) => {
-            controller.abort();
-            Err(format!("no answer within {timeout_ms} ms"))
-        }
-    }
+    with_timeout(exchange, controller, timeout_ms).await
 }
 
 async fn send_and_classify(

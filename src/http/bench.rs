@@ -17,7 +17,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, QueueContentType, RawMessageBuilder, Request, Response};
 
 use super::{error_response, json_response, read_json};
-use crate::auth::api_key::{ApiKey, ApiKeyStore};
+use crate::auth::api_key::NoKeys;
 use crate::auth::keys::{Keyring, parse_keys};
 use crate::auth::{AuthContext, hmac, jwt, standard_webhooks};
 use crate::collect::accept::accept;
@@ -43,18 +43,6 @@ struct Job {
 
 fn default_bytes() -> usize {
     1024
-}
-
-/// An API-key store that knows no keys (the benched collector uses `hmac`).
-struct NoKeys;
-
-impl ApiKeyStore for NoKeys {
-    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
-        Ok(None)
-    }
-    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 /// A JSON object of about `n` bytes, as benches/core.rs builds it.

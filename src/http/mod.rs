@@ -10,6 +10,7 @@ pub mod health;
 pub mod hooks;
 pub mod keys;
 pub mod observe;
+pub mod outbound;
 pub mod page;
 pub mod plugins;
 pub mod routes;

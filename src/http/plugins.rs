@@ -1,14 +1,13 @@
 //! Calls plugin steps' Workers and web services: [`PluginCaller`] over service bindings
 //! and `fetch`, raced against the step's timeout (fetch has none of its own).
 
-use std::time::Duration;
-
-use futures_util::future::{Either, LocalBoxFuture, select};
+use futures_util::future::LocalBoxFuture;
 use worker::{
-    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+    AbortController, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
     wasm_bindgen::JsValue,
 };
 
+use super::outbound::with_timeout;
 use crate::steps::{PluginCaller, PluginReply, PluginTarget};
 
 /// Plugins reached through this worker's bindings.
@@ -58,15 +57,9 @@ impl PluginCaller for WorkerPlugins<'_> {
                     body,
                 })
             };
-            let timeout = Delay::from(Duration::from_millis(timeout_ms));
-            futures_util::pin_mut!(exchange);
-            match select(exchange, timeout).await {
-                Either::Left((reply, _)) => reply,
-                Either::Right(((), _)) => {
-                    controller.abort();
-                    Err(format!("the plugin did not answer within {timeout_ms} ms"))
-                }
-            }
+            with_timeout(exchange, controller, timeout_ms)
+                .await
+                .map_err(|e| format!("the plugin failed: {e}"))
         })
     }
 }

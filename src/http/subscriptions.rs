@@ -23,6 +23,17 @@ fn random_token(prefix: &str) -> Result<String, ApiError> {
     Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
+/// The caller's key (checked) or a fresh `ehs_` one.
+fn chosen_or_new_key(given: Option<String>) -> Result<String, ApiError> {
+    match given {
+        Some(k) => {
+            dispatch::check_api_key(&k)?;
+            Ok(k)
+        }
+        None => random_token("ehs_"),
+    }
+}
+
 fn not_found(id: &str) -> ApiError {
     ApiError::new(
         404,
@@ -57,13 +68,7 @@ pub async fn create(
     dispatch::check_events(&input.events)?;
     dispatch::check_headers(&input.headers)?;
     check_url(app, &input.url)?;
-    let api_key = match input.api_key {
-        Some(k) => {
-            dispatch::check_api_key(&k)?;
-            k
-        }
-        None => random_token("ehs_")?,
-    };
+    let api_key = chosen_or_new_key(input.api_key)?;
     let master = master_key(env)?;
     let id_random = ids::random_bytes()
         .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
@@ -227,13 +232,7 @@ pub async fn rotate(
             "grace_secs is at most 30 days",
         ));
     }
-    let api_key = match input.api_key {
-        Some(k) => {
-            dispatch::check_api_key(&k)?;
-            k
-        }
-        None => random_token("ehs_")?,
-    };
+    let api_key = chosen_or_new_key(input.api_key)?;
     let s = load(env, id).await?;
     let master = master_key(env)?;
     let context = api_key_context(id);

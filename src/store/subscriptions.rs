@@ -122,6 +122,12 @@ pub async fn insert(
     Ok(())
 }
 
+fn subscriptions(rows: Vec<Row>) -> Vec<Subscription> {
+    rows.into_iter()
+        .map(|r| Stored::from(r).subscription)
+        .collect()
+}
+
 /// One subscription.
 pub async fn get(db: &D1Database, id: &str) -> worker::Result<Option<Stored>> {
     let row: Option<Row> = db
@@ -141,10 +147,7 @@ pub async fn list(db: &D1Database) -> worker::Result<Vec<Subscription>> {
         .all()
         .await?
         .results()?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Stored::from(r).subscription)
-        .collect())
+    Ok(subscriptions(rows))
 }
 
 /// The enabled subscriptions of an event type.
@@ -159,10 +162,7 @@ pub async fn for_event(db: &D1Database, event_type: &str) -> worker::Result<Vec<
         .all()
         .await?
         .results()?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Stored::from(r).subscription)
-        .collect())
+    Ok(subscriptions(rows))
 }
 
 /// Saves changed fields (name, url, events, headers, enabled, reason).

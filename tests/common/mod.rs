@@ -3,7 +3,7 @@
 //! outcome answers with; and a collector config run through the real loading path.
 #![allow(dead_code)] // each test crate uses its own subset
 
-use edgehook::auth::api_key::{ApiKey, ApiKeyStore};
+use edgehook::auth::api_key::NoKeys;
 use edgehook::auth::keys::Keyring;
 use edgehook::auth::{self, AuthContext, AuthError};
 use edgehook::config::{Config, Secrets};
@@ -146,18 +146,6 @@ pub fn load(auth: &str, secrets: &[(&str, &str)]) -> Result<(Config, Secrets, Ke
         .map_err(|e| e.0)?;
     let keyring = Keyring::load(&config, &resolved).map_err(|e| e.0)?;
     Ok((config, resolved, keyring))
-}
-
-/// No API keys: the schemes tested here never look one up.
-pub struct NoKeys;
-
-impl ApiKeyStore for NoKeys {
-    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
-        Ok(None)
-    }
-    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 /// Verifies `req` against collector `c` of a config loaded from `auth` and `secrets`,
