@@ -43,15 +43,22 @@ function jsonBody(n) {
   return `{"event":"bench","id":12345,"data":"${"x".repeat(Math.max(0, n - 40))}"}`;
 }
 
+/** The test config without collectors whose plugin steps need a service binding. */
+function baseConfig(overrides = {}) {
+  const config = testConfig(overrides);
+  config.collectors = config.collectors.filter((c) => !(c.steps || []).some((s) => s.kind === "plugin"));
+  return config;
+}
+
 function benchConfig(jwtKeyName) {
-  const config = testConfig({ public_url: PUBLIC_URL });
+  const config = baseConfig({ public_url: PUBLIC_URL });
   for (const c of config.collectors) if (c.name === "amo") c.max_body_bytes = 1 << 20;
   config.collectors.push({ name: "bench-jwt", auth: { scheme: "jwt", keys: [jwtKeyName], max_lifetime_secs: 3600 } });
   return config;
 }
 
 /** Options of a Miniflare running edgehook from `buildDir`, over HTTP when `http`. */
-function edgehookOptions(buildDir, { http = false, secrets = TEST_SECRETS, config = testConfig() } = {}) {
+function edgehookOptions(buildDir, { http = false, secrets = TEST_SECRETS, config = baseConfig() } = {}) {
   return {
     name: "edgehook",
     modules: true,
