@@ -216,6 +216,28 @@ test("a_connection_reset_is_retried_and_recorded_as_a_network_error", async () =
   assert.match(done.attempts[0].error, /network error/);
 });
 
+test("the_cron_trigger_sends_an_overdue_delivery_whose_message_was_lost_and_purges_expired_rows", async () => {
+  const box = await subscriber((_, __, res) => reply(res, 200, { version: "9", matchedRules: [] }));
+  const sub = await subscribe("lost", box.url, ["lost.message"]);
+  const db = await eh.db();
+  // A result written by a publish whose queue message never arrived, due a while ago.
+  const past = Math.floor(Date.now() / 1000) - 600;
+  await db.prepare(`INSERT INTO results (id, event_id, event_type, subscription_id, payload, status, attempts,
+      next_attempt_at, created_at, updated_at) VALUES ('res_lost', 'evt_lost', 'lost.message', ?, '{"n":1}', 'pending', 0, ?, ?, ?)`)
+    .bind(sub.id, past, past, past).run();
+  // Expired rows the same run purges.
+  await db.prepare("INSERT INTO jwt_nonces (jti, issuer, expires_at) VALUES ('old', 'sa_x', ?)").bind(past).run();
+  await db.prepare("INSERT INTO seen_ids (collector, webhook_id, record_id, expires_at, accepted_at) VALUES ('open', 'old', 'r', ?, ?)")
+    .bind(past, past).run();
+  const worker = await eh.mf.getWorker("edgehook");
+  await worker.scheduled({ cron: "*/5 * * * *", scheduledTime: new Date() });
+  const done = await untilStatus("res_lost", ["completed"]);
+  assert.deepEqual(done.attempts.map((a) => [a.attempt, a.status_code, a.outcome]), [[1, 200, "completed"]]);
+  assert.equal(JSON.parse(box.requests[0].body).n, 1);
+  assert.equal((await db.prepare("SELECT COUNT(*) AS n FROM jwt_nonces WHERE jti = 'old'").first()).n, 0);
+  assert.equal((await db.prepare("SELECT COUNT(*) AS n FROM seen_ids WHERE webhook_id = 'old'").first()).n, 0);
+});
+
 test("410_fails_at_once_and_disables_the_subscription_other_4xx_fail_and_can_be_retried", async () => {
   const gone = await subscriber((_, __, res) => reply(res, 410, { error: "gone" }));
   const sub = await subscribe("gone", gone.url, ["user.deleted"]);
