@@ -24,7 +24,7 @@ use crate::ids;
 use crate::log;
 use crate::queues::{decode_body, retry_later};
 use crate::store::attempts::{self, Attempt};
-use crate::store::results::{self, NewResult, Update};
+use crate::store::results::{self, NewResult, ResultRecord, Update};
 use crate::store::{rules, subscriptions};
 
 /// Current [`DeliveryMessage::v`].
@@ -267,11 +267,8 @@ async fn attempt(
         env,
         app,
         db,
-        &result.id,
-        &result.event_id,
-        &result.event_type,
+        &result,
         msg,
-        result.retry_base,
         outcome,
         status_code,
         duration_ms,
@@ -376,16 +373,14 @@ async fn record(
     env: &Env,
     app: &App,
     db: &D1Database,
-    result_id: &str,
-    event_id: &str,
-    event_type: &str,
+    result: &ResultRecord,
     msg: &DeliveryMessage,
-    retry_base: u32,
     outcome: Outcome,
     status_code: Option<u16>,
     duration_ms: u64,
     now: i64,
 ) -> Result<String, String> {
+    let (result_id, retry_base) = (result.id.as_str(), result.retry_base);
     let schedule = &app.config.dispatch.retry_schedule_secs;
     // A retry the schedule has no room for is a failure.
     let (outcome, retry_in) = match outcome {
@@ -478,14 +473,22 @@ async fn record(
         disable: true,
         reason,
     } = &outcome
-        && let Some(sub) = results::get(db, result_id).await.ok().flatten()
     {
-        subscriptions::disable(db, &sub.subscription_id, reason, now)
+        subscriptions::disable(db, &result.subscription_id, reason, now)
             .await
             .map_err(|e| e.to_string())?;
     }
     if let Some(matched) = matched {
-        apply_rules(env, db, result_id, event_id, event_type, &matched, now).await?;
+        apply_rules(
+            env,
+            db,
+            result_id,
+            &result.event_id,
+            &result.event_type,
+            &matched,
+            now,
+        )
+        .await?;
     }
     Ok(label.to_string())
 }
