@@ -23,17 +23,16 @@ pub mod steps;
 pub mod store;
 pub mod time;
 
-use worker::{
-    Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent, event,
-};
+use worker::{Context, Env, MessageBatch, ScheduleContext, ScheduledEvent, event, web_sys};
 
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
 }
 
+// The runtime's own Request and Response: `http::serve` converts only where it needs to.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let resp = http::serve(req, &env).await;
     // Counters reach D1 after the response has gone, never before it.
     if let Some(flush) = http::observe::scheduled_flush(&env) {

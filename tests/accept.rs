@@ -74,8 +74,15 @@ fn accept(
         api_keys: &MemoryKeys(vec![stored_key()]),
         now_secs: (now_ms / 1000) as i64,
     };
+    // Only the headers the worker copies out of the runtime's request.
+    let req = InboundRequest {
+        headers: HeaderMap::select(accept::headers_read(collector), |n| {
+            req.headers.get(n).map(str::to_string)
+        }),
+        ..req.clone()
+    };
     let accepted =
-        futures_executor::block_on(accept::accept(collector, &cx, &NoPlugins, req, id, now_ms))?;
+        futures_executor::block_on(accept::accept(collector, &cx, &NoPlugins, &req, id, now_ms))?;
     match accepted {
         accept::Accepted::Record { record, .. } => Ok(record),
         accept::Accepted::Dropped => panic!("no collector here filters"),

@@ -96,6 +96,22 @@ fn default_max_lifetime() -> u64 {
 }
 
 impl AuthConfig {
+    /// The request headers [`verify`] reads for this scheme, lower case. The worker copies
+    /// only these (and [`crate::collect::accept::HEADERS`]) out of the runtime's request.
+    pub fn headers(&self) -> &'static [&'static str] {
+        match self {
+            AuthConfig::Hmac { .. } | AuthConfig::Jwt { .. } => &["authorization"],
+            AuthConfig::Github { .. } => &["x-hub-signature-256"],
+            AuthConfig::StandardWebhooks { .. } => {
+                &["webhook-id", "webhook-timestamp", "webhook-signature"]
+            }
+            AuthConfig::Stripe { .. } => &["stripe-signature"],
+            AuthConfig::Ashirt { .. } => &["authorization", "date"],
+            AuthConfig::ApiKey { .. } => &["x-apikey", "authorization"],
+            AuthConfig::None {} => &[],
+        }
+    }
+
     /// The scheme's name as written in the config.
     pub fn scheme(&self) -> &'static str {
         match self {

@@ -13,6 +13,22 @@ use crate::error::ApiError;
 use crate::inbound::InboundRequest;
 use crate::steps::{Flow, PluginCaller, StepContext, Work};
 
+/// The request headers [`accept`] reads itself, lower case: the content type and the
+/// sender's webhook id. The scheme's own are [`crate::auth::AuthConfig::headers`].
+pub const HEADERS: &[&str] = &["content-type", "webhook-id", "idempotency-key"];
+
+/// Every request header [`accept`] reads for `collector`, each once: the worker copies
+/// these out of the runtime's request and no others.
+pub fn headers_read(collector: &Collector) -> Vec<&'static str> {
+    let mut names = HEADERS.to_vec();
+    for name in collector.auth.headers() {
+        if !names.contains(name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 /// `413 payload_too_large` for a body over the collector's limit.
 pub fn too_large(limit: u64) -> ApiError {
     ApiError::new(

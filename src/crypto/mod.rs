@@ -58,24 +58,31 @@ pub trait Crypto {
     ) -> Result<bool, CryptoError>;
 }
 
-/// Whether any of `givens` equals HMAC-SHA256(key, data) for any of `keys`. Every
-/// (key, signature) pair is compared in constant time, so timing does not tell which key
-/// matched, or how much of the MAC did. Each key's MAC is computed once, however many
-/// signatures a header lists, so packing a header cannot multiply the work over a body.
+/// Whether any of `givens` equals HMAC-SHA256(key, data) for any of `keys`, tried in
+/// order. Each MAC is compared with every signature in constant time, so timing does not
+/// tell how much of a MAC matched. It stops at the first key that matches: only a sender
+/// holding a key can make one match, and a request no key verifies costs every key, so
+/// the time saved tells an attacker nothing (the current key is listed first; the
+/// rotated-out one costs only requests still signed with it). Each key's MAC is computed
+/// once, however many signatures a header lists, so packing a header cannot multiply the
+/// work over a body.
 pub async fn hmac_matches_any<C: Crypto>(
     crypto: &C,
     keys: &[&[u8]],
     data: &[u8],
     givens: &[&[u8]],
 ) -> Result<bool, CryptoError> {
-    let mut ok = Choice::from(0);
     for key in keys {
         let mac = crypto.hmac_sha256(key, data).await?;
+        let mut ok = Choice::from(0);
         for given in givens {
             ok |= mac.as_slice().ct_eq(given);
         }
+        if bool::from(ok) {
+            return Ok(true);
+        }
     }
-    Ok(bool::from(ok))
+    Ok(false)
 }
 
 /// HMAC-SHA256 in pure Rust.
@@ -85,4 +92,38 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<sha2::Sha256>>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
     mac.update(data);
     mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// Pure-Rust HMACs that counts how many it computes.
+    struct Counting(Cell<usize>);
+
+    impl Crypto for Counting {
+        async fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
+            self.0.set(self.0.get() + 1);
+            Ok(hmac_sha256(key, data))
+        }
+        async fn verify(&self, _: &PublicKey, _: &[u8], _: &[u8]) -> Result<bool, CryptoError> {
+            Ok(false)
+        }
+    }
+
+    fn matches(keys: &[&[u8]], given: [u8; 32]) -> (bool, usize) {
+        let crypto = Counting(Cell::new(0));
+        let ok = futures_executor::block_on(hmac_matches_any(&crypto, keys, b"body", &[&given]));
+        (ok.unwrap(), crypto.0.get())
+    }
+
+    #[test]
+    fn hmac_check_stops_at_the_first_key_that_matches() {
+        let keys: [&[u8]; 2] = [b"current", b"previous"];
+        assert_eq!(matches(&keys, hmac_sha256(b"current", b"body")), (true, 1));
+        assert_eq!(matches(&keys, hmac_sha256(b"previous", b"body")), (true, 2));
+        // A signature no key makes costs every key, whichever it resembles.
+        assert_eq!(matches(&keys, [0; 32]), (false, 2));
+    }
 }

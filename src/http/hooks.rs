@@ -1,14 +1,14 @@
 //! `POST /hooks/{collector}[/{*rest}]`: read the request, accept it, queue the record.
 
 use futures_util::StreamExt;
-use serde_json::json;
-use worker::{Bucket, Env, Request, Response};
+use serde_json::{Value, json};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Bucket, Env, Request, js_sys, web_sys};
 
-use super::json_response;
 use super::plugins::WorkerPlugins;
 use crate::app::App;
 use crate::auth::AuthContext;
-use crate::collect::accept::{Accepted, accept, too_large};
+use crate::collect::accept::{Accepted, accept, headers_read, too_large};
 use crate::collect::idempotency::CLAIM_SECS;
 use crate::collect::record::{QueuedRecord, SPILL_THRESHOLD_BYTES, original_spill_key, spill_key};
 use crate::crypto::webcrypto::WebCrypto;
@@ -19,40 +19,70 @@ use crate::log;
 use crate::store::api_keys::D1Keys;
 use crate::store::seen_ids::{self, Claim};
 
-/// Handles one webhook; answers the response and what happened to the webhook
+/// Where a webhook was sent: the collector's name and the rest of the URL.
+pub struct Target<'a> {
+    /// The `{collector}` segment.
+    pub collector: &'a str,
+    /// The path after `/hooks/<collector>`, starting with `/`.
+    pub sub_path: String,
+    /// The whole path.
+    pub path: &'a str,
+    /// The raw query string, without `?`.
+    pub query: &'a str,
+}
+
+/// What the collector route answers: status, JSON body and what happened to the webhook
 /// (`accepted`, `duplicate` or `dropped`), which is logged and counted.
+pub struct HookAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+    /// What happened to the webhook.
+    pub outcome: &'static str,
+}
+
+fn answer(status: u16, body: Value, outcome: &'static str) -> HookAnswer {
+    HookAnswer {
+        status,
+        body,
+        outcome,
+    }
+}
+
+/// Handles one webhook. It reads the runtime's request directly: only the headers the
+/// collector's checks read ([`headers_read`]), the body in one piece when its length is
+/// declared.
 pub async fn handle(
-    mut req: Request,
+    req: &web_sys::Request,
     env: &Env,
     app: &App,
-    collector_name: &str,
-    sub_path: String,
+    method: &str,
+    target: Target<'_>,
     now_ms: u64,
-) -> Result<(Response, &'static str), ApiError> {
-    let collector = app.config.collector(collector_name).ok_or_else(|| {
+) -> Result<HookAnswer, ApiError> {
+    let collector = app.config.collector(target.collector).ok_or_else(|| {
         ApiError::new(
             404,
             "unknown_collector",
-            format!("no collector is named {collector_name:?}"),
+            format!("no collector is named {:?}", target.collector),
         )
     })?;
-    let method = req.method().to_string();
     if method != "POST" {
-        return Err(ApiError::method_not_allowed(&method, "POST"));
+        return Err(ApiError::method_not_allowed(method, "POST"));
     }
-    let body = read_body(&mut req, collector.max_body_bytes).await?;
-    let url = req
-        .url()
-        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable URL: {e}")))?;
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let body = read_body(req, header("content-length"), collector.max_body_bytes).await?;
     let inbound = InboundRequest {
-        method,
-        sub_path,
-        query: url.query().unwrap_or("").to_string(),
-        uri: match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
+        method: method.to_string(),
+        sub_path: target.sub_path,
+        query: target.query.to_string(),
+        uri: match target.query {
+            "" => target.path.to_string(),
+            q => format!("{}?{q}", target.path),
         },
-        headers: HeaderMap::from_pairs(req.headers().entries()),
+        headers: HeaderMap::select(headers_read(collector), header),
         body,
     };
     let random = ids::random_bytes()
@@ -70,56 +100,59 @@ pub async fn handle(
     };
     let plugins = WorkerPlugins(env);
     let (mut record, key) = match accept(collector, &cx, &plugins, &inbound, &id, now_ms).await? {
-        Accepted::Dropped => {
-            return Ok((json_response(202, &json!({"status": "dropped"})), "dropped"));
-        }
+        Accepted::Dropped => return Ok(answer(202, json!({"status": "dropped"}), "dropped")),
         Accepted::Record {
             record,
             idempotency_key,
         } => (record, idempotency_key),
     };
     let now_secs = now_ms / 1000;
-    if let Some(key) = &key {
-        let claim = seen_ids::claim(
-            &db,
-            &collector.name,
-            key,
-            &id,
-            now_secs,
-            now_secs + CLAIM_SECS,
-        )
-        .await
-        .map_err(|e| ApiError::unavailable(format!("could not check the webhook id: {e}")))?;
-        match claim {
-            Claim::Claimed => {}
-            Claim::Seen {
-                record_id,
-                accepted: true,
-            } => {
-                return Ok((
-                    json_response(200, &json!({"id": record_id, "status": "duplicate"})),
-                    "duplicate",
-                ));
+    let claimed = match key {
+        None => None,
+        Some(key) => {
+            let claim = seen_ids::claim(
+                &db,
+                &collector.name,
+                &key,
+                &id,
+                now_secs,
+                now_secs + CLAIM_SECS,
+            )
+            .await
+            .map_err(|e| ApiError::unavailable(format!("could not check the webhook id: {e}")))?;
+            match claim {
+                Claim::Claimed => {}
+                Claim::Seen {
+                    record_id,
+                    accepted: true,
+                } => {
+                    return Ok(answer(
+                        200,
+                        json!({"id": record_id, "status": "duplicate"}),
+                        "duplicate",
+                    ));
+                }
+                Claim::Seen { .. } => {
+                    let mut e = ApiError::new(
+                        409,
+                        "duplicate_in_progress",
+                        "a webhook with this id is being accepted right now; retry to learn its outcome",
+                    );
+                    e.retry_after = Some(5);
+                    return Err(e);
+                }
             }
-            Claim::Seen { .. } => {
-                let mut e = ApiError::new(
-                    409,
-                    "duplicate_in_progress",
-                    "a webhook with this id is being accepted right now; retry to learn its outcome",
-                );
-                e.retry_after = Some(5);
-                return Err(e);
-            }
+            Some(key)
         }
-    }
+    };
     if let Err(e) = enqueue(env, &mut record).await {
-        if let Some(key) = &key {
+        if let Some(key) = &claimed {
             // If this fails too, the claim lapses after CLAIM_SECS.
             let _ = seen_ids::release(&db, &collector.name, key, &id).await;
         }
         return Err(e);
     }
-    if let Some(key) = &key {
+    if let Some(key) = &claimed {
         let expires = now_secs + app.config.dedupe_window_secs;
         if let Err(e) = seen_ids::confirm(&db, &collector.name, key, &id, now_secs, expires).await {
             // The record is queued; only the duplicate check weakens (the claim lapses).
@@ -127,8 +160,9 @@ pub async fn handle(
                 "collector": collector.name, "error": e.to_string()}));
         }
     }
-    Ok((
-        json_response(202, &json!({"id": id, "status": "accepted"})),
+    Ok(answer(
+        202,
+        json!({"id": id, "status": "accepted"}),
         "accepted",
     ))
 }
@@ -177,15 +211,17 @@ async fn put_spill(bucket: &Bucket, key: &str, text: String) -> Result<(), ApiEr
         .map_err(|e| ApiError::unavailable(format!("could not store the body: {e}")))
 }
 
-/// Reads the body, refusing it as soon as it is known to exceed `limit`: from
+/// Reads the body, refusing it as soon as it is known to exceed `limit`: from a declared
 /// `Content-Length` before reading anything (then in one piece), else while streaming.
-async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
+async fn read_body(
+    req: &web_sys::Request,
+    content_length: Option<String>,
+    limit: u64,
+) -> Result<Vec<u8>, ApiError> {
+    let unreadable = |e: &dyn std::fmt::Debug| {
+        ApiError::new(400, "bad_request", format!("unreadable body: {e:?}"))
+    };
+    let declared = content_length.and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
@@ -193,22 +229,22 @@ async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
         // The runtime holds a body to its declared length, so it is read in one piece:
         // one ArrayBuffer copy instead of a promise per stream chunk (bench/: 64 KiB
         // bodies cost 0.6 ms less per request). The check after is belt and braces.
-        let body = req
-            .bytes()
-            .await
-            .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+        let buffer = req.array_buffer().map_err(|e| unreadable(&e))?;
+        let buffer = JsFuture::from(buffer).await.map_err(|e| unreadable(&e))?;
+        let body = js_sys::Uint8Array::new(&buffer).to_vec();
         if body.len() as u64 > limit {
             return Err(too_large(limit));
         }
         return Ok(body);
     }
-    let Ok(mut stream) = req.stream() else {
+    // Streamed (no Content-Length): through workers-rs' byte stream.
+    // (`Clone::clone` copies the handle; `web_sys::Request::clone` would tee the body.)
+    let Ok(mut stream) = Request::from(<web_sys::Request as Clone>::clone(req)).stream() else {
         return Ok(Vec::new()); // no body at all
     };
-    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+        let chunk = chunk.map_err(|e| unreadable(&e))?;
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(too_large(limit));
         }

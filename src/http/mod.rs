@@ -20,10 +20,12 @@ pub mod subscriptions;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use worker::{Env, Request, Response};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Request, Response, js_sys, web_sys};
 
 use crate::app;
 use crate::error::ApiError;
+use crate::inbound;
 use crate::log;
 use routes::RouteId;
 
@@ -66,13 +68,59 @@ pub fn error_response(e: &ApiError) -> Response {
     resp
 }
 
+/// A JSON answer built straight on the runtime's `Response`: the body string and a shared
+/// header object cross into JS, nothing else. The collector route and every error answer
+/// this way; other routes build a [`Response`] and are converted.
+pub fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web_sys::Response {
+    thread_local! {
+        // The runtime copies init headers into each Response, so one object serves all.
+        static JSON_HEADERS: JsValue = {
+            let headers = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&headers, &"content-type".into(), &"application/json".into());
+            headers.into()
+        };
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    match retry_after {
+        None => JSON_HEADERS.with(|h| init.set_headers(h)),
+        Some(secs) => {
+            if let Ok(headers) = web_sys::Headers::new() {
+                let _ = headers.set("content-type", "application/json");
+                let _ = headers.set("retry-after", &secs.to_string());
+                init.set_headers(&headers);
+            }
+        }
+    }
+    web_sys::Response::new_with_opt_str_and_init(Some(&body.to_string()), &init)
+        .unwrap_or_else(|_| web_sys::Response::new().unwrap_or_else(|_| unreachable!()))
+}
+
+/// What a route answered: JSON (the collector route, errors) or a [`Response`] (the rest).
+enum Answer {
+    Json(u16, Value),
+    Response(Response),
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        match self {
+            Answer::Json(status, _) => *status,
+            Answer::Response(r) => r.status_code(),
+        }
+    }
+}
+
 /// Serves one request: loads the app (config), routes by [`routes::ROUTES`], counts it
 /// and logs one line (request id, method, route pattern, collector, outcome, status,
-/// duration).
-pub async fn serve(req: Request, env: &Env) -> Response {
+/// duration). The collector route reads the runtime's request directly (only the headers
+/// its checks need, never `request.cf`); the other routes get a [`Request`].
+pub async fn serve(req: web_sys::Request, env: &Env) -> web_sys::Response {
+    let url = req.url();
+    let (path, query) = inbound::split_url(&url);
     #[cfg(feature = "bench")]
-    if req.path().starts_with(bench::PREFIX) {
-        return bench::handle(req, env).await;
+    if path.starts_with(bench::PREFIX) {
+        return bench::handle(Request::from(req), env).await.into();
     }
     let started = worker::Date::now().as_millis();
     let request_id = req
@@ -83,10 +131,8 @@ pub async fn serve(req: Request, env: &Env) -> Response {
         .unwrap_or_else(|| {
             crate::ids::ulid(started, crate::ids::random_bytes().unwrap_or_default())
         });
-    let now_secs = (started / 1000) as i64;
-    let method = req.method().to_string();
-    let path = req.path();
-    let matched = routes::resolve(&method, &path);
+    let method = req.method();
+    let matched = routes::resolve(&method, path);
     let mut fields = json!({
         "request_id": request_id,
         "method": method,
@@ -95,97 +141,40 @@ pub async fn serve(req: Request, env: &Env) -> Response {
     let app = app::app(env);
     let result = match (&app, matched) {
         (Err(e), _) => Err(e.clone()),
-        (Ok(_), None) => Err(ApiError::not_found(&path)),
+        (Ok(_), None) => Err(ApiError::not_found(path)),
         // The collector route names an unknown collector before a wrong method (README).
         (Ok(app), Some(m)) if m.id == RouteId::Hook => {
             let collector = m.params.get("collector").unwrap_or_default().to_string();
-            let sub_path = format!("/{}", m.params.get("rest").unwrap_or_default());
+            let target = hooks::Target {
+                collector: &collector,
+                sub_path: format!("/{}", m.params.get("rest").unwrap_or_default()),
+                path,
+                query,
+            };
             fields["collector"] = json!(collector);
-            hooks::handle(req, env, app, &collector, sub_path, started)
+            hooks::handle(&req, env, app, &method, target, started)
                 .await
-                .map(|(resp, outcome)| {
-                    fields["outcome"] = json!(outcome);
-                    resp
+                .map(|answer| {
+                    fields["outcome"] = json!(answer.outcome);
+                    Answer::Json(answer.status, answer.body)
                 })
         }
         (Ok(_), Some(m)) if !m.method_allowed => {
             Err(ApiError::method_not_allowed(&method, &m.allowed))
         }
-        (Ok(app), Some(m)) => match m.id {
-            RouteId::Healthz => health::handle(&method),
-            RouteId::OpenApi => page::openapi(&app.config.public_url),
-            RouteId::AdminPage => page::admin(&path),
-            RouteId::KeysTest => keys::test(&req, env, now_secs).await,
-            RouteId::Hook => Err(ApiError::internal("hook route dispatched twice")),
-            RouteId::Events => {
-                let event_type = m.params.get("type").unwrap_or_default().to_string();
-                events::publish(req, env, app, &event_type, started).await
-            }
-            RouteId::Result => {
-                let id = m.params.get("id").unwrap_or_default().to_string();
-                match method.as_str() {
-                    "PATCH" => events::patch(req, env, &id, now_secs).await,
-                    _ => events::show(&req, env, &id, now_secs).await,
-                }
-            }
-            id => match admin::require_admin(&req, env) {
-                Err(e) => Err(e),
-                Ok(()) => match (id, method.as_str()) {
-                    (RouteId::AdminKeys, "POST") => admin::create_key(req, env, now_secs).await,
-                    (RouteId::AdminKeys, _) => admin::list_keys(env, now_secs).await,
-                    (RouteId::AdminKey, _) => {
-                        let key_id = m.params.get("id").unwrap_or_default();
-                        admin::revoke_key(key_id, env, now_secs).await
-                    }
-                    (RouteId::AdminStats, _) => match req.url() {
-                        Ok(url) => stats::stats(&url, env, app, now_secs as u64).await,
-                        Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
-                    },
-                    (RouteId::AdminBatches, _) => match req.url() {
-                        Ok(url) => stats::list_batches(&url, env).await,
-                        Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
-                    },
-                    (RouteId::AdminSubscriptions, "POST") => {
-                        subscriptions::create(req, env, app, now_secs).await
-                    }
-                    (RouteId::AdminSubscriptions, _) => subscriptions::list(env).await,
-                    (RouteId::AdminSubscription, verb) => {
-                        let id = m.params.get("id").unwrap_or_default().to_string();
-                        match verb {
-                            "PATCH" => subscriptions::update(req, env, app, &id, now_secs).await,
-                            "DELETE" => subscriptions::delete(env, &id).await,
-                            _ => subscriptions::show(env, &id).await,
-                        }
-                    }
-                    (RouteId::AdminSubscriptionTest, _) => {
-                        let id = m.params.get("id").unwrap_or_default();
-                        subscriptions::test(env, app, id, now_secs).await
-                    }
-                    (RouteId::AdminSubscriptionRotate, _) => {
-                        let id = m.params.get("id").unwrap_or_default().to_string();
-                        subscriptions::rotate(req, env, app, &id, now_secs).await
-                    }
-                    (RouteId::AdminRules, _) => rules::list(env).await,
-                    (RouteId::AdminRule, _) => {
-                        let name = m.params.get("name").unwrap_or_default().to_string();
-                        rules::put(req, env, &name, now_secs).await
-                    }
-                    (RouteId::AdminDeliveries, _) => match req.url() {
-                        Ok(url) => deliveries::list(&url, env).await,
-                        Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
-                    },
-                    (RouteId::AdminDeliveryRetry, _) => {
-                        let id = m.params.get("id").unwrap_or_default();
-                        deliveries::retry(env, id, now_secs).await
-                    }
-                    (other, _) => Err(ApiError::internal(format!("no handler for {other:?}"))),
-                },
-            },
-        },
+        (Ok(app), Some(m)) => route(Request::from(req), env, app, &m, &method, path, started)
+            .await
+            .map(Answer::Response),
     };
-    let error_code = result.as_ref().err().map(|e| e.code);
-    let resp = result.unwrap_or_else(|e| error_response(&e));
-    let status = resp.status_code();
+    let (answer, error_code, retry_after) = match result {
+        Ok(answer) => (answer, None, None),
+        Err(e) => (
+            Answer::Json(e.status, e.body()),
+            Some(e.code),
+            e.retry_after,
+        ),
+    };
+    let status = answer.status();
     let collector = fields
         .get("collector")
         .and_then(|c| c.as_str())
@@ -207,5 +196,92 @@ pub async fn serve(req: Request, env: &Env) -> Response {
     fields["duration_ms"] = json!(worker::Date::now().as_millis().saturating_sub(started));
     observe::analytics(env, &fields);
     log::emit(fields);
-    resp
+    match answer {
+        Answer::Json(status, body) => raw_json_response(status, &body, retry_after),
+        Answer::Response(resp) => resp.into(),
+    }
+}
+
+/// The routes other than the collector's, each on a [`Request`].
+async fn route(
+    req: Request,
+    env: &Env,
+    app: &app::App,
+    m: &routes::Matched,
+    method: &str,
+    path: &str,
+    started: u64,
+) -> Result<Response, ApiError> {
+    let now_secs = (started / 1000) as i64;
+    match m.id {
+        RouteId::Healthz => health::handle(method),
+        RouteId::OpenApi => page::openapi(&app.config.public_url),
+        RouteId::AdminPage => page::admin(path),
+        RouteId::KeysTest => keys::test(&req, env, now_secs).await,
+        RouteId::Hook => Err(ApiError::internal("hook route dispatched twice")),
+        RouteId::Events => {
+            let event_type = m.params.get("type").unwrap_or_default().to_string();
+            events::publish(req, env, app, &event_type, started).await
+        }
+        RouteId::Result => {
+            let id = m.params.get("id").unwrap_or_default().to_string();
+            match method {
+                "PATCH" => events::patch(req, env, &id, now_secs).await,
+                _ => events::show(&req, env, &id, now_secs).await,
+            }
+        }
+        id => match admin::require_admin(&req, env) {
+            Err(e) => Err(e),
+            Ok(()) => match (id, method) {
+                (RouteId::AdminKeys, "POST") => admin::create_key(req, env, now_secs).await,
+                (RouteId::AdminKeys, _) => admin::list_keys(env, now_secs).await,
+                (RouteId::AdminKey, _) => {
+                    let key_id = m.params.get("id").unwrap_or_default();
+                    admin::revoke_key(key_id, env, now_secs).await
+                }
+                (RouteId::AdminStats, _) => match req.url() {
+                    Ok(url) => stats::stats(&url, env, app, now_secs as u64).await,
+                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                },
+                (RouteId::AdminBatches, _) => match req.url() {
+                    Ok(url) => stats::list_batches(&url, env).await,
+                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                },
+                (RouteId::AdminSubscriptions, "POST") => {
+                    subscriptions::create(req, env, app, now_secs).await
+                }
+                (RouteId::AdminSubscriptions, _) => subscriptions::list(env).await,
+                (RouteId::AdminSubscription, verb) => {
+                    let id = m.params.get("id").unwrap_or_default().to_string();
+                    match verb {
+                        "PATCH" => subscriptions::update(req, env, app, &id, now_secs).await,
+                        "DELETE" => subscriptions::delete(env, &id).await,
+                        _ => subscriptions::show(env, &id).await,
+                    }
+                }
+                (RouteId::AdminSubscriptionTest, _) => {
+                    let id = m.params.get("id").unwrap_or_default();
+                    subscriptions::test(env, app, id, now_secs).await
+                }
+                (RouteId::AdminSubscriptionRotate, _) => {
+                    let id = m.params.get("id").unwrap_or_default().to_string();
+                    subscriptions::rotate(req, env, app, &id, now_secs).await
+                }
+                (RouteId::AdminRules, _) => rules::list(env).await,
+                (RouteId::AdminRule, _) => {
+                    let name = m.params.get("name").unwrap_or_default().to_string();
+                    rules::put(req, env, &name, now_secs).await
+                }
+                (RouteId::AdminDeliveries, _) => match req.url() {
+                    Ok(url) => deliveries::list(&url, env).await,
+                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                },
+                (RouteId::AdminDeliveryRetry, _) => {
+                    let id = m.params.get("id").unwrap_or_default();
+                    deliveries::retry(env, id, now_secs).await
+                }
+                (other, _) => Err(ApiError::internal(format!("no handler for {other:?}"))),
+            },
+        },
+    }
 }

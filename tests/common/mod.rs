@@ -6,10 +6,11 @@
 use edgehook::auth::api_key::NoKeys;
 use edgehook::auth::keys::Keyring;
 use edgehook::auth::{self, AuthContext, AuthError};
+use edgehook::collect::accept;
 use edgehook::config::{Config, Secrets};
 use edgehook::crypto::native::NativeCrypto;
 use edgehook::error::ApiError;
-use edgehook::inbound::InboundRequest;
+use edgehook::inbound::{HeaderMap, InboundRequest};
 use serde_json::{Map, Value};
 
 /// One row of a vector file: the file's `defaults` overlaid with the row's own keys.
@@ -149,7 +150,8 @@ pub fn load(auth: &str, secrets: &[(&str, &str)]) -> Result<(Config, Secrets, Ke
 }
 
 /// Verifies `req` against collector `c` of a config loaded from `auth` and `secrets`,
-/// through `auth::verify` as the collector route does.
+/// through `auth::verify` as the collector route does: with only the headers the worker
+/// copies for the collector (`accept::headers_read`).
 pub fn verify_with_config(
     auth: &str,
     secrets: &[(&str, &str)],
@@ -164,5 +166,12 @@ pub fn verify_with_config(
         api_keys: &NoKeys,
         now_secs,
     };
-    futures_executor::block_on(auth::verify(&config.collectors[0].auth, &cx, req)).map(drop)
+    let collector = &config.collectors[0];
+    let req = InboundRequest {
+        headers: HeaderMap::select(accept::headers_read(collector), |n| {
+            req.headers.get(n).map(str::to_string)
+        }),
+        ..req.clone()
+    };
+    futures_executor::block_on(auth::verify(&collector.auth, &cx, &req)).map(drop)
 }
