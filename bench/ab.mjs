@@ -1,0 +1,74 @@
+// A/B: the same signed POST against several workers, each in its own workerd, autocannon
+// in a second process, rounds interleaved so a busy neighbour hits them alike. Prints
+// per target the median req/s, p50/p99 and workerd CPU per request (utime+stime of the
+// workerd processes over the run, divided by the 2xx count: steadier than req/s here).
+//
+//   node bench/ab.mjs SECONDS ROUNDS label=path/to/build/:/hooks/amo label=bench/floors/send.mjs
+//
+// A target ending in `/` is a worker-build output directory (index.js + index_bg.wasm),
+// anything else a module worker script; `:path` is the request path (default `/`).
+// KIB=64 sends a 64 KiB body instead of 1 KiB. The first target is the 1.00x reference.
+import { Miniflare } from "miniflare";
+import { spawn } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { root } from "../miniflare/harness.mjs";
+import { autocannonArgs, signedBody, workerOptions } from "./lib.mjs";
+
+const [seconds = "3", rounds = "5", ...specs] = process.argv.slice(2);
+const body = signedBody();
+
+/** CPU seconds (as µs) used so far by every workerd process on the machine. */
+function workerdCpuMicros() {
+  const tick = 100; // CLK_TCK on Linux
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "workerd") continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return (ticks / tick) * 1e6;
+}
+
+function load(url, secs) {
+  const args = autocannonArgs(root, url, body, secs);
+  const cpu0 = workerdCpuMicros();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("close", () => {
+      const r = JSON.parse(out);
+      if (r.non2xx || r.errors) return reject(new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`));
+      resolve({ rps: r["2xx"] / r.duration, p50: r.latency.p50, p99: r.latency.p99, cpu: (workerdCpuMicros() - cpu0) / r["2xx"] });
+    });
+  });
+}
+
+const targets = [];
+for (const spec of specs) {
+  const [label, rest] = spec.split("=");
+  const [file, p = "/"] = rest.split(":");
+  const mf = new Miniflare(workerOptions(file, `ab${targets.length}`));
+  targets.push({ label, mf, url: String(await mf.ready).replace(/\/$/, "") + p, runs: [] });
+}
+try {
+  for (const t of targets) await load(t.url, 1); // warm-up
+  for (let r = 0; r < Number(rounds); r++) for (const t of targets) t.runs.push(await load(t.url, Number(seconds)));
+} finally {
+  await Promise.all(targets.map((t) => t.mf.dispose()));
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const reference = median(targets[0].runs.map((x) => x.rps));
+for (const t of targets) {
+  const rps = median(t.runs.map((x) => x.rps));
+  console.log(
+    `${t.label.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s ${(rps / reference).toFixed(2)}x  ` +
+      `p50 ${median(t.runs.map((x) => x.p50))} ms  p99 ${median(t.runs.map((x) => x.p99))} ms  ` +
+      `cpu ${median(t.runs.map((x) => x.cpu)).toFixed(0)} µs/req  (req/s per round: ${t.runs.map((x) => x.rps.toFixed(0)).join(" ")})`,
+  );
+}
