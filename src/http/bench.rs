@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, QueueContentType, RawMessageBuilder, Request, Response};
 
-use super::{error_response, json_response, read_json};
+use super::{json_response, read_json};
 use crate::auth::api_key::NoKeys;
 use crate::auth::keys::{Keyring, parse_keys};
 use crate::auth::{AuthContext, hmac, jwt, standard_webhooks};
@@ -55,34 +55,30 @@ fn failed(what: impl std::fmt::Display) -> ApiError {
     ApiError::new(422, "bench_failed", what.to_string())
 }
 
-/// Serves a bench request.
-pub async fn handle(mut req: Request, env: &Env) -> Response {
-    let result = async {
-        match req.path().as_str() {
-            "/__bench/crypto" => {
-                let job: Job = read_json(&mut req).await?;
-                run(&job).await?;
-                Ok(json_response(200, &json!({"op": job.op, "n": job.n})))
-            }
-            // The Rust floors: what any workers-rs worker pays for a request, doing
-            // nothing but reading the body (and sending it to the queue).
-            "/__bench/noop" => {
-                req.bytes().await.map_err(failed)?;
-                Ok(json_response(202, &json!({"status": "accepted"})))
-            }
-            "/__bench/send" => {
-                let text = req.text().await.map_err(failed)?;
-                let queue = env.queue("INGEST").map_err(failed)?;
-                let message = RawMessageBuilder::new(JsValue::from_str(&text))
-                    .build_with_content_type(QueueContentType::Json);
-                queue.send_raw(message).await.map_err(failed)?;
-                Ok(json_response(202, &json!({"status": "accepted"})))
-            }
-            other => Err(ApiError::not_found(other)),
+/// Serves a bench request; `serve` answers its errors like every other route's.
+pub async fn handle(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    match req.path().as_str() {
+        "/__bench/crypto" => {
+            let job: Job = read_json(&mut req).await?;
+            run(&job).await?;
+            Ok(json_response(200, &json!({"op": job.op, "n": job.n})))
         }
+        // The Rust floors: what any workers-rs worker pays for a request, doing
+        // nothing but reading the body (and sending it to the queue).
+        "/__bench/noop" => {
+            req.bytes().await.map_err(failed)?;
+            Ok(json_response(202, &json!({"status": "accepted"})))
+        }
+        "/__bench/send" => {
+            let text = req.text().await.map_err(failed)?;
+            let queue = env.queue("INGEST").map_err(failed)?;
+            let message = RawMessageBuilder::new(JsValue::from_str(&text))
+                .build_with_content_type(QueueContentType::Json);
+            queue.send_raw(message).await.map_err(failed)?;
+            Ok(json_response(202, &json!({"status": "accepted"})))
+        }
+        other => Err(ApiError::not_found(other)),
     }
-    .await;
-    result.unwrap_or_else(|e| error_response(&e))
 }
 
 async fn run(job: &Job) -> Result<(), ApiError> {

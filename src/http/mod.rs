@@ -59,19 +59,10 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiE
     })
 }
 
-/// The response for an [`ApiError`].
-pub fn error_response(e: &ApiError) -> Response {
-    let mut resp = json_response(e.status, &e.body());
-    if let Some(secs) = e.retry_after {
-        let _ = resp.headers_mut().set("retry-after", &secs.to_string());
-    }
-    resp
-}
-
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
 /// header object cross into JS, nothing else. The collector route and every error answer
 /// this way; other routes build a [`Response`] and are converted.
-pub fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web_sys::Response {
+fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web_sys::Response {
     thread_local! {
         // The runtime copies init headers into each Response, so one object serves all.
         static JSON_HEADERS: JsValue = {
@@ -120,7 +111,10 @@ pub async fn serve(req: web_sys::Request, env: &Env) -> web_sys::Response {
     let (path, query) = inbound::split_url(&url);
     #[cfg(feature = "bench")]
     if path.starts_with(bench::PREFIX) {
-        return bench::handle(Request::from(req), env).await.into();
+        return match bench::handle(Request::from(req), env).await {
+            Ok(resp) => resp.into(),
+            Err(e) => raw_json_response(e.status, &e.body(), e.retry_after),
+        };
     }
     let started = worker::Date::now().as_millis();
     let request_id = req
