@@ -245,6 +245,41 @@ test("a_webhook_the_queue_refused_is_not_remembered_as_seen", async () => {
   }
 });
 
+test("webhooks_sharing_a_refused_queue_batch_are_each_answered_503_and_stored_once_when_retried", async () => {
+  // The first send is held and refused; the eight webhooks arriving meanwhile wait and go
+  // out together in one sendBatch (src/http/group_send.mjs), which is refused too.
+  const faulty = await start({ failQueueSends: 2, holdFirstQueueSendMs: 300 });
+  try {
+    const post = (key) => faulty.fetch("/hooks/open", { method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": key }, body: JSON.stringify({ key }) });
+    const keys = Array.from({ length: 9 }, (_, i) => `grouped-${i}`);
+    const first = post(keys[0]);
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await Promise.all([first, ...keys.slice(1).map(post)]);
+    for (const r of refused) {
+      assert.equal(r.status, 503);
+      assert.equal((await r.json()).error.code, "unavailable");
+      assert.ok(Number(r.headers.get("retry-after")) > 0);
+    }
+    const calls = faulty.logs.filter((l) => l.includes('"faulty_queue"')).map((l) => JSON.parse(l));
+    assert.deepEqual(calls.map((c) => [c.call, c.messages]), [["send", 1], ["sendBatch", 8]]);
+    const { results } = await (await faulty.db()).prepare("SELECT * FROM seen_ids").all();
+    assert.deepEqual(results, [], "a refused webhook is not remembered as seen");
+
+    const retried = await Promise.all(keys.map(async (k) => json(await post(k))));
+    assert.deepEqual(retried.map((r) => r.status), keys.map(() => 202));
+    const lines = await faulty.until(async () => {
+      const l = await faulty.lines("collectors/open/");
+      return l.length >= keys.length ? l : null;
+    }, 15000, "the retried records");
+    await new Promise((r) => setTimeout(r, 1000)); // let any duplicate batch land too
+    const stored = (await faulty.lines("collectors/open/")).map((l) => l.id).sort();
+    assert.deepEqual(stored, retried.map((r) => r.body.id).sort(), "each retried webhook stored exactly once");
+  } finally {
+    await faulty.dispose();
+  }
+});
+
 test("compressed_batches_gunzip_to_the_lines_and_originals_are_kept", async () => {
   const { gunzipSync } = await import("node:zlib");
   const pretty = '{\n  "order": 12,\n  "note": "caf\\u00e9"\n}\n';

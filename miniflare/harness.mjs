@@ -153,17 +153,26 @@ class AnalyticsEngineDataset {
 export default function (env) { return new AnalyticsEngineDataset(env); }
 `;
 
-// A stand-in for the INGEST producer that refuses its first FAIL_SENDS sends, then sends
-// to the real queue. Its class is named WorkerQueue so workers-rs accepts it.
+// A stand-in for the INGEST producer that refuses its first FAIL_SENDS calls (send or
+// sendBatch, a whole batch at once), then sends to the real queue; with HOLD_FIRST_MS it
+// answers its first call only after that long. It logs each call it refuses. Its class is
+// named WorkerQueue so workers-rs accepts it.
 const FAULTY_QUEUE = `
 let failuresLeft = null;
+let calls = 0;
 class WorkerQueue {
   constructor(env) { this.env = env; if (failuresLeft === null) failuresLeft = Number(env.FAIL_SENDS); }
-  async send(body, options) {
-    if (failuresLeft > 0) { failuresLeft--; throw new Error("injected queue send failure"); }
-    return this.env.INNER_QUEUE.send(body, options);
+  async refuse(call, messages) {
+    calls++;
+    if (calls === 1 && Number(this.env.HOLD_FIRST_MS) > 0) await new Promise((r) => setTimeout(r, Number(this.env.HOLD_FIRST_MS)));
+    if (failuresLeft > 0) {
+      failuresLeft--;
+      console.log(JSON.stringify({ event: "faulty_queue", call, messages, refused: true }));
+      throw new Error("injected queue send failure");
+    }
   }
-  sendBatch(...a) { return this.env.INNER_QUEUE.sendBatch(...a); }
+  async send(body, options) { await this.refuse("send", 1); return this.env.INNER_QUEUE.send(body, options); }
+  async sendBatch(messages, options) { await this.refuse("sendBatch", messages.length); return this.env.INNER_QUEUE.sendBatch(messages, options); }
 }
 export default function (env) { return new WorkerQueue(env); }
 `;
@@ -190,7 +199,8 @@ export default function () { return new D1Database(); }
 /**
  * Starts edgehook. Options: `config` (object or string), `secrets`, `autoConsume`
  * (let miniflare deliver queue batches by itself), `failR2Puts` (wrap ARCHIVE so its
- * first n puts fail), `failQueueSends` (wrap INGEST so its first n sends fail), `migrate`
+ * first n puts fail), `failQueueSends` (wrap INGEST so its first n send or sendBatch calls
+ * fail), `holdFirstQueueSendMs` (with failQueueSends: answer the first call that late), `migrate`
  * (apply migrations/, default true), `maxRetries` (of the queue consumers, default 3),
  * `port` (listen on 127.0.0.1:port), `analytics` (bind ANALYTICS to a dataset recording
  * into D1 `ae_points`), `environment` (EDGEHOOK_ENV, default "test"; "dev" allows http
@@ -202,6 +212,7 @@ export async function start({
   autoConsume = true,
   failR2Puts = 0,
   failQueueSends = 0,
+  holdFirstQueueSendMs = 0,
   maxRetries = 3,
   failD1 = false,
   environment = "test",
@@ -255,7 +266,7 @@ export async function start({
     delete main.queueProducers.INGEST;
     main.wrappedBindings = {
       ...main.wrappedBindings,
-      INGEST: { scriptName: "faulty-queue", bindings: { FAIL_SENDS: failQueueSends } },
+      INGEST: { scriptName: "faulty-queue", bindings: { FAIL_SENDS: failQueueSends, HOLD_FIRST_MS: holdFirstQueueSendMs } },
     };
     workers.push({
       name: "faulty-queue",

@@ -2,9 +2,11 @@
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Bucket, Env, Request, js_sys, web_sys};
 
+use super::group_send;
 use super::plugins::WorkerPlugins;
 use crate::app::App;
 use crate::auth::AuthContext;
@@ -56,6 +58,7 @@ fn answer(status: u16, body: Value, outcome: &'static str) -> HookAnswer {
 pub async fn handle(
     req: &web_sys::Request,
     env: &Env,
+    ctx: &JsValue,
     app: &App,
     method: &str,
     target: Target<'_>,
@@ -145,7 +148,7 @@ pub async fn handle(
             Some(key)
         }
     };
-    if let Err(e) = enqueue(env, &mut record).await {
+    if let Err(e) = enqueue(env, ctx, &mut record).await {
         if let Some(key) = &claimed {
             // If this fails too, the claim lapses after CLAIM_SECS.
             let _ = seen_ids::release(&db, &collector.name, key, &id).await;
@@ -167,9 +170,10 @@ pub async fn handle(
     ))
 }
 
-/// Puts the record on the INGEST queue, spilling a line (and original) too big for a
-/// queue message to R2 first. Any failure is `503` with `Retry-After`.
-async fn enqueue(env: &Env, record: &mut QueuedRecord) -> Result<(), ApiError> {
+/// Puts the record on the INGEST queue (grouped with the isolate's concurrent webhooks,
+/// [`group_send`]), spilling a line (and original) too big for a queue message to R2
+/// first. Any failure is `503` with `Retry-After`.
+async fn enqueue(env: &Env, ctx: &JsValue, record: &mut QueuedRecord) -> Result<(), ApiError> {
     let mut spilled = Vec::new();
     if record.carried_bytes() > SPILL_THRESHOLD_BYTES {
         let bucket = env
@@ -186,10 +190,9 @@ async fn enqueue(env: &Env, record: &mut QueuedRecord) -> Result<(), ApiError> {
             record.original_spill = Some(key);
         }
     }
-    let queue = env
-        .queue("INGEST")
-        .map_err(|e| ApiError::internal(format!("INGEST binding: {e}")))?;
-    if let Err(e) = queue.send(&*record).await {
+    let queue = group_send::binding(env, "INGEST")
+        .ok_or_else(|| ApiError::internal("INGEST binding: no queue producer is bound"))?;
+    if let Err(e) = group_send::send(&queue, "INGEST", ctx, record).await {
         if let Ok(bucket) = env.bucket("ARCHIVE")
             && !spilled.is_empty()
         {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod bench;
 pub mod deliveries;
 pub mod events;
+pub mod group_send;
 pub mod health;
 pub mod hooks;
 pub mod keys;
@@ -106,7 +107,7 @@ impl Answer {
 /// and logs one line (request id, method, route pattern, collector, outcome, status,
 /// duration). The collector route reads the runtime's request directly (only the headers
 /// its checks need, never `request.cf`); the other routes get a [`Request`].
-pub async fn serve(req: web_sys::Request, env: &Env) -> web_sys::Response {
+pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::Response {
     let url = req.url();
     let (path, query) = inbound::split_url(&url);
     #[cfg(feature = "bench")]
@@ -146,7 +147,7 @@ pub async fn serve(req: web_sys::Request, env: &Env) -> web_sys::Response {
                 query,
             };
             fields["collector"] = json!(collector);
-            hooks::handle(&req, env, app, &method, target, started)
+            hooks::handle(&req, env, ctx, app, &method, target, started)
                 .await
                 .map(|answer| {
                     fields["outcome"] = json!(answer.outcome);

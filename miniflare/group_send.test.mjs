@@ -1,0 +1,135 @@
+// The group commit of queue sends (src/http/group_send.mjs) against a fake queue whose
+// calls settle when the test says: what goes out in which call, who learns which outcome,
+// sendBatch's limits, a stuck send. The worker-level behaviour (every accepted webhook
+// stored exactly once under concurrency, a refused batch answered 503 and not stored) is
+// in collect.test.mjs and load.test.mjs.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { groupSend, take, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/http/group_send.mjs";
+
+/** A queue whose every call waits until the test settles it. */
+function fakeQueue() {
+  const calls = [];
+  const call = (kind, bodies, options) => {
+    let settle;
+    const p = new Promise((resolve, reject) => (settle = { resolve, reject }));
+    calls.push({ kind, bodies, options, ...settle });
+    return p;
+  };
+  return {
+    calls,
+    send: (body, options) => call("send", [body], [options]),
+    sendBatch: (msgs) => call("sendBatch", msgs.map((m) => m.body), msgs.map((m) => ({ contentType: m.contentType }))),
+  };
+}
+
+function fakeCtx() {
+  const kept = [];
+  return { kept, waitUntil: (p) => kept.push(p) };
+}
+
+const until = async (cond, what) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(cond(), `timed out waiting for ${what}`);
+};
+
+/** Whether `p` has settled, without waiting for it. */
+async function state(p) {
+  const marker = {};
+  const r = await Promise.race([p.then(() => "resolved", () => "rejected"), Promise.resolve(marker)]);
+  return r === marker ? "pending" : r;
+}
+
+test("a_lone_message_is_sent_at_once_with_send_and_kept_alive_with_waitUntil", async () => {
+  const q = fakeQueue();
+  const ctx = fakeCtx();
+  const p = groupSend("lone", q, { id: 1 }, 100, ctx);
+  assert.equal(q.calls.length, 1, "sent without waiting for anything");
+  assert.deepEqual(q.calls[0].kind, "send");
+  assert.deepEqual(q.calls[0].bodies, [{ id: 1 }]);
+  assert.deepEqual(q.calls[0].options, [{ contentType: "json" }]);
+  assert.equal(ctx.kept.length, 1);
+  assert.equal(await state(p), "pending");
+  q.calls[0].resolve();
+  await p;
+});
+
+test("messages_arriving_while_a_send_is_in_flight_go_out_together_in_one_sendBatch", async () => {
+  const q = fakeQueue();
+  const a = groupSend("together", q, { id: "a" }, 100, fakeCtx());
+  const rest = ["b", "c", "d"].map((id) => groupSend("together", q, { id }, 100, fakeCtx()));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(q.calls.length, 1, "the others wait while a's send is in flight");
+  q.calls[0].resolve();
+  await a;
+  await until(() => q.calls.length === 2, "the second call");
+  assert.equal(q.calls[1].kind, "sendBatch");
+  assert.deepEqual(q.calls[1].bodies, [{ id: "b" }, { id: "c" }, { id: "d" }], "in arrival order");
+  assert.deepEqual(q.calls[1].options, [{ contentType: "json" }, { contentType: "json" }, { contentType: "json" }]);
+  assert.deepEqual(await Promise.all(rest.map(state)), ["pending", "pending", "pending"], "not before their own batch settles");
+  q.calls[1].resolve();
+  await Promise.all(rest);
+});
+
+test("a_failed_batch_rejects_exactly_its_own_members_with_the_queue_error", async () => {
+  const q = fakeQueue();
+  const a = groupSend("failing", q, { id: "a" }, 100, fakeCtx());
+  const b = groupSend("failing", q, { id: "b" }, 100, fakeCtx());
+  const c = groupSend("failing", q, { id: "c" }, 100, fakeCtx());
+  q.calls[0].resolve();
+  await a;
+  await until(() => q.calls.length === 2, "the batch of b and c");
+  const d = groupSend("failing", q, { id: "d" }, 100, fakeCtx()); // arrives during the failing batch
+  const refused = new Error("queue refused the batch");
+  q.calls[1].reject(refused);
+  await assert.rejects(b, (e) => e === refused);
+  await assert.rejects(c, (e) => e === refused);
+  await until(() => q.calls.length === 3, "d's own send");
+  assert.deepEqual(q.calls[2].bodies, [{ id: "d" }]);
+  q.calls[2].resolve();
+  await d; // not refused: it was not in the failed batch
+});
+
+test("a_batch_keeps_to_sendBatch_limits_of_100_messages_and_256_KB", () => {
+  const small = Array.from({ length: 250 }, (_, i) => ({ bytes: 10, i }));
+  assert.equal(take(small).length, MAX_MESSAGES);
+  assert.equal(take(small).length, MAX_MESSAGES);
+  assert.equal(take(small).length, 50);
+  const big = [100_000, 100_000, 100_000].map((bytes) => ({ bytes }));
+  assert.equal(take(big).length, 2, "200 000 bytes fit, 300 000 do not");
+  assert.equal(take(big).length, 1);
+  const huge = [{ bytes: MAX_BYTES + 1 }, { bytes: 10 }];
+  assert.equal(take(huge).length, 1, "one message too big for a batch still goes alone");
+  assert.equal(MAX_MESSAGES, 100);
+  assert.ok(MAX_BYTES < 256_000);
+});
+
+test("a_send_that_never_settles_does_not_hold_up_later_messages", async () => {
+  const q = fakeQueue();
+  let clock = 1_000_000;
+  const now = () => clock;
+  const stuck = groupSend("stuck", q, { id: "stuck" }, 100, fakeCtx(), now);
+  const later = groupSend("stuck", q, { id: "later" }, 100, fakeCtx(), now);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(q.calls.length, 1, "waits while the first send is young");
+  clock += STUCK_MS + 1;
+  await until(() => q.calls.length === 2, "the send after the stuck one");
+  assert.deepEqual(q.calls[1].bodies, [{ id: "later" }]);
+  q.calls[1].resolve();
+  await later;
+  assert.equal(await state(stuck), "pending", "the stuck message still waits for its own outcome");
+  q.calls[0].resolve(); // settling late is harmless
+  await stuck;
+});
+
+test("each_queue_binding_name_is_grouped_on_its_own", async () => {
+  const q1 = fakeQueue();
+  const q2 = fakeQueue();
+  const a = groupSend("one", q1, { id: 1 }, 100, fakeCtx());
+  const b = groupSend("two", q2, { id: 2 }, 100, fakeCtx());
+  assert.equal(q1.calls.length, 1);
+  assert.equal(q2.calls.length, 1, "not held up by the other queue's send");
+  q1.calls[0].resolve();
+  q2.calls[0].resolve();
+  await Promise.all([a, b]);
+});
