@@ -280,6 +280,40 @@ test("webhooks_sharing_a_refused_queue_batch_are_each_answered_503_and_stored_on
   }
 });
 
+test("a_sender_hanging_up_while_it_carries_a_queue_call_loses_no_other_webhook", async () => {
+  // The first webhook's send is held; four arrive meanwhile and wait for it; its sender
+  // hangs up. The four still go out and land, once each. (Miniflare keeps running a request
+  // whose client has gone, so this checks the outcome; it passes without group_send's
+  // waitUntil too, which is there for the production runtime, where a hang-up can cancel
+  // the rest of a request's work.)
+  const held = await start({ holdFirstQueueSendMs: 500 });
+  try {
+    const post = (key, signal) => held.fetch("/hooks/open", { method: "POST", signal,
+      headers: { "content-type": "application/json", "idempotency-key": key }, body: JSON.stringify({ key }) });
+    const hangUp = new AbortController();
+    const first = post("hang-up", hangUp.signal).then((r) => r.status, (e) => e.name);
+    await new Promise((r) => setTimeout(r, 50));
+    const others = ["wait-1", "wait-2", "wait-3", "wait-4"].map((k) => post(k));
+    await new Promise((r) => setTimeout(r, 50));
+    hangUp.abort();
+    assert.equal(await first, "AbortError");
+    const answers = await Promise.all(others.map(async (p) => json(await p)));
+    assert.deepEqual(answers.map((a) => a.status), [202, 202, 202, 202]);
+    const want = answers.map((a) => a.body.id).sort();
+    const lines = await held.until(async () => {
+      const l = await held.lines("collectors/open/");
+      return want.every((id) => l.some((x) => x.id === id)) ? l : null;
+    }, 15000, "the four waiting webhooks");
+    await new Promise((r) => setTimeout(r, 1000));
+    const stored = (await held.lines("collectors/open/")).map((l) => l.payload?.key ?? l.key);
+    for (const k of ["wait-1", "wait-2", "wait-3", "wait-4"]) assert.equal(stored.filter((s) => s === k).length, 1, k);
+    assert.ok(stored.filter((s) => s === "hang-up").length <= 1, "the hung-up webhook is stored at most once");
+    assert.ok(lines.length >= 4);
+  } finally {
+    await held.dispose();
+  }
+});
+
 test("compressed_batches_gunzip_to_the_lines_and_originals_are_kept", async () => {
   const { gunzipSync } = await import("node:zlib");
   const pretty = '{\n  "order": 12,\n  "note": "caf\\u00e9"\n}\n';

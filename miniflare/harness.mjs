@@ -200,7 +200,7 @@ export default function () { return new D1Database(); }
  * Starts edgehook. Options: `config` (object or string), `secrets`, `autoConsume`
  * (let miniflare deliver queue batches by itself), `failR2Puts` (wrap ARCHIVE so its
  * first n puts fail), `failQueueSends` (wrap INGEST so its first n send or sendBatch calls
- * fail), `holdFirstQueueSendMs` (with failQueueSends: answer the first call that late), `migrate`
+ * fail), `holdFirstQueueSendMs` (wrap INGEST so it answers its first call that late), `migrate`
  * (apply migrations/, default true), `maxRetries` (of the queue consumers, default 3),
  * `port` (listen on 127.0.0.1:port), `analytics` (bind ANALYTICS to a dataset recording
  * into D1 `ae_points`), `environment` (EDGEHOOK_ENV, default "test"; "dev" allows http
@@ -262,7 +262,7 @@ export async function start({
       d1Databases: { DB: "edgehook-db" },
     });
   }
-  if (failQueueSends > 0) {
+  if (failQueueSends > 0 || holdFirstQueueSendMs > 0) {
     delete main.queueProducers.INGEST;
     main.wrappedBindings = {
       ...main.wrappedBindings,
