@@ -25,7 +25,8 @@
 
 /** sendBatch takes at most 100 messages. */
 export const MAX_MESSAGES = 100;
-/** sendBatch takes at most 256 KB; the rest is room for per-message metadata. */
+/** sendBatch takes at most 256 KB; the rest is room for per-message metadata. Callers pass
+ * each message's size as an upper bound (src/http/group_send.rs), never an estimate. */
 export const MAX_BYTES = 240_000;
 /** How long a batch may stay unsettled before the next one starts anyway. */
 export const STUCK_MS = 5_000;
@@ -38,14 +39,14 @@ const groups = new Map();
 function group(name) {
   let g = groups.get(name);
   if (!g) {
-    g = { waiting: [], inflight: null, batches: 0 };
+    g = { waiting: [], inflight: null };
     groups.set(name, g);
   }
   return g;
 }
 
 /**
- * Sends `body` (a JSON-serialisable message of about `bytes` bytes) to `queue`, grouped
+ * Sends `body` (a JSON-serialisable message of at most `bytes` bytes as JSON) to `queue`, grouped
  * with the other sends to the queue named `name` in this isolate. Resolves when the
  * message is on the queue; rejects with the send's error.
  */
@@ -79,7 +80,7 @@ export function take(waiting) {
 
 async function lead(g, queue, now) {
   const batch = take(g.waiting);
-  const flight = { id: ++g.batches, since: now() };
+  const flight = { since: now() };
   g.inflight = flight;
   try {
     await (batch.length === 1
