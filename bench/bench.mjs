@@ -12,14 +12,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { QUEUES, TEST_SECRETS, applyMigrations, hmacHex, root, testConfig } from "../miniflare/harness.mjs";
+import { QUEUES, TEST_SECRETS, applyMigrations, hmacHex, root } from "../miniflare/harness.mjs";
+import { PUBLIC_URL, edgehookOptions, jsonBody, loadConfig } from "./lib.mjs";
 
 const SMOKE = process.env.BENCH_SMOKE === "1";
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
 const ONLY = new Set((process.env.BENCH_ONLY ?? "crypto,e2e,ingest,size,cold").split(","));
 const BUILD = path.join(root, "build");
 const BENCH_BUILD = path.join(root, "bench/out/build-bench");
-const PUBLIC_URL = "http://127.0.0.1";
 const HARD_LIMIT_MS = 120_000; // no autocannon run may take longer than this
 
 const median = (xs) => {
@@ -38,41 +38,15 @@ const quiet = (stdout, stderr) => {
   });
 };
 
-/** A JSON object of about `n` bytes, as benches/core.rs builds it. */
-function jsonBody(n) {
-  return `{"event":"bench","id":12345,"data":"${"x".repeat(Math.max(0, n - 40))}"}`;
-}
-
-/** The test config without collectors whose plugin steps need a service binding. */
-function baseConfig(overrides = {}) {
-  const config = testConfig(overrides);
-  config.collectors = config.collectors.filter((c) => !(c.steps || []).some((s) => s.kind === "plugin"));
-  return config;
-}
-
 function benchConfig(jwtKeyName) {
-  const config = baseConfig({ public_url: PUBLIC_URL });
-  for (const c of config.collectors) if (c.name === "amo") c.max_body_bytes = 1 << 20;
+  const config = loadConfig();
   config.collectors.push({ name: "bench-jwt", auth: { scheme: "jwt", keys: [jwtKeyName], max_lifetime_secs: 3600 } });
   return config;
 }
 
-/** Options of a Miniflare running edgehook from `buildDir`, over HTTP when `http`. */
-function edgehookOptions(buildDir, { http = false, secrets = TEST_SECRETS, config = baseConfig() } = {}) {
-  return {
-    name: "edgehook",
-    modules: true,
-    scriptPath: path.join(buildDir, "index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    compatibilityDate: "2026-07-30",
-    bindings: { EDGEHOOK_ENV: "bench", EDGEHOOK_CONFIG: config, ...secrets },
-    d1Databases: { DB: "edgehook-db" },
-    r2Buckets: { ARCHIVE: "edgehook-archive" },
-    queueProducers: { INGEST: QUEUES.ingest, DELIVERIES: QUEUES.deliveries },
-    handleRuntimeStdio: quiet,
-    ...(http ? { host: "127.0.0.1", port: 0 } : {}),
-  };
-}
+/** Options of a Miniflare running edgehook from the worker-build directory `buildDir`. */
+const buildOptions = (buildDir, opts = {}) =>
+  edgehookOptions(path.join(buildDir, "index.js"), { stdio: quiet, ...opts });
 
 function floorOptions(file) {
   return {
@@ -97,7 +71,7 @@ async function startMf(options) {
 // ---------------------------------------------------------------- crypto in workerd
 
 async function cryptoInWorkerd() {
-  const { mf } = await startMf(edgehookOptions(BENCH_BUILD));
+  const { mf } = await startMf(buildOptions(BENCH_BUILD));
   const scale = SMOKE ? 0.02 : 1;
   const jobs = [
     ["HMAC verify as the collector runs it, 1 KiB", { op: "hmac", bytes: 1024, n: 2000 }, 1024],
@@ -202,8 +176,8 @@ async function endToEnd() {
     noop: await startMf(floorOptions("noop.mjs")),
     send: await startMf(floorOptions("send.mjs")),
     "js-hmac": await startMf(floorOptions("js-hmac.mjs")),
-    edgehook: await startMf(edgehookOptions(BUILD, { http: true, secrets, config })),
-    rust: await startMf({ ...edgehookOptions(BENCH_BUILD, { http: true, secrets, config }), name: "rust-floor" }),
+    edgehook: await startMf(buildOptions(BUILD, { http: true, secrets, config })),
+    rust: await startMf(buildOptions(BENCH_BUILD, { http: true, secrets, config, name: "rust-floor" })),
   };
   const token = async (key, alg, collector) => {
     const aud = `${PUBLIC_URL}/hooks/${collector}`;
@@ -282,7 +256,7 @@ async function endToEnd() {
 // ---------------------------------------------------------------- ingest
 
 async function ingest() {
-  const { mf } = await startMf(edgehookOptions(BUILD));
+  const { mf } = await startMf(buildOptions(BUILD));
   await applyMigrations(await mf.getD1Database("DB", "edgehook"));
   const worker = await mf.getWorker("edgehook");
   const line = jsonBody(1024);
@@ -355,7 +329,7 @@ async function coldStart() {
   const runs = SMOKE ? 1 : 5;
   const out = {};
   for (const [label, options, p] of [
-    ["edgehook", edgehookOptions(BUILD), "/hooks/amo"],
+    ["edgehook", buildOptions(BUILD), "/hooks/amo"],
     ["floor: JS worker, 202 doing nothing", noHttp(floorOptions("noop.mjs")), "/"],
   ]) {
     const s = [];
@@ -370,7 +344,7 @@ async function coldStart() {
 // ---------------------------------------------------------------- the release build has no bench route
 
 async function releaseHasNoBenchRoute() {
-  const { mf } = await startMf(edgehookOptions(BUILD));
+  const { mf } = await startMf(buildOptions(BUILD));
   try {
     const res = await mf.dispatchFetch("http://edgehook.test/__bench/crypto", {
       method: "POST",

@@ -1,25 +1,50 @@
-// Shared by bench/ab.mjs and bench/profile.mjs: a worker under test in its own workerd,
-// with the test config's collectors (no plugin steps) and a signed 1 KiB (or KIB=n) body.
+// Shared by bench/bench.mjs, ab.mjs, profile.mjs and experiments/: a worker under test in
+// its own workerd, with the test config's collectors (no plugin steps) and a signed 1 KiB
+// (or KIB=n) body.
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { QUEUES, TEST_SECRETS, hmacHex, testConfig } from "../miniflare/harness.mjs";
 
+/** A JSON object of about `n` bytes, as benches/core.rs builds it. */
+export function jsonBody(n) {
+  return `{"event":"bench","id":12345,"data":"${"x".repeat(Math.max(0, n - 40))}"}`;
+}
+
 /** The body (about `KIB` KiB of JSON) in a temp file, and the headers that sign it for `amo`. */
 export function signedBody() {
-  const body = `{"event":"bench","id":12345,"data":"${"x".repeat(Number(process.env.KIB ?? 1) * 1024 - 40)}"}`;
+  const body = jsonBody(Number(process.env.KIB ?? 1) * 1024);
   const file = path.join(tmpdir(), `edgehook-bench-${process.pid}.json`);
   writeFileSync(file, body);
   const headers = { "content-type": "application/json", authorization: `HMAC-SHA256 ${hmacHex(TEST_SECRETS.AMO_KEY, body)}` };
   return { file, headers };
 }
 
-/** Miniflare options for `target` (a worker-build directory ending in `/`, or a module script). */
-export function workerOptions(target, name, extra = {}) {
-  const config = testConfig({ public_url: "http://127.0.0.1" });
+/** The test config without collectors whose plugin steps need a service binding. */
+export function baseConfig(overrides = {}) {
+  const config = testConfig(overrides);
   config.collectors = config.collectors.filter((c) => !(c.steps || []).some((s) => s.kind === "plugin"));
+  return config;
+}
+
+/** Where the load runs' workers listen: their `public_url` (JWT audiences are built on it). */
+export const PUBLIC_URL = "http://127.0.0.1";
+
+/** The config of the load runs: `baseConfig` on loopback, with `amo` taking bodies up to 1 MiB. */
+export function loadConfig() {
+  const config = baseConfig({ public_url: PUBLIC_URL });
   for (const c of config.collectors) if (c.name === "amo") c.max_body_bytes = 1 << 20;
-  const scriptPath = target.endsWith("/") ? path.resolve(target, "index.js") : path.resolve(target);
+  return config;
+}
+
+const drain = (stdout, stderr) => { stdout.resume(); stderr.resume(); };
+
+/**
+ * Miniflare options for the worker module at `scriptPath` with edgehook's bindings:
+ * `config` as EDGEHOOK_CONFIG, `secrets`, D1, R2 and the queue producers (no consumers);
+ * over HTTP on a random loopback port when `http`.
+ */
+export function edgehookOptions(scriptPath, { name = "edgehook", config = baseConfig(), secrets = TEST_SECRETS, http = false, stdio = drain } = {}) {
   return {
     name,
     modules: true,
@@ -27,15 +52,19 @@ export function workerOptions(target, name, extra = {}) {
     modulesRoot: path.dirname(scriptPath),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-07-30",
-    bindings: { EDGEHOOK_ENV: "bench", EDGEHOOK_CONFIG: config, ...TEST_SECRETS },
+    bindings: { EDGEHOOK_ENV: "bench", EDGEHOOK_CONFIG: config, ...secrets },
     d1Databases: { DB: "edgehook-db" },
     r2Buckets: { ARCHIVE: "edgehook-archive" },
     queueProducers: { INGEST: QUEUES.ingest, DELIVERIES: QUEUES.deliveries },
-    handleRuntimeStdio: (stdout, stderr) => { stdout.resume(); stderr.resume(); },
-    host: "127.0.0.1",
-    port: 0,
-    ...extra,
+    handleRuntimeStdio: stdio,
+    ...(http ? { host: "127.0.0.1", port: 0 } : {}),
   };
+}
+
+/** Options for `target` (a worker-build directory ending in `/`, or a module script) under load. */
+export function workerOptions(target, name, extra = {}) {
+  const scriptPath = target.endsWith("/") ? path.resolve(target, "index.js") : path.resolve(target);
+  return { ...edgehookOptions(scriptPath, { name, config: loadConfig(), http: true }), ...extra };
 }
 
 /** autocannon's arguments for a 10-connection POST of `body` to `url` for `seconds`. */
