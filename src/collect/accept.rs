@@ -73,22 +73,33 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
     record::require_json_content_type(req.headers.get("content-type"))?;
     let identity = auth::verify(&collector.auth, cx, req).await?;
     let idempotency_key = idempotency::key(&req.headers)?;
-    let payload = record::parse_payload(&req.body)?;
-    let mut work = Work::new(payload, req.query_pairs());
-    let steps = StepContext {
-        collector: &collector.name,
-        request: req,
-        identity: &identity,
-        secrets: cx.secrets,
-        plugins,
-    };
-    if collector.chain.run(&steps, &mut work).await? == Flow::Drop {
-        return Ok(Accepted::Dropped);
-    }
-    // An untouched payload keeps the sender's exact bytes when they fit on one line.
-    let payload_text = match (work.changed, record::single_line(&req.body)) {
-        (false, Some(raw)) => Cow::Borrowed(raw),
-        _ => Cow::Owned(work.payload.to_string()),
+    // An untouched payload keeps the sender's exact bytes when they fit on one line; with
+    // no steps to run it is only checked, not parsed into a tree nothing would read.
+    let text = std::str::from_utf8(&req.body).ok();
+    let raw_line = text.and_then(record::single_line);
+    let (payload_text, query) = match (text, raw_line) {
+        (Some(text), Some(raw)) if collector.chain.is_empty() => {
+            record::check_payload(text)?;
+            (Cow::Borrowed(raw), req.query_pairs())
+        }
+        _ => {
+            let mut work = Work::new(record::parse_payload(&req.body)?, req.query_pairs());
+            let steps = StepContext {
+                collector: &collector.name,
+                request: req,
+                identity: &identity,
+                secrets: cx.secrets,
+                plugins,
+            };
+            if collector.chain.run(&steps, &mut work).await? == Flow::Drop {
+                return Ok(Accepted::Dropped);
+            }
+            let text = match (work.changed, raw_line) {
+                (false, Some(raw)) => Cow::Borrowed(raw),
+                _ => Cow::Owned(work.payload.to_string()),
+            };
+            (text, work.query)
+        }
     };
     let line = record::line(
         collector.format,
@@ -98,7 +109,7 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
         LineRequest {
             method: &req.method,
             sub_path: &req.sub_path,
-            query: &work.query,
+            query: &query,
         },
         &payload_text,
     );
