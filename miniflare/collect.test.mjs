@@ -124,6 +124,29 @@ test("a_body_too_big_for_a_queue_message_is_spilled_and_restored", async () => {
   await eh.until(async () => (await eh.objects("spill/")).length === 0, 5000, "spill cleanup");
 });
 
+test("whether_a_record_is_spilled_depends_on_its_size_as_a_v8_queue_message", async () => {
+  // A queue message is a V8-serialised object: an ASCII line costs its length, a line
+  // with any character beyond Latin-1 two bytes per character (src/http/group_send.rs).
+  const held = await start({ autoConsume: false });
+  try {
+    const post = async (body) => {
+      const r = await json(await held.fetch("/hooks/big", { method: "POST", headers: { "content-type": "application/json" }, body }));
+      assert.equal(r.status, 202);
+      return (await held.objects(`spill/big/${r.body.id}`)).length;
+    };
+    assert.equal(await post(JSON.stringify({ s: "x".repeat(120_000) })), 0, "120 KB of ASCII fits a message");
+    assert.equal(await post(JSON.stringify({ s: '"'.repeat(50_000) })), 0, "quotes are not escaped in a V8 message");
+    assert.equal(await post(JSON.stringify({ s: `${"x".repeat(70_000)}中` })), 1, "70 KB with one CJK character is 140 KB as V8 stores it");
+  } finally {
+    await held.dispose();
+  }
+  const text = JSON.stringify({ s: `${"é".repeat(40_000)}中`, n: 1 });
+  const r = await json(await eh.fetch("/hooks/big", { method: "POST", headers: { "content-type": "application/json" }, body: text }));
+  assert.equal(r.status, 202);
+  const stored = await eh.until(async () => (await eh.objects("collectors/big/")).find((o) => o.text.includes("中")), 15000, "spilled record");
+  assert.equal(stored.text, text + "\n");
+});
+
 function queued(id, collector, line, receivedAt = Date.UTC(2026, 0, 2, 3, 4, 5)) {
   return { id: `msg-${id}`, body: { v: 1, id, collector, received_at: receivedAt, line } };
 }

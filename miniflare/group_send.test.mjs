@@ -5,7 +5,8 @@
 // in collect.test.mjs and load.test.mjs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { groupSend, take, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/http/group_send.mjs";
+import { serialize } from "node:v8";
+import { groupSend, take, CONTENT_TYPE, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/http/group_send.mjs";
 
 /** A queue whose every call waits until the test settles it. */
 function fakeQueue() {
@@ -47,7 +48,7 @@ test("a_lone_message_is_sent_at_once_with_send_and_kept_alive_with_waitUntil", a
   assert.equal(q.calls.length, 1, "sent without waiting for anything");
   assert.deepEqual(q.calls[0].kind, "send");
   assert.deepEqual(q.calls[0].bodies, [{ id: 1 }]);
-  assert.deepEqual(q.calls[0].options, [{ contentType: "json" }]);
+  assert.deepEqual(q.calls[0].options, [{ contentType: "v8" }]);
   assert.equal(ctx.kept.length, 1);
   assert.equal(await state(p), "pending");
   q.calls[0].resolve();
@@ -65,7 +66,7 @@ test("messages_arriving_while_a_send_is_in_flight_go_out_together_in_one_sendBat
   await until(() => q.calls.length === 2, "the second call");
   assert.equal(q.calls[1].kind, "sendBatch");
   assert.deepEqual(q.calls[1].bodies, [{ id: "b" }, { id: "c" }, { id: "d" }], "in arrival order");
-  assert.deepEqual(q.calls[1].options, [{ contentType: "json" }, { contentType: "json" }, { contentType: "json" }]);
+  assert.deepEqual(q.calls[1].options, [{ contentType: "v8" }, { contentType: "v8" }, { contentType: "v8" }]);
   assert.deepEqual(await Promise.all(rest.map(state)), ["pending", "pending", "pending"], "not before their own batch settles");
   q.calls[1].resolve();
   await Promise.all(rest);
@@ -102,6 +103,35 @@ test("a_batch_keeps_to_sendBatch_limits_of_100_messages_and_256_KB", () => {
   assert.equal(take(huge).length, 1, "one message too big for a batch still goes alone");
   assert.equal(MAX_MESSAGES, 100);
   assert.ok(MAX_BYTES < 256_000);
+});
+
+test("a_v8_message_is_within_the_size_bound_group_send_rs_counts_it_at", () => {
+  // src/http/group_send.rs bounds a record's message at its line's and original's UTF-8
+  // length when ASCII, twice that otherwise, plus 1 024 bytes for the other fields. This
+  // checks that rule against V8's serialiser (node's, the same ValueSerializer workerd
+  // uses for content type "v8"), for the strings where V8 is least compact.
+  assert.equal(CONTENT_TYPE, "v8");
+  const utf8 = (s) => Buffer.byteLength(s, "utf8");
+  const bound = (s) => (/^[\x00-\x7f]*$/.test(s) ? utf8(s) : 2 * utf8(s));
+  const strings = {
+    ascii: `{"a":"${"x".repeat(70_000)}"}`,
+    quotes: `["${'\\"'.repeat(30_000)}"]`,
+    latin1: `{"s":"${"café ".repeat(10_000)}"}`,
+    "ascii and one CJK character": `{"s":"${"x".repeat(60_000)}中"}`,
+    cjk: `{"s":"${"中文".repeat(20_000)}"}`,
+    emoji: `{"s":"${"😀a".repeat(20_000)}"}`,
+  };
+  for (const [name, line] of Object.entries(strings)) {
+    const record = {
+      v: 1, id: "01HZZZZZZZZZZZZZZZZZZZZZZZ", collector: "c".repeat(64), received_at: 1_700_000_000_000,
+      line, original: line, spill: `spill/${"c".repeat(64)}/01HZZZZZZZZZZZZZZZZZZZZZZZ.json`,
+    };
+    const size = serialize(record).length;
+    assert.ok(size <= 2 * bound(line) + 1024, `${name}: ${size} > ${2 * bound(line) + 1024}`);
+  }
+  // Where the bound is tight: an ASCII string in a string that is not Latin-1 costs two.
+  const tight = strings["ascii and one CJK character"];
+  assert.ok(serialize(tight).length > 2 * (utf8(tight) - 3), "V8 stores it at two bytes per character");
 });
 
 test("a_send_that_never_settles_does_not_hold_up_later_messages", async () => {

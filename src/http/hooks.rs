@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::auth::AuthContext;
 use crate::collect::accept::{Accepted, accept, headers_read, too_large};
 use crate::collect::idempotency::CLAIM_SECS;
-use crate::collect::record::{QueuedRecord, SPILL_THRESHOLD_BYTES, original_spill_key, spill_key};
+use crate::collect::record::{QueuedRecord, original_spill_key, spill_key};
 use crate::crypto::webcrypto::WebCrypto;
 use crate::error::ApiError;
 use crate::ids;
@@ -175,7 +175,7 @@ pub async fn handle(
 /// first. Any failure is `503` with `Retry-After`.
 async fn enqueue(env: &Env, ctx: &JsValue, record: &mut QueuedRecord) -> Result<(), ApiError> {
     let mut spilled = Vec::new();
-    if record.carried_bytes() > SPILL_THRESHOLD_BYTES {
+    if group_send::message_bytes_bound(record) > group_send::MAX_MESSAGE_BYTES {
         let bucket = env
             .bucket("ARCHIVE")
             .map_err(|e| ApiError::internal(format!("ARCHIVE binding: {e}")))?;
