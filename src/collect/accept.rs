@@ -94,11 +94,11 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
             if collector.chain.run(&steps, &mut work).await? == Flow::Drop {
                 return Ok(Accepted::Dropped);
             }
-            let text = match (work.changed, raw_line) {
+            let payload_text = match (work.changed, raw_line) {
                 (false, Some(raw)) => Cow::Borrowed(raw),
                 _ => Cow::Owned(work.payload.to_string()),
             };
-            (text, work.query)
+            (payload_text, work.query)
         }
     };
     let line = record::line(

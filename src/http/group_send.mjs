@@ -27,10 +27,10 @@
 export const MAX_MESSAGES = 100;
 /** sendBatch takes at most 256 KB; the rest is room for per-message metadata. Callers pass
  * each message's size as an upper bound (src/http/group_send.rs), never an estimate. */
+export const MAX_BYTES = 240_000;
 /** Messages go as V8-serialised objects: the runtime copies their strings as they are,
  * where content type "json" would write every one out as JSON first. */
 export const CONTENT_TYPE = "v8";
-export const MAX_BYTES = 240_000;
 /** How long a batch may stay unsettled before the next one starts anyway. */
 export const STUCK_MS = 5_000;
 /** How often a waiting webhook looks whether its batch has settled. */
