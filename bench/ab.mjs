@@ -10,29 +10,11 @@
 // KIB=64 sends a 64 KiB body instead of 1 KiB. The first target is the 1.00x reference.
 import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
 import { root } from "../miniflare/harness.mjs";
-import { autocannonArgs, signedBody, workerOptions } from "./lib.mjs";
+import { autocannonArgs, signedBody, workerOptions, workerdCpuMicros } from "./lib.mjs";
 
 const [seconds = "3", rounds = "5", ...specs] = process.argv.slice(2);
 const body = signedBody();
-
-/** CPU seconds (as µs) used so far by every workerd process on the machine. */
-function workerdCpuMicros() {
-  const tick = 100; // CLK_TCK on Linux
-  let ticks = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "workerd") continue;
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return (ticks / tick) * 1e6;
-}
 
 function load(url, secs) {
   const args = autocannonArgs(root, url, body, secs);

@@ -13,7 +13,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { QUEUES, TEST_SECRETS, applyMigrations, hmacHex, root } from "../miniflare/harness.mjs";
-import { PUBLIC_URL, edgehookOptions, jsonBody, loadConfig } from "./lib.mjs";
+import { PUBLIC_URL, edgehookOptions, ingestMessages, jsonBody, loadConfig } from "./lib.mjs";
 
 const SMOKE = process.env.BENCH_SMOKE === "1";
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
@@ -259,18 +259,12 @@ async function ingest() {
   const { mf } = await startMf(buildOptions(BUILD));
   await applyMigrations(await mf.getD1Database("DB", "edgehook"));
   const worker = await mf.getWorker("edgehook");
-  const line = jsonBody(1024);
-  let seq = 0;
-  const message = () => {
-    const id = `01JBENCH${String(seq++).padStart(18, "0")}`;
-    return { id: `m${seq}`, attempts: 1, timestamp: new Date(), body: { v: 1, id, collector: "amo", received_at: Date.now(), line } };
-  };
   const out = {};
   try {
     for (const size of [10, 100]) {
       const batches = SMOKE ? 2 : size === 10 ? 60 : 12;
       const run = async () => {
-        const msgs = Array.from({ length: size }, message);
+        const msgs = ingestMessages(size);
         const r = await worker.queue(QUEUES.ingest, msgs);
         const acked = r.explicitAcks?.length ?? 0;
         if (r.outcome !== "ok" || (!r.ackAll && acked !== size)) {

@@ -1,7 +1,7 @@
 // Shared by bench/bench.mjs, ab.mjs, profile.mjs and experiments/: a worker under test in
 // its own workerd, with the test config's collectors (no plugin steps) and a signed 1 KiB
 // (or KIB=n) body.
-import { writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { QUEUES, TEST_SECRETS, hmacHex, testConfig } from "../miniflare/harness.mjs";
@@ -9,6 +9,18 @@ import { QUEUES, TEST_SECRETS, hmacHex, testConfig } from "../miniflare/harness.
 /** A JSON object of about `n` bytes, as benches/core.rs builds it. */
 export function jsonBody(n) {
   return `{"event":"bench","id":12345,"data":"${"x".repeat(Math.max(0, n - 40))}"}`;
+}
+
+let ingestSeq = 0;
+
+/** `n` INGEST messages as getWorker().queue() takes them: records with new ids and 1 KiB lines. */
+export function ingestMessages(n) {
+  const line = jsonBody(1024);
+  return Array.from({ length: n }, () => {
+    const seq = ingestSeq++;
+    const id = `01JBENCH${String(seq).padStart(18, "0")}`;
+    return { id: `m${seq}`, attempts: 1, timestamp: new Date(), body: { v: 1, id, collector: "amo", received_at: Date.now(), line } };
+  });
 }
 
 /** The body (about `KIB` KiB of JSON) in a temp file, and the headers that sign it for `amo`. */
@@ -73,4 +85,21 @@ export function autocannonArgs(root, url, body, seconds) {
   for (const [k, v] of Object.entries(body.headers)) args.push("-H", `${k}=${v}`);
   args.push(url);
   return args;
+}
+
+/** CPU seconds (as µs) used so far by every workerd process on the machine. */
+export function workerdCpuMicros() {
+  const tick = 100; // CLK_TCK on Linux
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "workerd") continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return (ticks / tick) * 1e6;
 }

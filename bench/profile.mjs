@@ -6,6 +6,11 @@
 //
 //   node bench/profile.mjs build/ /hooks/amo [SECONDS] [TOP]
 //   node bench/profile.mjs bench/floors/js-hmac.mjs / 5 20
+//   node bench/profile.mjs build/ queue:100 5 30
+//
+// `queue:N` instead of a path delivers batches of N INGEST records (1 KiB lines) to the
+// worker's queue handler with getWorker().queue(), one after another, and gives µs per
+// record.
 //
 // With the inspector attached console.log costs several times what it costs without one
 // (the runtime captures a stack trace per call for the inspector), so read the log line's
@@ -14,8 +19,8 @@ import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { root } from "../miniflare/harness.mjs";
-import { autocannonArgs, signedBody, workerOptions } from "./lib.mjs";
+import { QUEUES, applyMigrations, root } from "../miniflare/harness.mjs";
+import { autocannonArgs, ingestMessages, signedBody, workerOptions } from "./lib.mjs";
 
 const [target, urlPath = "/", seconds = "5", top = "30"] = process.argv.slice(2);
 const body = signedBody();
@@ -35,7 +40,24 @@ ws.addEventListener("message", (ev) => {
 });
 const cdp = (method, params = {}) => new Promise((r) => { pending.set(++seq, r); ws.send(JSON.stringify({ id: seq, method, params })); });
 
+const batchSize = urlPath.startsWith("queue:") ? Number(urlPath.slice("queue:".length)) : 0;
+if (batchSize) await applyMigrations(await mf.getD1Database("DB", "profiled"));
+const worker = batchSize ? await mf.getWorker("profiled") : null;
+
+/** Batches of `batchSize` records delivered one after another for `secs`, as autocannon's summary. */
+async function deliver(secs) {
+  const start = performance.now();
+  let records = 0;
+  while (performance.now() - start < secs * 1000) {
+    const r = await worker.queue(QUEUES.ingest, ingestMessages(batchSize));
+    if (r.outcome !== "ok") throw new Error(`batch of ${batchSize}: ${JSON.stringify(r)}`);
+    records += batchSize;
+  }
+  return { "2xx": records, duration: (performance.now() - start) / 1000, latency: { p99: "-" } };
+}
+
 function load(secs) {
+  if (batchSize) return deliver(secs);
   const args = autocannonArgs(root, url, body, secs);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
