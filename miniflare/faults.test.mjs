@@ -89,6 +89,23 @@ test("a_record_claimed_for_an_object_that_was_never_written_is_written_on_redeli
   }
 });
 
+test("a_record_held_back_from_its_group_is_written_once_when_it_comes_back", async () => {
+  // Record 1's spilled line is not there yet: 2 and 3 are written without it and 1 is
+  // retried. 1 had been claimed with its group, for an object that is then never written;
+  // 2 and 3 are claimed again for the object they went into. Delivered again, with the
+  // spill in place, 2 and 3 are recognised as written and only 1 is written.
+  const spilled = { ...rec(1, "held"), body: { ...rec(1, "held").body, line: "", spill: "spill/held/01HELD0001.json" } };
+  const first = await eh.deliver(QUEUES.ingest, [spilled, rec(2, "held"), rec(3, "held")]);
+  assert.deepEqual(first.explicitAcks.sort(), ["msg-held-2", "msg-held-3"]);
+  assert.deepEqual(first.retryMessages.map((m) => m.msgId), ["msg-held-1"]);
+  await (await eh.bucket()).put("spill/held/01HELD0001.json", '{"n":1}');
+  const again = await eh.deliver(QUEUES.ingest, [spilled, rec(2, "held"), rec(3, "held")]);
+  assert.deepEqual(again.explicitAcks.sort(), ["msg-held-1", "msg-held-2", "msg-held-3"]);
+  assert.equal((await eh.objects("collectors/held/")).length, 2);
+  const lines = await eh.lines("collectors/held/");
+  assert.deepEqual(lines.map((l) => l.n).sort(), [1, 2, 3]);
+});
+
 test("d1_failing_during_key_nonce_and_dedupe_checks_is_503_never_200_or_401", async () => {
   const down = await start({ failD1: true });
   try {

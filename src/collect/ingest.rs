@@ -49,31 +49,32 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
         let compress = config
             .collector(&group.collector)
             .is_some_and(|c| c.compress);
-        let todo = match unwritten(&bucket, &db, &group, &records).await {
-            Ok(split) => {
-                if !split.done.is_empty() {
-                    let done: Vec<usize> = split.done.iter().map(|&j| group.members[j]).collect();
-                    done.iter().for_each(|&i| owners[i].ack());
-                    log::emit(json!({"event": "ingest", "outcome": "already_written",
+        let group_key = object_key(&group, compress);
+        // `claimed_all`: every record of the group is claimed for the group's object.
+        let (todo, claimed_all) =
+            match unwritten(&bucket, &db, &group, &records, &group_key, now_ms).await {
+                Ok((split, claimed_all)) => {
+                    if !split.done.is_empty() {
+                        let done: Vec<usize> =
+                            split.done.iter().map(|&j| group.members[j]).collect();
+                        done.iter().for_each(|&i| owners[i].ack());
+                        log::emit(json!({"event": "ingest", "outcome": "already_written",
                         "collector": group.collector, "records": done.len()}));
-                    delete_spills(&bucket, &records, &done).await;
+                        delete_spills(&bucket, &records, &done).await;
+                    }
+                    let todo: Vec<usize> = split.todo.iter().map(|&j| group.members[j]).collect();
+                    (todo, claimed_all)
                 }
-                split
-                    .todo
-                    .iter()
-                    .map(|&j| group.members[j])
-                    .collect::<Vec<usize>>()
-            }
-            Err(e) => {
-                group
-                    .members
-                    .iter()
-                    .for_each(|&i| retry_later(owners[i], now_ms));
-                log::emit(json!({"event": "ingest", "outcome": "claims_unreadable",
+                Err(e) => {
+                    group
+                        .members
+                        .iter()
+                        .for_each(|&i| retry_later(owners[i], now_ms));
+                    log::emit(json!({"event": "ingest", "outcome": "claims_unreadable",
                     "collector": group.collector, "records": group.members.len(), "error": e}));
-                continue;
-            }
-        };
+                    continue;
+                }
+            };
         // Bring back spilled lines; a record whose spill is unreadable waits alone.
         let mut ready = Vec::with_capacity(todo.len());
         for i in todo {
@@ -89,8 +90,10 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
         if ready.is_empty() {
             continue;
         }
+        // When every record is written, their batch is the group and they are claimed.
+        let claimed = claimed_all && ready.len() == group.members.len();
         let b = batch::batch_of(&records, &group.collector, ready);
-        let written = write(&bucket, &db, &b, &records, compress, now_ms).await;
+        let written = write(&bucket, &db, &b, &records, compress, claimed, now_ms).await;
         match written {
             Ok((key, bytes)) => {
                 b.members.iter().for_each(|&i| owners[i].ack());
@@ -112,19 +115,23 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
 }
 
 /// Which of a group's records still need writing: those not claimed by an object that
-/// exists in R2 (see [`exactly_once`]).
+/// exists in R2 (see [`exactly_once`]). The records that had no claim are claimed for
+/// `key`, the group's object, in the same D1 call; the flag says whether that was all of
+/// them.
 async fn unwritten(
     bucket: &Bucket,
     db: &D1Database,
     group: &Batch,
     records: &[QueuedRecord],
-) -> Result<exactly_once::Split, String> {
+    key: &str,
+    now_ms: u64,
+) -> Result<(exactly_once::Split, bool), String> {
     let ids: Vec<&str> = group
         .members
         .iter()
         .map(|&i| records[i].id.as_str())
         .collect();
-    let claims = written::claims(db, &ids)
+    let claims = written::claims_then_claim_new(db, &ids, key, now_ms / 1000)
         .await
         .map_err(|e| format!("D1 claims: {e}"))?;
     let mut existing = std::collections::BTreeSet::new();
@@ -137,7 +144,19 @@ async fn unwritten(
             existing.insert(key);
         }
     }
-    Ok(exactly_once::split(&ids, &claims, &existing))
+    Ok((
+        exactly_once::split(&ids, &claims, &existing),
+        claims.is_empty(),
+    ))
+}
+
+/// The key `b`'s NDJSON object is written under.
+fn object_key(b: &Batch, compress: bool) -> String {
+    if compress {
+        format!("{}.gz", b.key)
+    } else {
+        b.key.clone()
+    }
 }
 
 /// Best effort: a record is safe in its batch; a leftover spill object is only garbage.
@@ -176,12 +195,15 @@ async fn read_spill(bucket: &Bucket, key: &str) -> Result<String, String> {
 
 /// Writes one batch: its originals first (when kept), then its NDJSON object, then its
 /// `batches` row. Every key comes from the batch id, so a retry rewrites the same objects.
+/// `claimed`: its records are already claimed for its object ([`unwritten`]).
+#[allow(clippy::too_many_arguments)]
 async fn write(
     bucket: &Bucket,
     db: &D1Database,
     b: &Batch,
     records: &[QueuedRecord],
     compress: bool,
+    claimed: bool,
     now_ms: u64,
 ) -> Result<(String, u64), String> {
     let members = || b.members.iter().map(|&i| &records[i]);
@@ -199,15 +221,12 @@ async fn write(
     }
     // Claim the records for the object before putting it: a redelivery in another
     // grouping then finds them written (exactly_once).
-    let final_key = if compress {
-        format!("{}.gz", b.key)
-    } else {
-        b.key.clone()
-    };
-    let ids: Vec<&str> = members().map(|r| r.id.as_str()).collect();
-    written::claim(db, &ids, &final_key, now_ms / 1000)
-        .await
-        .map_err(|e| format!("D1 claims: {e}"))?;
+    if !claimed {
+        let ids: Vec<&str> = members().map(|r| r.id.as_str()).collect();
+        written::claim(db, &ids, &object_key(b, compress), now_ms / 1000)
+            .await
+            .map_err(|e| format!("D1 claims: {e}"))?;
+    }
     let body = batch::encode(members().map(|r| r.line.as_str()));
     let (key, bytes) = put(bucket, &b.key, body, compress).await?;
     batches::record(

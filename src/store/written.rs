@@ -12,26 +12,47 @@ fn id_list(ids: &[&str]) -> JsValue {
     JsValue::from_str(&serde_json::Value::from(ids.to_vec()).to_string())
 }
 
-/// The claims of `ids`: record id → object key.
-pub async fn claims(db: &D1Database, ids: &[&str]) -> worker::Result<BTreeMap<String, String>> {
-    #[derive(Deserialize)]
-    struct Row {
-        record_id: String,
-        object_key: String,
-    }
-    let rows: Vec<Row> = db
-        .prepare(
-            "SELECT record_id, object_key FROM written_records
-             WHERE record_id IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(&[id_list(ids)])?
-        .all()
-        .await?
-        .results()?;
-    Ok(rows
-        .into_iter()
+#[derive(Deserialize)]
+struct Row {
+    record_id: String,
+    object_key: String,
+}
+
+const SELECT_CLAIMS: &str = "SELECT record_id, object_key FROM written_records
+     WHERE record_id IN (SELECT value FROM json_each(?1))";
+
+fn to_map(rows: Vec<Row>) -> BTreeMap<String, String> {
+    rows.into_iter()
         .map(|r| (r.record_id, r.object_key))
-        .collect())
+        .collect()
+}
+
+/// The claims `ids` had (record id → object key), and, in the same transaction, a claim
+/// for `key` of each id that had none: one D1 call instead of a read and a [`claim`],
+/// for the usual batch, whose records are all new and all written to `key`. Ids that had
+/// a claim keep it; if they are written after all, [`claim`] moves them.
+pub async fn claims_then_claim_new(
+    db: &D1Database,
+    ids: &[&str],
+    key: &str,
+    now_secs: u64,
+) -> worker::Result<BTreeMap<String, String>> {
+    let ids = id_list(ids);
+    let results = db
+        .batch(vec![
+            db.prepare(SELECT_CLAIMS).bind(std::slice::from_ref(&ids))?,
+            db.prepare(
+                "INSERT INTO written_records (record_id, object_key, claimed_at)
+                 SELECT value, ?2, ?3 FROM json_each(?1) WHERE true
+                 ON CONFLICT (record_id) DO NOTHING",
+            )
+            .bind(&[ids, JsValue::from_str(key), super::int(now_secs)])?,
+        ])
+        .await?;
+    let selected = results
+        .first()
+        .ok_or_else(|| worker::Error::RustError("D1 batch answered no results".into()))?;
+    Ok(to_map(selected.results()?))
 }
 
 /// Claims `ids` for `key`, replacing older claims (whose objects were never written).
