@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { groupSend, take, CONTENT_TYPE, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/http/group_send.mjs";
+import { groupSend, take, ALONE_BYTES, CONTENT_TYPE, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/http/group_send.mjs";
 
 /** A queue whose every call waits until the test settles it. */
 function fakeQueue() {
@@ -89,6 +89,38 @@ test("a_failed_batch_rejects_exactly_its_own_members_with_the_queue_error", asyn
   assert.deepEqual(q.calls[2].bodies, [{ id: "d" }]);
   q.calls[2].resolve();
   await d; // not refused: it was not in the failed batch
+});
+
+test("a_large_message_is_sent_alone_at_once_even_while_a_batch_is_in_flight", async () => {
+  const q = fakeQueue();
+  try {
+    const a = groupSend("large", q, { id: "a" }, 100, fakeCtx());
+    const ctx = fakeCtx();
+    const big = groupSend("large", q, { id: "big" }, ALONE_BYTES + 1, ctx);
+    const edge = groupSend("large", q, { id: "edge" }, ALONE_BYTES, fakeCtx());
+    assert.equal(q.calls.length, 2, "the large one does not wait for a's send; the one at the limit does");
+    assert.equal(q.calls[1].kind, "send");
+    assert.deepEqual(q.calls[1].bodies, [{ id: "big" }]);
+    assert.deepEqual(q.calls[1].options, [{ contentType: "v8" }]);
+    assert.equal(ctx.kept.length, 1, "kept alive like any other send");
+    const refused = new Error("Queue send failed: too big");
+    q.calls[1].reject(refused);
+    await assert.rejects(big, (e) => e === refused);
+    assert.equal(await state(a), "pending", "its failure is its own");
+    q.calls[0].resolve();
+    await a;
+    await until(() => q.calls.length === 3, "the grouped send after a");
+    assert.deepEqual(q.calls[2].bodies, [{ id: "edge" }]);
+    q.calls[2].resolve();
+    await edge;
+    assert.ok(ALONE_BYTES * 7 <= MAX_BYTES && ALONE_BYTES * 8 > MAX_BYTES, "a batch of them would hold at most seven");
+  } finally {
+    // Should an assertion fail, settle every call so no waiter polls forever.
+    for (let i = 0; i < 50; i++) {
+      for (const c of q.calls) c.resolve();
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
 });
 
 test("a_batch_keeps_to_sendBatch_limits_of_100_messages_and_256_KB", () => {

@@ -2,7 +2,8 @@
 // at the same moment share one `sendBatch`, because a queue call costs more than a message
 // in it. The first webhook sends alone, at once. Those that arrive while a send is in
 // flight wait; the first of them to look after it settles sends everything waiting (up to
-// sendBatch's limits) in one call, from its own request.
+// sendBatch's limits) in one call, from its own request. A message over ALONE_BYTES is
+// sent alone, at once, and never waits.
 //
 // Each webhook learns its own message's outcome: groupSend resolves once the message is on
 // the queue and rejects with the error if the batch holding it failed, so the Rust side
@@ -31,6 +32,13 @@ export const MAX_BYTES = 240_000;
 /** Messages go as V8-serialised objects: the runtime copies their strings as they are,
  * where content type "json" would write every one out as JSON first. */
 export const CONTENT_TYPE = "v8";
+/** A message over this many bytes is sent alone, at once, with `send`, never grouped: a
+ * batch of such messages holds at most seven, and sendBatch writes every message out in
+ * base64 inside a JSON body (send passes it as it is), which at that size costs more than
+ * the calls saved; the waiters' polling adds to it. Measured (docs/PERFORMANCE.md): at
+ * 64 KiB sending alone took workerd CPU per webhook from 2 104 to 1 725 µs; at 16 and
+ * 32 KiB grouped and alone were level. */
+export const ALONE_BYTES = 32_000;
 /** How long a batch may stay unsettled before the next one starts anyway. */
 export const STUCK_MS = 5_000;
 /** How often a waiting webhook looks whether its batch has settled. */
@@ -54,7 +62,10 @@ function group(name) {
  * message is on the queue; rejects with the send's error.
  */
 export function groupSend(name, queue, body, bytes, ctx, now = Date.now) {
-  const done = send(group(name), queue, { body, bytes, settled: false, error: null }, now);
+  const done =
+    bytes > ALONE_BYTES
+      ? queue.send(body, { contentType: CONTENT_TYPE })
+      : send(group(name), queue, { body, bytes, settled: false, error: null }, now);
   ctx.waitUntil(done.catch(() => {}));
   return done;
 }
