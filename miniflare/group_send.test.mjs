@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { groupSend, take, ALONE_BYTES, CONTENT_TYPE, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/http/group_send.mjs";
+import { groupSend, take, ALONE_BYTES, CONTENT_TYPE, GATHER_MS, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/http/group_send.mjs";
 
 /** A queue whose every call waits until the test settles it. */
 function fakeQueue() {
@@ -41,11 +41,12 @@ async function state(p) {
   return r === marker ? "pending" : r;
 }
 
-test("a_lone_message_is_sent_at_once_with_send_and_kept_alive_with_waitUntil", async () => {
+test("a_lone_message_is_sent_after_the_gathering_wait_with_send_and_kept_alive_with_waitUntil", async () => {
   const q = fakeQueue();
   const ctx = fakeCtx();
   const p = groupSend("lone", q, { id: 1 }, 100, ctx);
-  assert.equal(q.calls.length, 1, "sent without waiting for anything");
+  assert.equal(q.calls.length, 0, "waits GATHER_MS for others first");
+  await until(() => q.calls.length === 1, "the send");
   assert.deepEqual(q.calls[0].kind, "send");
   assert.deepEqual(q.calls[0].bodies, [{ id: 1 }]);
   assert.deepEqual(q.calls[0].options, [{ contentType: "v8" }]);
@@ -55,9 +56,22 @@ test("a_lone_message_is_sent_at_once_with_send_and_kept_alive_with_waitUntil", a
   await p;
 });
 
+test("messages_arriving_within_the_gathering_wait_share_one_sendBatch", async () => {
+  const q = fakeQueue();
+  const sent = ["a", "b", "c"].map((id) => groupSend("gathered", q, { id }, 100, fakeCtx()));
+  await until(() => q.calls.length === 1, "the call");
+  await new Promise((r) => setTimeout(r, 5 * GATHER_MS));
+  assert.equal(q.calls.length, 1, "one call for the three");
+  assert.equal(q.calls[0].kind, "sendBatch");
+  assert.deepEqual(q.calls[0].bodies, [{ id: "a" }, { id: "b" }, { id: "c" }]);
+  q.calls[0].resolve();
+  await Promise.all(sent);
+});
+
 test("messages_arriving_while_a_send_is_in_flight_go_out_together_in_one_sendBatch", async () => {
   const q = fakeQueue();
   const a = groupSend("together", q, { id: "a" }, 100, fakeCtx());
+  await until(() => q.calls.length === 1, "a's send");
   const rest = ["b", "c", "d"].map((id) => groupSend("together", q, { id }, 100, fakeCtx()));
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(q.calls.length, 1, "the others wait while a's send is in flight");
@@ -75,6 +89,7 @@ test("messages_arriving_while_a_send_is_in_flight_go_out_together_in_one_sendBat
 test("a_failed_batch_rejects_exactly_its_own_members_with_the_queue_error", async () => {
   const q = fakeQueue();
   const a = groupSend("failing", q, { id: "a" }, 100, fakeCtx());
+  await until(() => q.calls.length === 1, "a's send");
   const b = groupSend("failing", q, { id: "b" }, 100, fakeCtx());
   const c = groupSend("failing", q, { id: "c" }, 100, fakeCtx());
   q.calls[0].resolve();
@@ -95,6 +110,7 @@ test("a_large_message_is_sent_alone_at_once_even_while_a_batch_is_in_flight", as
   const q = fakeQueue();
   try {
     const a = groupSend("large", q, { id: "a" }, 100, fakeCtx());
+    await until(() => q.calls.length === 1, "a's send");
     const ctx = fakeCtx();
     const big = groupSend("large", q, { id: "big" }, ALONE_BYTES + 1, ctx);
     const edge = groupSend("large", q, { id: "edge" }, ALONE_BYTES, fakeCtx());
@@ -171,6 +187,7 @@ test("a_send_that_never_settles_does_not_hold_up_later_messages", async () => {
   let clock = 1_000_000;
   const now = () => clock;
   const stuck = groupSend("stuck", q, { id: "stuck" }, 100, fakeCtx(), now);
+  await until(() => q.calls.length === 1, "the first send");
   const later = groupSend("stuck", q, { id: "later" }, 100, fakeCtx(), now);
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(q.calls.length, 1, "waits while the first send is young");
@@ -189,8 +206,9 @@ test("each_queue_binding_name_is_grouped_on_its_own", async () => {
   const q2 = fakeQueue();
   const a = groupSend("one", q1, { id: 1 }, 100, fakeCtx());
   const b = groupSend("two", q2, { id: 2 }, 100, fakeCtx());
-  assert.equal(q1.calls.length, 1);
-  assert.equal(q2.calls.length, 1, "not held up by the other queue's send");
+  await until(() => q1.calls.length === 1 && q2.calls.length === 1, "both sends");
+  assert.equal(q1.calls[0].kind, "send");
+  assert.equal(q2.calls[0].kind, "send", "not grouped with the other queue's message");
   q1.calls[0].resolve();
   q2.calls[0].resolve();
   await Promise.all([a, b]);
