@@ -49,7 +49,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
         let compress = config
             .collector(&group.collector)
             .is_some_and(|c| c.compress);
-        let group_key = object_key(&group, compress);
+        let group_key = stored_key(&group.key, compress);
         // `claimed_all`: every record of the group is claimed for the group's object.
         let (todo, claimed_all) =
             match unwritten(&bucket, &db, &group, &records, &group_key, now_ms).await {
@@ -150,12 +150,12 @@ async fn unwritten(
     ))
 }
 
-/// The key `b`'s NDJSON object is written under.
-fn object_key(b: &Batch, compress: bool) -> String {
+/// The key an object meant for `key` is stored under: `<key>.gz` when `compress`.
+fn stored_key(key: &str, compress: bool) -> String {
     if compress {
-        format!("{}.gz", b.key)
+        format!("{key}.gz")
     } else {
-        b.key.clone()
+        key.to_string()
     }
 }
 
@@ -223,7 +223,7 @@ async fn write(
     // grouping then finds them written (exactly_once).
     if !claimed {
         let ids: Vec<&str> = members().map(|r| r.id.as_str()).collect();
-        written::claim(db, &ids, &object_key(b, compress), now_ms / 1000)
+        written::claim(db, &ids, &stored_key(&b.key, compress), now_ms / 1000)
             .await
             .map_err(|e| format!("D1 claims: {e}"))?;
     }
@@ -252,11 +252,12 @@ async fn put(
     body: Vec<u8>,
     compress: bool,
 ) -> Result<(String, u64), String> {
-    let (key, body, content_type) = if compress {
-        (format!("{key}.gz"), batch::gzip(&body), "application/gzip")
+    let (body, content_type) = if compress {
+        (batch::gzip(&body), "application/gzip")
     } else {
-        (key.to_string(), body, "application/x-ndjson")
+        (body, "application/x-ndjson")
     };
+    let key = stored_key(key, compress);
     let bytes = body.len() as u64;
     bucket
         .put(&key, body)

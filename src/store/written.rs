@@ -12,21 +12,6 @@ fn id_list(ids: &[&str]) -> JsValue {
     JsValue::from_str(&serde_json::Value::from(ids.to_vec()).to_string())
 }
 
-#[derive(Deserialize)]
-struct Row {
-    record_id: String,
-    object_key: String,
-}
-
-const SELECT_CLAIMS: &str = "SELECT record_id, object_key FROM written_records
-     WHERE record_id IN (SELECT value FROM json_each(?1))";
-
-fn to_map(rows: Vec<Row>) -> BTreeMap<String, String> {
-    rows.into_iter()
-        .map(|r| (r.record_id, r.object_key))
-        .collect()
-}
-
 /// The claims `ids` had (record id → object key), and, in the same transaction, a claim
 /// for `key` of each id that had none: one D1 call instead of a read and a [`claim`],
 /// for the usual batch, whose records are all new and all written to `key`. Ids that had
@@ -37,10 +22,19 @@ pub async fn claims_then_claim_new(
     key: &str,
     now_secs: u64,
 ) -> worker::Result<BTreeMap<String, String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        record_id: String,
+        object_key: String,
+    }
     let ids = id_list(ids);
     let results = db
         .batch(vec![
-            db.prepare(SELECT_CLAIMS).bind(std::slice::from_ref(&ids))?,
+            db.prepare(
+                "SELECT record_id, object_key FROM written_records
+                 WHERE record_id IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(std::slice::from_ref(&ids))?,
             db.prepare(
                 "INSERT INTO written_records (record_id, object_key, claimed_at)
                  SELECT value, ?2, ?3 FROM json_each(?1) WHERE true
@@ -52,7 +46,11 @@ pub async fn claims_then_claim_new(
     let selected = results
         .first()
         .ok_or_else(|| worker::Error::RustError("D1 batch answered no results".into()))?;
-    Ok(to_map(selected.results()?))
+    let rows: Vec<Row> = selected.results()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.record_id, r.object_key))
+        .collect())
 }
 
 /// Claims `ids` for `key`, replacing older claims (whose objects were never written).
