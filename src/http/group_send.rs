@@ -51,8 +51,9 @@ pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
         .filter(|q| q.is_object())
 }
 
-/// Puts `record` on `queue`, the producer bound as `name` ([`binding`]); `ctx` is the
-/// request's ExecutionContext (the send is kept alive with its `waitUntil`). The message
+/// Puts `record` on `queue`, the producer bound as `name` ([`binding`]); `bytes` is its
+/// [`message_bytes_bound`], which the caller has computed to decide on spilling; `ctx` is
+/// the request's ExecutionContext (the send is kept alive with its `waitUntil`). The message
 /// is the record as a JS object (as workers-rs' `Queue::send` makes it), sent with
 /// content type `v8`: the runtime copies its strings as they are instead of writing them
 /// out as JSON (docs/PERFORMANCE.md: the send's share of a 64 KiB webhook's profile fell
@@ -63,10 +64,10 @@ pub async fn send(
     name: &str,
     ctx: &JsValue,
     record: &QueuedRecord,
+    bytes: usize,
 ) -> Result<(), String> {
     let body = serde_wasm_bindgen::to_value(record).map_err(|e| e.to_string())?;
-    let bytes = message_bytes_bound(record) as f64;
-    let sent = group_send(name, queue, &body, bytes, ctx).map_err(js_error)?;
+    let sent = group_send(name, queue, &body, bytes as f64, ctx).map_err(js_error)?;
     JsFuture::from(sent).await.map(|_| ()).map_err(js_error)
 }
 

@@ -175,7 +175,8 @@ pub async fn handle(
 /// first. Any failure is `503` with `Retry-After`.
 async fn enqueue(env: &Env, ctx: &JsValue, record: &mut QueuedRecord) -> Result<(), ApiError> {
     let mut spilled = Vec::new();
-    if group_send::message_bytes_bound(record) > group_send::MAX_MESSAGE_BYTES {
+    let mut bytes = group_send::message_bytes_bound(record);
+    if bytes > group_send::MAX_MESSAGE_BYTES {
         let bucket = env
             .bucket("ARCHIVE")
             .map_err(|e| ApiError::internal(format!("ARCHIVE binding: {e}")))?;
@@ -189,10 +190,11 @@ async fn enqueue(env: &Env, ctx: &JsValue, record: &mut QueuedRecord) -> Result<
             spilled.push(key.clone());
             record.original_spill = Some(key);
         }
+        bytes = group_send::message_bytes_bound(record);
     }
     let queue = group_send::binding(env, "INGEST")
         .ok_or_else(|| ApiError::internal("INGEST binding: no queue producer is bound"))?;
-    if let Err(e) = group_send::send(&queue, "INGEST", ctx, record).await {
+    if let Err(e) = group_send::send(&queue, "INGEST", ctx, record, bytes).await {
         if let Ok(bucket) = env.bucket("ARCHIVE")
             && !spilled.is_empty()
         {
