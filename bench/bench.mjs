@@ -13,7 +13,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { QUEUES, TEST_SECRETS, applyMigrations, hmacHex, root } from "../miniflare/harness.mjs";
-import { PUBLIC_URL, edgehookOptions, ingestMessages, jsonBody, loadConfig } from "./lib.mjs";
+import { PUBLIC_URL, deliverIngest, edgehookOptions, jsonBody, loadConfig } from "./lib.mjs";
 
 const SMOKE = process.env.BENCH_SMOKE === "1";
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
@@ -263,14 +263,7 @@ async function ingest() {
   try {
     for (const size of [10, 100]) {
       const batches = SMOKE ? 2 : size === 10 ? 60 : 12;
-      const run = async () => {
-        const msgs = ingestMessages(size);
-        const r = await worker.queue(QUEUES.ingest, msgs);
-        const acked = r.explicitAcks?.length ?? 0;
-        if (r.outcome !== "ok" || (!r.ackAll && acked !== size)) {
-          throw new Error(`ingest batch of ${size}: ${JSON.stringify(r)}`);
-        }
-      };
+      const run = () => deliverIngest(worker, size);
       await run(); // warm
       const rates = [];
       for (let round = 0; round < ROUNDS; round++) {

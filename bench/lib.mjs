@@ -23,6 +23,15 @@ export function ingestMessages(n) {
   });
 }
 
+/** Delivers `n` new INGEST records to `worker`'s queue handler as one batch; throws unless
+ * every message was acked. */
+export async function deliverIngest(worker, n, label = "ingest") {
+  const r = await worker.queue(QUEUES.ingest, ingestMessages(n));
+  if (r.outcome !== "ok" || (!r.ackAll && (r.explicitAcks?.length ?? 0) !== n)) {
+    throw new Error(`${label}: batch of ${n}: ${JSON.stringify(r)}`);
+  }
+}
+
 /** The body (about `KIB` KiB of JSON) in a temp file, and the headers that sign it for `amo`. */
 export function signedBody() {
   const body = jsonBody(Number(process.env.KIB ?? 1) * 1024);

@@ -19,8 +19,8 @@ import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { QUEUES, applyMigrations, root } from "../miniflare/harness.mjs";
-import { autocannonArgs, ingestMessages, signedBody, workerOptions } from "./lib.mjs";
+import { applyMigrations, root } from "../miniflare/harness.mjs";
+import { autocannonArgs, deliverIngest, signedBody, workerOptions } from "./lib.mjs";
 
 const [target, urlPath = "/", seconds = "5", top = "30"] = process.argv.slice(2);
 const body = signedBody();
@@ -49,8 +49,7 @@ async function deliver(secs) {
   const start = performance.now();
   let records = 0;
   while (performance.now() - start < secs * 1000) {
-    const r = await worker.queue(QUEUES.ingest, ingestMessages(batchSize));
-    if (r.outcome !== "ok") throw new Error(`batch of ${batchSize}: ${JSON.stringify(r)}`);
+    await deliverIngest(worker, batchSize);
     records += batchSize;
   }
   return { "2xx": records, duration: (performance.now() - start) / 1000, latency: { p99: "-" } };

@@ -9,8 +9,8 @@
 // these records must do). A target ending in `/` is a worker-build directory.
 import { Miniflare } from "miniflare";
 import path from "node:path";
-import { QUEUES, applyMigrations } from "../../miniflare/harness.mjs";
-import { edgehookOptions, ingestMessages, loadConfig, workerdCpuMicros } from "../lib.mjs";
+import { applyMigrations } from "../../miniflare/harness.mjs";
+import { deliverIngest, edgehookOptions, loadConfig, workerdCpuMicros } from "../lib.mjs";
 
 const [size = "100", batches = "12", rounds = "5", ...specs] = process.argv.slice(2);
 
@@ -24,14 +24,7 @@ for (const spec of specs) {
   targets.push({ label, mf, worker: await mf.getWorker(`ingest${targets.length}`), runs: [] });
 }
 
-async function deliver(t) {
-  const n = Number(size);
-  const msgs = ingestMessages(n);
-  const r = await t.worker.queue(QUEUES.ingest, msgs);
-  if (r.outcome !== "ok" || (!r.ackAll && (r.explicitAcks?.length ?? 0) !== n)) {
-    throw new Error(`${t.label}: batch of ${n}: ${JSON.stringify(r)}`);
-  }
-}
+const deliver = (t) => deliverIngest(t.worker, Number(size), t.label);
 
 try {
   for (const t of targets) for (let i = 0; i < 3; i++) await deliver(t); // warm-up
