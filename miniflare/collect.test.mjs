@@ -277,7 +277,9 @@ test("webhooks_sharing_a_refused_queue_batch_are_each_answered_503_and_stored_on
       headers: { "content-type": "application/json", "idempotency-key": key }, body: JSON.stringify({ key }) });
     const keys = Array.from({ length: 9 }, (_, i) => `grouped-${i}`);
     const first = post(keys[0]);
-    await new Promise((r) => setTimeout(r, 50));
+    // The rest arrive once the first webhook's send is being held (its first request is a
+    // cold start: a fixed delay can be too short).
+    await faulty.until(() => faulty.logs.some((l) => l.includes('"faulty_queue_held"')), 5000, "the held first send");
     const refused = await Promise.all([first, ...keys.slice(1).map(post)]);
     for (const r of refused) {
       assert.equal(r.status, 503);
@@ -315,7 +317,7 @@ test("a_sender_hanging_up_while_it_carries_a_queue_call_loses_no_other_webhook",
       headers: { "content-type": "application/json", "idempotency-key": key }, body: JSON.stringify({ key }) });
     const hangUp = new AbortController();
     const first = post("hang-up", hangUp.signal).then((r) => r.status, (e) => e.name);
-    await new Promise((r) => setTimeout(r, 50));
+    await held.until(() => held.logs.some((l) => l.includes('"faulty_queue_held"')), 5000, "the held first send");
     const others = ["wait-1", "wait-2", "wait-3", "wait-4"].map((k) => post(k));
     await new Promise((r) => setTimeout(r, 50));
     hangUp.abort();

@@ -155,7 +155,8 @@ export default function (env) { return new AnalyticsEngineDataset(env); }
 
 // A stand-in for the INGEST producer that refuses its first FAIL_SENDS calls (send or
 // sendBatch, a whole batch at once), then sends to the real queue; with HOLD_FIRST_MS it
-// answers its first call only after that long. It logs each call it refuses. Its class is
+// answers its first call only after that long, logging when it starts holding it. It logs
+// each call it refuses. Its class is
 // named WorkerQueue so workers-rs accepts it.
 const FAULTY_QUEUE = `
 let failuresLeft = null;
@@ -164,7 +165,10 @@ class WorkerQueue {
   constructor(env) { this.env = env; if (failuresLeft === null) failuresLeft = Number(env.FAIL_SENDS); }
   async refuse(call, messages) {
     calls++;
-    if (calls === 1 && Number(this.env.HOLD_FIRST_MS) > 0) await new Promise((r) => setTimeout(r, Number(this.env.HOLD_FIRST_MS)));
+    if (calls === 1 && Number(this.env.HOLD_FIRST_MS) > 0) {
+      console.log(JSON.stringify({ event: "faulty_queue_held", call, messages }));
+      await new Promise((r) => setTimeout(r, Number(this.env.HOLD_FIRST_MS)));
+    }
     if (failuresLeft > 0) {
       failuresLeft--;
       console.log(JSON.stringify({ event: "faulty_queue", call, messages, refused: true }));
