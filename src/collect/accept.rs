@@ -75,7 +75,7 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
     let idempotency_key = idempotency::key(&req.headers)?;
     // An untouched payload keeps the sender's exact bytes when they fit on one line; with
     // no steps to run it is only checked, not parsed into a tree nothing would read.
-    let text = std::str::from_utf8(&req.body).ok();
+    let text = simdutf8::basic::from_utf8(&req.body).ok();
     let raw_line = text.and_then(record::single_line);
     let (payload_text, query) = match (text, raw_line) {
         (Some(text), Some(raw)) if collector.chain.is_empty() => {

@@ -41,7 +41,22 @@ pub fn message_bytes_bound(record: &QueuedRecord) -> usize {
 }
 
 fn string_bytes_bound(s: &str) -> usize {
-    if s.is_ascii() { s.len() } else { 2 * s.len() }
+    if is_ascii(s.as_bytes()) {
+        s.len()
+    } else {
+        2 * s.len()
+    }
+}
+
+/// `bytes.is_ascii()`, sixteen bytes at a time: core's goes a `usize` at a time, four
+/// bytes on wasm32, and was 26 µs of a 64 KiB webhook's profile; this one compiles to
+/// SIMD128 ORs.
+fn is_ascii(bytes: &[u8]) -> bool {
+    let (chunks, rest) = bytes.as_chunks::<16>();
+    let high = chunks
+        .iter()
+        .fold(0u128, |acc, c| acc | u128::from_le_bytes(*c));
+    high & u128::from_le_bytes([0x80; 16]) == 0 && rest.is_ascii()
 }
 
 /// The queue producer bound as `name`, if there is one.
@@ -92,6 +107,19 @@ mod tests {
             original_spill: Some(
                 "spill/a-collector/01HZZZZZZZZZZZZZZZZZZZZZZZ.original.json".into(),
             ),
+        }
+    }
+
+    #[test]
+    fn is_ascii_agrees_with_core_at_every_length_and_position() {
+        for len in 0..70 {
+            let ascii = vec![b'a'; len];
+            assert!(is_ascii(&ascii), "{len}");
+            for at in 0..len {
+                let mut other = ascii.clone();
+                other[at] = 0x80 | (at as u8);
+                assert!(!is_ascii(&other), "{len} {at}");
+            }
         }
     }
 
