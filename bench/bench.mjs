@@ -175,6 +175,7 @@ async function endToEnd() {
   const targets = {
     noop: await startMf(floorOptions("noop.mjs")),
     send: await startMf(floorOptions("send.mjs")),
+    "hmac-send": await startMf(floorOptions("hmac-send.mjs")),
     "js-hmac": await startMf(floorOptions("js-hmac.mjs")),
     edgehook: await startMf(buildOptions(BUILD, { http: true, secrets, config })),
     rust: await startMf(buildOptions(BENCH_BUILD, { http: true, secrets, config, name: "rust-floor" })),
@@ -197,6 +198,7 @@ async function endToEnd() {
     for (const [label, target, p] of [
       ["floor: JS worker, 202 doing nothing", "noop", "/"],
       ["floor: JS worker, raw body to the queue", "send", "/"],
+      ["floor: JS worker, WebCrypto HMAC check, raw body to the queue", "hmac-send", "/"],
       ["floor: workers-rs (bench build), reads the body, 202", "rust", "/__bench/noop"],
       ["floor: workers-rs (bench build), raw body to the queue", "rust", "/__bench/send"],
       ["plain JS worker: WebCrypto HMAC, JSON check, queue", "js-hmac", "/"],
@@ -243,9 +245,12 @@ async function endToEnd() {
     const { kib } = c;
     const send = summary[`send:/:${kib}`];
     const js = summary[`js-hmac:/:${kib}`];
+    const hmacSend = summary[`hmac-send:/:${kib}`];
     const rustSend = summary[`rust:/__bench/send:${kib}`];
     let ratio = `${fmt(m.rps / send.rps, 2)}× send-only rps, p99 ${fmt(m.p99 / send.p99, 2)}× send-only`;
-    if (c.target === "edgehook" && !c.key.startsWith("jwt")) ratio += `, ${fmt(m.rps / js.rps, 2)}× plain JS rps`;
+    if (c.target === "edgehook" && !c.key.startsWith("jwt")) {
+      ratio += `, ${fmt(m.rps / js.rps, 2)}× plain JS rps, ${fmt(m.rps / hmacSend.rps, 2)}× HMAC-and-send floor rps`;
+    }
     if (c.target === "edgehook") ratio += `, ${fmt(m.rps / rustSend.rps, 2)}× workers-rs send floor rps`;
     if (c.target === "noop") ratio = `${fmt(m.rps / send.rps, 2)}× send-only rps`;
     row("workerd, HTTP", c.label, `${fmt(m.rps, 0)} req/s`, `p50 ${fmt(m.p50, 0)} ms, p99 ${fmt(m.p99, 0)} ms`, ratio);
