@@ -7,7 +7,8 @@
 //
 // A target ending in `/` is a worker-build output directory (index.js + index_bg.wasm),
 // anything else a module worker script; `:path` is the request path (default `/`).
-// KIB=64 sends a 64 KiB body instead of 1 KiB. The first target is the 1.00x reference.
+// KIB=64 sends a 64 KiB body instead of 1 KiB; CONNECTIONS=50 opens 50 connections instead of
+// 10. The first target is the 1.00x reference.
 import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
 import { root } from "../miniflare/harness.mjs";

@@ -20,6 +20,7 @@ const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
 const ONLY = new Set((process.env.BENCH_ONLY ?? "crypto,e2e,ingest,size,cold").split(","));
 const BUILD = path.join(root, "build");
 const BENCH_BUILD = path.join(root, "bench/out/build-bench");
+const LOADED_CONNECTIONS = 50; // the "under load" cases; the others use 10
 const HARD_LIMIT_MS = 120_000; // no autocannon run may take longer than this
 
 const median = (xs) => {
@@ -204,14 +205,28 @@ async function endToEnd() {
       ["plain JS worker: WebCrypto HMAC, JSON check, queue", "js-hmac", "/"],
       ["edgehook POST /hooks/amo (hmac)", "edgehook", "/hooks/amo"],
     ]) {
-      cases.push({ key: `${target}:${p}:${kib}`, kib, label: `${label}, ${kib} KiB`, target, path: p, body, headers });
+      cases.push({ key: `${target}:${p}:${kib}`, kib, suffix: "", label: `${label}, ${kib} KiB`, target, path: p, body, headers });
     }
+  }
+  // The same 1 KiB webhook under a load that keeps the CPUs busy: with 10 connections a
+  // worker's req/s follows its latency as much as its CPU per request.
+  const loaded = { body: jsonBody(1024), connections: LOADED_CONNECTIONS };
+  loaded.headers = { "content-type": "application/json", authorization: `HMAC-SHA256 ${hmacHex(TEST_SECRETS.AMO_KEY, loaded.body)}` };
+  for (const [label, target, p] of [
+    ["floor: JS worker, raw body to the queue", "send", "/"],
+    ["floor: JS worker, WebCrypto HMAC check, raw body to the queue", "hmac-send", "/"],
+    ["plain JS worker: WebCrypto HMAC, JSON check, queue", "js-hmac", "/"],
+    ["edgehook POST /hooks/amo (hmac)", "edgehook", "/hooks/amo"],
+  ]) {
+    const suffix = `:c${LOADED_CONNECTIONS}`;
+    cases.push({ key: `${target}:${p}:1${suffix}`, kib: 1, suffix, label: `${label}, 1 KiB, ${LOADED_CONNECTIONS} connections`, target, path: p, ...loaded });
   }
   const jwtBody = jsonBody(1024);
   for (const [alg, key, collector] of [["RS256", privateKey, "bench-jwt"], ["ES256", esPrivate, "bench-jwt-es"]]) {
     cases.push({
       key: `jwt:${alg}`,
       kib: 1,
+      suffix: "",
       label: `edgehook POST /hooks/${collector} (jwt ${alg}), 1 KiB`,
       target: "edgehook",
       path: `/hooks/${collector}`,
@@ -224,12 +239,12 @@ async function endToEnd() {
   try {
     // Warm every target and check it accepts the request before measuring anything.
     for (const c of cases) {
-      await autocannon(targets[c.target].url + c.path, { ...c, seconds: 1, connections });
+      await autocannon(targets[c.target].url + c.path, { connections, ...c, seconds: 1 });
     }
     // Rounds interleave the targets, so a noisy neighbour hits all of them alike.
     for (let r = 0; r < ROUNDS; r++) {
       for (const c of cases) {
-        samples[c.key].push(await autocannon(targets[c.target].url + c.path, { ...c, seconds, connections }));
+        samples[c.key].push(await autocannon(targets[c.target].url + c.path, { connections, ...c, seconds }));
       }
     }
   } finally {
@@ -242,16 +257,16 @@ async function endToEnd() {
   }
   for (const c of cases) {
     const m = summary[c.key];
-    const { kib } = c;
-    const send = summary[`send:/:${kib}`];
-    const js = summary[`js-hmac:/:${kib}`];
-    const hmacSend = summary[`hmac-send:/:${kib}`];
-    const rustSend = summary[`rust:/__bench/send:${kib}`];
+    const at = `${c.kib}${c.suffix}`;
+    const send = summary[`send:/:${at}`];
+    const js = summary[`js-hmac:/:${at}`];
+    const hmacSend = summary[`hmac-send:/:${at}`];
+    const rustSend = summary[`rust:/__bench/send:${at}`];
     let ratio = `${fmt(m.rps / send.rps, 2)}× send-only rps, p99 ${fmt(m.p99 / send.p99, 2)}× send-only`;
     if (c.target === "edgehook" && !c.key.startsWith("jwt")) {
       ratio += `, ${fmt(m.rps / js.rps, 2)}× plain JS rps, ${fmt(m.rps / hmacSend.rps, 2)}× HMAC-and-send floor rps`;
     }
-    if (c.target === "edgehook") ratio += `, ${fmt(m.rps / rustSend.rps, 2)}× workers-rs send floor rps`;
+    if (c.target === "edgehook" && rustSend) ratio += `, ${fmt(m.rps / rustSend.rps, 2)}× workers-rs send floor rps`;
     if (c.target === "noop") ratio = `${fmt(m.rps / send.rps, 2)}× send-only rps`;
     row("workerd, HTTP", c.label, `${fmt(m.rps, 0)} req/s`, `p50 ${fmt(m.p50, 0)} ms, p99 ${fmt(m.p99, 0)} ms`, ratio);
   }

@@ -88,9 +88,10 @@ export function workerOptions(target, name, extra = {}) {
   return { ...edgehookOptions(scriptPath, { name, config: loadConfig(), http: true }), ...extra };
 }
 
-/** autocannon's arguments for a 10-connection POST of `body` to `url` for `seconds`. */
+/** autocannon's arguments for a POST of `body` to `url` for `seconds`, over CONNECTIONS connections (10). */
 export function autocannonArgs(root, url, body, seconds) {
-  const args = [path.join(root, "node_modules/autocannon/autocannon.js"), "-j", "-n", "-c", "10", "-d", String(seconds), "-m", "POST", "-i", body.file];
+  const connections = process.env.CONNECTIONS ?? "10";
+  const args = [path.join(root, "node_modules/autocannon/autocannon.js"), "-j", "-n", "-c", connections, "-d", String(seconds), "-m", "POST", "-i", body.file];
   for (const [k, v] of Object.entries(body.headers)) args.push("-H", `${k}=${v}`);
   args.push(url);
   return args;
