@@ -99,3 +99,32 @@ test("no_secret_token_signature_key_or_raw_pii_reaches_the_logs", async () => {
   for (const l of requests) for (const k of ["request_id", "route", "outcome", "status", "duration_ms"]) assert.ok(k in l, `${k} in ${JSON.stringify(l)}`);
   console.log(`# logs: ${eh.logs.length} lines checked against ${secrets.size} secrets/tokens/signatures and ${raw.length} PII values`);
 });
+
+test("a_client_chosen_ray_id_or_collector_name_never_reaches_the_logs_verbatim", async () => {
+  const json = { "content-type": "application/json" };
+  const injected = 'x","outcome":"accepted","status":202,"collector":"amo';
+  const ray = "8f1e2d3c4b5a6978-LHR";
+  const requestLines = () => eh.logs.filter((l) => l.startsWith("{") && l.includes('"request_id"')).map((l) => JSON.parse(l));
+  const before = requestLines().length;
+  await (await eh.fetch("/healthz", { headers: { "cf-ray": injected } })).arrayBuffer();
+  await (await eh.fetch("/healthz", { headers: { "cf-ray": ray } })).arrayBuffer();
+  const name = `no-such-collector${"%22%0A".repeat(20)}${"n".repeat(7000)}`;
+  const unknown = await eh.fetch(`/hooks/${name}`, { method: "POST", headers: json, body: "{}" });
+  assert.equal(unknown.status, 404);
+  await unknown.arrayBuffer();
+  const lines = await eh.until(async () => {
+    const l = requestLines().slice(before);
+    return l.length >= 3 ? l : null;
+  }, 5000, "three request log lines");
+  const [forged, real, named] = lines;
+  // A cf-ray without the ray form is replaced by a generated id; a real one is kept.
+  assert.match(forged.request_id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  assert.equal(real.request_id, ray);
+  assert.ok(!eh.logs.some((l) => l.includes(JSON.stringify(injected).slice(1, -1))), "injected text logged");
+  // An unknown collector's name is logged cut to 64 bytes and escaped, never as the collector.
+  assert.equal(named.collector, undefined);
+  assert.equal(named.outcome, "unknown_collector");
+  assert.ok(named.unknown_collector.startsWith("no-such-collector%2522%250A"), named.unknown_collector);
+  assert.ok(named.unknown_collector.length < 3 * 64 + 2, `${named.unknown_collector.length} characters`);
+  assert.ok(!eh.logs.some((l) => l.includes("n".repeat(100))), "the whole name was logged");
+});

@@ -2,7 +2,7 @@
 //!
 //! The folders mirror SPEC.md: `auth/` (one file per scheme), `collect/` (records,
 //! NDJSON batches, the ingest consumer), `store/` (one file per D1 table), `http/`
-//! (routes). `config`, `error`, `inbound`, `time` and `ids` are the pure core shared by
+//! (routes). `config`, `error`, `inbound`, `json`, `time` and `ids` are the pure core shared by
 //! all. This file only wires the Workers entry points to them.
 
 pub mod app;
@@ -16,6 +16,7 @@ pub mod executor;
 pub mod http;
 pub mod ids;
 pub mod inbound;
+pub mod json;
 pub mod log;
 pub mod metrics;
 pub mod queues;

@@ -20,7 +20,10 @@ fn config() -> Config {
               {"name": "amo", "max_body_bytes": 64, "auth": {"scheme": "hmac", "secrets": ["K1", "K2"]}},
               {"name": "open", "format": "request", "auth": {"scheme": "none"}},
               {"name": "portal", "auth": {"scheme": "jwt", "keys": ["JWT_KEY"], "max_lifetime_secs": 3600}},
-              {"name": "scraper", "auth": {"scheme": "api-key", "scope": "scrape"}}]}"#,
+              {"name": "scraper", "auth": {"scheme": "api-key", "scope": "scrape"}},
+              {"name": "tiny", "format": "request", "max_body_bytes": 64, "auth": {"scheme": "none"}},
+              {"name": "checked", "auth": {"scheme": "none"},
+               "steps": [{"kind": "filter", "when": {"payload": {"$.user_id": {"exists": true}}}}]}]}"#,
     )
     .unwrap()
 }
@@ -278,39 +281,105 @@ fn api_key_collector_requires_a_valid_scoped_key() {
 }
 
 #[test]
-fn json_nested_deeper_than_128_levels_is_refused_as_invalid_json() {
+fn json_nested_to_128_levels_is_read_and_deeper_is_refused_as_invalid_json() {
     let c = config();
     let nested = |depth: usize| {
         let mut req = with_headers(&[]);
         req.body = format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
         req
     };
-    // serde_json's recursion limit bounds parsing (and every later walk of the payload).
-    let ok = accept(
-        c.collector("open").unwrap(),
-        &secrets(),
-        &nested(100),
-        "01ID",
-        0,
+    // The limit bounds parsing (and every later walk of the payload); the whole tree is
+    // at most 129 deep in a `request` record, which wraps the payload in one object.
+    for depth in [100, 128] {
+        let r = accept(
+            c.collector("open").unwrap(),
+            &secrets(),
+            &nested(depth),
+            "01ID",
+            0,
+        );
+        assert!(r.is_ok(), "{depth}: {r:?}");
+    }
+    for depth in [129, 100_000] {
+        let e = accept(
+            c.collector("open").unwrap(),
+            &secrets(),
+            &nested(depth),
+            "01ID",
+            0,
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.code), (400, "invalid_json"), "{depth}");
+        assert!(
+            e.message.contains("nested deeper than 128 levels"),
+            "{}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn a_member_name_given_twice_is_refused_with_its_pointer_whatever_the_path() {
+    let c = config();
+    // One line and no steps: checked without a tree; over lines: parsed; with steps: parsed.
+    for (collector, body) in [
+        ("open", r#"{"user_id":"alice","user_id":"mallory"}"#),
+        ("open", "{\"user_id\":\"alice\",\n\"user_id\":\"mallory\"}"),
+        ("checked", r#"{"user_id":"alice","user_id":"mallory"}"#),
+    ] {
+        let mut req = with_headers(&[]);
+        req.body = body.as_bytes().to_vec();
+        let e = accept(c.collector(collector).unwrap(), &secrets(), &req, "01ID", 0).unwrap_err();
+        assert_eq!(
+            (e.status, e.code),
+            (400, "duplicate_key"),
+            "{collector} {body:?}"
+        );
+        assert!(e.message.contains("/user_id"), "{}", e.message);
+    }
+    let mut req = with_headers(&[]);
+    req.body = br#"{"users":[{"id":1},{"id":2,"tags":{"a":1,"a":1}}]}"#.to_vec();
+    let e = accept(c.collector("open").unwrap(), &secrets(), &req, "01ID", 0).unwrap_err();
+    assert!(e.message.contains("/users/1/tags/a"), "{}", e.message);
+}
+
+#[test]
+fn the_url_is_bounded_and_a_request_record_counts_it_against_the_limit() {
+    let c = config();
+    let with_url = |sub_path: &str, query: &str, body: &str| {
+        let mut req = with_headers(&[]);
+        req.sub_path = sub_path.to_string();
+        req.query = query.to_string();
+        req.uri = format!("/hooks/x{sub_path}?{query}");
+        req.body = body.as_bytes().to_vec();
+        req
+    };
+    // 414 before anything else is looked at: amo's missing signature would be a 400.
+    let long = with_url(&format!("/{}", "p".repeat(accept::MAX_URL_BYTES)), "", "{}");
+    assert_eq!(status_and_code(&long, "amo"), (414, "uri_too_long"));
+    let long = with_url("/", &"q".repeat(accept::MAX_URL_BYTES), "{}");
+    assert_eq!(status_and_code(&long, "open"), (414, "uri_too_long"));
+    // tiny (request format) takes 64 bytes of body, sub-path and query together.
+    let body = r#"{"data":"0123456789012345678"}"#; // 30 bytes
+    let fits = with_url("/0123456789", "q=01234567890123456789", body);
+    assert!(accept(c.collector("tiny").unwrap(), &secrets(), &fits, "01ID", 0).is_ok());
+    for (sub_path, query) in [
+        ("/0123456789", "q=0123456789012345678901"),
+        ("/", &*"q".repeat(70)),
+    ] {
+        let over = with_url(sub_path, query, body);
+        assert_eq!(
+            status_and_code(&over, "tiny"),
+            (413, "payload_too_large"),
+            "{sub_path}?{query}"
+        );
+    }
+    // A payload record carries only the body: its limit counts nothing else.
+    let mut amo = signed(
+        r#"{"data":"0123456789012345678901234567890123456789012"}"#,
+        "key-one",
     );
-    assert!(ok.is_ok());
-    let e = accept(
-        c.collector("open").unwrap(),
-        &secrets(),
-        &nested(129),
-        "01ID",
-        0,
-    )
-    .unwrap_err();
-    assert_eq!((e.status, e.code), (400, "invalid_json"));
-    assert!(e.message.contains("recursion limit"), "{}", e.message);
-    let e = accept(
-        c.collector("open").unwrap(),
-        &secrets(),
-        &nested(100_000),
-        "01ID",
-        0,
-    )
-    .unwrap_err();
-    assert_eq!((e.status, e.code), (400, "invalid_json"));
+    amo.query = "q=".repeat(100);
+    amo.uri = format!("/hooks/amo?{}", amo.query);
+    assert!(accept(c.collector("amo").unwrap(), &secrets(), &amo, "01ID", 0).is_ok());
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::idempotency;
-use super::record::{self, LineRequest, QUEUED_RECORD_VERSION, QueuedRecord};
+use super::record::{self, Format, LineRequest, QUEUED_RECORD_VERSION, QueuedRecord};
 use crate::auth::api_key::ApiKeyStore;
 use crate::auth::{self, AuthContext};
 use crate::config::Collector;
@@ -29,12 +29,49 @@ pub fn headers_read(collector: &Collector) -> Vec<&'static str> {
     names
 }
 
-/// `413 payload_too_large` for a body over the collector's limit.
-pub fn too_large(limit: u64) -> ApiError {
+/// Longest URL (path and query, as received) a webhook may have: `414` above. Common
+/// servers stop near here too (nginx 8 KiB, Apache 8 190 bytes); Cloudflare's edge at 16 KB.
+pub const MAX_URL_BYTES: usize = 8192;
+
+/// How many body bytes `collector` takes for a request to `sub_path?query` whose URL is
+/// `url_len` bytes: `414 uri_too_long` over [`MAX_URL_BYTES`], else `max_body_bytes` less
+/// what the record carries of the URL besides the body (the sub-path and query, for a
+/// `request` collector), `413` when that alone is over the limit. So the limit bounds
+/// the whole record, and is known before the body is read.
+pub fn body_budget(
+    collector: &Collector,
+    url_len: usize,
+    sub_path: &str,
+    query: &str,
+) -> Result<u64, ApiError> {
+    if url_len > MAX_URL_BYTES {
+        return Err(ApiError::new(
+            414,
+            "uri_too_long",
+            format!("the URL is longer than {MAX_URL_BYTES} bytes"),
+        ));
+    }
+    let carried = match collector.format {
+        Format::Payload => 0,
+        Format::Request => (sub_path.len() + query.len()) as u64,
+    };
+    collector
+        .max_body_bytes
+        .checked_sub(carried)
+        .ok_or_else(|| too_large(collector))
+}
+
+/// `413 payload_too_large` for a request over the collector's limit.
+pub fn too_large(collector: &Collector) -> ApiError {
+    let limit = collector.max_body_bytes;
+    let what = match collector.format {
+        Format::Payload => "the body is",
+        Format::Request => "the body, path and query together are",
+    };
     ApiError::new(
         413,
         "payload_too_large",
-        format!("the body is larger than this collector's limit of {limit} bytes"),
+        format!("{what} larger than this collector's limit of {limit} bytes"),
     )
 }
 
@@ -52,7 +89,7 @@ pub enum Accepted {
     Dropped,
 }
 
-/// Checks `req` against `collector` and builds its record: method, size, content type,
+/// Checks `req` against `collector` and builds its record: method, URL and size, content type,
 /// authentication, idempotency key, JSON, the collector's steps, then the record line.
 /// Nothing here writes anything, so a request refused at any point leaves no trace
 /// (a plugin step may call out, but only to ask).
@@ -67,8 +104,9 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
     if req.method != "POST" {
         return Err(ApiError::method_not_allowed(&req.method, "POST"));
     }
-    if req.body.len() as u64 > collector.max_body_bytes {
-        return Err(too_large(collector.max_body_bytes));
+    let budget = body_budget(collector, req.uri.len(), &req.sub_path, &req.query)?;
+    if req.body.len() as u64 > budget {
+        return Err(too_large(collector));
     }
     record::require_json_content_type(req.headers.get("content-type"))?;
     let identity = auth::verify(&collector.auth, cx, req).await?;

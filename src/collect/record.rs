@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::json;
 use crate::time::Utc;
 
 /// What a collector's NDJSON lines hold.
@@ -87,86 +88,17 @@ pub fn require_json_content_type(content_type: Option<&str>) -> Result<(), ApiEr
     }
 }
 
-/// Parses the body as JSON, else `400 invalid_json` saying where it broke.
+/// Parses the body as strict JSON ([`crate::json`]): `400 invalid_json` saying where it
+/// broke, `400 duplicate_key` naming the member given twice.
 pub fn parse_payload(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(invalid_json)
+    json::parse(body).map_err(ApiError::from)
 }
 
-/// Checks a body that is UTF-8 `text` is JSON exactly as [`parse_payload`] does, same
-/// errors included, without building the tree nor checking the UTF-8 again: for a
-/// webhook whose line is the sender's own bytes, the tree would be thrown away. It runs
-/// serde_json's parser, so the grammar, the escape checks and the nesting limit are the
-/// ones `parse_payload` applies.
+/// Checks a body that is UTF-8 `text` is strict JSON exactly as [`parse_payload`] does,
+/// same errors included, without building the tree nor checking the UTF-8 again: for a
+/// webhook whose line is the sender's own bytes, the tree would be thrown away.
 pub fn check_payload(text: &str) -> Result<(), ApiError> {
-    serde_json::from_str::<Checked>(text)
-        .map(|_| ())
-        .map_err(invalid_json)
-}
-
-fn invalid_json(e: serde_json::Error) -> ApiError {
-    ApiError::new(
-        400,
-        "invalid_json",
-        format!("the body is not valid JSON: {e}"),
-    )
-}
-
-/// A JSON value that was parsed and checked but not kept. Unlike serde's `IgnoredAny`,
-/// which serde_json skips over without decoding strings or counting depth, this asks
-/// for every value as [`Value`] does (`deserialize_any`), so strings are decoded (a lone
-/// surrogate escape is refused) and containers count towards the nesting limit.
-struct Checked;
-
-impl<'de> Deserialize<'de> for Checked {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Checked, D::Error> {
-        d.deserialize_any(CheckedVisitor)
-    }
-}
-
-struct CheckedVisitor;
-
-impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_unit<E>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        while seq.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-
-    // Objects, and (with `arbitrary_precision`) numbers, which serde_json hands over as
-    // a one-entry map holding the number's text.
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        while map.next_entry::<Checked, Checked>()?.is_some() {}
-        Ok(Checked)
-    }
+    json::check(text).map_err(ApiError::from)
 }
 
 /// What a record line says about its request (`format = "request"`).
@@ -290,115 +222,6 @@ mod tests {
     fn malformed_json_is_400() {
         let e = parse_payload(b"{\"a\":").unwrap_err();
         assert_eq!((e.status, e.code), (400, "invalid_json"));
-    }
-
-    /// `check_payload` must accept exactly what `parse_payload` accepts and refuse the
-    /// rest with the same error, message and position included.
-    /// (`accept` checks only UTF-8 bodies; any other is parsed, and refused.)
-    fn assert_checks_as_it_parses(body: &[u8]) {
-        let parsed = parse_payload(body).map(|_| ());
-        let shown = String::from_utf8_lossy(body);
-        match std::str::from_utf8(body) {
-            Ok(text) => assert_eq!(check_payload(text), parsed, "for {shown:?}"),
-            Err(_) => assert!(parsed.is_err(), "for {shown:?}"),
-        }
-    }
-
-    #[test]
-    fn checking_agrees_with_parsing_on_edge_cases() {
-        let nested = |depth: usize, open: &str, close: &str| {
-            format!("{}{}", open.repeat(depth), close.repeat(depth))
-        };
-        let mut cases: Vec<Vec<u8>> = [
-            "",
-            " ",
-            "{}",
-            "[]",
-            "null",
-            "true",
-            "fals",
-            "0",
-            "-0",
-            "01",
-            "1.",
-            "1e",
-            "-",
-            "1e400",
-            "-1e400",
-            "12345678901234567890123",
-            "1.10",
-            "1E+2",
-            "2.5e-3",
-            "NaN",
-            "\"s\"",
-            "\"\\u00e9\"",
-            "\"\\ud83d\\ude00\"",
-            "\"\\ud83d\"",
-            "\"\\ude00\"",
-            "\"\\ud83dx\"",
-            "\"\\u12\"",
-            "\"\\x\"",
-            "\"tab\there\"",
-            "\"nl\nx\"",
-            "\"\u{7f}\"",
-            "{\"a\":1,\"a\":2}",
-            "{\"a\" 1}",
-            "{\"a\":1,}",
-            "[1,]",
-            "[1 2]",
-            "{1:2}",
-            "{\"a\":[1,{\"b\":null}]} ",
-            "{} {}",
-            "{}x",
-            "\u{feff}{}",
-            "[\"\u{e9}\"]",
-            "{\"\\ud800\":1}",
-            "{\"k\":\"v\"",
-            "[[[]]",
-            " \t\r\n[\n1\n]\n",
-        ]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
-        for depth in [127, 128, 129, 500] {
-            cases.push(nested(depth, "[", "]").into_bytes());
-            cases.push(format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth)).into_bytes());
-        }
-        cases.push(b"\"\xff\"".to_vec());
-        cases.push(b"{\"\xc3\":1}".to_vec());
-        cases.push(b"\"\xed\xa0\x80\"".to_vec());
-        for body in &cases {
-            assert_checks_as_it_parses(body);
-        }
-    }
-
-    #[test]
-    fn checking_agrees_with_parsing_on_random_json_like_text() {
-        // Short texts drawn from JSON's own alphabet (and a few bytes outside it), so
-        // most are near-misses of valid JSON and both parsers' error paths are walked.
-        const PIECES: &[&str] = &[
-            "{", "}", "[", "]", ":", ",", "\"", "\"k\"", "\"\\u", "d83d", "dc00", "00e9", "\\",
-            "n", "1", "0", "-", ".", "e", "E", "+", "9", "true", "null", " ", "\n", "\u{e9}",
-            "\u{1}", "\t",
-        ];
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut valid = 0;
-        for _ in 0..50_000 {
-            let len = (next() % 12) as usize;
-            let text: String = (0..len)
-                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-                .collect();
-            valid += usize::from(parse_payload(text.as_bytes()).is_ok());
-            assert_checks_as_it_parses(text.as_bytes());
-        }
-        // The draw must reach both sides, or agreement would mean little.
-        assert!(valid > 500, "only {valid} valid texts were drawn");
     }
 
     #[test]

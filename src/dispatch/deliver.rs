@@ -21,6 +21,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::http::outbound::with_timeout;
 use crate::ids;
+use crate::json;
 use crate::log;
 use crate::queues::{decode_body, retry_later};
 use crate::store::attempts::{self, Attempt};
@@ -301,8 +302,12 @@ fn prepare(
         }
         _ => None,
     };
-    let payload: Map<String, Value> =
-        serde_json::from_str(payload).map_err(|e| format!("stored payload unreadable: {e}"))?;
+    // Read as it was accepted, so a payload nested to json::MAX_DEPTH reads back.
+    let Value::Object(payload) =
+        json::parse(payload.as_bytes()).map_err(|e| format!("stored payload unreadable: {e}"))?
+    else {
+        return Err("stored payload is not an object".into());
+    };
     let body = sign::body(&payload, &result_url(app, result_id));
     let key = String::from_utf8_lossy(&key).into_owned();
     let previous = previous.map(|p| String::from_utf8_lossy(&p).into_owned());

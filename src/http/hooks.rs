@@ -10,9 +10,10 @@ use super::group_send;
 use super::plugins::WorkerPlugins;
 use crate::app::App;
 use crate::auth::AuthContext;
-use crate::collect::accept::{Accepted, accept, headers_read, too_large};
+use crate::collect::accept::{Accepted, accept, body_budget, headers_read, too_large};
 use crate::collect::idempotency::CLAIM_SECS;
 use crate::collect::record::{QueuedRecord, original_spill_key, spill_key};
+use crate::config::Collector;
 use crate::crypto::webcrypto::WebCrypto;
 use crate::error::ApiError;
 use crate::ids;
@@ -74,9 +75,11 @@ pub async fn handle(
     if method != "POST" {
         return Err(ApiError::method_not_allowed(method, "POST"));
     }
+    let url_len = target.path.len() + target.query.len() + usize::from(!target.query.is_empty());
+    let budget = body_budget(collector, url_len, &target.sub_path, target.query)?;
     let headers = req.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
-    let body = read_body(req, header("content-length"), collector.max_body_bytes).await?;
+    let body = read_body(req, header("content-length"), budget, collector).await?;
     let inbound = InboundRequest {
         method: method.to_string(),
         sub_path: target.sub_path,
@@ -216,19 +219,21 @@ async fn put_spill(bucket: &Bucket, key: &str, text: String) -> Result<(), ApiEr
         .map_err(|e| ApiError::unavailable(format!("could not store the body: {e}")))
 }
 
-/// Reads the body, refusing it as soon as it is known to exceed `limit`: from a declared
-/// `Content-Length` before reading anything (then in one piece), else while streaming.
+/// Reads the body, refusing it as soon as it is known to exceed `limit` (the collector's
+/// [`body_budget`]): from a declared `Content-Length` before reading anything (then in one
+/// piece), else while streaming.
 async fn read_body(
     req: &web_sys::Request,
     content_length: Option<String>,
     limit: u64,
+    collector: &Collector,
 ) -> Result<Vec<u8>, ApiError> {
     let unreadable = |e: &dyn std::fmt::Debug| {
         ApiError::new(400, "bad_request", format!("unreadable body: {e:?}"))
     };
     let declared = content_length.and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large(limit));
+        return Err(too_large(collector));
     }
     if declared.is_some() {
         // The runtime holds a body to its declared length, so it is read in one piece:
@@ -238,7 +243,7 @@ async fn read_body(
         let buffer = JsFuture::from(buffer).await.map_err(|e| unreadable(&e))?;
         let body = js_sys::Uint8Array::new(&buffer).to_vec();
         if body.len() as u64 > limit {
-            return Err(too_large(limit));
+            return Err(too_large(collector));
         }
         return Ok(body);
     }
@@ -251,7 +256,7 @@ async fn read_body(
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| unreadable(&e))?;
         if (body.len() + chunk.len()) as u64 > limit {
-            return Err(too_large(limit));
+            return Err(too_large(collector));
         }
         body.extend_from_slice(&chunk);
     }

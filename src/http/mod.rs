@@ -27,6 +27,7 @@ use worker::{Env, Request, Response, js_sys, web_sys};
 use crate::app;
 use crate::error::ApiError;
 use crate::inbound;
+use crate::json;
 use crate::log;
 use routes::RouteId;
 
@@ -40,24 +41,16 @@ pub fn json_response(status: u16, body: &Value) -> Response {
     resp
 }
 
-/// Reads a JSON request body: `400 invalid_json` when it is not JSON, `422
+/// Reads a JSON request body as strict JSON ([`crate::json`]): `400 invalid_json` when it
+/// is not JSON, `400 duplicate_key` when an object repeats a member name, `422
 /// invalid_request` when it is JSON of the wrong shape.
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
     let bytes = req
         .bytes()
         .await
         .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        if e.is_data() {
-            ApiError::new(422, "invalid_request", e.to_string())
-        } else {
-            ApiError::new(
-                400,
-                "invalid_json",
-                format!("the body is not valid JSON: {e}"),
-            )
-        }
-    })
+    let value = json::parse(&bytes)?;
+    serde_json::from_value(value).map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))
 }
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
@@ -118,14 +111,11 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
         };
     }
     let started = worker::Date::now().as_millis();
-    let request_id = req
-        .headers()
-        .get("cf-ray")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| {
-            crate::ids::ulid(started, crate::ids::random_bytes().unwrap_or_default())
-        });
+    let ray = req.headers().get("cf-ray").ok().flatten();
+    let request_id = match log::ray_id(ray.as_deref()) {
+        Some(ray) => ray.to_string(),
+        None => crate::ids::ulid(started, crate::ids::random_bytes().unwrap_or_default()),
+    };
     let method = req.method();
     let matched = routes::resolve(&method, path);
     let mut fields = json!({
@@ -146,7 +136,12 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
                 path,
                 query,
             };
-            fields["collector"] = json!(collector);
+            // A name no collector has is the client's text: logged cut and escaped.
+            if app.config.collector(&collector).is_some() {
+                fields["collector"] = json!(collector);
+            } else {
+                fields["unknown_collector"] = json!(log::untrusted(&collector));
+            }
             hooks::handle(&req, env, ctx, app, &method, target, started)
                 .await
                 .map(|answer| {
@@ -180,10 +175,8 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
         (None, Some(done)) => done.to_string(),
         (None, None) => "ok".to_string(),
     };
-    // Count only configured collectors: a name in a URL is not worth a D1 row.
-    if let (Some(name), Ok(app)) = (&collector, &app)
-        && app.config.collector(name).is_some()
-    {
+    // Only configured collectors are in `fields` (a name in a URL is not worth a D1 row).
+    if let Some(name) = &collector {
         observe::count_hook(name, &outcome, started);
     }
     fields["outcome"] = json!(outcome);
