@@ -244,6 +244,36 @@ test("the_same_webhook_id_is_stored_once", async () => {
   assert.equal(swLines.length + openLines.length, 2);
 });
 
+test("a_used_webhook_id_with_another_body_is_refused_422_and_nothing_stored", async () => {
+  const post = (key, body) => eh.fetch("/hooks/open", { method: "POST",
+    headers: { "content-type": "application/json", "idempotency-key": key }, body });
+  const first = await json(await post("order-9", '{"order":9,"amount":100}'));
+  assert.equal(first.status, 202);
+  // The same id with another body: refused, whatever the sender meant.
+  const other = await json(await post("order-9", '{"order":9,"amount":100000}'));
+  assert.deepEqual([other.status, other.body.error.code], [422, "idempotency_key_reused"]);
+  // The same body again is still the duplicate it always was (bytes compared: a resend
+  // is the same bytes, as its signature is).
+  const again = await json(await post("order-9", '{"order":9,"amount":100}'));
+  assert.deepEqual([again.status, again.body], [200, { id: first.body.id, status: "duplicate" }]);
+  // Standard Webhooks' webhook-id the same way, signed.
+  const { Webhook } = await import("standardwebhooks");
+  const wh = new Webhook(TEST_SECRETS.SW_SECRET);
+  const send = (payload) => {
+    const now = new Date();
+    return eh.fetch("/hooks/sw", { method: "POST", body: payload, headers: { "content-type": "application/json",
+      "webhook-id": "msg_reuse_1", "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+      "webhook-signature": wh.sign("msg_reuse_1", now, payload) } });
+  };
+  assert.equal((await send('{"type":"refund","amount":1}')).status, 202);
+  const reused = await json(await send('{"type":"refund","amount":999}'));
+  assert.deepEqual([reused.status, reused.body.error.code], [422, "idempotency_key_reused"]);
+  await new Promise((r) => setTimeout(r, 2500));
+  const amounts = (await eh.lines("collectors/open/")).filter((l) => l.payload?.order === 9).map((l) => l.payload.amount);
+  assert.deepEqual(amounts, [100]);
+  assert.deepEqual((await eh.lines("collectors/sw/")).filter((l) => l.type === "refund").map((l) => l.amount), [1]);
+});
+
 test("a_webhook_the_queue_refused_is_not_remembered_as_seen", async () => {
   const faulty = await start({ failQueueSends: 1 });
   try {

@@ -77,13 +77,14 @@ pub fn too_large(collector: &Collector) -> ApiError {
 
 /// What became of an acceptable webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per request, returned once: no box needed
 pub enum Accepted {
     /// Queue this record; remember `idempotency_key` once it is queued.
     Record {
         /// The record.
         record: QueuedRecord,
-        /// The sender's id for the webhook, if it gave one.
-        idempotency_key: Option<String>,
+        /// The sender's id for the webhook, if it gave one, with its body's digest.
+        idempotency_key: Option<idempotency::Keyed>,
     },
     /// A `filter` step dropped it: answer `202`, store nothing.
     Dropped,
@@ -151,6 +152,16 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
         },
         &payload_text,
     );
+    // Digested last, so that a refused webhook costs nothing for it.
+    let idempotency_key = match idempotency_key {
+        None => None,
+        Some(key) => Some(idempotency::Keyed {
+            key,
+            body_digest: idempotency::body_digest(cx.crypto, &req.body)
+                .await
+                .map_err(|_| ApiError::unavailable("could not digest the body"))?,
+        }),
+    };
     let original = collector
         .keep_original
         .then(|| String::from_utf8_lossy(&req.body).into_owned());

@@ -2,8 +2,12 @@
 //!
 //! Standard Webhooks' `webhook-id` names the message; otherwise an `Idempotency-Key`
 //! header (Stripe's and the IETF draft's name) does. The same id seen again for the same
-//! collector within `dedupe_window_secs` is answered `200 duplicate` and not stored again.
+//! collector within `dedupe_window_secs` is answered `200 duplicate` and not stored again,
+//! provided it comes with the same body: the digest of the first body is kept with the id,
+//! and a different body under a used id is `422 idempotency_key_reused` (Stripe's rule),
+//! since answering `duplicate` would tell the sender a body was stored that never was.
 
+use crate::crypto::{Crypto, CryptoError};
 use crate::error::ApiError;
 use crate::inbound::HeaderMap;
 
@@ -37,6 +41,57 @@ pub fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(k.to_string()))
 }
 
+/// A webhook's idempotency key with the digest of the body it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed {
+    /// The sender's id ([`key`]).
+    pub key: String,
+    /// [`body_digest`] of the raw body.
+    pub body_digest: String,
+}
+
+/// The digest kept beside a webhook id: hex SHA-256 of the raw body, as HMAC-SHA256
+/// under a fixed label so that [`Crypto`] computes it (through WebCrypto for large bodies
+/// in the worker). Only equality matters; the label keeps it apart from any other MAC.
+pub async fn body_digest<C: Crypto>(crypto: &C, body: &[u8]) -> Result<String, CryptoError> {
+    let mac = crypto
+        .hmac_sha256(b"edgehook idempotency body", body)
+        .await?;
+    Ok(hex::encode(mac))
+}
+
+/// What a webhook whose id is already held gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// `200 duplicate`: the first one was queued, with this same body.
+    Duplicate,
+    /// `409 duplicate_in_progress`: the first one, with this same body, is being queued.
+    InProgress,
+    /// `422 idempotency_key_reused`: the id came first with another body.
+    Reused,
+}
+
+/// Decides a repeat from what is held for the id: the first body's digest (`None` for a
+/// claim written before digests were kept, which then counts as the same body) and
+/// whether its record was queued.
+pub fn repeat(first_digest: Option<&str>, body_digest: &str, queued: bool) -> Repeat {
+    match first_digest {
+        Some(first) if first != body_digest => Repeat::Reused,
+        _ if queued => Repeat::Duplicate,
+        _ => Repeat::InProgress,
+    }
+}
+
+/// `422 idempotency_key_reused`.
+pub fn reused() -> ApiError {
+    ApiError::new(
+        422,
+        "idempotency_key_reused",
+        "this webhook id (webhook-id / Idempotency-Key) was first sent with a different body; \
+         nothing was stored: send a new body under a new id",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +115,27 @@ mod tests {
             .unwrap(),
             Some("msg_1".into())
         );
+    }
+
+    #[test]
+    fn a_used_id_with_another_body_is_reused_whatever_became_of_the_first() {
+        let digest = |body: &[u8]| {
+            futures_executor::block_on(body_digest(&crate::crypto::native::NativeCrypto, body))
+                .unwrap()
+        };
+        let (a, b) = (digest(b"{\"order\":7}"), digest(b"{\"order\":8}"));
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(a, digest(b"{\"order\":7}"));
+        assert_eq!(repeat(Some(&a), &a, true), Repeat::Duplicate);
+        assert_eq!(repeat(Some(&a), &a, false), Repeat::InProgress);
+        assert_eq!(repeat(Some(&a), &b, true), Repeat::Reused);
+        assert_eq!(repeat(Some(&a), &b, false), Repeat::Reused);
+        // A claim from before digests were kept.
+        assert_eq!(repeat(None, &b, true), Repeat::Duplicate);
+        assert_eq!(repeat(None, &b, false), Repeat::InProgress);
+        let e = reused();
+        assert_eq!((e.status, e.code), (422, "idempotency_key_reused"));
     }
 
     #[test]

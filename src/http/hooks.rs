@@ -11,7 +11,7 @@ use super::plugins::WorkerPlugins;
 use crate::app::App;
 use crate::auth::AuthContext;
 use crate::collect::accept::{Accepted, accept, body_budget, headers_read, too_large};
-use crate::collect::idempotency::CLAIM_SECS;
+use crate::collect::idempotency::{self, CLAIM_SECS, Repeat};
 use crate::collect::record::{QueuedRecord, original_spill_key, spill_key};
 use crate::config::Collector;
 use crate::crypto::webcrypto::WebCrypto;
@@ -119,36 +119,40 @@ pub async fn handle(
             let claim = seen_ids::claim(
                 &db,
                 &collector.name,
-                &key,
+                &key.key,
+                &key.body_digest,
                 &id,
                 now_secs,
                 now_secs + CLAIM_SECS,
             )
             .await
             .map_err(|e| ApiError::unavailable(format!("could not check the webhook id: {e}")))?;
-            match claim {
-                Claim::Claimed => {}
-                Claim::Seen {
-                    record_id,
-                    accepted: true,
-                } => {
-                    return Ok(answer(
+            if let Claim::Seen {
+                record_id,
+                accepted,
+                body_digest,
+            } = claim
+            {
+                return match idempotency::repeat(body_digest.as_deref(), &key.body_digest, accepted)
+                {
+                    Repeat::Duplicate => Ok(answer(
                         200,
                         json!({"id": record_id, "status": "duplicate"}),
                         "duplicate",
-                    ));
-                }
-                Claim::Seen { .. } => {
-                    let mut e = ApiError::new(
-                        409,
-                        "duplicate_in_progress",
-                        "a webhook with this id is being accepted right now; retry to learn its outcome",
-                    );
-                    e.retry_after = Some(5);
-                    return Err(e);
-                }
+                    )),
+                    Repeat::Reused => Err(idempotency::reused()),
+                    Repeat::InProgress => {
+                        let mut e = ApiError::new(
+                            409,
+                            "duplicate_in_progress",
+                            "a webhook with this id is being accepted right now; retry to learn its outcome",
+                        );
+                        e.retry_after = Some(5);
+                        Err(e)
+                    }
+                };
             }
-            Some(key)
+            Some(key.key)
         }
     };
     if let Err(e) = enqueue(env, ctx, &mut record).await {

@@ -13,12 +13,15 @@ use super::int;
 pub enum Claim {
     /// The id is ours now.
     Claimed,
-    /// Another request holds it: its record, and whether that one was queued.
+    /// Another request holds it: its record, whether that one was queued, and the
+    /// digest of its body.
     Seen {
         /// Record id answered to the first request.
         record_id: String,
         /// Whether the first request's record was queued (else it is still in flight).
         accepted: bool,
+        /// The first request's body digest (`None` for rows from before digests).
+        body_digest: Option<String>,
     },
 }
 
@@ -26,13 +29,16 @@ pub enum Claim {
 struct Row {
     record_id: String,
     accepted_at: Option<f64>,
+    body_digest: Option<String>,
 }
 
-/// Claims `key` for `record_id` until `hold_until`, unless a live row holds it.
+/// Claims `key` for `record_id`, whose body has digest `body_digest`, until
+/// `hold_until`, unless a live row holds it.
 pub async fn claim(
     db: &D1Database,
     collector: &str,
     key: &str,
+    body_digest: &str,
     record_id: &str,
     now_secs: u64,
     hold_until: u64,
@@ -40,12 +46,14 @@ pub async fn claim(
     // An expired row is taken over; a live one is left alone (no row returned).
     let claimed: Option<Row> = db
         .prepare(
-            "INSERT INTO seen_ids (collector, webhook_id, record_id, expires_at, accepted_at)
-             VALUES (?1, ?2, ?3, ?4, NULL)
+            "INSERT INTO seen_ids (collector, webhook_id, record_id, expires_at, accepted_at,
+               body_digest)
+             VALUES (?1, ?2, ?3, ?4, NULL, ?6)
              ON CONFLICT (collector, webhook_id) DO UPDATE SET record_id = excluded.record_id,
-               expires_at = excluded.expires_at, accepted_at = NULL
+               expires_at = excluded.expires_at, accepted_at = NULL,
+               body_digest = excluded.body_digest
              WHERE seen_ids.expires_at <= ?5
-             RETURNING record_id, accepted_at",
+             RETURNING record_id, accepted_at, body_digest",
         )
         .bind(&[
             JsValue::from_str(collector),
@@ -53,6 +61,7 @@ pub async fn claim(
             JsValue::from_str(record_id),
             int(hold_until),
             int(now_secs),
+            JsValue::from_str(body_digest),
         ])?
         .first(None)
         .await?;
@@ -61,7 +70,8 @@ pub async fn claim(
     }
     let held: Option<Row> = db
         .prepare(
-            "SELECT record_id, accepted_at FROM seen_ids WHERE collector = ?1 AND webhook_id = ?2",
+            "SELECT record_id, accepted_at, body_digest FROM seen_ids
+             WHERE collector = ?1 AND webhook_id = ?2",
         )
         .bind(&[JsValue::from_str(collector), JsValue::from_str(key)])?
         .first(None)
@@ -70,11 +80,13 @@ pub async fn claim(
         Some(r) => Claim::Seen {
             record_id: r.record_id,
             accepted: r.accepted_at.is_some(),
+            body_digest: r.body_digest,
         },
         // Purged in between: nobody holds it, but do not race again; the sender retries.
         None => Claim::Seen {
             record_id: String::new(),
             accepted: false,
+            body_digest: None,
         },
     })
 }
