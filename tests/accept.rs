@@ -290,25 +290,13 @@ fn json_nested_to_128_levels_is_read_and_deeper_is_refused_as_invalid_json() {
     };
     // The limit bounds parsing (and every later walk of the payload); the whole tree is
     // at most 129 deep in a `request` record, which wraps the payload in one object.
+    let open = c.collector("open").unwrap();
     for depth in [100, 128] {
-        let r = accept(
-            c.collector("open").unwrap(),
-            &secrets(),
-            &nested(depth),
-            "01ID",
-            0,
-        );
+        let r = accept(open, &secrets(), &nested(depth), "01ID", 0);
         assert!(r.is_ok(), "{depth}: {r:?}");
     }
     for depth in [129, 100_000] {
-        let e = accept(
-            c.collector("open").unwrap(),
-            &secrets(),
-            &nested(depth),
-            "01ID",
-            0,
-        )
-        .unwrap_err();
+        let e = accept(open, &secrets(), &nested(depth), "01ID", 0).unwrap_err();
         assert_eq!((e.status, e.code), (400, "invalid_json"), "{depth}");
         assert!(
             e.message.contains("nested deeper than 128 levels"),
