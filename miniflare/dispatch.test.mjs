@@ -326,3 +326,29 @@ test("the_url_guard_refuses_private_hosts_outside_dev", async () => {
   const r = await call("POST", "/admin/subscriptions", { name: "evil", url: "http://10.0.0.1/", events: ["a.b"] });
   assert.deepEqual([r.status, r.body.error.code], [422, "url_refused"]);
 });
+
+test("an_event_nested_128_levels_is_delivered_whole_and_a_patch_repeating_a_member_is_refused", async () => {
+  const deferring = await subscriber(async (_, __, res) => reply(res, 202));
+  const sub = await subscribe("deep", deferring.url, ["deep.event"]);
+  const payload = '{"a":'.repeat(127) + "1" + "}".repeat(127); // 127 levels, 128 with the event object
+  const body = `{"deep":${payload}}`;
+  const event = await eh.fetch("/events/deep.event", { method: "POST", headers: ADMIN, body });
+  assert.equal(event.status, 202, await event.clone().text());
+  const [{ id, result_url }] = (await event.json()).results;
+  await untilStatus(id, ["deferred"]);
+  assert.equal(deferring.requests.length, 1);
+  const delivered = JSON.parse(deferring.requests[0].body);
+  assert.equal(JSON.stringify(delivered.deep), payload);
+
+  // A result PATCH is read as strictly: a repeated member is refused and nothing changes.
+  const token = await serviceToken(sub.service_account);
+  const patched = await eh.fetch(new URL(result_url).pathname, {
+    method: "PATCH",
+    headers: { authorization: `JWT ${token}`, "content-type": "application/json" },
+    body: '{"results":{"matchedRules":["flag-me"],"matchedRules":[]}}',
+  });
+  assert.equal(patched.status, 400);
+  assert.equal((await patched.json()).error.code, "duplicate_key");
+  const after = await resultOf(id);
+  assert.deepEqual([after.status, after.results ?? null], ["deferred", null]);
+});
