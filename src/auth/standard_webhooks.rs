@@ -7,9 +7,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::keys::ED25519_SPKI_PREFIX;
 use super::{AuthError, require_hmac};
-use crate::crypto::{Crypto, PublicKey, SigAlg, hmac_sha256};
+use crate::crypto::{Crypto, PublicKey, hmac_sha256};
 use crate::inbound::HeaderMap;
 
 /// Largest accepted distance between `webhook-timestamp` and now.
@@ -33,15 +32,7 @@ pub fn decode_public_key(key: &str) -> Result<PublicKey, String> {
     let raw = STANDARD
         .decode(b64)
         .map_err(|e| format!("not a whpk_<base64> public key ({e})"))?;
-    if raw.len() != 32 {
-        return Err("an Ed25519 public key is 32 bytes".into());
-    }
-    let mut spki_der = ED25519_SPKI_PREFIX.to_vec();
-    spki_der.extend(raw);
-    Ok(PublicKey {
-        alg: SigAlg::EdDsa,
-        spki_der,
-    })
+    super::keys::ed25519(&raw).map_err(|e| e.to_string())
 }
 
 /// Parses a timestamp that must be a plain decimal integer: no sign, space, fraction or
