@@ -1,4 +1,7 @@
-//! Calendar arithmetic on Unix milliseconds, free of any clock (callers pass `now`).
+//! Dates, free of any clock (callers pass `now`): Unix milliseconds as UTC calendar
+//! fields (chrono) and HTTP dates read into Unix seconds (httpdate).
+
+use chrono::{Datelike, Timelike};
 
 /// A UTC calendar date and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,28 +23,19 @@ pub struct Utc {
 }
 
 impl Utc {
-    /// The UTC date and time `ms` milliseconds after the Unix epoch.
+    /// The UTC date and time `ms` milliseconds after the Unix epoch (chrono's calendar;
+    /// instants beyond its ±262 000 years read as its last one).
     pub fn from_millis(ms: i64) -> Utc {
-        let days = ms.div_euclid(86_400_000);
-        let rem = ms.rem_euclid(86_400_000);
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let t = chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
         Utc {
-            year,
-            month,
-            day,
-            hour: (rem / 3_600_000) as u32,
-            minute: (rem / 60_000 % 60) as u32,
-            second: (rem / 1000 % 60) as u32,
-            millis: (rem % 1000) as u32,
+            year: i64::from(t.year()),
+            month: t.month(),
+            day: t.day(),
+            hour: t.hour(),
+            minute: t.minute(),
+            second: t.second(),
+            millis: t.timestamp_subsec_millis(),
         }
     }
 
@@ -63,58 +57,13 @@ impl Utc {
     }
 }
 
-/// Unix seconds of a UTC calendar date and time (Howard Hinnant's days_from_civil).
-pub fn unix_from_civil(
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
-}
-
-/// Parses an RFC 1123 date in GMT (`Sun, 21 Oct 2018 12:16:24 GMT`) into Unix seconds.
-pub fn parse_rfc1123(s: &str) -> Option<i64> {
-    let parts: Vec<&str> = s.split_ascii_whitespace().collect();
-    let [dow, day, month, year, time, zone] = parts.as_slice() else {
-        return None;
-    };
-    if *zone != "GMT" || !dow.ends_with(',') {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month)? as u32 + 1;
-    let num = |t: &str, max: u32| -> Option<u32> {
-        (t.len() <= 2 && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| t.parse().ok())
-            .flatten()
-            .filter(|v| *v <= max)
-    };
-    let day = num(day, 31).filter(|d| *d >= 1)?;
-    let year: i64 = (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| year.parse().ok())
-        .flatten()?;
-    let mut hms = time.split(':');
-    let (h, m, sec) = (
-        num(hms.next()?, 23)?,
-        num(hms.next()?, 59)?,
-        num(hms.next()?, 60)?,
-    );
-    if hms.next().is_some() {
-        return None;
-    }
-    Some(unix_from_civil(year, month, day, h, m, sec))
+/// Unix seconds of an HTTP date (RFC 9110 §5.6.7), read by `httpdate`: the IMF-fixdate
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 1123's form, always GMT, weekday checked), and
+/// the obsolete RFC 850 and asctime forms every HTTP recipient must accept.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let at = httpdate::parse_http_date(s.trim()).ok()?;
+    let secs = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
 }
 
 #[cfg(test)]
@@ -122,18 +71,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_rfc1123_gmt_dates() {
+    fn parses_http_dates() {
         // `date -u -d 'Sun, 21 Oct 2018 12:16:24 GMT' +%s` → 1540124184
+        for form in [
+            "Sun, 21 Oct 2018 12:16:24 GMT",
+            "Sunday, 21-Oct-18 12:16:24 GMT",
+            "Sun Oct 21 12:16:24 2018",
+        ] {
+            assert_eq!(parse_http_date(form), Some(1_540_124_184), "{form}");
+        }
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(
-            parse_rfc1123("Sun, 21 Oct 2018 12:16:24 GMT"),
-            Some(1_540_124_184)
+            parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"),
+            Some(1_709_164_800)
         );
-        assert_eq!(parse_rfc1123("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_rfc1123("Sun, 21 Oct 2018 12:16:24 UTC"), None);
-        assert_eq!(parse_rfc1123("Sun, 21 Oct 2018 12:16 GMT"), None);
-        assert_eq!(parse_rfc1123("21 Oct 2018 12:16:24 GMT"), None);
-        assert_eq!(parse_rfc1123("Sun, 32 Oct 2018 12:16:24 GMT"), None);
-        assert_eq!(parse_rfc1123(""), None);
+        for bad in [
+            "Sun, 21 Oct 2018 12:16:24 UTC",
+            "Sun, 21 Oct 2018 12:16 GMT",
+            "21 Oct 2018 12:16:24 GMT",
+            "Sun, 32 Oct 2018 12:16:24 GMT",
+            "Mon, 21 Oct 2018 12:16:24 GMT", // the wrong weekday
+            "Fri, 29 Feb 2019 00:00:00 GMT", // no such day
+            "Sun, 21 Oct 2018 12:16:60 GMT",
+            "2018-10-21T12:16:24Z",
+            "",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -51,7 +51,7 @@ fn signing_reproduces_the_reference_example() {
         c.str("authorization")
     );
     assert_eq!(
-        edgehook::time::parse_rfc1123(c.str("date")),
+        edgehook::time::parse_http_date(c.str("date")),
         Some(c.i64("now"))
     );
 }

@@ -1,6 +1,7 @@
 //! AShirt request signing: `Authorization: <accessKey>:<base64 HMAC-SHA256>` over
 //! `METHOD\nURI\nDATE\n` followed by the raw SHA-256 of the body, under the base64 secret
-//! key of that access key; `Date` is RFC 1123 GMT within ±1 h.
+//! key of that access key; `Date` is an HTTP date (RFC 1123's form in GMT, as AShirt's
+//! clients send; RFC 9110's obsolete forms are read too) within ±1 h.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -9,7 +10,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use super::AuthError;
 use crate::crypto::{Crypto, hmac_matches_any, hmac_sha256};
-use crate::time::parse_rfc1123;
+use crate::time::parse_http_date;
 
 /// Largest accepted distance between `Date` and now.
 pub const TOLERANCE_SECS: i64 = 3600;
@@ -67,8 +68,9 @@ pub async fn verify<C: Crypto>(
         .ok()
         .filter(|g| !g.is_empty())
         .ok_or_else(malformed)?;
-    let sent = parse_rfc1123(date)
-        .ok_or_else(|| AuthError::Malformed("the Date header must be RFC 1123 in GMT".into()))?;
+    let sent = parse_http_date(date).ok_or_else(|| {
+        AuthError::Malformed("the Date header must be an HTTP date in GMT (RFC 1123)".into())
+    })?;
     if (now - sent).abs() > TOLERANCE_SECS {
         return Err(AuthError::TimestampOutOfTolerance);
     }

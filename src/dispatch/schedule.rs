@@ -26,7 +26,7 @@ pub fn parse_retry_after(value: &str, now_secs: i64) -> Option<u64> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(secs);
     }
-    let at = crate::time::parse_rfc1123(v)?;
+    let at = crate::time::parse_http_date(v)?;
     Some(u64::try_from(at - now_secs).unwrap_or(0))
 }
 
