@@ -155,6 +155,24 @@ test("v1a_signatures_verify_through_webcrypto_only_where_public_keys_are_configu
   assert.ok(!(await eh.lines("collectors/sw/")).some((l) => l.via === "v1a"));
 });
 
+test("malformed_v1a_signatures_are_invalid_signature_never_unavailable", async () => {
+  // An Ed25519 signature is 64 bytes; WebCrypto throws on other lengths, which once
+  // answered 503 with the runtime's error text and a Retry-After.
+  const body = JSON.stringify({ via: "v1a-malformed" });
+  const good = v1aHeaders(body);
+  for (const n of [1, 32, 63, 65, 66, 128]) {
+    const sig = Buffer.alloc(n, 7).toString("base64");
+    const r = await eh.fetch("/hooks/sw-ed", { method: "POST", headers: { ...json, ...good, "webhook-signature": `v1a,${sig}` }, body });
+    const answer = await r.json();
+    assert.deepEqual([r.status, answer.error.code], [401, "invalid_signature"], `${n} bytes`);
+    assert.equal(r.headers.get("retry-after"), null, `${n} bytes`);
+  }
+  // A malformed entry next to a good one does not spoil it.
+  const sig = good["webhook-signature"];
+  const mixed = await post("sw-ed", body, { ...good, "webhook-signature": `v1a,${Buffer.alloc(66, 7).toString("base64")} ${sig}` });
+  assert.equal(mixed.status, 202, JSON.stringify(mixed.body));
+});
+
 test("large_bodies_verify_through_webcrypto_hmac", async () => {
   // 64 KiB is above the 4 KiB threshold where the worker HMACs with crypto.subtle.
   const body = JSON.stringify({ via: "large", blob: "x".repeat(64 * 1024) });

@@ -33,6 +33,24 @@ pub struct PublicKey {
     pub spki_der: Vec<u8>,
 }
 
+impl PublicKey {
+    /// The length of every signature this key makes: 64 bytes for Ed25519 and for ES256
+    /// (JWS's `r || s`), the modulus length for RS256; `None` if the key's DER does not
+    /// say (keys are checked when loaded, so in practice never).
+    pub fn signature_len(&self) -> Option<usize> {
+        use spki::der::Decode;
+        match self.alg {
+            SigAlg::Es256 | SigAlg::EdDsa => Some(64),
+            SigAlg::Rs256 => {
+                let info = spki::SubjectPublicKeyInfoRef::from_der(&self.spki_der).ok()?;
+                let rsa =
+                    pkcs1::RsaPublicKey::from_der(info.subject_public_key.as_bytes()?).ok()?;
+                Some(rsa.modulus.as_bytes().len())
+            }
+        }
+    }
+}
+
 /// A failure of the crypto backend itself (not a signature mismatch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CryptoError(pub String);
@@ -116,6 +134,28 @@ mod tests {
         let crypto = Counting(Cell::new(0));
         let ok = futures_executor::block_on(hmac_matches_any(&crypto, keys, b"body", &[&given]));
         (ok.unwrap(), crypto.0.get())
+    }
+
+    #[test]
+    fn signature_lengths_follow_the_key() {
+        use crate::auth::keys::parse_keys;
+        let key = |jwk: &str| match parse_keys(jwk).unwrap().remove(0).material {
+            crate::auth::keys::KeyMaterial::Public(p) => p,
+            crate::auth::keys::KeyMaterial::Hs256(_) => panic!(),
+        };
+        let ed = key(
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+        );
+        assert_eq!(ed.signature_len(), Some(64));
+        // A 2048-bit modulus with a leading zero octet in its DER INTEGER: 256 bytes.
+        let n = format!("{}AQ", "w".repeat(340));
+        let rsa = key(&format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB"}}"#));
+        assert_eq!(rsa.signature_len(), Some(256));
+        let broken = PublicKey {
+            alg: SigAlg::Rs256,
+            spki_der: vec![0x30, 0x00],
+        };
+        assert_eq!(broken.signature_len(), None);
     }
 
     #[test]
