@@ -163,6 +163,15 @@ test("an_amo_scanner_built_with_addons_scanner_utils_gets_the_event_and_patches_
   assert.deepEqual([foreign.status, (await foreign.json()).error.code], [403, "not_result_owner"]);
   const wrongKey = await patchResult(result_url, await serviceToken({ ...account, jwt_secret: "guess" }), { version: "evil" });
   assert.deepEqual([wrongKey.status, (await wrongKey.json()).error.code], [401, "invalid_signature"]);
+  // A `crit` extension edgehook does not implement (RFC 7515 4.1.11), on a good token.
+  const crit = await new SignJWT({ jti: randomUUID() })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT", crit: ["urn:example:ext"], "urn:example:ext": 1 })
+    .setIssuer(account.jwt_key)
+    .setIssuedAt()
+    .setExpirationTime("1m")
+    .sign(new TextEncoder().encode(account.jwt_secret), { crit: { "urn:example:ext": true } });
+  const critical = await patchResult(result_url, crit, { version: "evil" });
+  assert.deepEqual([critical.status, (await critical.json()).error.code], [401, "unsupported_critical_header"]);
   const after = await resultOf(id);
   assert.deepEqual(after.results, { version: "1.0.1", matchedRules: [] });
   assert.equal(after.status, before.status);

@@ -115,3 +115,49 @@ test("attacks_are_refused_and_leave_nothing", async () => {
   assert.ok(!(await eh.lines("collectors/live/")).some((l) => l.attack), "an attack was stored");
   assert.deepEqual(await eh.objects("collectors/rsa-only/"), []);
 });
+
+test("malformed_signatures_are_invalid_signature_never_unavailable", async () => {
+  // WebCrypto throws on an Ed25519 signature that is not 64 bytes; that once answered
+  // 503 with the runtime's error text and a Retry-After.
+  const claims = { iss: LIVE, aud: LIVE, iat: now(), exp: now() + 600 };
+  for (const alg of ["EdDSA", "ES256", "RS256"]) {
+    const token = await new SignJWT(claims).setProtectedHeader({ alg, kid: `live-${alg}` }).sign(live[alg]);
+    const [h, p] = token.split(".");
+    for (const n of [0, 1, 10, 63, 65, 255, 257]) {
+      const sig = Buffer.alloc(n, 7).toString("base64url");
+      const r = await post("live", `${h}.${p}.${sig}`, JSON.stringify({ attack: `${alg} ${n}` }));
+      const answer = await r.json();
+      assert.deepEqual([r.status, answer.error.code], [401, "invalid_signature"], `${alg} ${n} bytes`);
+      assert.equal(r.headers.get("retry-after"), null, `${alg} ${n} bytes`);
+    }
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok(!(await eh.lines("collectors/live/")).some((l) => l.attack), "an attack was stored");
+});
+
+test("tokens_naming_critical_extensions_are_refused", async () => {
+  // RFC 7515 4.1.11: a `crit` extension the recipient does not implement makes the JWS
+  // invalid. edgehook implements none, so any `crit` is refused, even with a good signature.
+  const claims = { iss: LIVE, aud: LIVE, iat: now(), exp: now() + 600 };
+  const signed = (crit, extra = {}) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "EdDSA", kid: "live-EdDSA", crit, ...extra })
+      .sign(live.EdDSA, { crit: Object.fromEntries(crit.map((c) => [c, true])) });
+  const hs256 = VECTORS.find((v) => v.alg === "HS256").key;
+  const header = b64({ alg: "HS256", b64: false, crit: ["b64"] });
+  const unencoded = `${header}.${b64(claims)}`;
+  const mac = createHmac("sha256", Buffer.from(hs256.k, "base64url")).update(unencoded).digest("base64url");
+  const cases = [
+    ["an unknown extension", await signed(["urn:example:ext"], { "urn:example:ext": 1 })],
+    ["two extensions", await signed(["urn:example:a", "urn:example:b"], { "urn:example:a": 1, "urn:example:b": 2 })],
+    ["RFC 7797 unencoded payload (b64)", `${unencoded}.${mac}`],
+  ];
+  for (const [what, token] of cases) {
+    assert.deepEqual(await code(await post("live", token, JSON.stringify({ attack: what }))), [401, "unsupported_critical_header"], what);
+  }
+  // Without `crit`, the same key and claims are accepted.
+  const plain = await new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid: "live-EdDSA" }).sign(live.EdDSA);
+  assert.deepEqual(await code(await post("live", plain, JSON.stringify({ plain: true }))), [202, "accepted"]);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok(!(await eh.lines("collectors/live/")).some((l) => l.attack), "an attack was stored");
+});

@@ -169,6 +169,45 @@ fn rejects_alg_none() {
 }
 
 #[test]
+fn rejects_tokens_naming_critical_extensions() {
+    // RFC 7515 4.1.11: extensions listed in `crit` must be understood, and edgehook
+    // implements none; a well-signed token is refused all the same, whatever the list holds.
+    for alg in ["HS256", "RS256", "ES256", "EdDSA"] {
+        for header in [
+            json!({"alg": alg, "crit": ["urn:example:ext"], "urn:example:ext": 1}),
+            json!({"alg": alg, "b64": false, "crit": ["b64"]}),
+            json!({"alg": alg, "crit": []}),
+            json!({"alg": alg, "crit": "exp"}),
+        ] {
+            let token = sign(alg, &header, &good_claims());
+            assert_eq!(
+                verify(&all_keys(), &token),
+                Err(JwtError::CriticalHeader),
+                "{header}"
+            );
+        }
+    }
+}
+
+#[test]
+fn malformed_signatures_are_invalid_not_errors() {
+    // Signatures of the wrong length for their algorithm are bad signatures, never a
+    // backend failure (which would answer 503).
+    for alg in ["HS256", "RS256", "ES256", "EdDSA"] {
+        let token = sign(alg, &json!({"alg": alg}), &good_claims());
+        let (input, _) = token.rsplit_once('.').unwrap();
+        for n in [0, 1, 10, 63, 65, 255, 257] {
+            let bad = format!("{input}.{}", B64.encode(vec![7u8; n]));
+            assert_eq!(
+                verify(&all_keys(), &bad),
+                Err(JwtError::InvalidSignature),
+                "{alg} {n}"
+            );
+        }
+    }
+}
+
+#[test]
 fn rejects_hs256_signed_with_the_rsa_public_key() {
     // Key confusion: an attacker HMACs with the RSA public key's bytes, hoping the
     // verifier uses the configured (public) key as an HMAC secret.

@@ -6,10 +6,12 @@
 //! key is never used with another algorithm, so HS256-with-the-RSA-key fails); `typ`, if
 //! present, is `JWT`; when keys have ids the token's `kid` must name one; `iss` and `aud`
 //! must match; `iat` and `exp` are required, `iat` not in the future, `exp` not past and
-//! at most `max_lifetime_secs` after `iat`; `nbf` is honoured. Clock leeway: 60 s.
+//! at most `max_lifetime_secs` after `iat`; `nbf` is honoured; a `crit` header is refused,
+//! since edgehook implements no JWS extension (RFC 7515 §4.1.11). Clock leeway: 60 s.
 
 use chrono::{DateTime, TimeZone, Utc};
 use jwt_compact::{Claims, TimeOptions, UntrustedToken, ValidationError};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::keys::{JwtKey, KeyMaterial};
@@ -40,6 +42,9 @@ pub enum JwtError {
     AlgorithmNotAllowed(String),
     /// `typ` is present and not `JWT`.
     WrongType,
+    /// The header has `crit`: it names extensions that must be understood, and edgehook
+    /// implements none.
+    CriticalHeader,
     /// No configured key has the token's `kid` (or the token lacks one when keys have ids).
     UnknownKey,
     /// The signature does not verify.
@@ -75,6 +80,7 @@ impl JwtError {
             JwtError::Malformed(_) => "malformed_token",
             JwtError::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
             JwtError::WrongType => "invalid_token_type",
+            JwtError::CriticalHeader => "unsupported_critical_header",
             JwtError::UnknownKey => "unknown_key",
             JwtError::InvalidSignature => "invalid_signature",
             JwtError::MissingClaim(_) => "missing_claim",
@@ -96,6 +102,9 @@ impl JwtError {
                 format!("algorithm {a:?} is not accepted by this collector")
             }
             JwtError::WrongType => "the token's `typ` must be JWT".into(),
+            JwtError::CriticalHeader => {
+                "the token's `crit` names extensions edgehook does not implement".into()
+            }
             JwtError::UnknownKey => "the token's `kid` names no configured key".into(),
             JwtError::InvalidSignature => "the token's signature does not verify".into(),
             JwtError::MissingClaim(c) => format!("the token has no `{c}` claim"),
@@ -115,16 +124,28 @@ impl JwtError {
 /// The algorithms edgehook can verify at all.
 pub const ALLOWED_ALGS: [&str; 4] = ["RS256", "ES256", "EdDSA", "HS256"];
 
+/// The header members jwt-compact leaves to its caller that edgehook looks at.
+#[derive(Debug, Deserialize)]
+pub struct Extensions {
+    /// `crit` (RFC 7515 §4.1.11): kept as any JSON, since any value is refused.
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
 /// Checks the token's header and signature against `keys`; returns the parsed token.
 pub async fn verify_signature<'t, C: Crypto>(
     crypto: &C,
     keys: &[JwtKey],
     token: &'t str,
-) -> Result<UntrustedToken<'t>, JwtError> {
-    let parsed = UntrustedToken::new(token).map_err(|e| JwtError::Malformed(e.to_string()))?;
+) -> Result<UntrustedToken<'t, Extensions>, JwtError> {
+    let parsed = UntrustedToken::<Extensions>::try_from(token)
+        .map_err(|e| JwtError::Malformed(e.to_string()))?;
     let alg = parsed.algorithm();
     if !ALLOWED_ALGS.contains(&alg) {
         return Err(JwtError::AlgorithmNotAllowed(alg.to_string()));
+    }
+    if parsed.header().other_fields.crit.is_some() {
+        return Err(JwtError::CriticalHeader);
     }
     if let Some(typ) = &parsed.header().token_type
         && !typ.eq_ignore_ascii_case("JWT")
@@ -187,8 +208,8 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 /// Validates the claims of a verified token at `now_secs`; returns all its claims.
-pub fn check_claims(
-    token: &UntrustedToken<'_>,
+pub fn check_claims<H>(
+    token: &UntrustedToken<'_, H>,
     rules: &JwtRules<'_>,
     now_secs: i64,
 ) -> Result<Map<String, Value>, JwtError> {
