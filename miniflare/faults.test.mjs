@@ -123,7 +123,10 @@ test("d1_failing_during_key_nonce_and_dedupe_checks_is_503_never_200_or_401", as
       assert.equal(r.status, 503, `${pathname}: ${JSON.stringify(body)}`);
       assert.equal(body.error.code, "unavailable", pathname);
       assert.ok(Number(r.headers.get("retry-after")) > 0, pathname);
+      // The runtime's error text is logged with the request, never answered.
+      assert.doesNotMatch(body.error.message, /injected|Error/, pathname);
     }
+    assert.ok(down.logs.some((l) => String(l).includes("injected D1 failure")), "the D1 error is logged");
   } finally {
     await down.dispose();
   }

@@ -17,6 +17,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds the client should wait before retrying (sent as `Retry-After`).
     pub retry_after: Option<u32>,
+    /// What went wrong underneath (the runtime's or a binding's error text): logged with
+    /// the request's line, never answered, so no runtime error text reaches a client.
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -27,7 +30,20 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            detail: None,
         }
+    }
+
+    /// Keeps `detail` for the log; the answer keeps its own stable message.
+    pub fn with_detail(mut self, detail: impl std::fmt::Display) -> Self {
+        self.detail = Some(detail.to_string());
+        self
+    }
+
+    /// `400 bad_request`: the request's body could not be read (the connection broke);
+    /// the runtime's error is logged, not answered.
+    pub fn unreadable_body(detail: impl std::fmt::Display) -> Self {
+        Self::new(400, "bad_request", "the request body could not be read").with_detail(detail)
     }
 
     /// Adds a `Retry-After` hint.
@@ -55,15 +71,27 @@ impl ApiError {
         Self::new(500, "invalid_config", message)
     }
 
-    /// `500 internal_error` for failures of our own that retrying will not fix.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "internal_error", message)
+    /// `500 internal_error` for failures of our own that retrying will not fix; `detail`
+    /// (often the runtime's error text) is logged, the answer is a stable sentence.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            500,
+            "internal_error",
+            "an internal error occurred; it has been logged",
+        )
+        .with_detail(detail)
     }
 
-    /// `503 unavailable` + `Retry-After`: a binding (queue, D1, R2) failed; the client
-    /// should retry and nothing was stored.
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(503, "unavailable", message).retry_after(5)
+    /// `503 unavailable` + `Retry-After`: a binding (queue, D1, R2, WebCrypto) failed; the
+    /// client should retry and nothing was stored. `detail` is logged, never answered.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            503,
+            "unavailable",
+            "a storage, queue or crypto binding is unavailable; nothing was stored, retry",
+        )
+        .retry_after(5)
+        .with_detail(detail)
     }
 
     /// The JSON body of this error.
@@ -96,5 +124,20 @@ mod tests {
     #[test]
     fn unavailable_asks_for_a_retry() {
         assert_eq!(ApiError::unavailable("queue").retry_after, Some(5));
+    }
+
+    #[test]
+    fn runtime_error_text_is_logged_never_answered() {
+        // What workerd says when a sender's connection drops mid-body, and D1 failing.
+        let runtime = "JsValue(Error: Network connection lost.)";
+        for e in [
+            ApiError::unreadable_body(runtime),
+            ApiError::unavailable(format!("could not store the body: {runtime}")),
+            ApiError::internal(format!("DB binding: {runtime}")),
+        ] {
+            assert!(!e.body().to_string().contains("Network"), "{}", e.body());
+            assert!(!e.message.contains(':'), "{}", e.message);
+            assert!(e.detail.as_deref().is_some_and(|d| d.contains(runtime)));
+        }
     }
 }

@@ -116,7 +116,8 @@ impl JwtError {
             }
             JwtError::WrongIssuer => "the token's `iss` is not the expected issuer".into(),
             JwtError::WrongAudience => "the token's `aud` is not this collector".into(),
-            JwtError::Backend(m) => format!("token verification is unavailable: {m}"),
+            // The backend's own text goes to the log (ApiError::unavailable), not here.
+            JwtError::Backend(_) => "token verification is unavailable; retry".into(),
         }
     }
 }

@@ -337,7 +337,7 @@ impl From<AuthError> for ApiError {
                 "the signature does not match the body for any of the collector's secrets",
             ),
             AuthError::Backend(m) => {
-                ApiError::unavailable(format!("authentication is unavailable: {m}"))
+                ApiError::unavailable(format!("signature verification failed in the backend: {m}"))
             }
             AuthError::TimestampOutOfTolerance => ApiError::new(
                 401,

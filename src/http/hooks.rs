@@ -232,9 +232,7 @@ async fn read_body(
     limit: u64,
     collector: &Collector,
 ) -> Result<Vec<u8>, ApiError> {
-    let unreadable = |e: &dyn std::fmt::Debug| {
-        ApiError::new(400, "bad_request", format!("unreadable body: {e:?}"))
-    };
+    let unreadable = |e: &dyn std::fmt::Debug| ApiError::unreadable_body(format!("{e:?}"));
     let declared = content_length.and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(collector));

@@ -45,10 +45,7 @@ pub fn json_response(status: u16, body: &Value) -> Response {
 /// is not JSON, `400 duplicate_key` when an object repeats a member name, `422
 /// invalid_request` when it is JSON of the wrong shape.
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+    let bytes = req.bytes().await.map_err(ApiError::unreadable_body)?;
     let value = json::parse(&bytes)?;
     serde_json::from_value(value).map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))
 }
@@ -158,11 +155,16 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     };
     let (answer, error_code, retry_after) = match result {
         Ok(answer) => (answer, None, None),
-        Err(e) => (
-            Answer::Json(e.status, e.body()),
-            Some(e.code),
-            e.retry_after,
-        ),
+        Err(e) => {
+            if let Some(detail) = &e.detail {
+                fields["detail"] = json!(detail);
+            }
+            (
+                Answer::Json(e.status, e.body()),
+                Some(e.code),
+                e.retry_after,
+            )
+        }
     };
     let status = answer.status();
     let collector = fields

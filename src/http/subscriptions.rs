@@ -212,10 +212,7 @@ pub async fn rotate(
     id: &str,
     now: i64,
 ) -> Result<Response, ApiError> {
-    let text = req
-        .text()
-        .await
-        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+    let text = req.text().await.map_err(ApiError::unreadable_body)?;
     let input: Rotation = if text.trim().is_empty() {
         Rotation::default()
     } else {

@@ -81,6 +81,7 @@ impl From<StepError> for ApiError {
             StepError::PluginFailed(m) => {
                 let mut e = ApiError::unavailable(m);
                 e.code = "plugin_unavailable";
+                e.message = "a plugin failed or timed out; nothing was stored, retry".into();
                 e
             }
         }
