@@ -108,6 +108,18 @@ test("the_admin_page_signs_in_issues_and_revokes_a_key_and_shows_batches", async
   await eh.until(async () => (await statusOf()) === "delivered", 15000, "the retried delivery");
   assert.equal(seen, 2);
 
+  // Plugins: two versions listed, the inactive one activated from the page (a rollback).
+  const putPlugin = async (tag) => (await (await eh.fetch("/admin/plugins/page-plugin", { method: "PUT", headers: admin,
+    body: JSON.stringify({ modules: { "p.js": Buffer.from(`export default { fetch() { return Response.json({ action: "deferred", tag: "${tag}" }); } };`).toString("base64") } }) })).json()).version;
+  const [first, second] = [await putPlugin("one"), await putPlugin("two")];
+  await eh.fetch("/admin/plugins/page-plugin/activate", { method: "POST", headers: admin, body: JSON.stringify({ version: second }) });
+  await page.click('[data-refresh="plugins"]');
+  await page.locator(`#plugins tr[data-version="${second}"]`, { hasText: "active" }).waitFor();
+  await page.locator(`#plugins tr[data-version="${first}"] button`, { hasText: "Activate" }).click();
+  await page.locator(`#plugins tr[data-version="${first}"]`, { hasText: "active" }).waitFor();
+  const shownPlugin = await (await eh.fetch("/admin/plugins/page-plugin", { headers: admin })).json();
+  assert.equal(shownPlugin.active_version, first);
+
   // The token stays for this tab: a reload is still signed in.
   await page.reload();
   await page.locator('#keys tr[data-key-name="browser-key"]').waitFor();

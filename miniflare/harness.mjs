@@ -244,6 +244,7 @@ export async function start({
       : {},
   };
   main.serviceBindings = { SCANNER: "scanner" };
+  main.workerLoaders = { LOADER: {} }; // `wasm` steps: plugins uploaded at runtime
   const workers = [
     main,
     { name: "scanner", modules: [{ type: "ESModule", path: "scanner.mjs", contents: SCANNER_PLUGIN }] },

@@ -19,6 +19,7 @@ pub mod inbound;
 pub mod json;
 pub mod log;
 pub mod metrics;
+pub mod plugins;
 pub mod queues;
 pub mod scheduled;
 pub mod steps;

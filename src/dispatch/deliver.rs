@@ -15,6 +15,7 @@ use worker::{
 use super::classify::{self, Outcome};
 use super::sealed::MasterKey;
 use super::sign::{self, Signed};
+use super::transform;
 use super::url_guard::{self, UrlPolicy};
 use super::{DeliveryMessage, RULE_MATCHED, actions, schedule};
 use crate::app::App;
@@ -23,7 +24,9 @@ use crate::http::outbound::with_timeout;
 use crate::ids;
 use crate::json;
 use crate::log;
+use crate::plugins::loader;
 use crate::queues::{decode_body, retry_later};
+use crate::steps::plugin::{Answer as PluginAnswer, classify as classify_plugin};
 use crate::store::attempts::{self, Attempt};
 use crate::store::results::{self, NewResult, ResultRecord, Update};
 use crate::store::{rules, subscriptions};
@@ -237,26 +240,29 @@ async fn attempt(
     let stored = subscriptions::get(db, &result.subscription_id)
         .await
         .map_err(|e| e.to_string())?;
+    let failed = |reason: String| Outcome::Failed {
+        reason,
+        disable: false,
+    };
     let prepared = match &stored {
-        None => Err("the subscription was deleted".to_string()),
-        Some(s) if !s.subscription.enabled => Err(format!(
+        None => Err(failed("the subscription was deleted".to_string())),
+        Some(s) if !s.subscription.enabled => Err(failed(format!(
             "the subscription is disabled ({})",
             s.subscription
                 .disabled_reason
                 .as_deref()
                 .unwrap_or("by an operator")
-        )),
-        Some(s) => prepare(env, app, s, &result.id, &result.payload, now),
+        ))),
+        Some(s) => match transformed(env, s, &result).await {
+            Ok(payload) => {
+                let payload = payload.as_deref().unwrap_or(&result.payload);
+                prepare(env, app, s, &result.id, payload, now).map_err(failed)
+            }
+            Err(outcome) => Err(outcome),
+        },
     };
     let (outcome, status_code, url) = match prepared {
-        Err(reason) => (
-            Outcome::Failed {
-                reason,
-                disable: false,
-            },
-            None,
-            None,
-        ),
+        Err(outcome) => (outcome, None, None),
         Ok((url, signed)) => {
             let (outcome, code) =
                 send_and_classify(&url, signed, app.config.dispatch.timeout_ms, now).await;
@@ -280,6 +286,33 @@ async fn attempt(
         Some(_) => o,
         None => format!("{o}_without_sending"),
     })
+}
+
+/// How long a subscription's transform may take.
+const TRANSFORM_TIMEOUT_MS: u64 = 5_000;
+
+/// Runs the subscription's `transform`, if it has one: `Ok(Some(payload))` to send
+/// instead, `Ok(None)` to send unchanged, `Err` what becomes of the delivery instead.
+async fn transformed(
+    env: &Env,
+    s: &subscriptions::Stored,
+    result: &ResultRecord,
+) -> Result<Option<String>, Outcome> {
+    let Some(plugin) = &s.subscription.transform else {
+        return Ok(None);
+    };
+    let message = transform::message(&s.subscription.name, &result.event_type, &result.payload)
+        .map_err(|reason| Outcome::Failed {
+            reason,
+            disable: false,
+        })?;
+    let exchange = loader::call(env, plugin, None, &message);
+    let answer =
+        match with_timeout(exchange, AbortController::default(), TRANSFORM_TIMEOUT_MS).await {
+            Ok(reply) => classify_plugin(reply.status, &reply.body),
+            Err(e) => PluginAnswer::Error(e),
+        };
+    Ok(transform::decide(answer)?.map(|payload| Value::Object(payload).to_string()))
 }
 
 /// Checks the URL and signs the body; `Err` is a reason to fail the delivery.

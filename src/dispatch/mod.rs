@@ -12,6 +12,7 @@ pub mod schedule;
 pub mod sealed;
 pub mod service_token;
 pub mod sign;
+pub mod transform;
 pub mod url_guard;
 
 use std::collections::BTreeMap;
@@ -99,6 +100,9 @@ pub struct Subscription {
     pub created_at: i64,
     /// Last changed, Unix seconds.
     pub updated_at: i64,
+    /// The plugin that rewrites each delivery's payload before it is signed
+    /// (docs/PLUGINS.md).
+    pub transform: Option<String>,
 }
 
 /// `POST /admin/subscriptions` input.
@@ -117,6 +121,9 @@ pub struct NewSubscription {
     /// Extra headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// A plugin that rewrites the payload before it is signed and sent.
+    #[serde(default)]
+    pub transform: Option<String>,
 }
 
 /// `PATCH /admin/subscriptions/{id}` input: what to change.
@@ -133,6 +140,8 @@ pub struct SubscriptionPatch {
     pub headers: Option<BTreeMap<String, String>>,
     /// Enable (clearing `disabled_reason`) or disable.
     pub enabled: Option<bool>,
+    /// New transform plugin; `""` removes it.
+    pub transform: Option<String>,
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -144,6 +153,16 @@ pub fn valid_event_type(t: &str) -> bool {
     (1..=128).contains(&t.len())
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Checks a subscription's `transform`: a plugin name.
+pub fn check_transform(transform: Option<&str>) -> Result<(), ApiError> {
+    match transform {
+        Some(t) if !crate::plugins::bundle::valid_plugin_name(t) => Err(invalid(format!(
+            "transform {t:?} is not a plugin name (1-64 of a-z A-Z 0-9 - _)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a subscription's name.

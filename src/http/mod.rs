@@ -13,6 +13,7 @@ pub mod keys;
 pub mod observe;
 pub mod outbound;
 pub mod page;
+pub mod plugin_admin;
 pub mod plugins;
 pub mod routes;
 pub mod rules;
@@ -269,6 +270,22 @@ async fn route(
                 (RouteId::AdminDeliveryRetry, _) => {
                     let id = m.params.get("id").unwrap_or_default();
                     deliveries::retry(env, id, now_secs).await
+                }
+                (RouteId::AdminPlugins, _) => plugin_admin::list(env).await,
+                (RouteId::AdminPlugin, verb) => {
+                    let name = m.params.get("name").unwrap_or_default().to_string();
+                    match verb {
+                        "PUT" => plugin_admin::put(req, env, &name, now_secs).await,
+                        "DELETE" => match req.url() {
+                            Ok(url) => plugin_admin::delete(&url, env, &name).await,
+                            Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                        },
+                        _ => plugin_admin::show(env, &name).await,
+                    }
+                }
+                (RouteId::AdminPluginActivate, _) => {
+                    let name = m.params.get("name").unwrap_or_default().to_string();
+                    plugin_admin::activate(req, env, &name).await
                 }
                 (other, _) => Err(ApiError::internal(format!("no handler for {other:?}"))),
             },

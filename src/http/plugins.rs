@@ -1,5 +1,6 @@
-//! Calls plugin steps' Workers and web services: [`PluginCaller`] over service bindings
-//! and `fetch`, raced against the step's timeout (fetch has none of its own).
+//! Calls plugin steps' Workers and web services: [`PluginCaller`] over service bindings,
+//! `fetch` and the Worker Loader (`wasm` steps), raced against the step's timeout (fetch
+//! has none of its own).
 
 use futures_util::future::LocalBoxFuture;
 use worker::{
@@ -8,6 +9,7 @@ use worker::{
 };
 
 use super::outbound::with_timeout;
+use crate::plugins::loader;
 use crate::steps::{PluginCaller, PluginReply, PluginTarget};
 
 /// Plugins reached through this worker's bindings.
@@ -48,6 +50,10 @@ impl PluginCaller for WorkerPlugins<'_> {
                     PluginTarget::Url(url) => {
                         let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
                         Fetch::Request(req).send_with_signal(&signal).await
+                    }
+                    // Its own isolate, through the Worker Loader: answers a PluginReply.
+                    PluginTarget::Loaded { plugin, version } => {
+                        return loader::call(self.0, plugin, version.as_deref(), &body).await;
                     }
                 }
                 .map_err(|e| format!("the plugin could not be reached: {e}"))?;

@@ -46,6 +46,12 @@ pub enum RouteId {
     AdminDeliveries,
     /// `POST /admin/deliveries/{id}/retry`.
     AdminDeliveryRetry,
+    /// `GET /admin/plugins`.
+    AdminPlugins,
+    /// `GET|PUT|DELETE /admin/plugins/{name}`.
+    AdminPlugin,
+    /// `POST /admin/plugins/{name}/activate`.
+    AdminPluginActivate,
 }
 
 /// One row of the route table.
@@ -116,6 +122,15 @@ pub const ROUTES: &[RouteDef] = &[
         "POST",
         "/admin/deliveries/{id}/retry",
         RouteId::AdminDeliveryRetry,
+    ),
+    r("GET", "/admin/plugins", RouteId::AdminPlugins),
+    r("GET", "/admin/plugins/{name}", RouteId::AdminPlugin),
+    r("PUT", "/admin/plugins/{name}", RouteId::AdminPlugin),
+    r("DELETE", "/admin/plugins/{name}", RouteId::AdminPlugin),
+    r(
+        "POST",
+        "/admin/plugins/{name}/activate",
+        RouteId::AdminPluginActivate,
     ),
     r("POST", "/hooks/{collector}", RouteId::Hook),
     r("POST", "/hooks/{collector}/{*rest}", RouteId::Hook),

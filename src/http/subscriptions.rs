@@ -67,6 +67,7 @@ pub async fn create(
     dispatch::check_name(&input.name)?;
     dispatch::check_events(&input.events)?;
     dispatch::check_headers(&input.headers)?;
+    dispatch::check_transform(input.transform.as_deref())?;
     check_url(app, &input.url)?;
     let api_key = chosen_or_new_key(input.api_key)?;
     let master = master_key(env)?;
@@ -98,6 +99,7 @@ pub async fn create(
         previous_valid_until: None,
         created_at: now,
         updated_at: now,
+        transform: input.transform,
     };
     subscriptions::insert(&db(env)?, &s, &api_key_enc, &jwt_key, &jwt_secret_enc)
         .await
@@ -160,6 +162,11 @@ pub async fn update(
     if let Some(headers) = patch.headers {
         dispatch::check_headers(&headers)?;
         s.headers = headers;
+    }
+    if let Some(transform) = patch.transform {
+        let transform = Some(transform).filter(|t| !t.is_empty());
+        dispatch::check_transform(transform.as_deref())?;
+        s.transform = transform;
     }
     match patch.enabled {
         Some(true) => {

@@ -12,6 +12,7 @@ pub mod plugin;
 pub mod pseudonymize;
 pub mod redact;
 pub mod verify_claims;
+pub mod wasm;
 
 use std::rc::Rc;
 
@@ -140,6 +141,7 @@ pub const KINDS: &[(&str, Builder)] = &[
     ("pseudonymize", pseudonymize::build),
     ("redact", redact::build),
     ("plugin", plugin::build),
+    ("wasm", wasm::build),
 ];
 
 /// A compiled chain of steps.

@@ -32,6 +32,14 @@ pub enum PluginTarget {
     Binding(String),
     /// A web service at this URL.
     Url(String),
+    /// A plugin uploaded at runtime (`wasm` step), run through the Worker Loader: this
+    /// version, else the active one.
+    Loaded {
+        /// Plugin name.
+        plugin: String,
+        /// Pinned version.
+        version: Option<String>,
+    },
 }
 
 /// A plugin's HTTP answer.
@@ -154,8 +162,19 @@ struct Spec {
     on_error: OnError,
 }
 
-fn default_timeout() -> u64 {
+/// The default `timeout_ms` (serde's `default`).
+pub fn default_timeout() -> u64 {
     DEFAULT_TIMEOUT_MS
+}
+
+/// Checks a plugin step's `timeout_ms` (1 … [`MAX_TIMEOUT_MS`]), naming the key.
+pub fn check_timeout(path: &str, timeout_ms: u64) -> Result<(), ConfigError> {
+    if timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
+        return Err(ConfigError(format!(
+            "{path}.timeout_ms: must be between 1 and {MAX_TIMEOUT_MS}"
+        )));
+    }
+    Ok(())
 }
 
 /// The compiled step.
@@ -198,12 +217,7 @@ pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigE
             "only version 1 of the web configuration is supported".into(),
         );
     }
-    if spec.timeout_ms == 0 || spec.timeout_ms > MAX_TIMEOUT_MS {
-        return err(
-            ".timeout_ms",
-            format!("must be between 1 and {MAX_TIMEOUT_MS}"),
-        );
-    }
+    check_timeout(cx.path, spec.timeout_ms)?;
     Ok(Rc::new(Plugin {
         target,
         headers: spec.headers.into_iter().collect(),
@@ -222,56 +236,70 @@ struct PluginRequest<'a> {
     record: &'a Value,
 }
 
+/// Sends the record to `target` and applies its answer to `work`: the one contract of
+/// `plugin` and `wasm` steps.
+pub async fn call(
+    cx: &StepContext<'_>,
+    work: &mut Work,
+    target: &PluginTarget,
+    headers: Vec<(String, String)>,
+    timeout_ms: u64,
+    on_error: OnError,
+) -> Result<Flow, StepError> {
+    let body = serde_json::to_string(&PluginRequest {
+        kind: "record",
+        collector: cx.collector,
+        record: &work.payload,
+    })
+    .map_err(|e| StepError::PluginFailed(format!("could not encode the record: {e}")))?;
+    let answer = match cx.plugins.call(target, headers, body, timeout_ms).await {
+        Ok(reply) => classify(reply.status, &reply.body),
+        Err(e) => Answer::Error(e),
+    };
+    match answer {
+        Answer::Processed(record) => {
+            work.payload = record;
+            work.changed = true;
+            Ok(Flow::Continue)
+        }
+        Answer::Deferred => Ok(Flow::Continue),
+        Answer::Rejected(why) => Err(StepError::PluginRejected(if why.is_empty() {
+            "the plugin rejected the record".into()
+        } else {
+            format!("the plugin rejected the record: {why}")
+        })),
+        Answer::Error(_) if on_error == OnError::Pass => Ok(Flow::Continue),
+        Answer::Error(why) => Err(StepError::PluginFailed(why)),
+    }
+}
+
 impl Step for Plugin {
     fn apply<'a>(
         &'a self,
         cx: &'a StepContext<'a>,
         work: &'a mut Work,
     ) -> LocalBoxFuture<'a, Result<Flow, StepError>> {
-        Box::pin(async move {
-            let body = serde_json::to_string(&PluginRequest {
-                kind: "record",
-                collector: cx.collector,
-                record: &work.payload,
-            })
-            .map_err(|e| StepError::PluginFailed(format!("could not encode the record: {e}")))?;
-            let mut headers = self.headers.clone();
-            for (name, secret) in &self.secret_headers {
-                headers.push((
-                    name.clone(),
-                    cx.secrets.get(secret).unwrap_or_default().to_string(),
-                ));
-            }
-            let answer = match cx
-                .plugins
-                .call(&self.target, headers, body, self.timeout_ms)
-                .await
-            {
-                Ok(reply) => classify(reply.status, &reply.body),
-                Err(e) => Answer::Error(e),
-            };
-            match answer {
-                Answer::Processed(record) => {
-                    work.payload = record;
-                    work.changed = true;
-                    Ok(Flow::Continue)
-                }
-                Answer::Deferred => Ok(Flow::Continue),
-                Answer::Rejected(why) => Err(StepError::PluginRejected(if why.is_empty() {
-                    "the plugin rejected the record".into()
-                } else {
-                    format!("the plugin rejected the record: {why}")
-                })),
-                Answer::Error(_) if self.on_error == OnError::Pass => Ok(Flow::Continue),
-                Answer::Error(why) => Err(StepError::PluginFailed(why)),
-            }
-        })
+        let mut headers = self.headers.clone();
+        for (name, secret) in &self.secret_headers {
+            headers.push((
+                name.clone(),
+                cx.secrets.get(secret).unwrap_or_default().to_string(),
+            ));
+        }
+        Box::pin(call(
+            cx,
+            work,
+            &self.target,
+            headers,
+            self.timeout_ms,
+            self.on_error,
+        ))
     }
 
     fn service_bindings(&self) -> Vec<(String, String)> {
         match &self.target {
             PluginTarget::Binding(b) => vec![(format!("{}.binding", self.path), b.clone())],
-            PluginTarget::Url(_) => Vec::new(),
+            PluginTarget::Url(_) | PluginTarget::Loaded { .. } => Vec::new(),
         }
     }
 

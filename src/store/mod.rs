@@ -5,6 +5,7 @@ pub mod attempts;
 pub mod batches;
 pub mod counters;
 pub mod nonces;
+pub mod plugins;
 pub mod purge;
 pub mod result_stats;
 pub mod results;

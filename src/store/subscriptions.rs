@@ -9,7 +9,7 @@ use worker::{D1Database, D1PreparedStatement, wasm_bindgen::JsValue};
 use crate::dispatch::Subscription;
 
 const COLUMNS: &str = "id, name, url, events, headers, api_key_enc, previous_api_key_enc, \
-    previous_valid_until, enabled, disabled_reason, created_at, updated_at";
+    previous_valid_until, enabled, disabled_reason, created_at, updated_at, transform";
 
 #[derive(Deserialize)]
 struct Row {
@@ -25,6 +25,7 @@ struct Row {
     disabled_reason: Option<String>,
     created_at: f64,
     updated_at: f64,
+    transform: Option<String>,
 }
 
 /// A subscription with its sealed signing keys.
@@ -53,6 +54,7 @@ impl From<Row> for Stored {
                 previous_valid_until: r.previous_valid_until.map(|t| t as i64),
                 created_at: r.created_at as i64,
                 updated_at: r.updated_at as i64,
+                transform: r.transform,
             },
             api_key_enc: r.api_key_enc,
             previous_api_key_enc: r.previous_api_key_enc,
@@ -100,7 +102,7 @@ pub async fn insert(
         vec![
         db.prepare(
             "INSERT INTO subscriptions (id, name, url, events, headers, api_key_enc, enabled,
-               created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+               created_at, updated_at, transform) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)",
         )
         .bind(&[
             text(&s.id),
@@ -110,6 +112,7 @@ pub async fn insert(
             json_text(&s.headers),
             text(api_key_enc),
             num(s.created_at),
+            s.transform.as_deref().map_or(JsValue::NULL, text),
         ])?,
         db.prepare(
             "INSERT INTO service_accounts (jwt_key, subscription_id, jwt_secret_enc, created_at)
@@ -165,12 +168,12 @@ pub async fn for_event(db: &D1Database, event_type: &str) -> worker::Result<Vec<
     Ok(subscriptions(rows))
 }
 
-/// Saves changed fields (name, url, events, headers, enabled, reason).
+/// Saves changed fields (name, url, events, headers, enabled, reason, transform).
 pub async fn update(db: &D1Database, s: &Subscription) -> worker::Result<()> {
     let mut statements = vec![
         db.prepare(
             "UPDATE subscriptions SET name = ?2, url = ?3, events = ?4, headers = ?5, enabled = ?6,
-               disabled_reason = ?7, updated_at = ?8 WHERE id = ?1",
+               disabled_reason = ?7, updated_at = ?8, transform = ?9 WHERE id = ?1",
         )
         .bind(&[
             text(&s.id),
@@ -181,6 +184,7 @@ pub async fn update(db: &D1Database, s: &Subscription) -> worker::Result<()> {
             num(i64::from(s.enabled)),
             s.disabled_reason.as_deref().map_or(JsValue::NULL, text),
             num(s.updated_at),
+            s.transform.as_deref().map_or(JsValue::NULL, text),
         ])?,
     ];
     statements.extend(event_rows(db, s)?);

@@ -1,0 +1,63 @@
+// Runs one plugin version in its own isolate through the Worker Loader binding (LOADER).
+// The isolate id is `<name>@<version>`: the runtime loads a version once and keeps it
+// warm, calling the code callback (R2 reads) only when it starts the isolate. The loaded
+// Worker gets no bindings, no network (`globalOutbound: null`) and, on Cloudflare, at
+// most CPU_MS of CPU per call (workerd running locally does not enforce CPU limits; the
+// step's timeout still bounds the wait).
+const COMPATIBILITY_DATE = "2026-07-30";
+const CPU_MS = 100;
+
+async function code(bucket, prefix, main, modules) {
+  const entries = await Promise.all(
+    modules.map(async (m) => {
+      const object = await bucket.get(prefix + m.name);
+      if (object === null) throw new Error(`module ${m.name} of the plugin is missing from R2`);
+      return [m.name, m.kind === "wasm" ? { wasm: await object.arrayBuffer() } : await object.text()];
+    }),
+  );
+  return {
+    compatibilityDate: COMPATIBILITY_DATE,
+    mainModule: main,
+    modules: Object.fromEntries(entries),
+    env: {},
+    globalOutbound: null,
+    limits: { cpuMs: CPU_MS },
+  };
+}
+
+// Reads at most `limit` bytes of the answer; more is an error, never buffered whole.
+async function boundedText(response, limit) {
+  const reader = response.body?.getReader();
+  if (!reader) return "";
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`the plugin's answer is over ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** POSTs `body` to the plugin version's isolate; resolves to `{status, body}`. */
+export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, body, limit) {
+  const modules = JSON.parse(modulesJson);
+  const stub = loader.get(id, () => code(bucket, prefix, main, modules));
+  const response = await stub.getEntrypoint().fetch("https://plugin.internal/", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  });
+  return { status: response.status, body: await boundedText(response, limit) };
+}

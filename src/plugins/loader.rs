@@ -1,0 +1,95 @@
+//! Calls a plugin version through the Worker Loader binding `LOADER` (`loader.mjs`):
+//! finds the version in D1 (the active one unless pinned), and POSTs the plugin message
+//! to its isolate, started from the version's modules in R2 when the runtime has none
+//! warm.
+
+use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Env, js_sys};
+
+use super::MAX_RECORD_BYTES;
+use super::bundle::{isolate_id, prefix};
+use crate::steps::PluginReply;
+use crate::store::plugins;
+
+/// The Worker Loader binding's name (`[[worker_loaders]] binding = "LOADER"`).
+pub const LOADER_BINDING: &str = "LOADER";
+
+#[wasm_bindgen(module = "/src/plugins/loader.mjs")]
+extern "C" {
+    #[wasm_bindgen(js_name = callPlugin, catch)]
+    #[allow(clippy::too_many_arguments)]
+    fn call_plugin(
+        loader: &JsValue,
+        bucket: &JsValue,
+        id: &str,
+        prefix: &str,
+        main: &str,
+        modules_json: &str,
+        body: &str,
+        limit: f64,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+fn js_error(e: JsValue) -> String {
+    js_sys::Error::from(e)
+        .message()
+        .as_string()
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+        .ok_or_else(|| format!("the worker has no {name} binding"))
+}
+
+/// POSTs `body` to `plugin` (at `version`, else its active version); `Err` when there is
+/// no such version, the message or answer is over [`MAX_RECORD_BYTES`], or the isolate
+/// failed to start or threw.
+pub async fn call(
+    env: &Env,
+    plugin: &str,
+    version: Option<&str>,
+    body: &str,
+) -> Result<PluginReply, String> {
+    if body.len() > MAX_RECORD_BYTES {
+        return Err(format!(
+            "the record is {} bytes; a plugin takes at most {MAX_RECORD_BYTES}",
+            body.len()
+        ));
+    }
+    let loader = binding(env, LOADER_BINDING)?;
+    let bucket = binding(env, "ARCHIVE")?;
+    let db = env.d1("DB").map_err(|e| format!("DB binding: {e}"))?;
+    let found = plugins::find(&db, plugin, version)
+        .await
+        .map_err(|e| format!("could not read plugin {plugin} from D1: {e}"))?
+        .ok_or_else(|| match version {
+            Some(v) => format!("plugin {plugin} has no version {v}"),
+            None => format!("plugin {plugin} has no active version"),
+        })?;
+    let promise = call_plugin(
+        &loader,
+        &bucket,
+        &isolate_id(plugin, &found.version),
+        &prefix(plugin, &found.version),
+        &found.main,
+        &found.modules,
+        body,
+        MAX_RECORD_BYTES as f64,
+    )
+    .map_err(js_error)?;
+    let answer = JsFuture::from(promise).await.map_err(js_error)?;
+    let field = |name: &str| js_sys::Reflect::get(&answer, &JsValue::from_str(name)).ok();
+    let status = field("status").and_then(|s| s.as_f64()).unwrap_or(0.0) as u16;
+    let body = field("body")
+        .and_then(|b| b.as_string())
+        .unwrap_or_default();
+    Ok(PluginReply {
+        status,
+        body: body.into_bytes(),
+    })
+}
