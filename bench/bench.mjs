@@ -4,7 +4,7 @@
 // workers started the same way, ingest throughput, wasm size and cold start.
 //
 // bench/run.sh prints the table's header. Env: BENCH_SMOKE=1 (tiny counts, one round), BENCH_ROUNDS (default 3),
-// BENCH_ONLY=crypto,e2e,ingest,size,cold (a subset).
+// BENCH_ONLY=crypto,e2e,plugin,ingest,size,cold (a subset).
 import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -17,7 +17,7 @@ import { PUBLIC_URL, deliverIngest, edgehookOptions, jsonBody, loadConfig } from
 
 const SMOKE = process.env.BENCH_SMOKE === "1";
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "crypto,e2e,ingest,size,cold").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "crypto,e2e,plugin,ingest,size,cold").split(","));
 const BUILD = path.join(root, "build");
 const BENCH_BUILD = path.join(root, "bench/out/build-bench");
 const LOADED_CONNECTIONS = 50; // the "under load" cases; the others use 10
@@ -272,6 +272,115 @@ async function endToEnd() {
   return summary;
 }
 
+// ---------------------------------------------------------------- a wasm plugin step
+
+// The plugin of the plugin-step case: changes one field of the record.
+const BENCH_PLUGIN = `export default { async fetch(request) {
+  const m = await request.json();
+  return Response.json({ action: "processed", content: { ...m.record, checked: true } });
+} };`;
+
+/**
+ * A 1 KiB webhook through a warm `wasm` step (edgehook's amo collector with the step vs
+ * without it) next to the same pair of plain JS workers (js-hmac without and with the
+ * same plugin called through the same Worker Loader), at 1 and 10 connections; then the
+ * first webhook after activating a new version (a cold load: new isolate, modules from R2).
+ */
+async function pluginStep() {
+  const config = loadConfig();
+  const amo = config.collectors.find((c) => c.name === "amo");
+  config.collectors.push({ ...amo, name: "amo-plugged", steps: [{ kind: "wasm", plugin: "bench-plugin" }] });
+  const loader = { workerLoaders: { LOADER: {} } };
+  const edgehook = await startMf({ ...buildOptions(BUILD, { http: true, config }), ...loader });
+  await applyMigrations(await edgehook.mf.getD1Database("DB", "edgehook"));
+  const admin = async (method, p, body) => {
+    const r = await fetch(edgehook.url + p, {
+      method,
+      headers: { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, "content-type": "application/json" },
+      body,
+    });
+    if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  const activateNew = async (code) => {
+    const modules = { "plugin.js": Buffer.from(code).toString("base64") };
+    const { version } = await admin("PUT", "/admin/plugins/bench-plugin", JSON.stringify({ modules }));
+    await admin("POST", "/admin/plugins/bench-plugin/activate", JSON.stringify({ version }));
+  };
+  await activateNew(BENCH_PLUGIN);
+  const targets = {
+    edgehook,
+    js: await startMf(floorOptions("js-hmac.mjs")),
+    "js-plugin": await startMf({
+      ...floorOptions("js-hmac-plugin.mjs"),
+      ...loader,
+      bindings: { AMO_KEY: TEST_SECRETS.AMO_KEY, PLUGIN_JS: BENCH_PLUGIN },
+    }),
+  };
+  const body = jsonBody(1024);
+  const headers = { "content-type": "application/json", authorization: `HMAC-SHA256 ${hmacHex(TEST_SECRETS.AMO_KEY, body)}` };
+  const seconds = SMOKE ? 1 : Number(process.env.BENCH_SECONDS ?? 4);
+  const cases = [];
+  for (const connections of [1, 10]) {
+    for (const [label, target, p] of [
+      ["plain JS worker: WebCrypto HMAC, JSON check, queue", "js", "/"],
+      ["plain JS worker + the plugin through LOADER", "js-plugin", "/"],
+      ["edgehook POST /hooks/amo", "edgehook", "/hooks/amo"],
+      ["edgehook POST /hooks/amo-plugged (+ wasm step)", "edgehook", "/hooks/amo-plugged"],
+    ]) {
+      cases.push({ key: `${target}:${p}:${connections}`, label: `${label}, 1 KiB, ${connections} connection(s)`, target, path: p, connections });
+    }
+  }
+  const samples = Object.fromEntries(cases.map((c) => [c.key, []]));
+  const out = {};
+  try {
+    for (const c of cases) await autocannon(targets[c.target].url + c.path, { body, headers, connections: c.connections, seconds: 1 });
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const c of cases) {
+        samples[c.key].push(await autocannon(targets[c.target].url + c.path, { body, headers, connections: c.connections, seconds }));
+      }
+    }
+    for (const c of cases) {
+      const s = samples[c.key];
+      out[c.key] = { rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)) };
+    }
+    for (const connections of [1, 10]) {
+      const get = (k) => out[`${k}:${connections}`];
+      const [js, jsPlugin, plain, plugged] = [get("js:/"), get("js-plugin:/"), get("edgehook:/hooks/amo"), get("edgehook:/hooks/amo-plugged")];
+      const stepCost = plugged.rps / plain.rps;
+      const floorCost = jsPlugin.rps / js.rps;
+      for (const c of cases.filter((x) => x.connections === connections)) {
+        const m = out[c.key];
+        row("workerd, HTTP", c.label, `${fmt(m.rps, 0)} req/s`, `p50 ${fmt(m.p50, 1)} ms, p99 ${fmt(m.p99, 0)} ms`, "");
+      }
+      row("workerd, HTTP", `wasm step's cost against the JS floor's, ${connections} connection(s)`,
+        `${fmt(stepCost / floorCost, 2)} (goal ≥ 0.95)`, `p50 +${fmt(plugged.p50 - plain.p50, 2)} ms (goal ≤ 0.5)`,
+        `edgehook keeps ${fmt(stepCost, 2)} of its req/s, the JS worker ${fmt(floorCost, 2)}`);
+      out[`ratio:${connections}`] = stepCost / floorCost;
+    }
+    // Cold load: the first webhook after each activation starts the new version's isolate.
+    const first = [];
+    const second = [];
+    const post = async () => {
+      const t = performance.now();
+      const res = await fetch(`${edgehook.url}/hooks/amo-plugged`, { method: "POST", headers, body });
+      await res.arrayBuffer();
+      if (res.status !== 202) throw new Error(`amo-plugged: ${res.status}`);
+      return performance.now() - t;
+    };
+    for (let i = 0; i < (SMOKE ? 1 : 5); i++) {
+      await activateNew(`${BENCH_PLUGIN}\n// version ${i} ${Date.now()}`);
+      first.push(await post());
+      second.push(await post());
+    }
+    out.cold = { first: median(first), second: median(second) };
+    row("workerd, HTTP", "first webhook after activating a new plugin version (cold load)", `${fmt(out.cold.first, 1)} ms`, `the next one ${fmt(out.cold.second, 1)} ms`, "");
+  } finally {
+    await Promise.all(Object.values(targets).map((t) => t.mf.dispose()));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- ingest
 
 async function ingest() {
@@ -370,6 +479,7 @@ await releaseHasNoBenchRoute();
 const results = { machine: process.env.BENCH_MACHINE ?? "", at: new Date().toISOString() };
 if (ONLY.has("crypto")) results.crypto = await cryptoInWorkerd();
 if (ONLY.has("e2e")) results.e2e = await endToEnd();
+if (ONLY.has("plugin")) results.plugin = await pluginStep();
 if (ONLY.has("ingest")) results.ingest = await ingest();
 if (ONLY.has("size")) results.size = size();
 if (ONLY.has("cold")) results.cold = await coldStart();

@@ -93,7 +93,7 @@ const SANDBOX = `export default { async fetch(request, env) {
     case "spin": { const until = Date.now() + 1500; while (Date.now() < until) {} return Response.json({ action: "deferred" }); }
     case "garbage": return new Response("this is not JSON");
     case "huge": return Response.json({ action: "processed", content: { blob: "x".repeat(2 * 1024 * 1024) } });
-    case "size": return Response.json({ action: "processed", content: { size: JSON.stringify(record).length } });
+    case "size": return Response.json({ action: "processed", content: { ...record, size: JSON.stringify(record).length } });
   }
   return new Response(null, { status: 202 });
 } };`;

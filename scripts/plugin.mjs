@@ -84,7 +84,7 @@ export default {
     const decoded = {};
     for (const [name, b64] of Object.entries(modules)) {
       const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      decoded[name] = name.endsWith(".wasm") ? { wasm: bytes } : new TextDecoder().decode(bytes);
+      decoded[name] = name.endsWith(".wasm") ? { wasm: bytes } : { js: new TextDecoder().decode(bytes) };
     }
     const worker = env.LOADER.load({ compatibilityDate: "2026-07-30", mainModule: main, modules: decoded, env: {}, globalOutbound: null });
     const answer = await worker.getEntrypoint().fetch("https://plugin.internal/", {

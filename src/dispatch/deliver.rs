@@ -306,7 +306,7 @@ async fn transformed(
             reason,
             disable: false,
         })?;
-    let exchange = loader::call(env, plugin, None, &message);
+    let exchange = loader::call(env, plugin, None, &message, TRANSFORM_TIMEOUT_MS);
     let answer =
         match with_timeout(exchange, AbortController::default(), TRANSFORM_TIMEOUT_MS).await {
             Ok(reply) => classify_plugin(reply.status, &reply.body),

@@ -9,7 +9,7 @@ use worker::{Bucket, Env, Request, Response, Url};
 use super::admin::{d1_failed, db};
 use super::{json_response, read_json};
 use crate::error::ApiError;
-use crate::plugins::bundle::{self, Bundle, BundleError, MAX_UPLOAD_BYTES, ModuleEntry};
+use crate::plugins::bundle::{self, Bundle, BundleError, MAX_UPLOAD_BYTES};
 use crate::store::plugins::{self, PluginVersion};
 
 impl From<BundleError> for ApiError {
@@ -47,16 +47,20 @@ fn unknown_plugin(name: &str) -> ApiError {
     )
 }
 
+/// A version's modules as recorded (`[{name, kind, size}]`).
+fn modules(v: &PluginVersion) -> Value {
+    serde_json::from_str(&v.modules).unwrap_or_default()
+}
+
 /// A version as the admin API shows it, with its modules.
 fn view(v: &PluginVersion) -> Value {
-    let modules: Vec<ModuleEntry> = serde_json::from_str(&v.modules).unwrap_or_default();
     json!({
         "name": v.name,
         "version": v.version,
         "isolate_id": bundle::isolate_id(&v.name, &v.version),
         "size": v.size,
         "main": v.main,
-        "modules": modules,
+        "modules": modules(v),
         "created_at": v.created_at,
         "active": v.active,
     })
@@ -239,11 +243,12 @@ pub async fn delete(url: &Url, env: &Env, name: &str) -> Result<Response, ApiErr
         .map_err(d1_failed)?;
     let bucket = bucket(env)?;
     for v in &doomed {
-        let modules: Vec<ModuleEntry> = serde_json::from_str(&v.modules).unwrap_or_default();
         let prefix = bundle::prefix(name, &v.version);
-        for m in modules {
+        let names = modules(v);
+        for m in names.as_array().into_iter().flatten() {
+            let module = m.get("name").and_then(Value::as_str).unwrap_or_default();
             bucket
-                .delete(format!("{prefix}{}", m.name))
+                .delete(format!("{prefix}{module}"))
                 .await
                 .map_err(r2_failed)?;
         }

@@ -53,7 +53,8 @@ impl PluginCaller for WorkerPlugins<'_> {
                     }
                     // Its own isolate, through the Worker Loader: answers a PluginReply.
                     PluginTarget::Loaded { plugin, version } => {
-                        return loader::call(self.0, plugin, version.as_deref(), &body).await;
+                        return loader::call(self.0, plugin, version.as_deref(), &body, timeout_ms)
+                            .await;
                     }
                 }
                 .map_err(|e| format!("the plugin could not be reached: {e}"))?;

@@ -34,7 +34,7 @@ pub const MAX_UPLOAD_BYTES: usize = MAX_BUNDLE_BYTES / 3 * 4 + 64 * 1024;
 pub const MAX_PARTS: usize = 32;
 
 /// How a part is handed to the Worker Loader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PartKind {
     /// An ES module (`.js`, `.mjs`), UTF-8 text.
@@ -64,7 +64,7 @@ pub struct Bundle {
 }
 
 /// One module as recorded in D1 (the bytes live in R2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModuleEntry {
     /// Module name.
     pub name: String,

@@ -12,7 +12,7 @@ async function code(bucket, prefix, main, modules) {
     modules.map(async (m) => {
       const object = await bucket.get(prefix + m.name);
       if (object === null) throw new Error(`module ${m.name} of the plugin is missing from R2`);
-      return [m.name, m.kind === "wasm" ? { wasm: await object.arrayBuffer() } : await object.text()];
+      return [m.name, m.kind === "wasm" ? { wasm: await object.arrayBuffer() } : { js: await object.text() }];
     }),
   );
   return {
@@ -50,8 +50,14 @@ async function boundedText(response, limit) {
   return new TextDecoder().decode(all);
 }
 
-/** POSTs `body` to the plugin version's isolate; resolves to `{status, body}`. */
-export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, body, limit) {
+/**
+ * POSTs `body` to the plugin version's isolate; resolves to `{status, body}`. An answer
+ * that comes after `timeoutMs` is refused: a busy loop in the plugin can hold up this
+ * thread (workerd locally runs the loaded isolate on it) so that the caller's timer only
+ * fires once the answer is in.
+ */
+export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, body, limit, timeoutMs) {
+  const started = Date.now();
   const modules = JSON.parse(modulesJson);
   const stub = loader.get(id, () => code(bucket, prefix, main, modules));
   const response = await stub.getEntrypoint().fetch("https://plugin.internal/", {
@@ -59,5 +65,7 @@ export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, 
     headers: { "content-type": "application/json" },
     body,
   });
-  return { status: response.status, body: await boundedText(response, limit) };
+  const text = await boundedText(response, limit);
+  if (Date.now() - started > timeoutMs) throw new Error(`no answer within ${timeoutMs} ms`);
+  return { status: response.status, body: text };
 }

@@ -29,6 +29,7 @@ extern "C" {
         modules_json: &str,
         body: &str,
         limit: f64,
+        timeout_ms: f64,
     ) -> Result<js_sys::Promise, JsValue>;
 }
 
@@ -47,13 +48,15 @@ fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
 }
 
 /// POSTs `body` to `plugin` (at `version`, else its active version); `Err` when there is
-/// no such version, the message or answer is over [`MAX_RECORD_BYTES`], or the isolate
-/// failed to start or threw.
+/// no such version, the message or answer is over [`MAX_RECORD_BYTES`], the isolate
+/// failed to start or threw, or it answered after `timeout_ms` (the caller races the call
+/// against the same timeout; this refuses an answer its timer could not cut off).
 pub async fn call(
     env: &Env,
     plugin: &str,
     version: Option<&str>,
     body: &str,
+    timeout_ms: u64,
 ) -> Result<PluginReply, String> {
     if body.len() > MAX_RECORD_BYTES {
         return Err(format!(
@@ -80,6 +83,7 @@ pub async fn call(
         &found.modules,
         body,
         MAX_RECORD_BYTES as f64,
+        timeout_ms as f64,
     )
     .map_err(js_error)?;
     let answer = JsFuture::from(promise).await.map_err(js_error)?;

@@ -6,7 +6,7 @@ use worker::{D1Database, D1Result, wasm_bindgen::JsValue};
 use super::int;
 
 /// One version of a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginVersion {
     /// Plugin name.
     pub name: String,
@@ -17,7 +17,6 @@ pub struct PluginVersion {
     /// Its main module.
     pub main: String,
     /// Its modules (`[{name, kind, size}]`), as JSON text.
-    #[serde(skip)]
     pub modules: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -116,7 +115,7 @@ pub async fn versions(db: &D1Database, name: &str) -> worker::Result<Vec<PluginV
 }
 
 /// A plugin as `GET /admin/plugins` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PluginSummary {
     /// Plugin name.
     pub name: String,
