@@ -361,3 +361,48 @@ test("an_event_nested_128_levels_is_delivered_whole_and_a_patch_repeating_a_memb
   const after = await resultOf(id);
   assert.deepEqual([after.status, after.results ?? null], ["deferred", null]);
 });
+
+test("hop_by_hop_routing_and_signing_headers_are_refused_at_registration_and_patch", async () => {
+  const box = await subscriber((_, __, res) => reply(res, 204));
+  const reserved = ["Transfer-Encoding", "Connection", "Expect", "Host", "Keep-Alive", "TE", "Trailer", "Upgrade",
+    "Proxy-Authorization", "Content-Length", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "CF-Connecting-IP",
+    "Authorization", "webhook-id", "Content-Type"];
+  for (const name of reserved) {
+    const r = await call("POST", "/admin/subscriptions", { name: "hops", url: box.url, events: ["hop.x"], headers: { [name]: "100-continue" } });
+    assert.deepEqual([r.status, r.body.error.code], [422, "invalid_header"], name);
+    assert.ok(r.body.error.message.includes(name), `the message names ${name}: ${r.body.error.message}`);
+  }
+  const stored = await (await eh.db()).prepare("SELECT COUNT(*) AS n FROM subscriptions WHERE name = 'hops'").first();
+  assert.equal(stored.n, 0, "nothing stored for a refused registration");
+
+  const sub = await subscribe("hops", box.url, ["hop.x"], { headers: { "X-Team": "red" } });
+  const patched = await call("PATCH", `/admin/subscriptions/${sub.id}`, { headers: { "X-Team": "red", Expect: "100-continue" } });
+  assert.deepEqual([patched.status, patched.body.error.code], [422, "invalid_header"]);
+  assert.match(patched.body.error.message, /Expect/);
+  assert.deepEqual((await call("GET", `/admin/subscriptions/${sub.id}`)).body.headers, { "X-Team": "red" });
+  // The test message goes out without delay and with the allowed header.
+  const t = await call("POST", `/admin/subscriptions/${sub.id}/test`);
+  assert.deepEqual([t.body.status_code, t.body.outcome], [204, "ok"]);
+  assert.equal(box.requests[0].headers["x-team"], "red");
+  assert.equal(box.requests[0].headers.expect, undefined);
+});
+
+test("a_publisher_cannot_publish_the_event_types_edgehook_emits_itself", async () => {
+  const watcher = await subscriber((_, __, res) => reply(res, 204));
+  await subscribe("reserved-watcher", watcher.url, ["rule.matched", "endpoint.disabled", "replay.completed"]);
+  const key = await call("POST", "/admin/keys", { name: "reserved-publisher", scopes: ["publish"] });
+  const publisher = { "x-apikey": key.body.key, "content-type": "application/json" };
+  const db = await eh.db();
+  const before = (await db.prepare("SELECT COUNT(*) AS n FROM results").first()).n;
+  for (const type of ["rule.matched", "Rule.Matched", "endpoint.disabled", "endpoint.recovered", "endpoint.failing",
+    "message.attempt.exhausted", "replay.completed"]) {
+    for (const headers of [publisher, ADMIN]) {
+      const r = await call("POST", `/events/${type}`, { rule: "forged", result_id: "res_x" }, headers);
+      assert.deepEqual([r.status, r.body.error.code], [422, "reserved_event_type"], type);
+      assert.ok(r.body.error.message.includes(type));
+    }
+  }
+  assert.equal((await db.prepare("SELECT COUNT(*) AS n FROM results").first()).n, before, "nothing stored");
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(watcher.requests.length, 0, "no forged event reached the subscriber");
+});

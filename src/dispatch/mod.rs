@@ -186,7 +186,13 @@ pub fn check_events(events: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Checks extra headers: valid names and values, none of edgehook's own.
+/// `422 invalid_header`, naming the header.
+fn invalid_header(message: String) -> ApiError {
+    ApiError::new(422, "invalid_header", message)
+}
+
+/// Checks extra headers: valid names and values, none reserved
+/// ([`sign::reserved_header`]: edgehook's own, hop-by-hop, routing).
 pub fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> {
     for (name, value) in headers {
         let token = !name.is_empty()
@@ -194,15 +200,17 @@ pub fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError>
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !token {
-            return Err(invalid(format!("{name:?} is not a header name")));
+            return Err(invalid_header(format!("{name:?} is not a header name")));
         }
-        if sign::RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(invalid(format!(
-                "{name} is set by edgehook and cannot be overridden"
+        if sign::reserved_header(name) {
+            return Err(invalid_header(format!(
+                "{name} is reserved (set by edgehook, hop-by-hop or routing) and cannot be set by a subscription"
             )));
         }
         if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(invalid(format!("the value of {name} has a line break")));
+            return Err(invalid_header(format!(
+                "the value of {name} has a line break"
+            )));
         }
     }
     Ok(())
@@ -274,6 +282,26 @@ pub struct Rule {
 /// The event type `notify` publishes.
 pub const RULE_MATCHED: &str = "rule.matched";
 
+/// Event types edgehook publishes itself: `rule.matched` and the operational events of
+/// SPEC.md's second edition. Subscriptions may name them; a publisher may not publish
+/// them (`422 reserved_event_type`), so a subscriber can trust they came from edgehook.
+pub const RESERVED_EVENT_TYPES: [&str; 6] = [
+    RULE_MATCHED,
+    "endpoint.disabled",
+    "endpoint.recovered",
+    "endpoint.failing",
+    "message.attempt.exhausted",
+    "replay.completed",
+];
+
+/// Whether `t` is one of [`RESERVED_EVENT_TYPES`], in any case (event types are
+/// case-sensitive, but `Rule.Matched` would pass for the real one to a human reader).
+pub fn reserved_event_type(t: &str) -> bool {
+    RESERVED_EVENT_TYPES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(t))
+}
+
 /// What matched rules call for: whether to flag the result, and which rules notify.
 /// Results of `rule.matched` events never notify again, so rules cannot loop.
 pub fn actions(event_type: &str, matched: &[String], rules: &[Rule]) -> (bool, Vec<String>) {
@@ -336,6 +364,26 @@ mod tests {
             (false, vec![])
         );
         assert_eq!(actions("x", &[], &rules), (false, vec![]));
+    }
+
+    #[test]
+    fn edgehooks_own_event_types_are_reserved() {
+        for t in [
+            "rule.matched",
+            "Rule.Matched",
+            "endpoint.disabled",
+            "endpoint.recovered",
+            "endpoint.failing",
+            "message.attempt.exhausted",
+            "replay.completed",
+        ] {
+            assert!(reserved_event_type(t), "{t}");
+        }
+        for t in ["rule.matched.x", "addon.uploaded", "endpoint", "rule"] {
+            assert!(!reserved_event_type(t), "{t}");
+        }
+        // Subscribing to them is fine.
+        assert!(check_events(&["rule.matched".to_string()]).is_ok());
     }
 
     #[test]

@@ -16,17 +16,41 @@ use serde_json::{Map, Value};
 
 use crate::crypto::hmac_sha256;
 
-/// Headers a subscription may not set itself: edgehook's signatures and framing.
-pub const RESERVED_HEADERS: [&str; 8] = [
+/// Headers a subscription may not set itself: edgehook's signatures and framing, HTTP's
+/// hop-by-hop and message-framing headers (RFC 9110 §7.6.1, RFC 9112), and the routing
+/// headers proxies and Cloudflare set. Any of these would let a subscription break the
+/// signature, the request's framing (`Expect: 100-continue` stalled a test for 6 s) or
+/// what the subscriber believes about where the request came from.
+pub const RESERVED_HEADERS: [&str; 16] = [
     "authorization",
     "content-type",
     "content-length",
+    "content-encoding",
     "host",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "x-edgehook-previous-authorization",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "forwarded",
+    "via",
+    "x-real-ip",
+    "true-client-ip",
 ];
+
+/// Prefixes of reserved header names: proxy credentials and hops, forwarding headers,
+/// Cloudflare's own, Standard Webhooks' and edgehook's.
+pub const RESERVED_HEADER_PREFIXES: [&str; 5] =
+    ["proxy-", "x-forwarded-", "cf-", "webhook-", "x-edgehook-"];
+
+/// Whether a subscription may not set header `name` (any case).
+pub fn reserved_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    RESERVED_HEADERS.contains(&name.as_str())
+        || RESERVED_HEADER_PREFIXES.iter().any(|p| name.starts_with(p))
+}
 
 /// A request ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +77,8 @@ pub fn body(payload: &Map<String, Value>, result_url: &str) -> String {
 }
 
 /// Signs `body` as message `id` at `timestamp` with `key` (and `previous`, during a
-/// rotation), adding the subscription's `extra` headers.
+/// rotation), adding the subscription's `extra` headers except reserved ones (registration
+/// refuses those; a subscription stored before a name was reserved still never sends it).
 pub fn sign(
     body: String,
     id: &str,
@@ -87,7 +112,7 @@ pub fn sign(
     headers.push(("webhook-id".into(), id.to_string()));
     headers.push(("webhook-timestamp".into(), timestamp.to_string()));
     headers.push(("webhook-signature".into(), signatures));
-    headers.extend(extra.iter().cloned());
+    headers.extend(extra.iter().filter(|(k, _)| !reserved_header(k)).cloned());
     Signed { body, headers }
 }
 
@@ -95,6 +120,38 @@ pub fn sign(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn hop_by_hop_routing_and_signing_headers_are_reserved() {
+        for name in [
+            "Transfer-Encoding",
+            "connection",
+            "Expect",
+            "HOST",
+            "Keep-Alive",
+            "TE",
+            "Trailer",
+            "Upgrade",
+            "Proxy-Authorization",
+            "Proxy-Connection",
+            "Content-Length",
+            "X-Forwarded-For",
+            "x-forwarded-host",
+            "Forwarded",
+            "CF-Connecting-IP",
+            "cf-worker",
+            "Authorization",
+            "webhook-id",
+            "Webhook-Signature",
+            "Content-Type",
+            "X-Edgehook-Previous-Authorization",
+        ] {
+            assert!(reserved_header(name), "{name}");
+        }
+        for name in ["X-Team", "X-Api-Version", "Accept", "User-Agent", "Tenant"] {
+            assert!(!reserved_header(name), "{name}");
+        }
+    }
 
     #[test]
     fn body_adds_the_result_url_after_the_payload() {
@@ -116,7 +173,10 @@ mod tests {
             1_700_000_000,
             "k1",
             None,
-            &[("x-team".into(), "red".into())],
+            &[
+                ("x-team".into(), "red".into()),
+                ("Expect".into(), "100-continue".into()),
+            ],
         );
         let h = |n: &str| {
             s.headers
@@ -134,6 +194,10 @@ mod tests {
         let expected = STANDARD.encode(hmac_sha256(b"k1", b"msg_1.1700000000.{}"));
         assert_eq!(h("webhook-signature").unwrap(), format!("v1,{expected}"));
         assert_eq!(h("x-team").unwrap(), "red");
+        assert!(
+            !s.headers.iter().any(|(k, _)| k == "Expect"),
+            "a reserved header stored before it was reserved is not sent"
+        );
         assert_eq!(h("x-edgehook-previous-authorization"), None);
         assert_eq!(webhook_secret("k1"), "whsec_azE=");
     }

@@ -53,6 +53,13 @@ pub async fn publish(
             format!("{event_type:?} is not an event type (1-128 of A-Z a-z 0-9 . _ : -)"),
         ));
     }
+    if dispatch::reserved_event_type(event_type) {
+        return Err(ApiError::new(
+            422,
+            "reserved_event_type",
+            format!("{event_type} is an event type edgehook publishes itself; publishers cannot"),
+        ));
+    }
     let payload: Value = read_json(&mut req).await?;
     let Value::Object(payload) = payload else {
         return Err(ApiError::new(
