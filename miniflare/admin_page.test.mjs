@@ -1,4 +1,5 @@
 // The admin page in headless Chromium (Debian's `chromium`, driven by playwright-core):
+// loaded under a CSP without 'unsafe-inline' (its script and style are files of their own),
 // sign in, issue a key and see it listed, revoke it, see a batch after a webhook, see a
 // subscription with its last attempt and retry its failed delivery with the button, and
 // save a screenshot under test-output/ (gitignored).
@@ -32,6 +33,9 @@ test("the_admin_page_signs_in_issues_and_revokes_a_key_and_shows_batches", async
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  // The page runs under a CSP without 'unsafe-inline': anything it refuses is a failure.
+  const cspRefusals = [];
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) cspRefusals.push(m.text()); });
   page.on("dialog", (d) => d.accept());
 
   await page.goto(`${base}/admin/`);
@@ -134,4 +138,5 @@ test("the_admin_page_signs_in_issues_and_revokes_a_key_and_shows_batches", async
   await page.click("#logout");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("edgehook.adminToken")), null);
   assert.deepEqual(pageErrors, []);
+  assert.deepEqual(cspRefusals, [], "the page's CSP refused nothing it needs");
 });

@@ -69,8 +69,23 @@ test("the_admin_page_is_served_with_a_strict_policy", async () => {
   const r = await eh.fetch("/admin/");
   assert.equal(r.status, 200);
   assert.match(r.headers.get("content-type"), /^text\/html/);
-  assert.match(r.headers.get("content-security-policy"), /default-src 'none'.*connect-src 'self'/);
-  assert.match(await r.text(), /<title>edgehook admin<\/title>/);
+  const csp = r.headers.get("content-security-policy");
+  assert.match(csp, /default-src 'none'.*connect-src 'self'/);
+  // No inline code runs: script and style come from this origin's files only.
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|unsafe-hashes/);
+  assert.match(csp, /script-src 'self';/);
+  assert.match(csp, /style-src 'self';/);
+  const html = await r.text();
+  assert.match(html, /<title>edgehook admin<\/title>/);
+  assert.doesNotMatch(html, /<script>|<style>|\sstyle=|\son[a-z]+=/, "the page holds no inline script, style or handler");
+  assert.match(html, /<script src="\/admin\/page.js"><\/script>/);
+  for (const [file, type, text] of [["page.js", /^text\/javascript/, /function el\(/], ["page.css", /^text\/css/, /#key-ttl/]]) {
+    const asset = await eh.fetch(`/admin/${file}`);
+    assert.equal(asset.status, 200, file);
+    assert.match(asset.headers.get("content-type"), type);
+    assert.equal(asset.headers.get("x-content-type-options"), "nosniff");
+    assert.match(await asset.text(), text);
+  }
   const redirect = await eh.fetch("/admin", { redirect: "manual" });
   assert.deepEqual([redirect.status, redirect.headers.get("location")], [308, "/admin/"]);
   await redirect.arrayBuffer();

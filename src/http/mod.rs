@@ -207,6 +207,8 @@ async fn route(
         RouteId::Healthz => health::handle(method),
         RouteId::OpenApi => page::openapi(&app.config.public_url),
         RouteId::AdminPage => page::admin(path),
+        RouteId::AdminScript => page::admin_script(),
+        RouteId::AdminStyle => page::admin_style(),
         RouteId::KeysTest => keys::test(&req, env, now_secs).await,
         RouteId::Hook => Err(ApiError::internal("hook route dispatched twice")),
         RouteId::Events => {

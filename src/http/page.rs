@@ -1,6 +1,7 @@
-//! Static documents the worker serves: the admin page (`/admin/`) and the OpenAPI
-//! description (`/openapi.json`). Both are compiled in; neither needs a token (the page
-//! asks for the admin token and sends it with each API call).
+//! Static documents the worker serves: the admin page (`/admin/`, with its script
+//! `/admin/page.js` and style `/admin/page.css`) and the OpenAPI description
+//! (`/openapi.json`). All are compiled in; none needs a token (the page asks for the
+//! admin token and sends it with each API call).
 
 use worker::Response;
 
@@ -10,11 +11,16 @@ use crate::error::ApiError;
 /// The OpenAPI 3.1 document of every route (`docs/openapi.json`).
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
-/// The admin page: one HTML file with its script and style inline.
+/// The admin page's HTML: no inline script, style or handler.
 pub const ADMIN_PAGE: &str = include_str!("admin_page.html");
+/// The admin page's script, `/admin/page.js`.
+pub const ADMIN_SCRIPT: &str = include_str!("admin_page.js");
+/// The admin page's style, `/admin/page.css`.
+pub const ADMIN_STYLE: &str = include_str!("admin_page.css");
 
-// Inline script and style only; API calls to this origin only; no framing.
-const PAGE_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+// Script and style from this origin's files only (no inline code, so an injected
+// `<script>` or handler attribute never runs); API calls to this origin only; no framing.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// `GET /openapi.json`, with `servers` set to this deployment's `public_url`.
@@ -35,10 +41,25 @@ pub fn admin(path: &str) -> Result<Response, ApiError> {
             .map_err(internal)?;
         return Ok(resp);
     }
-    let mut resp = Response::ok(ADMIN_PAGE).map_err(internal)?;
+    static_file(ADMIN_PAGE, "text/html; charset=utf-8")
+}
+
+/// `GET /admin/page.js`.
+pub fn admin_script() -> Result<Response, ApiError> {
+    static_file(ADMIN_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// `GET /admin/page.css`.
+pub fn admin_style() -> Result<Response, ApiError> {
+    static_file(ADMIN_STYLE, "text/css; charset=utf-8")
+}
+
+fn static_file(body: &str, content_type: &str) -> Result<Response, ApiError> {
+    let internal = |e: worker::Error| ApiError::internal(e.to_string());
+    let mut resp = Response::ok(body).map_err(internal)?;
     let headers = resp.headers_mut();
     for (k, v) in [
-        ("content-type", "text/html; charset=utf-8"),
+        ("content-type", content_type),
         ("content-security-policy", PAGE_CSP),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),

@@ -14,6 +14,10 @@ pub enum RouteId {
     OpenApi,
     /// `GET /admin` (redirect) and `GET /admin/` (the admin page).
     AdminPage,
+    /// `GET /admin/page.js` (the admin page's script).
+    AdminScript,
+    /// `GET /admin/page.css` (the admin page's style).
+    AdminStyle,
     /// `GET /keys/test`.
     KeysTest,
     /// `GET|POST /admin/keys`.
@@ -79,6 +83,8 @@ pub const ROUTES: &[RouteDef] = &[
     r("GET", "/openapi.json", RouteId::OpenApi),
     r("GET", "/admin", RouteId::AdminPage),
     r("GET", "/admin/", RouteId::AdminPage),
+    r("GET", "/admin/page.js", RouteId::AdminScript),
+    r("GET", "/admin/page.css", RouteId::AdminStyle),
     r("GET", "/keys/test", RouteId::KeysTest),
     r("GET", "/admin/keys", RouteId::AdminKeys),
     r("POST", "/admin/keys", RouteId::AdminKeys),
@@ -236,6 +242,10 @@ mod tests {
         assert_eq!(id("POST", "/healthz"), Some((RouteId::Healthz, false)));
         assert_eq!(id("GET", "/admin/"), Some((RouteId::AdminPage, true)));
         assert_eq!(id("GET", "/admin"), Some((RouteId::AdminPage, true)));
+        assert_eq!(
+            id("GET", "/admin/page.js"),
+            Some((RouteId::AdminScript, true))
+        );
         assert_eq!(id("GET", "/admin//"), None);
         let m = resolve("DELETE", "/admin/keys/key_1").unwrap();
         assert_eq!(m.id, RouteId::AdminKey);
