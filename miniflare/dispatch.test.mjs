@@ -8,7 +8,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { createExpressApp } from "addons-scanner-utils";
-import { start, testConfig, TEST_SECRETS } from "./harness.mjs";
+import { start, testConfig, hugeAnswerServer, TEST_SECRETS } from "./harness.mjs";
 
 const SCHEDULE = [1, 2];
 const ADMIN = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, "content-type": "application/json" };
@@ -405,4 +405,47 @@ test("a_publisher_cannot_publish_the_event_types_edgehook_emits_itself", async (
   assert.equal((await db.prepare("SELECT COUNT(*) AS n FROM results").first()).n, before, "nothing stored");
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(watcher.requests.length, 0, "no forged event reached the subscriber");
+});
+
+test("a_subscriber_answer_is_read_up_to_64_kib_and_the_rest_cancelled", async () => {
+  // 64 MiB of a valid AMO result: a test and a delivery read 64 KiB of it, then hang up.
+  const MIB64 = 64 * 1024 * 1024;
+  const huge = await hugeAnswerServer(200, MIB64, '{"version":"1.0.0","matchedRules":["miner"],"pad":"');
+  servers.push({ close: huge.close });
+  const sub = await subscribe("huge", huge.url, ["huge.answer"]);
+  const started = Date.now();
+  const t = await call("POST", `/admin/subscriptions/${sub.id}/test`);
+  const took = Date.now() - started;
+  assert.equal(t.status, 200);
+  assert.deepEqual([t.body.status_code, t.body.outcome, t.body.body_cut], [200, "error", true], JSON.stringify(t.body).slice(0, 300));
+  assert.match(t.body.error, /over 65536 bytes/);
+  await eh.until(() => huge.answers[0].hungUp, 5000, "edgehook to hang up on the test's answer");
+  assert.ok(huge.answers[0].written < 16 * 1024 * 1024, `the subscriber wrote ${huge.answers[0].written} bytes`);
+  console.log(`64 MiB test answer: ${t.body.duration_ms} ms in the worker, ${took} ms end to end; the subscriber wrote ${huge.answers[0].written} bytes before edgehook hung up`);
+
+  // A delivery: failed at once (not retried), the status recorded, no rule run.
+  const [{ id }] = (await call("POST", "/events/huge.answer", { n: 1 })).body.results;
+  const failed = await untilStatus(id, ["failed", "completed", "delivered"]);
+  assert.equal(failed.status, "failed");
+  assert.deepEqual(failed.attempts.map((a) => [a.attempt, a.status_code, a.outcome]), [[1, 200, "failed"]]);
+  assert.match(failed.attempts[0].error, /over 65536 bytes/);
+  assert.equal(failed.results, null);
+  await eh.until(() => huge.answers[1]?.hungUp, 5000, "edgehook to hang up on the delivery's answer");
+  assert.ok(huge.answers[1].written < 16 * 1024 * 1024, `the subscriber wrote ${huge.answers[1].written} bytes`);
+  assert.equal(huge.answers.length, 2, "a cut answer is not retried");
+});
+
+test("an_answer_of_exactly_64_kib_is_read_whole", async () => {
+  const box = await subscriber((_, __, res) => {
+    const head = '{"version":"1.0.0","matchedRules":[],"pad":"';
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(head + "x".repeat(65536 - head.length - 2) + '"}');
+  });
+  const sub = await subscribe("edge", box.url, ["edge.answer"]);
+  const [{ id }] = (await call("POST", "/events/edge.answer", { n: 1 })).body.results;
+  const done = await untilStatus(id, ["completed", "failed", "delivered"]);
+  assert.equal(done.status, "completed", JSON.stringify(done.attempts));
+  assert.equal(done.results.pad.length, 65536 - 46);
+  const t = await call("POST", `/admin/subscriptions/${sub.id}/test`);
+  assert.deepEqual([t.body.outcome, t.body.body_cut], ["ok", false]);
 });

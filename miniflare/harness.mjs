@@ -2,6 +2,7 @@
 // (migrations applied), Queues and R2, and offers the helpers every flow test needs.
 import { Miniflare } from "miniflare";
 import { createHmac } from "node:crypto";
+import http from "node:http";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -399,4 +400,37 @@ export class Edgehook {
 
 export function hmacHex(key, body) {
   return createHmac("sha256", key).update(body).digest("hex");
+}
+
+/**
+ * An HTTP server on 127.0.0.1 that answers every request `status` with a JSON body of
+ * `total` bytes — `head`, then `x`s, then `tail` — written 64 KiB at a time as fast as the
+ * client reads. Each request's entry in `answers` counts the bytes handed to the socket
+ * (`written`) and says whether the client hung up before the end (`hungUp`).
+ */
+export async function hugeAnswerServer(status, total, head, tail = '"}') {
+  const answers = [];
+  const server = http.createServer((req, res) => {
+    const entry = { written: 0, finished: false, hungUp: false };
+    answers.push(entry);
+    res.on("close", () => { entry.hungUp = !entry.finished; });
+    req.resume();
+    req.on("end", async () => {
+      res.writeHead(status, { "content-type": "application/json", "content-length": String(total) });
+      const chunk = Buffer.alloc(65536, "x");
+      res.write(head);
+      entry.written = head.length;
+      while (entry.written + chunk.length + Buffer.byteLength(tail) <= total && !res.destroyed) {
+        entry.written += chunk.length;
+        if (!res.write(chunk)) await new Promise((r) => { res.once("drain", r); res.once("close", r); });
+      }
+      if (res.destroyed) return;
+      const rest = total - entry.written - Buffer.byteLength(tail);
+      res.end(Buffer.concat([chunk.subarray(0, rest), Buffer.from(tail)]));
+      entry.written = total;
+      entry.finished = true;
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${server.address().port}/`, answers, close: () => server.close() };
 }

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { SignJWT, importJWK } from "jose";
-import { start, TEST_SECRETS } from "./harness.mjs";
+import { start, testConfig, hugeAnswerServer, TEST_SECRETS } from "./harness.mjs";
 
 const PSOXY = "http://edgehook.test/hooks/psoxy";
 let eh;
@@ -160,4 +160,45 @@ test("filter_rejects_or_drops_and_redact_removes_matches", async () => {
   const lines = await linesWhere(() => true, 1, "collectors/sieve/");
   assert.deepEqual(lines, [{ type: "order.paid", items: [{ sku: "a" }, { sku: "b" }] }]);
   assert.ok(!(await everythingInR2()).includes("4111111111111111"));
+});
+
+test("a_plugin_answer_is_read_up_to_its_bound_and_the_rest_cancelled", async () => {
+  // A 4 KiB collector reads at most 2 x 4 KiB + 64 KiB = 73 728 bytes of a plugin's answer.
+  const MIB64 = 64 * 1024 * 1024;
+  const huge = await hugeAnswerServer(200, MIB64, '{"action":"processed","content":{"n":1,"pad":"', '"}}');
+  const fits = await hugeAnswerServer(200, 70 * 1024, '{"action":"processed","content":{"n":2,"pad":"', '"}}');
+  const ehPlugin = await start({
+    config: testConfig({
+      collectors: [
+        { name: "huge", max_body_bytes: 4096, auth: { scheme: "none" }, steps: [{ kind: "plugin", url: huge.url, timeout_ms: 20000 }] },
+        { name: "fits", max_body_bytes: 4096, auth: { scheme: "none" }, steps: [{ kind: "plugin", url: fits.url, timeout_ms: 20000 }] },
+      ],
+    }),
+  });
+  try {
+    const post = (name) => ehPlugin.fetch(`/hooks/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"n":0}' });
+    const started = Date.now();
+    const refused = await post("huge");
+    const took = Date.now() - started;
+    const body = await refused.json();
+    assert.deepEqual([refused.status, body.error.code], [503, "plugin_unavailable"]);
+    await ehPlugin.until(() => huge.answers[0].hungUp, 5000, "edgehook to hang up on the plugin");
+    assert.ok(huge.answers[0].written < 16 * 1024 * 1024, `the plugin wrote ${huge.answers[0].written} bytes`);
+    console.log(`64 MiB plugin answer: refused in ${took} ms; the plugin wrote ${huge.answers[0].written} bytes before edgehook hung up`);
+
+    // An answer under the bound, larger than a subscriber's 64 KiB, replaces the record.
+    const accepted = await post("fits");
+    assert.equal(accepted.status, 202, JSON.stringify(await accepted.clone().json()));
+    await accepted.arrayBuffer();
+    const [line] = await ehPlugin.until(async () => {
+      const lines = await ehPlugin.lines("collectors/fits/");
+      return lines.length ? lines : null;
+    }, 15000, "the processed record in R2");
+    assert.equal(line.n, 2);
+    assert.equal(line.pad.length, 70 * 1024 - 46 - 3);
+  } finally {
+    huge.close();
+    fits.close();
+    await ehPlugin.dispose();
+  }
 });

@@ -9,10 +9,19 @@
 //! | 408, 429, 5xx, timeout, network error | retry per schedule (`Retry-After` honoured) |
 //! | 410 | `failed`, and the subscription is disabled |
 //! | 3xx (redirects are not followed), other 4xx | `failed` at once |
+//!
+//! Only the first 64 KiB of an answer is read ([`ANSWER_LIMIT`]). A 2xx
+//! answer's body is what carries a result, and one cut at the bound cannot be read as
+//! one: such an answer is `failed` at once (not retried: the same answer would come back),
+//! like an AMO scanner answer that is not JSON; a larger result is sent with a PATCH.
+//! Other statuses are classified by their status, whatever their body's length.
 
 use serde_json::Value;
 
 use super::schedule::parse_retry_after;
+
+/// The most of a subscriber's answer edgehook reads (deliveries and tests): 64 KiB.
+pub const ANSWER_LIMIT: usize = 64 * 1024;
 
 /// The classification of one attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,9 +69,28 @@ impl Outcome {
     }
 }
 
-/// Classifies an HTTP answer.
-pub fn classify(status: u16, body: &[u8], retry_after: Option<&str>, now_secs: i64) -> Outcome {
+/// Why a 2xx answer whose body went past the bound (`limit` bytes) fails.
+pub fn cut_reason(status: u16, limit: usize) -> String {
+    format!(
+        "the subscriber answered {status} with a body over {limit} bytes, more than edgehook reads; \
+         a larger result is sent with PATCH /results/{{id}}"
+    )
+}
+
+/// Classifies an HTTP answer: its status, its body as read, and whether the body was
+/// `cut` at [`ANSWER_LIMIT`].
+pub fn classify(
+    status: u16,
+    body: &[u8],
+    cut: bool,
+    retry_after: Option<&str>,
+    now_secs: i64,
+) -> Outcome {
     match status {
+        200..=299 if cut => Outcome::Failed {
+            reason: cut_reason(status, ANSWER_LIMIT),
+            disable: false,
+        },
         200..=299 => success(status, body),
         406 => Outcome::Rejected,
         408 | 429 | 500..=599 => Outcome::Retry {
@@ -144,7 +172,7 @@ mod tests {
     use serde_json::json;
 
     fn c(status: u16, body: &str) -> Outcome {
-        classify(status, body.as_bytes(), None, 0)
+        classify(status, body.as_bytes(), false, None, 0)
     }
 
     #[test]
@@ -190,9 +218,35 @@ mod tests {
     }
 
     #[test]
+    fn a_2xx_answer_cut_at_the_bound_fails_and_other_statuses_keep_their_meaning() {
+        let prefix = br#"{"version":"1.0.0","matchedRules":["r1"],"pad":"xxxx"#;
+        for status in [200, 201, 202, 204] {
+            let outcome = classify(status, prefix, true, None, 0);
+            assert!(
+                matches!(&outcome, Outcome::Failed { disable: false, reason } if reason.contains("65536 bytes")),
+                "{status}: {outcome:?}"
+            );
+        }
+        // The same bytes whole complete the result.
+        assert_eq!(
+            c(200, r#"{"version":"1.0.0","matchedRules":["r1"]}"#).status(),
+            "completed"
+        );
+        assert!(matches!(
+            classify(503, b"x", true, None, 0),
+            Outcome::Retry { .. }
+        ));
+        assert_eq!(classify(406, b"x", true, None, 0), Outcome::Rejected);
+        assert!(matches!(
+            classify(410, b"x", true, None, 0),
+            Outcome::Failed { disable: true, .. }
+        ));
+    }
+
+    #[test]
     fn retry_after_is_read_from_the_answer() {
         assert_eq!(
-            classify(429, b"", Some("30"), 0),
+            classify(429, b"", false, Some("30"), 0),
             Outcome::Retry {
                 reason: "the subscriber answered 429".into(),
                 retry_after: Some(30)

@@ -12,7 +12,7 @@ use worker::{
     MessageExt, Method, RawMessage, Request, RequestInit, RequestRedirect, wasm_bindgen::JsValue,
 };
 
-use super::classify::{self, Outcome};
+use super::classify::{self, ANSWER_LIMIT, Outcome};
 use super::sealed::MasterKey;
 use super::sign::{self, Signed};
 use super::transform;
@@ -20,7 +20,7 @@ use super::url_guard::{self, UrlPolicy};
 use super::{DeliveryMessage, RULE_MATCHED, actions, schedule};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::outbound::with_timeout;
+use crate::http::outbound::{read_prefix, with_timeout};
 use crate::ids;
 use crate::json;
 use crate::log;
@@ -309,7 +309,7 @@ async fn transformed(
     let exchange = loader::call(env, plugin, None, &message, TRANSFORM_TIMEOUT_MS);
     let answer =
         match with_timeout(exchange, AbortController::default(), TRANSFORM_TIMEOUT_MS).await {
-            Ok(reply) => classify_plugin(reply.status, &reply.body),
+            Ok(reply) => classify_plugin(reply.status, &reply.body, reply.cut),
             Err(e) => PluginAnswer::Error(e),
         };
     Ok(transform::decide(answer)?.map(|payload| Value::Object(payload).to_string()))
@@ -353,13 +353,16 @@ fn prepare(
 pub struct Answer {
     /// Status code.
     pub status: u16,
-    /// Body bytes.
+    /// Body bytes, at most [`ANSWER_LIMIT`].
     pub body: Vec<u8>,
+    /// The body went on past [`ANSWER_LIMIT`] and the rest was cancelled unread.
+    pub cut: bool,
     /// `Retry-After`, if sent.
     pub retry_after: Option<String>,
 }
 
-/// POSTs a signed request without following redirects, giving up after `timeout_ms`.
+/// POSTs a signed request without following redirects, giving up after `timeout_ms`;
+/// reads at most [`ANSWER_LIMIT`] of the answer.
 pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, String> {
     let headers = Headers::new();
     for (k, v) in &signed.headers {
@@ -379,10 +382,14 @@ pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, 
             .await
             .map_err(|e| format!("network error: {e}"))?;
         let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let body = resp.bytes().await.unwrap_or_default();
+        // A body that fails to read counts as empty: the status alone classifies it.
+        let body = read_prefix(&mut resp, ANSWER_LIMIT)
+            .await
+            .unwrap_or_default();
         Ok(Answer {
             status: resp.status_code(),
-            body,
+            body: body.bytes,
+            cut: body.cut,
             retry_after,
         })
     };
@@ -397,7 +404,7 @@ async fn send_and_classify(
 ) -> (Outcome, Option<u16>) {
     match send(url, signed, timeout_ms).await {
         Ok(a) => (
-            classify::classify(a.status, &a.body, a.retry_after.as_deref(), now),
+            classify::classify(a.status, &a.body, a.cut, a.retry_after.as_deref(), now),
             Some(a.status),
         ),
         Err(e) => (classify::unreachable(e), None),
@@ -625,12 +632,19 @@ pub async fn test(
                         .collect(),
                 )
             });
-            // AShirt: 200/204 is ok, unless the body says {"status":"error"}.
-            let ok = (200..300).contains(&a.status)
-                && body.get("status").and_then(Value::as_str) != Some("error");
-            json!({"status_code": a.status, "outcome": if ok { "ok" } else { "error" },
-                "duration_ms": duration_ms, "body": body,
-                "error": if ok { Value::Null } else { json!(format!("the subscriber answered {}", a.status)) }})
+            // AShirt: 200/204 is ok, unless the body says {"status":"error"}; a body cut
+            // at the bound fails as a delivery's would.
+            let error = if a.cut && (200..300).contains(&a.status) {
+                Some(classify::cut_reason(a.status, ANSWER_LIMIT))
+            } else if (200..300).contains(&a.status)
+                && body.get("status").and_then(Value::as_str) != Some("error")
+            {
+                None
+            } else {
+                Some(format!("the subscriber answered {}", a.status))
+            };
+            json!({"status_code": a.status, "outcome": if error.is_none() { "ok" } else { "error" },
+                "duration_ms": duration_ms, "body": body, "body_cut": a.cut, "error": error})
         }
     })
 }

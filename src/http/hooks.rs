@@ -103,7 +103,10 @@ pub async fn handle(
         api_keys: &D1Keys(&db),
         now_secs: (now_ms / 1000) as i64,
     };
-    let plugins = WorkerPlugins(env);
+    let plugins = WorkerPlugins {
+        env,
+        answer_limit: crate::steps::plugin::answer_limit(collector.max_body_bytes),
+    };
     let (mut record, key) = match accept(collector, &cx, &plugins, &inbound, &id, now_ms).await? {
         Accepted::Dropped => return Ok(answer(202, json!({"status": "dropped"}), "dropped")),
         Accepted::Record {

@@ -1,11 +1,15 @@
-//! Outbound requests with a deadline: `fetch` has none of its own, so the exchange is
-//! raced against a timer and aborted when the timer wins.
+//! Outbound requests (deliveries, subscription tests, plugin calls) with a deadline and a
+//! bounded answer: `fetch` has no deadline of its own, so the exchange is raced against a
+//! timer and aborted when the timer wins; and an answer's body is read chunk by chunk up
+//! to a bound, the rest cancelled unread, so a subscriber cannot make edgehook hold a
+//! large body in memory.
 
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use futures_util::future::{Either, select};
-use worker::{AbortController, Delay};
+use worker::{AbortController, Delay, Response};
 
 /// Runs `exchange` (which should send with `controller`'s signal) for at most
 /// `timeout_ms`; on timeout aborts the request and says so.
@@ -22,5 +26,77 @@ pub async fn with_timeout<T>(
             controller.abort();
             Err(format!("no answer within {timeout_ms} ms"))
         }
+    }
+}
+
+/// The start of an answer's body: at most the bound, and whether there was more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prefix {
+    /// The bytes read, at most the bound.
+    pub bytes: Vec<u8>,
+    /// The body went on past the bound; the rest was cancelled unread.
+    pub cut: bool,
+}
+
+impl Prefix {
+    /// Adds the next chunk; `false` once the body is known to be longer than `limit`
+    /// (keep what fits and stop reading).
+    pub fn push(&mut self, chunk: &[u8], limit: usize) -> bool {
+        let room = limit.saturating_sub(self.bytes.len());
+        if chunk.len() > room {
+            self.bytes.extend_from_slice(&chunk[..room]);
+            self.cut = true;
+            return false;
+        }
+        self.bytes.extend_from_slice(chunk);
+        true
+    }
+}
+
+/// Reads `resp`'s body chunk by chunk, keeping at most `limit` bytes; at the bound the
+/// body stream is cancelled (dropping the reader cancels it), so the rest is never read.
+pub async fn read_prefix(resp: &mut Response, limit: usize) -> Result<Prefix, String> {
+    let mut prefix = Prefix::default();
+    let Ok(mut stream) = resp.stream() else {
+        // No stream: an empty body, or one the runtime already holds.
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        prefix.push(&body, limit);
+        return Ok(prefix);
+    };
+    while let Some(chunk) = stream.next().await {
+        if !prefix.push(&chunk.map_err(|e| e.to_string())?, limit) {
+            break;
+        }
+    }
+    Ok(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(chunks: &[&[u8]], limit: usize) -> Prefix {
+        let mut p = Prefix::default();
+        for c in chunks {
+            if !p.push(c, limit) {
+                break;
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn a_body_is_kept_whole_up_to_the_bound_and_cut_past_it() {
+        assert_eq!(read(&[b"abc", b"de"], 5).bytes, b"abcde");
+        assert!(!read(&[b"abc", b"de"], 5).cut, "exactly the bound is whole");
+        let cut = read(&[b"abc", b"def", b"never read"], 5);
+        assert_eq!((cut.bytes.as_slice(), cut.cut), (&b"abcde"[..], true));
+        let mut p = Prefix::default();
+        assert!(p.push(b"abcde", 5));
+        assert!(
+            !p.push(b"f", 5),
+            "one byte past the bound stops the reading"
+        );
+        assert_eq!(read(&[], 5), Prefix::default());
     }
 }

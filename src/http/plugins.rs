@@ -8,12 +8,18 @@ use worker::{
     wasm_bindgen::JsValue,
 };
 
-use super::outbound::with_timeout;
+use super::outbound::{read_prefix, with_timeout};
 use crate::plugins::loader;
 use crate::steps::{PluginCaller, PluginReply, PluginTarget};
 
-/// Plugins reached through this worker's bindings.
-pub struct WorkerPlugins<'a>(pub &'a Env);
+/// Plugins reached through this worker's bindings, their answers read up to
+/// `answer_limit` bytes (`steps::plugin::answer_limit`).
+pub struct WorkerPlugins<'a> {
+    /// The worker's bindings.
+    pub env: &'a Env,
+    /// How much of an answer is read; the rest is cancelled unread.
+    pub answer_limit: usize,
+}
 
 impl PluginCaller for WorkerPlugins<'_> {
     fn call<'a>(
@@ -41,7 +47,7 @@ impl PluginCaller for WorkerPlugins<'_> {
                 let mut resp = match target {
                     PluginTarget::Binding(name) => {
                         let service = self
-                            .0
+                            .env
                             .service(name)
                             .map_err(|e| format!("service binding {name}: {e}"))?;
                         // The URL only names the route inside the bound Worker.
@@ -53,15 +59,22 @@ impl PluginCaller for WorkerPlugins<'_> {
                     }
                     // Its own isolate, through the Worker Loader: answers a PluginReply.
                     PluginTarget::Loaded { plugin, version } => {
-                        return loader::call(self.0, plugin, version.as_deref(), &body, timeout_ms)
-                            .await;
+                        return loader::call(
+                            self.env,
+                            plugin,
+                            version.as_deref(),
+                            &body,
+                            timeout_ms,
+                        )
+                        .await;
                     }
                 }
                 .map_err(|e| format!("the plugin could not be reached: {e}"))?;
-                let body = resp.bytes().await.map_err(|e| e.to_string())?;
+                let body = read_prefix(&mut resp, self.answer_limit).await?;
                 Ok(PluginReply {
                     status: resp.status_code(),
-                    body,
+                    body: body.bytes,
+                    cut: body.cut,
                 })
             };
             with_timeout(exchange, controller, timeout_ms)

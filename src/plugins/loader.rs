@@ -92,8 +92,10 @@ pub async fn call(
     let body = field("body")
         .and_then(|b| b.as_string())
         .unwrap_or_default();
+    // loader.mjs bounds the answer itself (MAX_RECORD_BYTES), in the plugin's isolate.
     Ok(PluginReply {
         status,
         body: body.into_bytes(),
+        cut: false,
     })
 }

@@ -9,6 +9,11 @@
 //! | 406, or `{"action":"rejected"}` | `422 rejected_by_plugin`, nothing stored |
 //! | 202, or `{"action":"deferred"}` | the record passes unchanged |
 //! | 5xx, `{"action":"error"}`, anything else, timeout | `on_error`: `reject` → `503 plugin_unavailable` (the sender retries), `pass` → unchanged |
+//!
+//! An answer is read up to [`answer_limit`] (twice the collector's `max_body_bytes`, plus
+//! 64 KiB: room for the largest record the collector takes, even as an escaped JSON
+//! string) and the rest cancelled unread; a 2xx answer cut there cannot be read and is an
+//! error (`on_error`), a 202 still passes the record.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -47,8 +52,20 @@ pub enum PluginTarget {
 pub struct PluginReply {
     /// Status code.
     pub status: u16,
-    /// Body bytes.
+    /// Body bytes, at most the caller's bound.
     pub body: Vec<u8>,
+    /// The body went on past the bound; the rest was cancelled unread.
+    pub cut: bool,
+}
+
+/// How much of a plugin's answer is read for a collector taking bodies up to
+/// `max_body_bytes`: a processed record may be as large as any the collector accepts,
+/// and AShirt sends it as a JSON string, whose escaping can double it; 64 KiB more for
+/// the envelope.
+pub fn answer_limit(max_body_bytes: u64) -> usize {
+    usize::try_from(max_body_bytes.saturating_mul(2))
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024)
 }
 
 /// Sends plugin requests; the worker glue implements it with service bindings and
@@ -94,13 +111,20 @@ pub enum Answer {
     Error(String),
 }
 
-/// Reads a plugin's answer. `content` of `processed` may be the record itself or a
-/// string holding it as JSON (AShirt sends strings).
-pub fn classify(status: u16, body: &[u8]) -> Answer {
+/// Reads a plugin's answer, its body `cut` at the bound or whole. `content` of
+/// `processed` may be the record itself or a string holding it as JSON (AShirt sends
+/// strings).
+pub fn classify(status: u16, body: &[u8], cut: bool) -> Answer {
     match status {
         406 => return Answer::Rejected(String::new()),
         202 => return Answer::Deferred,
         500..=599 => return Answer::Error(format!("the plugin answered {status}")),
+        200..=299 if cut => {
+            return Answer::Error(format!(
+                "the plugin answered {status} with a body over {} bytes, more than edgehook reads",
+                body.len()
+            ));
+        }
         200..=299 => {}
         _ => return Answer::Error(format!("the plugin answered {status}")),
     }
@@ -253,7 +277,7 @@ pub async fn call(
     })
     .map_err(|e| StepError::PluginFailed(format!("could not encode the record: {e}")))?;
     let answer = match cx.plugins.call(target, headers, body, timeout_ms).await {
-        Ok(reply) => classify(reply.status, &reply.body),
+        Ok(reply) => classify(reply.status, &reply.body, reply.cut),
         Err(e) => Answer::Error(e),
     };
     match answer {
@@ -345,7 +369,11 @@ mod tests {
             (200, r#"{"action":"deferred"}"#, Answer::Deferred),
         ];
         for (status, body, want) in cases {
-            assert_eq!(classify(status, body.as_bytes()), want, "{status} {body}");
+            assert_eq!(
+                classify(status, body.as_bytes(), false),
+                want,
+                "{status} {body}"
+            );
         }
         for (status, body) in [
             (500, ""),
@@ -359,7 +387,7 @@ mod tests {
             (301, ""),
         ] {
             assert!(
-                matches!(classify(status, body.as_bytes()), Answer::Error(_)),
+                matches!(classify(status, body.as_bytes(), false), Answer::Error(_)),
                 "{status} {body}"
             );
         }
@@ -409,7 +437,34 @@ mod tests {
         Ok(PluginReply {
             status,
             body: body.as_bytes().to_vec(),
+            cut: false,
         })
+    }
+
+    #[test]
+    fn an_answer_cut_at_the_bound_is_an_error_unless_it_defers() {
+        let prefix = br#"{"action":"processed","content":{"n":2,"pad":"xx"#;
+        assert!(matches!(
+            classify(200, prefix, true),
+            Answer::Error(e) if e.contains("over 48 bytes")
+        ));
+        assert_eq!(classify(202, prefix, true), Answer::Deferred);
+        assert_eq!(classify(406, prefix, true), Answer::Rejected(String::new()));
+        let spec = json!({"kind": "plugin", "binding": "SCANNER", "on_error": "pass"});
+        let cut = Ok(PluginReply {
+            status: 200,
+            body: prefix.to_vec(),
+            cut: true,
+        });
+        let (flow, work, _) = run_with(spec, cut);
+        assert_eq!(flow, Ok(Flow::Continue));
+        assert_eq!(
+            work.payload,
+            json!({"n": 1}),
+            "on_error pass keeps the record"
+        );
+        assert_eq!(answer_limit(1_048_576), 2 * 1_048_576 + 65_536);
+        assert_eq!(answer_limit(u64::MAX), usize::MAX);
     }
 
     #[test]

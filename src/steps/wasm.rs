@@ -145,6 +145,7 @@ mod tests {
         Ok(PluginReply {
             status: 200,
             body: body.as_bytes().to_vec(),
+            cut: false,
         })
     }
 
