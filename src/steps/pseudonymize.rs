@@ -1,7 +1,9 @@
-//! `pseudonymize` (Psoxy's transform): every string or number a JSONPath selects, and
-//! every value of the listed query parameters, becomes
-//! `p~<base64url(HMAC-SHA256(salt, value))>`. The same value under the same salt always
-//! gives the same pseudonym, in any collector, so records stay linkable without the PII.
+//! `pseudonymize` (Psoxy's transform): every string or number a JSONPath selects, every
+//! string or number inside a selected array or object (fail closed), and every value of
+//! the listed query parameters, becomes `p~<base64url(HMAC-SHA256(salt, value))>`. The
+//! same value under the same salt always gives the same pseudonym, in any collector, so
+//! records stay linkable without the PII. A node is pseudonymized once however many
+//! paths, or routes of one path, select it.
 
 use std::rc::Rc;
 
@@ -13,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::jsonpath::{self, Location, Path};
+use super::jsonpath::{Action, Matcher, Path};
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table, scalar_text};
 use crate::config::ConfigError;
 
@@ -33,7 +35,7 @@ struct Spec {
 /// The compiled step.
 #[derive(Debug)]
 pub struct Pseudonymize {
-    paths: Vec<Path>,
+    paths: Matcher,
     query: Vec<String>,
     salt: String,
     path: String,
@@ -48,8 +50,10 @@ pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigE
             cx.path
         )));
     }
+    let paths =
+        Matcher::new(&spec.paths).map_err(|e| ConfigError(format!("{}.paths: {e}", cx.path)))?;
     Ok(Rc::new(Pseudonymize {
-        paths: spec.paths,
+        paths,
         query: spec.query,
         salt: spec.salt,
         path: cx.path.to_string(),
@@ -76,6 +80,26 @@ impl Pseudonymizer {
         URL_SAFE_NO_PAD.encode_string(digest, &mut out);
         out
     }
+
+    /// Pseudonymizes `node` if it is a string or number, else every string and number
+    /// inside it (member names stay); whether anything changed.
+    pub fn pseudonymize_all(&self, node: &mut Value) -> bool {
+        match node {
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |changed, v| self.pseudonymize_all(v) | changed),
+            Value::Object(map) => map
+                .values_mut()
+                .fold(false, |changed, v| self.pseudonymize_all(v) | changed),
+            _ => match scalar_text(node) {
+                Some(text) => {
+                    *node = Value::String(self.pseudonym(&text));
+                    true
+                }
+                None => false,
+            },
+        }
+    }
 }
 
 impl Step for Pseudonymize {
@@ -88,23 +112,12 @@ impl Step for Pseudonymize {
             // Config::resolve made sure the secret exists; an empty salt cannot happen.
             let salt = cx.secrets.get(&self.salt).unwrap_or_default();
             let p = Pseudonymizer::new(salt.as_bytes());
-            let mut locations: Vec<Location> = Vec::new();
-            for path in &self.paths {
-                locations.extend(path.locate(&work.payload));
-            }
-            if self.paths.len() > 1 {
-                // A node two paths select is pseudonymized once, not twice.
-                locations.sort();
-                locations.dedup();
-            }
-            for loc in &locations {
-                if let Some(node) = jsonpath::get_mut(&mut work.payload, loc)
-                    && let Some(text) = scalar_text(node)
-                {
-                    *node = Value::String(p.pseudonym(&text));
-                    work.changed = true;
-                }
-            }
+            let mut changed = false;
+            self.paths.rewrite(&mut work.payload, &mut |node| {
+                changed |= p.pseudonymize_all(node);
+                Action::Keep
+            });
+            work.changed |= changed;
             for (k, v) in &mut work.query {
                 if self.query.contains(k) {
                     *v = p.pseudonym(v);
@@ -171,6 +184,55 @@ mod tests {
         assert_eq!(w.query[1], ("page".into(), "2".into()));
         assert!(w.changed);
         assert!(!w.payload.to_string().contains("alice"));
+    }
+
+    #[test]
+    fn a_selected_array_or_object_has_everything_inside_pseudonymized() {
+        let w = apply(
+            json!({"kind": "pseudonymize", "paths": ["$.email", "$.contact"], "salt": "SALT"}),
+            "",
+            serde_json::from_str(
+                r#"{"email": ["alice@corp.example", 42, true, null, [{"x": "bob@corp.example"}]],
+                "contact": {"addr": "carol@corp.example", "n": 1.10, "empty": {}},
+                "other": "dave@corp.example"}"#,
+            )
+            .unwrap(),
+        );
+        let p = |v: &str| json!(Pseudonymizer::new(b"pepper").pseudonym(v));
+        assert_eq!(
+            w.payload,
+            json!({"email": [p("alice@corp.example"), p("42"), true, null, [{"x": p("bob@corp.example")}]],
+                "contact": {"addr": p("carol@corp.example"), "n": p("1.10"), "empty": {}},
+                "other": "dave@corp.example"})
+        );
+        assert!(w.changed);
+        let w = apply(
+            json!({"kind": "pseudonymize", "paths": ["$.email"], "salt": "SALT"}),
+            "",
+            json!({"email": {"verified": false, "list": []}}),
+        );
+        assert!(!w.changed);
+    }
+
+    #[test]
+    fn a_node_reached_by_several_routes_is_pseudonymized_once() {
+        let p = |v: &str| json!(Pseudonymizer::new(b"pepper").pseudonym(v));
+        for paths in [
+            json!(["$..user..email"]),
+            json!(["$..email", "$.user.user.email", "$..user"]),
+            json!(["$..*"]),
+        ] {
+            let w = apply(
+                json!({"kind": "pseudonymize", "paths": paths, "salt": "SALT"}),
+                "",
+                json!({"user": {"user": {"email": "x@corp.example"}}}),
+            );
+            assert_eq!(
+                w.payload,
+                json!({"user": {"user": {"email": p("x@corp.example")}}}),
+                "{paths}"
+            );
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `redact`: removes every node a JSONPath selects.
+//! `redact`: removes every node a JSONPath selects, in the one walk that finds them.
 
 use std::rc::Rc;
 
@@ -6,7 +6,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::jsonpath::{self, Path};
+use super::jsonpath::{Action, Matcher, Path};
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table};
 use crate::config::ConfigError;
 
@@ -19,7 +19,7 @@ struct Spec {
 /// The compiled step.
 #[derive(Debug)]
 pub struct Redact {
-    paths: Vec<Path>,
+    paths: Matcher,
 }
 
 /// Builds the step; `$` alone is refused (the root cannot be removed).
@@ -31,13 +31,15 @@ pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigE
             cx.path
         )));
     }
-    if let Some(i) = spec.paths.iter().position(|p| p.text.trim() == "$") {
+    if let Some(i) = spec.paths.iter().position(Path::is_root) {
         return Err(ConfigError(format!(
             "{}.paths[{i}]: \"$\" is the whole payload and cannot be redacted",
             cx.path
         )));
     }
-    Ok(Rc::new(Redact { paths: spec.paths }))
+    let paths =
+        Matcher::new(&spec.paths).map_err(|e| ConfigError(format!("{}.paths: {e}", cx.path)))?;
+    Ok(Rc::new(Redact { paths }))
 }
 
 impl Step for Redact {
@@ -47,12 +49,11 @@ impl Step for Redact {
         work: &'a mut Work,
     ) -> LocalBoxFuture<'a, Result<Flow, StepError>> {
         Box::pin(async move {
-            let locations = self
+            if self
                 .paths
-                .iter()
-                .flat_map(|p| p.locate(&work.payload))
-                .collect();
-            if jsonpath::remove_all(&mut work.payload, locations) > 0 {
+                .rewrite(&mut work.payload, &mut |_| Action::Remove)
+                > 0
+            {
                 work.changed = true;
             }
             Ok(Flow::Continue)
