@@ -20,6 +20,7 @@ use edgehook::config::{Config, Secrets};
 use edgehook::crypto::native::NativeCrypto;
 use edgehook::inbound::{HeaderMap, InboundRequest};
 use edgehook::json;
+use edgehook::steps::pattern::Pattern;
 use edgehook::steps::{Chain, NoPlugins, StepContext, Work};
 use futures_executor::block_on;
 use serde_json::{Value, json};
@@ -398,6 +399,35 @@ fn accept_hmac_body(what: &str, body: Vec<u8>) {
     row(what, ns, Some(body.len()));
 }
 
+/// `filter`'s `matches` over 1 MiB: the pattern with the largest DFA the bound accepts,
+/// on random a/b (a walk all over the DFA), and a common pattern on a plain body.
+fn pattern_cases() {
+    let mut x: u64 = 88_172_645_463_325_252;
+    let random: String = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x & 1 == 0 { 'a' } else { 'b' }
+        })
+        .collect();
+    let plain = "user@corp.example ".repeat((1 << 20) / 18);
+    for (re, hay, what) in [
+        ("(?:a|b)*a(?:a|b){12}c", &random, "random a/b"),
+        (r"[\w.+-]+@corp\.example\.com", &plain, "emails"),
+    ] {
+        let p = Pattern::new(re).unwrap_or_else(|e| panic!("{e}"));
+        let ns = measure(|| {
+            black_box(p.is_match(black_box(hay)));
+        });
+        row(
+            &format!("filter matches {re:?}, 1 MiB of {what}"),
+            ns,
+            Some(hay.len()),
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a name filter is not supported.
     hmac_verify(1);
@@ -417,4 +447,5 @@ fn main() {
     );
     json_check_cases();
     pseudonymize_cases();
+    pattern_cases();
 }

@@ -1,8 +1,8 @@
 // Steps against hostile bodies in workerd (issue 18): JSONPath work over deep nesting
 // with many matches and chained descendant segments, pseudonymization of matched
-// containers and of nodes reached twice. The bodies that grew workerd past its memory
-// limit or hung it before are answered here; the times are printed and bounded only far
-// above what they take (tests/hostile_paths.rs compares heap and CPU time with flat
+// containers and of nodes reached twice, and `matches` over a 1 MiB value. The bodies
+// that grew workerd past its memory limit or hung it before are answered here; the times
+// are printed and bounded only far above what they take (tests/hostile_paths.rs compares heap and CPU time with flat
 // bodies of the same size).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -18,6 +18,12 @@ before(async () => {
       max_body_bytes: 2 * 1024 * 1024,
       auth: { scheme: "none" },
       steps: [{ kind: "pseudonymize", paths: ["$..user..email"], salt: "PSEUDONYM_SALT" }],
+    },
+    {
+      name: "pattern",
+      max_body_bytes: 2 * 1024 * 1024,
+      auth: { scheme: "none" },
+      steps: [{ kind: "filter", when: { payload: { "$.text": { matches: "(?:a|b|c|d){1,200}x" } } } }],
     },
   );
   eh = await start({ config });
@@ -102,4 +108,18 @@ test("a_selected_array_or_object_is_pseudonymized_inside_and_never_stored_raw", 
   assert.equal(line.user.user.email, pseudonym("dave@corp.example"));
   const stored = (await eh.objects("collectors/hr/")).map((o) => o.text).join("");
   assert.ok(!stored.includes("@corp.example"), stored);
+});
+
+test("matches_over_a_1_mib_value_costs_one_pass", async () => {
+  // regex-lite took 6.75 s for (?:a|b|c|d){1,1000}x on 64 KB; that pattern is now refused
+  // at load (tests in src/steps/pattern.rs) and this one compiles to a DFA.
+  const miss = JSON.stringify({ text: "abcd".repeat(256 * 1024) });
+  const r = await post("pattern", miss);
+  assert.equal(r.status, 422);
+  assert.equal(r.body.error.code, "filtered");
+  console.log(`# matches (?:a|b|c|d){1,200}x over ${miss.length} bytes without a match: answered in ${r.ms.toFixed(0)} ms`);
+  assert.ok(r.ms < 20_000, `${r.ms} ms`);
+  const hit = JSON.stringify({ marker: "pattern", text: "abcd".repeat(256 * 1024) + "x" });
+  const ok = await post("pattern", hit);
+  assert.equal(ok.status, 202, JSON.stringify(ok.body));
 });

@@ -16,8 +16,8 @@ pub const CONFIG: &str = r#"{"public_url": "https://hooks.example.com", "collect
   {"name": "keys", "auth": {"scheme": "api-key", "scope": "s"}},
   {"name": "open", "format": "request", "auth": {"scheme": "none"},
    "steps": [{"kind": "filter", "on_mismatch": "drop", "when": {"payload": {"$.drop": {"exists": false}}}},
-             {"kind": "pseudonymize", "paths": ["$..email", "$.a[*].b"], "query": ["email"], "salt": "K1"},
-             {"kind": "redact", "paths": ["$..secret", "$.list[?@.x == 1]"]}]}
+             {"kind": "pseudonymize", "paths": ["$..email", "$.a[*].b", "$..user..email", "$..[-1]"], "query": ["email"], "salt": "K1"},
+             {"kind": "redact", "paths": ["$..secret", "$.list[?@.x == 1]", "$..[?@.secret][1:3]"]}]}
 ]}"#;
 
 pub fn secrets() -> Secrets {

@@ -9,7 +9,8 @@
 //!     payload = { "$.action" = "opened", "$.pull_request" = { exists = true } } } }
 //! ```
 //! A bare value means `equals`; a table holds exactly one of `exists`, `equals`,
-//! `matches` (a regular expression, unanchored unless written with `^…$`).
+//! `matches` (a regular expression, unanchored unless written with `^…$`; see
+//! [`super::pattern`]).
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jsonpath::Path;
+use super::pattern::Pattern;
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table, scalar_text};
 use crate::config::ConfigError;
 
@@ -66,7 +68,7 @@ pub enum OnMismatch {
 enum Test {
     Exists(bool),
     Equals(Value),
-    Matches(regex_lite::Regex),
+    Matches(Pattern),
 }
 
 /// The compiled step.
@@ -132,9 +134,7 @@ fn test(v: &Value) -> Result<Test, String> {
     match map.iter().next() {
         Some((k, Value::Bool(b))) if k == "exists" => Ok(Test::Exists(*b)),
         Some((k, v)) if k == "equals" => Ok(Test::Equals(v.clone())),
-        Some((k, Value::String(re))) if k == "matches" => regex_lite::Regex::new(re)
-            .map(Test::Matches)
-            .map_err(|e| format!("{re:?} is not a valid regular expression: {e}")),
+        Some((k, Value::String(re))) if k == "matches" => Pattern::new(re).map(Test::Matches),
         Some((k, _)) => Err(format!(
             "{k:?}: expected exists = <bool>, equals = <value> or matches = \"<regex>\""
         )),

@@ -245,17 +245,26 @@ impl Matcher {
         selected
     }
 
+    /// The live states among `live` with the segment leading on from each.
+    fn segments(&self, live: u128) -> impl Iterator<Item = (usize, &Segment)> {
+        let mut bits = live;
+        std::iter::from_fn(move || {
+            while bits != 0 {
+                let state = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some(Some(segment)) = self.next.get(state) {
+                    return Some((state, segment));
+                }
+            }
+            None
+        })
+    }
+
     /// The states a child at `place` is reached in, from its parent's live states;
     /// children are asked about in order.
     fn child_states(&self, live: u128, place: Place<'_>, filtered: &mut [Passed]) -> u128 {
         let mut states = 0;
-        let mut bits = live;
-        while bits != 0 {
-            let state = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let Some(Some(segment)) = self.next.get(state) else {
-                continue;
-            };
+        for (state, segment) in self.segments(live) {
             if segment.descendant {
                 // Still looking further down.
                 states |= 1 << state;
@@ -277,13 +286,7 @@ impl Matcher {
     /// filter is evaluated on the parent); empty, and free, when no filter is live.
     fn filter(&self, node: &Value, live: u128) -> Vec<Passed> {
         let mut out = Vec::new();
-        let mut bits = live;
-        while bits != 0 {
-            let state = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let Some(Some(segment)) = self.next.get(state) else {
-                continue;
-            };
+        for (state, segment) in self.segments(live) {
             for selector in &segment.selectors {
                 let Selector::Filter(test) = selector else {
                     continue;

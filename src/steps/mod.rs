@@ -8,6 +8,7 @@
 
 pub mod filter;
 pub mod jsonpath;
+pub mod pattern;
 pub mod plugin;
 pub mod pseudonymize;
 pub mod redact;
