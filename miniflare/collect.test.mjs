@@ -126,7 +126,7 @@ test("a_body_too_big_for_a_queue_message_is_spilled_and_restored", async () => {
 
 test("whether_a_record_is_spilled_depends_on_its_size_as_a_v8_queue_message", async () => {
   // A queue message is a V8-serialised object: an ASCII line costs its length, a line
-  // with any character beyond Latin-1 two bytes per character (src/http/group_send.rs).
+  // with any character beyond Latin-1 two bytes per character (src/collect/group_send.rs).
   const held = await start({ autoConsume: false });
   try {
     const post = async (body) => {
@@ -300,7 +300,7 @@ test("a_webhook_the_queue_refused_is_not_remembered_as_seen", async () => {
 
 test("webhooks_sharing_a_refused_queue_batch_are_each_answered_503_and_stored_once_when_retried", async () => {
   // The first send is held and refused; the eight webhooks arriving meanwhile wait and go
-  // out together in one sendBatch (src/http/group_send.mjs), which is refused too.
+  // out together in one sendBatch (src/collect/group_send.mjs), which is refused too.
   const faulty = await start({ failQueueSends: 2, holdFirstQueueSendMs: 300 });
   try {
     const post = (key) => faulty.fetch("/hooks/open", { method: "POST",

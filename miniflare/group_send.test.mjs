@@ -1,4 +1,4 @@
-// The group commit of queue sends (src/http/group_send.mjs) against a fake queue whose
+// The group commit of queue sends (src/collect/group_send.mjs) against a fake queue whose
 // calls settle when the test says: what goes out in which call, who learns which outcome,
 // sendBatch's limits, a stuck send. The worker-level behaviour (every accepted webhook
 // stored exactly once under concurrency, a refused batch answered 503 and not stored) is
@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { groupSend, take, ALONE_BYTES, CONTENT_TYPE, GATHER_MS, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/http/group_send.mjs";
+import { groupSend, take, ALONE_BYTES, CONTENT_TYPE, GATHER_MS, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/collect/group_send.mjs";
 
 /** A queue whose every call waits until the test settles it. */
 function fakeQueue() {
@@ -154,7 +154,7 @@ test("a_batch_keeps_to_sendBatch_limits_of_100_messages_and_256_KB", () => {
 });
 
 test("a_v8_message_is_within_the_size_bound_group_send_rs_counts_it_at", () => {
-  // src/http/group_send.rs bounds a record's message at its line's and original's UTF-8
+  // src/collect/group_send.rs bounds a record's message at its line's and original's UTF-8
   // length when ASCII, twice that otherwise, plus 1 024 bytes for the other fields. This
   // checks that rule against V8's serialiser (node's, the same ValueSerializer workerd
   // uses for content type "v8"), for the strings where V8 is least compact.

@@ -6,7 +6,7 @@
 //   handoff  the sender resolves the waiting requests' own promises
 //   follow   the waiting requests await the promise their batch's sender made
 //   poll     no request wakes another: each polls shared state on its own timer
-//            (src/http/group_send.mjs, what edgehook ships)
+//            (src/collect/group_send.mjs, what edgehook ships)
 // Run (after `source scripts/env.sh`): node bench/experiments/cross-request.mjs [SECONDS] [ROUNDS]
 import { Miniflare } from "miniflare";
 import { execFile } from "node:child_process";

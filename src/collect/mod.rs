@@ -4,7 +4,9 @@
 pub mod accept;
 pub mod batch;
 pub mod dead;
+pub mod enqueue;
 pub mod exactly_once;
+pub mod group_send;
 pub mod idempotency;
 pub mod ingest;
 pub mod record;

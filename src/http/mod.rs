@@ -6,7 +6,6 @@ pub mod admin;
 pub mod bench;
 pub mod deliveries;
 pub mod events;
-pub mod group_send;
 pub mod health;
 pub mod hooks;
 pub mod keys;

@@ -4,7 +4,7 @@
 // probe's body, which throws "Cannot perform I/O on behalf of a different request" when
 // the code runs in another request's I/O context. Each such case is logged as WRONG.
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { groupSend as poll } from "../../../src/http/group_send.mjs";
+import { groupSend as poll } from "../../../src/collect/group_send.mjs";
 import { handoff } from "./handoff.mjs";
 import { follow } from "./follow.mjs";
 

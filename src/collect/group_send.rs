@@ -9,7 +9,7 @@ use worker::{Env, js_sys};
 
 use crate::collect::record::QueuedRecord;
 
-#[wasm_bindgen(module = "/src/http/group_send.mjs")]
+#[wasm_bindgen(module = "/src/collect/group_send.mjs")]
 extern "C" {
     #[wasm_bindgen(js_name = groupSend, catch)]
     fn group_send(
