@@ -19,6 +19,7 @@ pub mod inbound;
 pub mod json;
 pub mod log;
 pub mod metrics;
+pub mod observe;
 pub mod queues;
 pub mod scheduled;
 pub mod steps;
@@ -41,7 +42,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
     executor::promise(async move {
         let resp = http::serve(req, &env, &ctx).await;
         // Counters reach D1 after the response has gone, never before it.
-        if let Some(flush) = http::observe::scheduled_flush(&env) {
+        if let Some(flush) = observe::scheduled_flush(&env) {
             Context::new(ctx).wait_until(flush);
         }
         Ok(resp.into())

@@ -9,7 +9,6 @@ pub mod events;
 pub mod health;
 pub mod hooks;
 pub mod keys;
-pub mod observe;
 pub mod outbound;
 pub mod page;
 pub mod plugins;
@@ -28,6 +27,7 @@ use crate::error::ApiError;
 use crate::inbound;
 use crate::json;
 use crate::log;
+use crate::observe;
 use routes::RouteId;
 
 /// A JSON response.

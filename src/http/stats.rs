@@ -5,10 +5,11 @@ use serde_json::json;
 use worker::{Env, Response};
 
 use super::admin::{d1_failed, db};
-use super::{json_response, observe};
+use super::json_response;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::metrics::{self, SCOPE_COLLECTOR};
+use crate::observe;
 use crate::store::{batches, counters, result_stats};
 
 fn invalid_query(message: String) -> ApiError {
