@@ -20,6 +20,7 @@ pub mod json;
 pub mod log;
 pub mod metrics;
 pub mod observe;
+pub mod outbound;
 pub mod queues;
 pub mod scheduled;
 pub mod steps;

@@ -6,7 +6,6 @@ use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Env, Request, js_sys, web_sys};
 
-use super::plugins::WorkerPlugins;
 use crate::app::App;
 use crate::auth::AuthContext;
 use crate::collect::accept::{Accepted, accept, body_budget, headers_read, too_large};
@@ -18,6 +17,7 @@ use crate::error::ApiError;
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
 use crate::log;
+use crate::outbound::plugins::WorkerPlugins;
 use crate::store::api_keys::D1Keys;
 use crate::store::seen_ids::{self, Claim};
 

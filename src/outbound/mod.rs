@@ -1,5 +1,9 @@
-//! Outbound requests with a deadline: `fetch` has none of its own, so the exchange is
-//! raced against a timer and aborted when the timer wins.
+//! Requests edgehook makes: each with a deadline ([`with_timeout`]: `fetch` has none of
+//! its own, so the exchange is raced against a timer and aborted when the timer wins), and
+//! the calls of plugin steps ([`plugins`]). Deliveries to subscribers use it too
+//! (`dispatch::deliver`).
+
+pub mod plugins;
 
 use std::future::Future;
 use std::time::Duration;

@@ -7,7 +7,7 @@ use worker::{
     wasm_bindgen::JsValue,
 };
 
-use super::outbound::with_timeout;
+use super::with_timeout;
 use crate::steps::{PluginCaller, PluginReply, PluginTarget};
 
 /// Plugins reached through this worker's bindings.
