@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use worker::{Env, Request, Response};
 
 use super::admin::{self, d1_failed, db};
+use super::call::Call;
 use super::{json_response, read_json};
-use crate::app::App;
 use crate::auth::api_key;
 use crate::auth::jwt::{self, JwtError};
 use crate::crypto::webcrypto::WebCrypto;
@@ -38,13 +38,12 @@ async fn require_publisher(req: &Request, env: &Env, now: i64) -> Result<(), Api
 
 /// `POST /events/{type}` with a JSON object: one result and one delivery per enabled
 /// subscription of the type → `202 {"event_id","results":[{id,subscription,result_url}]}`.
-pub async fn publish(
-    mut req: Request,
-    env: &Env,
-    app: &App,
-    event_type: &str,
-    now_ms: u64,
-) -> Result<Response, ApiError> {
+pub async fn publish(c: Call<'_>) -> Result<Response, ApiError> {
+    let (event_type, now_ms) = (c.param("type").to_string(), c.now_ms);
+    let event_type = event_type.as_str();
+    let Call {
+        mut req, env, app, ..
+    } = c;
     require_publisher(&req, env, (now_ms / 1000) as i64).await?;
     if !dispatch::valid_event_type(event_type) {
         return Err(ApiError::new(
@@ -90,8 +89,9 @@ async fn load(env: &Env, id: &str) -> Result<ResultRecord, ApiError> {
 }
 
 /// `GET /results/{id}` (admin or publish key): the result with its attempts.
-pub async fn show(req: &Request, env: &Env, id: &str, now: i64) -> Result<Response, ApiError> {
-    require_publisher(req, env, now).await?;
+pub async fn show(c: Call<'_>) -> Result<Response, ApiError> {
+    let (env, id) = (c.env, c.param("id"));
+    require_publisher(&c.req, env, c.now_secs()).await?;
     let r = load(env, id).await?;
     Ok(json_response(200, &view(env, &r).await?))
 }
@@ -111,7 +111,10 @@ fn token_error(e: JwtError) -> ApiError {
 
 /// `PATCH /results/{id}` with `Authorization: JWT <token>` (or `Bearer`) and
 /// `{"results":{...}}`: only the owning subscription's service account, each token once.
-pub async fn patch(mut req: Request, env: &Env, id: &str, now: i64) -> Result<Response, ApiError> {
+pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
+    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let id = id.as_str();
+    let Call { mut req, env, .. } = c;
     let header = req
         .headers()
         .get("authorization")

@@ -4,6 +4,7 @@
 
 use worker::Response;
 
+use super::call::Call;
 use super::json_response;
 use crate::error::ApiError;
 
@@ -18,7 +19,8 @@ const PAGE_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-sr
      connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// `GET /openapi.json`, with `servers` set to this deployment's `public_url`.
-pub fn openapi(public_url: &str) -> Result<Response, ApiError> {
+pub async fn openapi(c: Call<'_>) -> Result<Response, ApiError> {
+    let public_url = &c.app.config.public_url;
     let mut doc: serde_json::Value = serde_json::from_str(OPENAPI)
         .map_err(|e| ApiError::internal(format!("docs/openapi.json: {e}")))?;
     doc["servers"] = serde_json::json!([{ "url": public_url }]);
@@ -26,7 +28,8 @@ pub fn openapi(public_url: &str) -> Result<Response, ApiError> {
 }
 
 /// `GET /admin` → `308` to `/admin/`; `GET /admin/` → the page.
-pub fn admin(path: &str) -> Result<Response, ApiError> {
+pub async fn admin(c: Call<'_>) -> Result<Response, ApiError> {
+    let path = c.path;
     let internal = |e: worker::Error| ApiError::internal(e.to_string());
     if path == "/admin" {
         let mut resp = Response::empty().map_err(internal)?.with_status(308);
