@@ -14,9 +14,10 @@ use worker::{
 
 use super::classify::{self, Outcome};
 use super::sealed::MasterKey;
+use super::settle::{Attempted, Settlement, settle};
 use super::sign::{self, Signed};
 use super::url_guard::{self, UrlPolicy};
-use super::{DeliveryMessage, RULE_MATCHED, actions, schedule};
+use super::{DeliveryMessage, RULE_MATCHED, actions};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::ids;
@@ -24,7 +25,7 @@ use crate::json;
 use crate::log;
 use crate::outbound::with_timeout;
 use crate::queues::{decode_body, retry_later};
-use crate::store::attempts::{self, Attempt};
+use crate::store::attempts;
 use crate::store::results::{self, NewResult, ResultRecord, Update};
 use crate::store::{rules, subscriptions};
 
@@ -263,23 +264,21 @@ async fn attempt(
             (outcome, code, Some(url))
         }
     };
-    let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
-    record(
-        env,
-        app,
-        db,
-        &result,
-        msg,
+    let attempted = Attempted {
         outcome,
+        attempt: msg.attempt,
+        retry_base: result.retry_base,
         status_code,
-        duration_ms,
-        now,
-    )
-    .await
-    .map(|o| match url {
-        Some(_) => o,
-        None => format!("{o}_without_sending"),
-    })
+        duration_ms: worker::Date::now().as_millis().saturating_sub(started),
+        now_secs: now,
+    };
+    let settlement = settle(attempted, &app.config.dispatch.retry_schedule_secs);
+    record(env, db, &result, settlement, now)
+        .await
+        .map(|o| match url {
+            Some(_) => o,
+            None => format!("{o}_without_sending"),
+        })
 }
 
 /// Checks the URL and signs the body; `Err` is a reason to fail the delivery.
@@ -371,102 +370,39 @@ async fn send_and_classify(
     }
 }
 
-/// Records an attempt and its consequences: the attempt row, the result, the next
+/// Carries out an attempt's [`Settlement`]: the attempt row, the result, the next
 /// attempt's message, a disabled subscription, rule actions.
-#[allow(clippy::too_many_arguments)]
 async fn record(
     env: &Env,
-    app: &App,
     db: &D1Database,
     result: &ResultRecord,
-    msg: &DeliveryMessage,
-    outcome: Outcome,
-    status_code: Option<u16>,
-    duration_ms: u64,
+    s: Settlement,
     now: i64,
 ) -> Result<String, String> {
-    let (result_id, retry_base) = (result.id.as_str(), result.retry_base);
-    let schedule = &app.config.dispatch.retry_schedule_secs;
-    // A retry the schedule has no room for is a failure.
-    let (outcome, retry_in) = match outcome {
-        Outcome::Retry {
-            reason,
-            retry_after,
-        } => match schedule::next_delay(
-            schedule,
-            msg.attempt.saturating_sub(retry_base),
-            retry_after,
-        ) {
-            Some(delay) => (
-                Outcome::Retry {
-                    reason,
-                    retry_after,
-                },
-                Some(delay),
-            ),
-            None => (
-                Outcome::Failed {
-                    reason: format!(
-                        "{reason}; gave up after {} attempts",
-                        msg.attempt - retry_base
-                    ),
-                    disable: false,
-                },
-                None,
-            ),
-        },
-        other => (other, None),
-    };
-    let error = match &outcome {
-        Outcome::Retry { reason, .. } | Outcome::Failed { reason, .. } => Some(reason.clone()),
-        _ => None,
-    };
-    let label = match &outcome {
-        Outcome::Retry { .. } => "retry",
-        other => other.status(),
-    };
-    attempts::insert(
-        db,
-        result_id,
-        &Attempt {
-            attempt: msg.attempt,
-            status_code,
-            duration_ms,
-            outcome: label.to_string(),
-            error: error.clone(),
-            attempted_at: now,
-            retry_in_secs: retry_in,
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let (results_json, matched) = match &outcome {
-        Outcome::Completed {
-            results,
-            matched_rules,
-        } => (Some(results.to_string()), Some(matched_rules.clone())),
-        _ => (None, None),
-    };
-    let matched_json = matched.as_ref().map(|m| json!(m).to_string());
+    let result_id = result.id.as_str();
+    attempts::insert(db, result_id, &s.row)
+        .await
+        .map_err(|e| e.to_string())?;
+    let change = &s.change;
     results::update(
         db,
         result_id,
         &Update {
-            status: outcome.status(),
-            results: results_json.as_deref(),
-            matched_rules: matched_json.as_deref(),
-            next_attempt_at: retry_in.map(|d| now + d as i64),
-            last_error: error.as_deref(),
+            status: change.status,
+            results: change.results.as_deref(),
+            matched_rules: change.matched_rules.as_deref(),
+            next_attempt_at: change.next_attempt_at,
+            last_error: change.last_error.as_deref(),
         },
         now,
     )
     .await
     .map_err(|e| e.to_string())?;
-    if let Some(delay) = retry_in {
+    if let Some((attempt, delay)) = s.next {
         let next = DeliveryMessage {
             v: MESSAGE_VERSION,
             result_id: result_id.to_string(),
-            attempt: msg.attempt + 1,
+            attempt,
         };
         // If this fails the result stays due and the cron trigger enqueues it.
         if let Err(e) = enqueue(env, next, delay).await {
@@ -474,28 +410,22 @@ async fn record(
                 "result_id": result_id, "error": e}));
         }
     }
-    if let Outcome::Failed {
-        disable: true,
-        reason,
-    } = &outcome
-    {
+    if let Some(reason) = &s.disable {
         subscriptions::disable(db, &result.subscription_id, reason, now)
             .await
             .map_err(|e| e.to_string())?;
     }
-    if let Some(matched) = matched {
-        apply_rules(
-            env,
-            db,
-            result_id,
-            &result.event_id,
-            &result.event_type,
-            &matched,
-            now,
-        )
-        .await?;
-    }
-    Ok(label.to_string())
+    apply_rules(
+        env,
+        db,
+        result_id,
+        &result.event_id,
+        &result.event_type,
+        &s.matched_rules,
+        now,
+    )
+    .await?;
+    Ok(s.row.outcome)
 }
 
 /// Runs the actions of the enabled rules `matched` names: `flag` flags the result,
