@@ -14,7 +14,7 @@ use worker::{
 
 use super::classify::{self, Outcome};
 use super::sealed::MasterKey;
-use super::settle::{Attempted, Settlement, settle};
+use super::settle::{self, Attempted, ResultChange, Settlement, settle};
 use super::sign::{self, Signed};
 use super::url_guard::{self, UrlPolicy};
 use super::{DeliveryMessage, RULE_MATCHED, actions};
@@ -383,21 +383,9 @@ async fn record(
     attempts::insert(db, result_id, &s.row)
         .await
         .map_err(|e| e.to_string())?;
-    let change = &s.change;
-    results::update(
-        db,
-        result_id,
-        &Update {
-            status: change.status,
-            results: change.results.as_deref(),
-            matched_rules: change.matched_rules.as_deref(),
-            next_attempt_at: change.next_attempt_at,
-            last_error: change.last_error.as_deref(),
-        },
-        now,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    update(db, result_id, &s.change, now)
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some((attempt, delay)) = s.next {
         let next = DeliveryMessage {
             v: MESSAGE_VERSION,
@@ -426,6 +414,52 @@ async fn record(
     )
     .await?;
     Ok(s.row.outcome)
+}
+
+/// Writes a result's new state.
+async fn update(
+    db: &D1Database,
+    result_id: &str,
+    change: &ResultChange,
+    now: i64,
+) -> worker::Result<()> {
+    let update = Update {
+        status: change.status,
+        results: change.results.as_deref(),
+        matched_rules: change.matched_rules.as_deref(),
+        next_attempt_at: change.next_attempt_at,
+        last_error: change.last_error.as_deref(),
+    };
+    results::update(db, result_id, &update, now).await
+}
+
+/// A subscriber's later results (`PATCH /results/{id}`): the result is completed with
+/// them, as if its attempt had answered them, and the rules they match act.
+pub async fn complete(
+    env: &Env,
+    db: &D1Database,
+    result: &ResultRecord,
+    results: Value,
+    now: i64,
+) -> Result<(), String> {
+    let matched = classify::matched_rules(&results);
+    let outcome = Outcome::Completed {
+        results,
+        matched_rules: matched.clone(),
+    };
+    update(db, &result.id, &settle::change(&outcome, None), now)
+        .await
+        .map_err(|e| format!("the database failed: {e}"))?;
+    apply_rules(
+        env,
+        db,
+        &result.id,
+        &result.event_id,
+        &result.event_type,
+        &matched,
+        now,
+    )
+    .await
 }
 
 /// Runs the actions of the enabled rules `matched` names: `flag` flags the result,

@@ -82,22 +82,11 @@ pub fn settle(a: Attempted, schedule_secs: &[u64]) -> Settlement {
         },
         other => (other, None),
     };
-    let error = match &outcome {
-        Outcome::Retry { reason, .. } | Outcome::Failed { reason, .. } => Some(reason.clone()),
-        _ => None,
-    };
     let label = match &outcome {
         Outcome::Retry { .. } => "retry",
         other => other.status(),
     };
-    let (results, matched_rules) = match &outcome {
-        Outcome::Completed {
-            results,
-            matched_rules,
-        } => (Some(results.to_string()), matched_rules.clone()),
-        _ => (None, Vec::new()),
-    };
-    let matched_json = results.as_ref().map(|_| json!(matched_rules).to_string());
+    let change = change(&outcome, retry_in.map(|d| a.now_secs + d as i64));
     let disable = match &outcome {
         Outcome::Failed {
             disable: true,
@@ -111,20 +100,43 @@ pub fn settle(a: Attempted, schedule_secs: &[u64]) -> Settlement {
             status_code: a.status_code,
             duration_ms: a.duration_ms,
             outcome: label.to_string(),
-            error: error.clone(),
+            error: change.last_error.clone(),
             attempted_at: a.now_secs,
             retry_in_secs: retry_in,
         },
-        change: ResultChange {
-            status: outcome.status(),
-            results,
-            matched_rules: matched_json,
-            next_attempt_at: retry_in.map(|d| a.now_secs + d as i64),
-            last_error: error,
-        },
+        change,
         next: retry_in.map(|delay| (a.attempt + 1, delay)),
         disable,
+        matched_rules: match outcome {
+            Outcome::Completed { matched_rules, .. } => matched_rules,
+            _ => Vec::new(),
+        },
+    }
+}
+
+/// The result's new state after `outcome` (also a subscriber's later `PATCH`, which is
+/// [`Outcome::Completed`]); `next_attempt_at` when a retry is scheduled.
+pub fn change(outcome: &Outcome, next_attempt_at: Option<i64>) -> ResultChange {
+    let (results, matched_rules) = match outcome {
+        Outcome::Completed {
+            results,
+            matched_rules,
+        } => (
+            Some(results.to_string()),
+            Some(json!(matched_rules).to_string()),
+        ),
+        _ => (None, None),
+    };
+    let last_error = match outcome {
+        Outcome::Retry { reason, .. } | Outcome::Failed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    };
+    ResultChange {
+        status: outcome.status(),
+        results,
         matched_rules,
+        next_attempt_at,
+        last_error,
     }
 }
 

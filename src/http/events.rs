@@ -12,11 +12,11 @@ use crate::auth::api_key;
 use crate::auth::jwt::{self, JwtError};
 use crate::crypto::webcrypto::WebCrypto;
 use crate::dispatch::deliver::{self, jwt_secret_context, master_key, result_url};
-use crate::dispatch::{self, classify, service_token};
+use crate::dispatch::{self, service_token};
 use crate::error::ApiError;
 use crate::inbound::HeaderMap;
 use crate::store::api_keys::D1Keys;
-use crate::store::results::{self, ResultRecord, Update};
+use crate::store::results::{self, ResultRecord};
 use crate::store::{attempts, nonces, subscriptions};
 
 /// The scope an API key needs to publish events and read results.
@@ -173,35 +173,9 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
             "this token (jti) was already used",
         ));
     }
-    let results_value = Value::Object(input.results);
-    let matched = classify::matched_rules(&results_value);
-    let results_text = results_value.to_string();
-    let matched_text = json!(matched).to_string();
-    results::update(
-        &db,
-        id,
-        &Update {
-            status: "completed",
-            results: Some(&results_text),
-            matched_rules: Some(&matched_text),
-            next_attempt_at: None,
-            last_error: None,
-        },
-        now,
-    )
-    .await
-    .map_err(d1_failed)?;
-    deliver::apply_rules(
-        env,
-        &db,
-        id,
-        &result.event_id,
-        &result.event_type,
-        &matched,
-        now,
-    )
-    .await
-    .map_err(ApiError::unavailable)?;
+    deliver::complete(env, &db, &result, Value::Object(input.results), now)
+        .await
+        .map_err(ApiError::unavailable)?;
     let updated = load(env, id).await?;
     Ok(json_response(200, &view(env, &updated).await?))
 }
