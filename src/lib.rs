@@ -18,6 +18,7 @@ pub mod ids;
 pub mod inbound;
 pub mod json;
 pub mod log;
+pub mod message;
 pub mod metrics;
 pub mod observe;
 pub mod outbound;
