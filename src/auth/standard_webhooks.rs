@@ -6,11 +6,16 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
 
 use super::keys::ED25519_SPKI_PREFIX;
-use super::{AuthError, require_hmac};
+use super::{AuthError, check_secret, require_hmac};
 use crate::crypto::{Crypto, PublicKey, SigAlg, hmac_sha256};
 use crate::inbound::HeaderMap;
+
+use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
+use super::{named, secret_values, validate_names};
+use crate::config::{ConfigError, Secrets};
 
 /// Largest accepted distance between `webhook-timestamp` and now.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -133,4 +138,76 @@ pub async fn verify<C: Crypto>(
         }
     }
     Err(AuthError::InvalidSignature)
+}
+
+/// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`
+/// (`scheme = "standard-webhooks"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Names of secrets holding `whsec_<base64>` keys.
+    pub secrets: Vec<String>,
+    /// Names of secrets holding `whpk_<base64>` Ed25519 keys; only then are `v1a`
+    /// signatures accepted.
+    #[serde(default)]
+    pub public_keys: Vec<String>,
+}
+
+impl Scheme for Config {
+    fn headers(&self) -> &'static [&'static str] {
+        &["webhook-id", "webhook-timestamp", "webhook-signature"]
+    }
+
+    fn secrets(&self) -> Option<&[String]> {
+        Some(&self.secrets)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        validate_names(&format!("{path}.secrets"), &self.secrets)?;
+        if self.public_keys.is_empty() {
+            Ok(())
+        } else {
+            validate_names(&format!("{path}.public_keys"), &self.public_keys)
+        }
+    }
+
+    fn secret_refs(&self, path: &str) -> Vec<(String, String)> {
+        let mut refs = named(&format!("{path}.secrets"), &self.secrets);
+        refs.extend(named(&format!("{path}.public_keys"), &self.public_keys));
+        refs
+    }
+
+    fn check_secrets(&self, path: &str, secrets: &Secrets) -> Result<(), ConfigError> {
+        for (key, name) in named(&format!("{path}.secrets"), &self.secrets) {
+            check_secret(&key, &name, secrets, |v| decode_secret(v).map(drop))?;
+        }
+        for (key, name) in named(&format!("{path}.public_keys"), &self.public_keys) {
+            check_secret(&key, &name, secrets, |v| decode_public_key(v).map(drop))?;
+        }
+        Ok(())
+    }
+
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError> {
+        // Both were decoded once at load (check_secrets), so these cannot fail here.
+        let keys: Vec<Vec<u8>> = secret_values(cx.secrets, &self.secrets)
+            .filter_map(|s| decode_secret(s).ok())
+            .collect();
+        let public: Vec<_> = secret_values(cx.secrets, &self.public_keys)
+            .filter_map(|s| decode_public_key(s).ok())
+            .collect();
+        verify(
+            cx.crypto,
+            &keys,
+            &public,
+            &req.headers,
+            &req.body,
+            cx.now_secs,
+        )
+        .await?;
+        Ok(Verified::default())
+    }
 }
