@@ -314,6 +314,15 @@ pub struct AuthContext<'a, C: Crypto, K: ApiKeyStore> {
     pub now_secs: i64,
 }
 
+/// Parses a timestamp that must be a plain decimal integer: no sign, space, fraction or
+/// exponent (Standard Webhooks' `webhook-timestamp`, Stripe's `t=`).
+pub fn parse_timestamp(value: &str) -> Result<i64, AuthError> {
+    let ok = (1..=18).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| value.parse().ok()).flatten().ok_or_else(|| {
+        AuthError::Malformed("the timestamp must be an integer number of seconds".into())
+    })
+}
+
 /// Decodes a MAC given as 64 hex digits.
 pub(crate) fn hex_mac(hex: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];

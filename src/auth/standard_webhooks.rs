@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use super::keys::ED25519_SPKI_PREFIX;
-use super::{AuthError, check_secret, require_hmac};
+use super::{AuthError, check_secret, parse_timestamp, require_hmac};
 use crate::crypto::{Crypto, PublicKey, SigAlg, hmac_sha256};
 use crate::inbound::HeaderMap;
 
@@ -46,15 +46,6 @@ pub fn decode_public_key(key: &str) -> Result<PublicKey, String> {
     Ok(PublicKey {
         alg: SigAlg::EdDsa,
         spki_der,
-    })
-}
-
-/// Parses a timestamp that must be a plain decimal integer: no sign, space, fraction or
-/// exponent.
-pub fn parse_timestamp(value: &str) -> Result<i64, AuthError> {
-    let ok = (1..=18).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit());
-    ok.then(|| value.parse().ok()).flatten().ok_or_else(|| {
-        AuthError::Malformed("the timestamp must be an integer number of seconds".into())
     })
 }
 

@@ -4,8 +4,7 @@
 
 use serde::Deserialize;
 
-use super::standard_webhooks::parse_timestamp;
-use super::{AuthError, hex_mac, require_hmac};
+use super::{AuthError, hex_mac, parse_timestamp, require_hmac};
 use crate::crypto::{Crypto, hmac_sha256};
 
 use super::secret_bytes;
