@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 use worker::{D1Database, Env, Request, Response};
 
 use super::call::Call;
-use super::{json_response, read_json};
+use super::call::{json_response, read_json};
 use crate::auth::api_key::{self, ApiKey, NewKey};
 use crate::error::ApiError;
 use crate::ids;

@@ -1,10 +1,36 @@
-//! What a route's handler is given ([`Call`]): the request, the bindings, the loaded app,
-//! the path's `{params}` and when the request arrived.
+//! What a route's handler is given ([`Call`]: the request, the bindings, the loaded app,
+//! the path's `{params}` and when the request arrived) and how it reads a JSON body and
+//! answers JSON.
 
-use worker::{Env, Request};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use worker::{Env, Request, Response};
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::json;
+
+/// A JSON response.
+pub fn json_response(status: u16, body: &Value) -> Response {
+    let text = body.to_string();
+    let mut resp = Response::ok(text)
+        .map(|r| r.with_status(status))
+        .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable!()));
+    let _ = resp.headers_mut().set("content-type", "application/json");
+    resp
+}
+
+/// Reads a JSON request body as strict JSON ([`crate::json`]): `400 invalid_json` when it
+/// is not JSON, `400 duplicate_key` when an object repeats a member name, `422
+/// invalid_request` when it is JSON of the wrong shape.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+    let value = json::parse(&bytes)?;
+    serde_json::from_value(value).map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))
+}
 
 /// What a handler is given: the request, the bindings, the loaded app, the path and its
 /// `{params}`, and when the request arrived.

@@ -5,7 +5,7 @@ use worker::Response;
 
 use super::admin::{d1_failed, db};
 use super::call::Call;
-use super::json_response;
+use super::call::json_response;
 use super::stats::query_param;
 use crate::dispatch::deliver::MESSAGE_VERSION;
 use crate::dispatch::{DeliveryMessage, STATUSES};

@@ -7,7 +7,7 @@ use worker::{Env, Request, Response};
 
 use super::admin::{self, d1_failed, db};
 use super::call::Call;
-use super::{json_response, read_json};
+use super::call::{json_response, read_json};
 use crate::auth::api_key;
 use crate::auth::jwt::{self, JwtError};
 use crate::crypto::webcrypto::WebCrypto;

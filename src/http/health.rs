@@ -4,7 +4,7 @@ use serde_json::json;
 use worker::Response;
 
 use super::call::Call;
-use super::json_response;
+use super::call::json_response;
 use crate::error::ApiError;
 
 /// `200 {"status":"ok","version":..}`; reached only when the config is valid.

@@ -5,7 +5,7 @@ use worker::Response;
 
 use super::admin::db;
 use super::call::Call;
-use super::json_response;
+use super::call::json_response;
 use crate::auth::api_key;
 use crate::error::ApiError;
 use crate::inbound::HeaderMap;

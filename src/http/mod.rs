@@ -16,7 +16,6 @@ pub mod rules;
 pub mod stats;
 pub mod subscriptions;
 
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response, js_sys, web_sys};
@@ -24,33 +23,10 @@ use worker::{Env, Request, Response, js_sys, web_sys};
 use crate::app;
 use crate::error::ApiError;
 use crate::inbound;
-use crate::json;
 use crate::log;
 use crate::observe;
 use call::Call;
 use routes::{Access, Handler};
-
-/// A JSON response.
-pub fn json_response(status: u16, body: &Value) -> Response {
-    let text = body.to_string();
-    let mut resp = Response::ok(text)
-        .map(|r| r.with_status(status))
-        .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable!()));
-    let _ = resp.headers_mut().set("content-type", "application/json");
-    resp
-}
-
-/// Reads a JSON request body as strict JSON ([`crate::json`]): `400 invalid_json` when it
-/// is not JSON, `400 duplicate_key` when an object repeats a member name, `422
-/// invalid_request` when it is JSON of the wrong shape.
-pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
-    let value = json::parse(&bytes)?;
-    serde_json::from_value(value).map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))
-}
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
 /// header object cross into JS, nothing else. The collector route and every error answer

@@ -5,7 +5,7 @@
 use worker::Response;
 
 use super::call::Call;
-use super::json_response;
+use super::call::json_response;
 use crate::error::ApiError;
 
 /// The OpenAPI 3.1 document of every route (`docs/openapi.json`).

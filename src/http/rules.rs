@@ -6,7 +6,7 @@ use worker::Response;
 
 use super::admin::{d1_failed, db};
 use super::call::Call;
-use super::{json_response, read_json};
+use super::call::{json_response, read_json};
 use crate::dispatch::{self, Action, Rule};
 use crate::error::ApiError;
 use crate::store::rules;

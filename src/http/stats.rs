@@ -6,7 +6,7 @@ use worker::Response;
 
 use super::admin::{d1_failed, db};
 use super::call::Call;
-use super::json_response;
+use super::call::json_response;
 use crate::error::ApiError;
 use crate::metrics::{self, SCOPE_COLLECTOR};
 use crate::observe;

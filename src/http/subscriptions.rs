@@ -10,7 +10,7 @@ use worker::{Env, Response};
 
 use super::admin::{d1_failed, db};
 use super::call::Call;
-use super::{json_response, read_json};
+use super::call::{json_response, read_json};
 use crate::app::App;
 use crate::dispatch::deliver::{self, api_key_context, jwt_secret_context, master_key, nonce};
 use crate::dispatch::{self, NewSubscription, Subscription, SubscriptionPatch, sign, url_guard};
