@@ -27,6 +27,7 @@ pub mod observe;
 pub mod outbound;
 pub mod queues;
 pub mod scheduled;
+pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod time;

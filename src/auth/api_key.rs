@@ -13,8 +13,8 @@ use crate::error::ApiError;
 use crate::inbound::HeaderMap;
 
 use super::{AuthContext, AuthError, InboundRequest, Scheme, Verified};
-use crate::config::ConfigError;
 use crate::crypto::Crypto;
+use crate::error::ConfigError;
 
 /// Every issued key starts with this.
 pub const PREFIX: &str = "ehk_";

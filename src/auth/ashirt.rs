@@ -14,7 +14,8 @@ use crate::time::parse_rfc1123;
 
 use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
 use super::{check_secret, validate_names};
-use crate::config::{ConfigError, Secrets};
+use crate::error::ConfigError;
+use crate::secrets::Secrets;
 
 /// Largest accepted distance between `Date` and now.
 pub const TOLERANCE_SECS: i64 = 3600;

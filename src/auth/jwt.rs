@@ -18,7 +18,7 @@ use crate::crypto::{Crypto, CryptoError, hmac_matches_any};
 
 use super::{ApiKeyStore, AuthContext, AuthError, InboundRequest, Scheme, Verified};
 use super::{named, validate_names};
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// Clock leeway for `iat`, `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 60;

@@ -331,25 +331,23 @@ fn jwk(v: &Value) -> Result<JwtKey, String> {
 pub struct Keyring(std::collections::BTreeMap<String, Vec<JwtKey>>);
 
 impl Keyring {
-    /// Checks every collector's secrets decode as its scheme reads them
+    /// Checks the secrets of every `auth` table (`(key, table)` pairs, as
+    /// [`crate::config::Config::auth_tables`] gives them) decode as its scheme reads them
     /// ([`crate::auth::AuthConfig::check_secrets`]) and parses the key secrets of every
     /// `jwt` collector; a secret that holds no usable key is a config error naming the
     /// key that refers to it.
-    pub fn load(
-        config: &crate::config::Config,
-        secrets: &crate::config::Secrets,
-    ) -> Result<Keyring, crate::config::ConfigError> {
+    pub fn load<'a>(
+        auths: impl IntoIterator<Item = (String, &'a crate::auth::AuthConfig)>,
+        secrets: &crate::secrets::Secrets,
+    ) -> Result<Keyring, crate::error::ConfigError> {
         let mut ring = std::collections::BTreeMap::new();
-        for (i, c) in config.collectors.iter().enumerate() {
-            let path = format!("collectors[{i}].auth");
-            c.auth.check_secrets(&path, secrets)?;
-            if let crate::auth::AuthConfig::Jwt(jwt) = &c.auth {
+        for (path, auth) in auths {
+            auth.check_secrets(&path, secrets)?;
+            if let crate::auth::AuthConfig::Jwt(jwt) = auth {
                 for (j, name) in jwt.keys.iter().enumerate() {
                     let text = secrets.get(name).unwrap_or_default();
                     let parsed = parse_keys(text).map_err(|e| {
-                        crate::config::ConfigError(format!(
-                            "collectors[{i}].auth.keys[{j}]: secret {name}: {e}"
-                        ))
+                        crate::error::ConfigError(format!("{path}.keys[{j}]: secret {name}: {e}"))
                     })?;
                     ring.insert(name.clone(), parsed);
                 }
@@ -456,14 +454,14 @@ mod tests {
         .unwrap();
         let good =
             r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
-        let secrets = crate::config::Secrets::from_pairs([("GOOD", good), ("BAD", "not a key")]);
-        let e = Keyring::load(&config, &secrets).unwrap_err();
+        let secrets = crate::secrets::Secrets::from_pairs([("GOOD", good), ("BAD", "not a key")]);
+        let e = Keyring::load(config.auth_tables(), &secrets).unwrap_err();
         assert!(
             e.0.starts_with("collectors[0].auth.keys[1]: secret BAD: expected"),
             "{e}"
         );
-        let secrets = crate::config::Secrets::from_pairs([("GOOD", good), ("BAD", good)]);
-        let ring = Keyring::load(&config, &secrets).unwrap();
+        let secrets = crate::secrets::Secrets::from_pairs([("GOOD", good), ("BAD", good)]);
+        let ring = Keyring::load(config.auth_tables(), &secrets).unwrap();
         assert_eq!(ring.keys(&["GOOD".into(), "BAD".into()]).len(), 2);
         // The default issuer and audience are the collector's URL.
         match &config.collectors[0].auth {

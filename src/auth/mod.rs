@@ -20,10 +20,11 @@ use serde_json::{Map, Value};
 use self::api_key::{ApiKey, ApiKeyStore, KeyError};
 use self::jwt::JwtError;
 use self::keys::Keyring;
-use crate::config::{ConfigError, Secrets};
 use crate::crypto::{Crypto, CryptoError};
 use crate::error::ApiError;
+use crate::error::ConfigError;
 use crate::inbound::InboundRequest;
+use crate::secrets::Secrets;
 
 /// What a scheme is: its `auth` table (`Config`, one struct in the scheme's own file) and
 /// how a request is checked against it. A new scheme is a file with its `Config`

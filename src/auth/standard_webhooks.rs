@@ -15,7 +15,8 @@ use crate::inbound::HeaderMap;
 
 use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
 use super::{named, secret_values, validate_names};
-use crate::config::{ConfigError, Secrets};
+use crate::error::ConfigError;
+use crate::secrets::Secrets;
 
 /// Largest accepted distance between `webhook-timestamp` and now.
 pub const TOLERANCE_SECS: i64 = 300;

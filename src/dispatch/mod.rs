@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
 use crate::error::ApiError;
+use crate::error::ConfigError;
 
 /// The `dispatch` section of the config.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
