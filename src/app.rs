@@ -6,8 +6,10 @@ use std::rc::Rc;
 use worker::{Env, wasm_bindgen::JsValue};
 
 use crate::auth::keys::Keyring;
-use crate::config::{Config, ConfigError, Secrets};
+use crate::config::Config;
 use crate::error::ApiError;
+use crate::error::ConfigError;
+use crate::secrets::Secrets;
 
 /// Name of the config variable.
 pub const CONFIG_VAR: &str = "EDGEHOOK_CONFIG";
@@ -46,7 +48,7 @@ fn load(env: &Env) -> Result<App, ConfigError> {
     let raw = config_json(env)?;
     let config = Config::parse(&raw)?;
     let secrets = config.resolve(|name| env.secret(name).ok().map(|s| s.to_string()))?;
-    let keyring = Keyring::load(&config, &secrets)?;
+    let keyring = Keyring::load(config.auth_tables(), &secrets)?;
     for c in &config.collectors {
         for (key, name) in c.chain.service_bindings() {
             if env.service(&name).is_err() {

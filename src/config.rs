@@ -13,6 +13,8 @@ use serde::Deserialize;
 use crate::auth::AuthConfig;
 use crate::collect::record::Format;
 use crate::dispatch::DispatchConfig;
+use crate::error::ConfigError;
+use crate::secrets::Secrets;
 use crate::steps::Chain;
 
 /// Default `dedupe_window_secs`: one day.
@@ -21,18 +23,6 @@ pub const DEFAULT_DEDUPE_WINDOW_SECS: u64 = 86_400;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
 /// Largest `max_body_bytes` accepted: the Workers platform's own request limit.
 pub const MAX_BODY_BYTES_LIMIT: u64 = 100 * 1_048_576;
-
-/// A configuration problem, naming the key it is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 fn at(path: impl std::fmt::Display, msg: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("{path}: {msg}"))
@@ -223,6 +213,14 @@ impl Config {
         Ok(())
     }
 
+    /// Every collector's `auth` table with its key (`collectors[0].auth`).
+    pub fn auth_tables(&self) -> impl Iterator<Item = (String, &AuthConfig)> {
+        self.collectors
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("collectors[{i}].auth"), &c.auth))
+    }
+
     /// The collector called `name`.
     pub fn collector(&self, name: &str) -> Option<&Collector> {
         self.collectors.iter().find(|c| c.name == name)
@@ -248,34 +246,6 @@ impl Config {
             }
         }
         Ok(Secrets(secrets))
-    }
-}
-
-/// Secret values by name, read once per isolate.
-#[derive(Clone, Default)]
-pub struct Secrets(BTreeMap<String, String>);
-
-impl Secrets {
-    /// The value of the secret called `name` (resolved, so present and non-empty).
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    /// Builds a set from pairs; for tests and benches.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Secrets(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-}
-
-// Never print secret values, even in a debug dump.
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
     }
 }
 

@@ -1,9 +1,12 @@
 //! edgehook: a webhook gateway for Cloudflare Workers.
 //!
-//! The folders mirror SPEC.md: `auth/` (one file per scheme), `collect/` (records,
-//! NDJSON batches, the ingest consumer), `store/` (one file per D1 table), `http/`
-//! (routes). `config`, `error`, `inbound`, `json`, `time` and `ids` are the pure core shared by
-//! all. This file only wires the Workers entry points to them.
+//! The folders mirror SPEC.md: `auth/` (one file per scheme), `steps/` (one file per step
+//! kind), `collect/` (webhooks in: records, the INGEST producer, NDJSON batches, the
+//! ingest consumer), `dispatch/` (events out: delivery, retry, rules), `store/` (one file
+//! per D1 table), `http/` (routes only), `outbound/` (requests edgehook makes). `config`,
+//! `error`, `inbound`, `json`, `time` and `ids` are the pure core shared by all. README's
+//! "Layout" names the file for each part. This file only wires the Workers entry points
+//! to them.
 
 pub mod app;
 pub mod auth;
@@ -18,11 +21,14 @@ pub mod ids;
 pub mod inbound;
 pub mod json;
 pub mod log;
+pub mod message;
 pub mod metrics;
 pub mod observe;
+pub mod outbound;
 pub mod plugins;
 pub mod queues;
 pub mod scheduled;
+pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod time;

@@ -7,10 +7,11 @@ use edgehook::auth::hmac;
 use edgehook::auth::keys::{Keyring, parse_keys};
 use edgehook::collect::accept;
 use edgehook::collect::record::QueuedRecord;
-use edgehook::config::{Collector, Config, Secrets};
+use edgehook::config::{Collector, Config};
 use edgehook::crypto::native::NativeCrypto;
 use edgehook::error::ApiError;
 use edgehook::inbound::{HeaderMap, InboundRequest};
+use edgehook::secrets::Secrets;
 use edgehook::steps::NoPlugins;
 
 fn config() -> Config {
@@ -69,7 +70,7 @@ fn accept(
     id: &str,
     now_ms: u64,
 ) -> Result<QueuedRecord, ApiError> {
-    let keyring = Keyring::load(&config(), secrets).unwrap();
+    let keyring = Keyring::load(config().auth_tables(), secrets).unwrap();
     let cx = AuthContext {
         secrets,
         keyring: &keyring,

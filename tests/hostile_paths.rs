@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use edgehook::auth::Identity;
-use edgehook::config::Secrets;
 use edgehook::inbound::InboundRequest;
+use edgehook::secrets::Secrets;
 use edgehook::steps::{Chain, NoPlugins, StepContext, Work};
 use serde_json::{Value, json};
 

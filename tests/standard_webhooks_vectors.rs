@@ -58,7 +58,7 @@ fn signing_reproduces_the_published_vector() {
 #[test]
 fn timestamps_must_be_plain_integers() {
     for ok in ["0", "1614265330", "01614265330"] {
-        assert!(standard_webhooks::parse_timestamp(ok).is_ok(), "{ok:?}");
+        assert!(edgehook::auth::parse_timestamp(ok).is_ok(), "{ok:?}");
     }
     for bad in [
         "",
@@ -75,7 +75,7 @@ fn timestamps_must_be_plain_integers() {
     ] {
         assert!(
             matches!(
-                standard_webhooks::parse_timestamp(bad),
+                edgehook::auth::parse_timestamp(bad),
                 Err(AuthError::Malformed(_))
             ),
             "{bad:?}"

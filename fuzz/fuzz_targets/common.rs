@@ -4,7 +4,8 @@
 
 pub use edgehook::auth::api_key::NoKeys;
 use edgehook::auth::keys::Keyring;
-use edgehook::config::{Config, Secrets};
+use edgehook::config::Config;
+use edgehook::secrets::Secrets;
 
 pub const CONFIG: &str = r#"{"public_url": "https://hooks.example.com", "collectors": [
   {"name": "hmac", "auth": {"scheme": "hmac", "secrets": ["K1"]}},
@@ -33,7 +34,7 @@ pub fn secrets() -> Secrets {
 pub fn setup() -> (Config, Secrets, Keyring) {
     let config = Config::parse(CONFIG).expect("the fuzz config is valid");
     let secrets = secrets();
-    let keyring = Keyring::load(&config, &secrets).expect("the fuzz keys load");
+    let keyring = Keyring::load(config.auth_tables(), &secrets).expect("the fuzz keys load");
     (config, secrets, keyring)
 }
 

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(config) = Config::parse(text) {
         // Every named secret resolves to a fixed value; key parsing must not panic either.
         if let Ok(secrets) = config.resolve(|name| Some(format!("value-of-{name}"))) {
-            let _ = Keyring::load(&config, &secrets);
+            let _ = Keyring::load(config.auth_tables(), &secrets);
         }
     }
 });

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = hmac::parse_authorization(&sig);
     let _ = github::parse(&sig);
     let _ = stripe::parse(&sig);
-    let _ = standard_webhooks::parse_timestamp(&a);
+    let _ = auth::parse_timestamp(&a);
     let (config, secrets, keyring) = common::setup();
     let headers = HeaderMap::from_pairs([
         ("authorization", sig.clone()),

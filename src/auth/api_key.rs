@@ -12,6 +12,10 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::inbound::HeaderMap;
 
+use super::{AuthContext, AuthError, InboundRequest, Scheme, Verified};
+use crate::crypto::Crypto;
+use crate::error::ConfigError;
+
 /// Every issued key starts with this.
 pub const PREFIX: &str = "ehk_";
 /// Default lifetime of a new key.
@@ -233,6 +237,42 @@ impl NewKey {
             return Err(bad("`not_before` must be a Unix time in seconds".into()));
         }
         Ok((not_before, not_before + ttl as i64 * 86_400))
+    }
+}
+
+/// PTTH: a key issued by `POST /admin/keys`, as `X-ApiKey` or `Authorization: Bearer`
+/// (`scheme = "api-key"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// A scope the key must hold.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl Scheme for Config {
+    fn headers(&self) -> &'static [&'static str] {
+        &["x-apikey", "authorization"]
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        match self.scope.as_deref() {
+            Some("") => Err(ConfigError(format!("{path}.scope: must not be empty"))),
+            _ => Ok(()),
+        }
+    }
+
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError> {
+        let scope = self.scope.as_deref();
+        let key = authenticate(cx.api_keys, &req.headers, cx.now_secs, scope).await?;
+        Ok(Verified {
+            key: Some(key),
+            ..Verified::default()
+        })
     }
 }
 

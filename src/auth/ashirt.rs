@@ -5,12 +5,18 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::AuthError;
 use crate::crypto::{Crypto, hmac_matches_any, hmac_sha256};
 use crate::time::parse_http_date;
+
+use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
+use super::{check_secret, validate_names};
+use crate::error::ConfigError;
+use crate::secrets::Secrets;
 
 /// Largest accepted distance between `Date` and now.
 pub const TOLERANCE_SECS: i64 = 3600;
@@ -98,5 +104,98 @@ pub async fn verify<C: Crypto>(
         Ok(())
     } else {
         Err(AuthError::InvalidSignature)
+    }
+}
+
+/// AShirt request signing: `Authorization: <accessKey>:<base64>` and `Date`
+/// (`scheme = "ashirt"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Access keys and the secrets holding their base64 secret keys.
+    pub keys: Vec<Key>,
+}
+
+/// One AShirt access key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    /// The public access key, sent before the `:`.
+    pub access_key: String,
+    /// Name of the secret holding the base64 secret key.
+    pub secret: String,
+}
+
+impl Scheme for Config {
+    fn headers(&self) -> &'static [&'static str] {
+        &["authorization", "date"]
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        if self.keys.is_empty() {
+            return Err(ConfigError(format!("{path}.keys: name at least one key")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, k) in self.keys.iter().enumerate() {
+            if k.access_key.is_empty() || k.access_key.contains(':') {
+                return Err(ConfigError(format!(
+                    "{path}.keys[{i}].access_key: must be non-empty and without ':'"
+                )));
+            }
+            if !seen.insert(k.access_key.as_str()) {
+                return Err(ConfigError(format!(
+                    "{path}.keys[{i}].access_key: {:?} is listed twice",
+                    k.access_key
+                )));
+            }
+            validate_names(
+                &format!("{path}.keys[{i}].secret"),
+                std::slice::from_ref(&k.secret),
+            )
+            .map_err(|e| ConfigError(e.0.replace(".secret[0]", ".secret")))?;
+        }
+        Ok(())
+    }
+
+    fn secret_refs(&self, path: &str) -> Vec<(String, String)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (format!("{path}.keys[{i}].secret"), k.secret.clone()))
+            .collect()
+    }
+
+    fn check_secrets(&self, path: &str, secrets: &Secrets) -> Result<(), ConfigError> {
+        for (key, name) in self.secret_refs(path) {
+            check_secret(&key, &name, secrets, |v| decode_secret(v).map(drop))?;
+        }
+        Ok(())
+    }
+
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError> {
+        let keys: Vec<(&str, Vec<u8>)> = self
+            .keys
+            .iter()
+            .filter_map(|k| {
+                let secret = cx.secrets.get(&k.secret)?;
+                Some((k.access_key.as_str(), decode_secret(secret).ok()?))
+            })
+            .collect();
+        verify(
+            cx.crypto,
+            &keys,
+            req.headers.get("authorization"),
+            req.headers.get("date"),
+            &req.method,
+            &req.uri,
+            &req.body,
+            cx.now_secs,
+        )
+        .await?;
+        Ok(Verified::default())
     }
 }

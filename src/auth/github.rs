@@ -1,8 +1,13 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body under the
 //! webhook secret.
 
+use serde::Deserialize;
+
 use super::{AuthError, hex_mac, require_hmac};
 use crate::crypto::{Crypto, hmac_sha256};
+
+use super::secret_bytes;
+use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
 
 /// The header GitHub signs with.
 pub const HEADER: &str = "X-Hub-Signature-256";
@@ -28,4 +33,32 @@ pub async fn verify<C: Crypto>(
 ) -> Result<(), AuthError> {
     let given = parse(header.ok_or(AuthError::MissingHeader(HEADER))?)?;
     require_hmac(crypto, secrets, body, &[&given]).await
+}
+
+/// GitHub: `X-Hub-Signature-256: sha256=<hex>` over the raw body (`scheme = "github"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Names of secrets holding webhook secrets; any one verifies.
+    pub secrets: Vec<String>,
+}
+
+impl Scheme for Config {
+    fn headers(&self) -> &'static [&'static str] {
+        &["x-hub-signature-256"]
+    }
+
+    fn secrets(&self) -> Option<&[String]> {
+        Some(&self.secrets)
+    }
+
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError> {
+        let keys = secret_bytes(cx.secrets, &self.secrets);
+        verify(cx.crypto, &keys, req.headers.get(HEADER), &req.body).await?;
+        Ok(Verified::default())
+    }
 }

@@ -1,8 +1,13 @@
 //! AMO's scheme: `Authorization: HMAC-SHA256 <hex>`, the HMAC-SHA256 of the raw body
 //! keyed by a shared secret used as-is.
 
+use serde::Deserialize;
+
 use super::{AuthError, hex_mac, require_hmac};
 use crate::crypto::{Crypto, hmac_sha256};
+
+use super::secret_bytes;
+use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
 
 /// The `Authorization` scheme word.
 pub const SCHEME: &str = "HMAC-SHA256";
@@ -36,4 +41,38 @@ pub async fn verify<C: Crypto>(
     let given =
         parse_authorization(authorization.ok_or(AuthError::MissingHeader("Authorization"))?)?;
     require_hmac(crypto, keys, body, &[&given]).await
+}
+
+/// AMO: `Authorization: HMAC-SHA256 <hex>` over the raw body (`scheme = "hmac"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Names of secrets holding the shared keys; any one of them verifies.
+    pub secrets: Vec<String>,
+}
+
+impl Scheme for Config {
+    fn headers(&self) -> &'static [&'static str] {
+        &["authorization"]
+    }
+
+    fn secrets(&self) -> Option<&[String]> {
+        Some(&self.secrets)
+    }
+
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError> {
+        let keys = secret_bytes(cx.secrets, &self.secrets);
+        verify(
+            cx.crypto,
+            &keys,
+            req.headers.get("authorization"),
+            &req.body,
+        )
+        .await?;
+        Ok(Verified::default())
+    }
 }

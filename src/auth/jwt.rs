@@ -17,6 +17,10 @@ use serde_json::{Map, Value};
 use super::keys::{JwtKey, KeyMaterial};
 use crate::crypto::{Crypto, CryptoError, hmac_matches_any};
 
+use super::{ApiKeyStore, AuthContext, AuthError, InboundRequest, Scheme, Verified};
+use super::{named, validate_names};
+use crate::error::ConfigError;
+
 /// Clock leeway for `iat`, `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 60;
 /// Default `max_lifetime_secs`: 365 days.
@@ -279,4 +283,80 @@ pub fn bearer(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt"))
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
+}
+
+/// Psoxy: `Authorization: Bearer <JWT>` (RS256, ES256, EdDSA, HS256) (`scheme = "jwt"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Names of secrets holding keys (`base64:<SPKI>`, PEM, JWK or JWK set).
+    pub keys: Vec<String>,
+    /// Required `iss`; default `<public_url>/hooks/<name>`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Required `aud`; default `<public_url>/hooks/<name>`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Largest `exp - iat` accepted; default 365 days.
+    #[serde(default = "default_max_lifetime")]
+    pub max_lifetime_secs: u64,
+}
+
+fn default_max_lifetime() -> u64 {
+    DEFAULT_MAX_LIFETIME_SECS
+}
+
+impl Scheme for Config {
+    fn headers(&self) -> &'static [&'static str] {
+        &["authorization"]
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        validate_names(&format!("{path}.keys"), &self.keys)?;
+        for (key, value) in [("issuer", &self.issuer), ("audience", &self.audience)] {
+            if value.as_deref() == Some("") {
+                return Err(ConfigError(format!("{path}.{key}: must not be empty")));
+            }
+        }
+        if self.max_lifetime_secs == 0 {
+            return Err(ConfigError(format!(
+                "{path}.max_lifetime_secs: must be at least 1"
+            )));
+        }
+        Ok(())
+    }
+
+    fn fill_defaults(&mut self, url: &str) {
+        self.issuer.get_or_insert_with(|| url.to_string());
+        self.audience.get_or_insert_with(|| url.to_string());
+    }
+
+    fn secret_refs(&self, path: &str) -> Vec<(String, String)> {
+        named(&format!("{path}.keys"), &self.keys)
+    }
+
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError> {
+        let header = req
+            .headers
+            .get("authorization")
+            .ok_or(AuthError::MissingHeader("Authorization"))?;
+        let token = bearer(header).ok_or_else(|| {
+            AuthError::Malformed("the Authorization header must be `Bearer <JWT>`".into())
+        })?;
+        let rules = JwtRules {
+            issuer: self.issuer.as_deref(),
+            audience: self.audience.as_deref(),
+            max_lifetime_secs: i64::try_from(self.max_lifetime_secs).unwrap_or(i64::MAX),
+        };
+        let keys = cx.keyring.keys(&self.keys);
+        let claims = verify(cx.crypto, &keys, &rules, token, cx.now_secs).await?;
+        Ok(Verified {
+            claims: Some(claims),
+            ..Verified::default()
+        })
+    }
 }

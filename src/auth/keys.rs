@@ -417,51 +417,23 @@ fn jwk(v: &Value) -> Result<JwtKey, KeyParseError> {
 pub struct Keyring(std::collections::BTreeMap<String, Vec<JwtKey>>);
 
 impl Keyring {
-    /// Parses the key secrets of every `jwt` collector; a secret that holds no usable key
-    /// is a config error naming the key that refers to it.
-    pub fn load(
-        config: &crate::config::Config,
-        secrets: &crate::config::Secrets,
-    ) -> Result<Keyring, crate::config::ConfigError> {
+    /// Checks the secrets of every `auth` table (`(key, table)` pairs, as
+    /// [`crate::config::Config::auth_tables`] gives them) decode as its scheme reads them
+    /// ([`crate::auth::AuthConfig::check_secrets`]) and parses the key secrets of every
+    /// `jwt` collector; a secret that holds no usable key is a config error naming the
+    /// key that refers to it.
+    pub fn load<'a>(
+        auths: impl IntoIterator<Item = (String, &'a crate::auth::AuthConfig)>,
+        secrets: &crate::secrets::Secrets,
+    ) -> Result<Keyring, crate::error::ConfigError> {
         let mut ring = std::collections::BTreeMap::new();
-        for (i, c) in config.collectors.iter().enumerate() {
-            let path = format!("collectors[{i}].auth");
-            let check = |key: String, name: &str, decode: fn(&str) -> Result<(), String>| {
-                decode(secrets.get(name).unwrap_or_default())
-                    .map_err(|e| crate::config::ConfigError(format!("{key}: secret {name}: {e}")))
-            };
-            match &c.auth {
-                crate::auth::AuthConfig::StandardWebhooks {
-                    secrets: s,
-                    public_keys,
-                } => {
-                    for (j, name) in s.iter().enumerate() {
-                        check(format!("{path}.secrets[{j}]"), name, |v| {
-                            crate::auth::standard_webhooks::decode_secret(v).map(drop)
-                        })?;
-                    }
-                    for (j, name) in public_keys.iter().enumerate() {
-                        check(format!("{path}.public_keys[{j}]"), name, |v| {
-                            crate::auth::standard_webhooks::decode_public_key(v).map(drop)
-                        })?;
-                    }
-                }
-                crate::auth::AuthConfig::Ashirt { keys } => {
-                    for (j, k) in keys.iter().enumerate() {
-                        check(format!("{path}.keys[{j}].secret"), &k.secret, |v| {
-                            crate::auth::ashirt::decode_secret(v).map(drop)
-                        })?;
-                    }
-                }
-                _ => {}
-            }
-            if let crate::auth::AuthConfig::Jwt { keys, .. } = &c.auth {
-                for (j, name) in keys.iter().enumerate() {
+        for (path, auth) in auths {
+            auth.check_secrets(&path, secrets)?;
+            if let crate::auth::AuthConfig::Jwt(jwt) = auth {
+                for (j, name) in jwt.keys.iter().enumerate() {
                     let text = secrets.get(name).unwrap_or_default();
                     let parsed = parse_keys(text).map_err(|e| {
-                        crate::config::ConfigError(format!(
-                            "collectors[{i}].auth.keys[{j}]: secret {name}: {e}"
-                        ))
+                        crate::error::ConfigError(format!("{path}.keys[{j}]: secret {name}: {e}"))
                     })?;
                     ring.insert(name.clone(), parsed);
                 }
@@ -759,20 +731,20 @@ mod tests {
         )
         .unwrap();
         let good = ED25519_JWK;
-        let secrets = crate::config::Secrets::from_pairs([("GOOD", good), ("BAD", "not a key")]);
-        let e = Keyring::load(&config, &secrets).unwrap_err();
+        let secrets = crate::secrets::Secrets::from_pairs([("GOOD", good), ("BAD", "not a key")]);
+        let e = Keyring::load(config.auth_tables(), &secrets).unwrap_err();
         assert!(
             e.0.starts_with("collectors[0].auth.keys[1]: secret BAD: expected"),
             "{e}"
         );
-        let secrets = crate::config::Secrets::from_pairs([("GOOD", good), ("BAD", good)]);
-        let ring = Keyring::load(&config, &secrets).unwrap();
+        let secrets = crate::secrets::Secrets::from_pairs([("GOOD", good), ("BAD", good)]);
+        let ring = Keyring::load(config.auth_tables(), &secrets).unwrap();
         assert_eq!(ring.keys(&["GOOD".into(), "BAD".into()]).len(), 2);
         // The default issuer and audience are the collector's URL.
         match &config.collectors[0].auth {
-            crate::auth::AuthConfig::Jwt {
+            crate::auth::AuthConfig::Jwt(crate::auth::jwt::Config {
                 issuer, audience, ..
-            } => {
+            }) => {
                 assert_eq!(issuer.as_deref(), Some("https://h.example/hooks/p"));
                 assert_eq!(audience.as_deref(), Some("https://h.example/hooks/p"));
             }

@@ -10,6 +10,7 @@ pub mod github;
 pub mod hmac;
 pub mod jwt;
 pub mod keys;
+pub mod none;
 pub mod standard_webhooks;
 pub mod stripe;
 
@@ -17,219 +18,172 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use self::api_key::{ApiKey, ApiKeyStore, KeyError};
-use self::jwt::{JwtError, JwtRules};
+use self::jwt::JwtError;
 use self::keys::Keyring;
-use crate::config::{ConfigError, Secrets};
 use crate::crypto::{Crypto, CryptoError};
 use crate::error::ApiError;
+use crate::error::ConfigError;
 use crate::inbound::InboundRequest;
+use crate::secrets::Secrets;
 
-/// A collector's `auth` table, tagged by `scheme`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum AuthConfig {
-    /// AMO: `Authorization: HMAC-SHA256 <hex>` over the raw body.
-    Hmac {
-        /// Names of secrets holding the shared keys; any one of them verifies.
-        secrets: Vec<String>,
-    },
-    /// GitHub: `X-Hub-Signature-256: sha256=<hex>` over the raw body.
-    Github {
-        /// Names of secrets holding webhook secrets; any one verifies.
-        secrets: Vec<String>,
-    },
-    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
-    StandardWebhooks {
-        /// Names of secrets holding `whsec_<base64>` keys.
-        secrets: Vec<String>,
-        /// Names of secrets holding `whpk_<base64>` Ed25519 keys; only then are `v1a`
-        /// signatures accepted.
-        #[serde(default)]
-        public_keys: Vec<String>,
-    },
-    /// Stripe: `Stripe-Signature: t=..,v1=..`; secrets used as-is.
-    Stripe {
-        /// Names of secrets holding endpoint secrets.
-        secrets: Vec<String>,
-    },
-    /// AShirt request signing: `Authorization: <accessKey>:<base64>` and `Date`.
-    Ashirt {
-        /// Access keys and the secrets holding their base64 secret keys.
-        keys: Vec<AshirtKey>,
-    },
-    /// Psoxy: `Authorization: Bearer <JWT>` (RS256, ES256, EdDSA, HS256).
-    Jwt {
-        /// Names of secrets holding keys (`base64:<SPKI>`, PEM, JWK or JWK set).
-        keys: Vec<String>,
-        /// Required `iss`; default `<public_url>/hooks/<name>`.
-        #[serde(default)]
-        issuer: Option<String>,
-        /// Required `aud`; default `<public_url>/hooks/<name>`.
-        #[serde(default)]
-        audience: Option<String>,
-        /// Largest `exp - iat` accepted; default 365 days.
-        #[serde(default = "default_max_lifetime")]
-        max_lifetime_secs: u64,
-    },
-    /// PTTH: a key issued by `POST /admin/keys`, as `X-ApiKey` or `Authorization: Bearer`.
-    ApiKey {
-        /// A scope the key must hold.
-        #[serde(default)]
-        scope: Option<String>,
-    },
-    /// No authentication; must be written explicitly.
-    None {},
-}
-
-/// One AShirt access key.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AshirtKey {
-    /// The public access key, sent before the `:`.
-    pub access_key: String,
-    /// Name of the secret holding the base64 secret key.
-    pub secret: String,
-}
-
-fn default_max_lifetime() -> u64 {
-    jwt::DEFAULT_MAX_LIFETIME_SECS
-}
-
-impl AuthConfig {
-    /// The request headers [`verify`] reads for this scheme, lower case. The worker copies
+/// What a scheme is: its `auth` table (`Config`, one struct in the scheme's own file) and
+/// how a request is checked against it. A new scheme is a file with its `Config`
+/// implementing this, and one line in [`schemes!`]'s list below.
+#[allow(async_fn_in_trait)] // used through generics only
+pub trait Scheme {
+    /// The request headers [`Scheme::authenticate`] reads, lower case. The worker copies
     /// only these (and [`crate::collect::accept::HEADERS`]) out of the runtime's request.
-    pub fn headers(&self) -> &'static [&'static str] {
-        match self {
-            AuthConfig::Hmac { .. } | AuthConfig::Jwt { .. } => &["authorization"],
-            AuthConfig::Github { .. } => &["x-hub-signature-256"],
-            AuthConfig::StandardWebhooks { .. } => {
-                &["webhook-id", "webhook-timestamp", "webhook-signature"]
-            }
-            AuthConfig::Stripe { .. } => &["stripe-signature"],
-            AuthConfig::Ashirt { .. } => &["authorization", "date"],
-            AuthConfig::ApiKey { .. } => &["x-apikey", "authorization"],
-            AuthConfig::None {} => &[],
-        }
-    }
+    fn headers(&self) -> &'static [&'static str];
 
-    /// The scheme's name as written in the config.
-    pub fn scheme(&self) -> &'static str {
-        match self {
-            AuthConfig::Hmac { .. } => "hmac",
-            AuthConfig::Github { .. } => "github",
-            AuthConfig::StandardWebhooks { .. } => "standard-webhooks",
-            AuthConfig::Stripe { .. } => "stripe",
-            AuthConfig::Ashirt { .. } => "ashirt",
-            AuthConfig::Jwt { .. } => "jwt",
-            AuthConfig::ApiKey { .. } => "api-key",
-            AuthConfig::None {} => "none",
-        }
+    /// The `secrets = [...]` list of a scheme keyed by shared secrets (`hmac`, `github`,
+    /// `stripe`, `standard-webhooks`); the defaults below check and name it.
+    fn secrets(&self) -> Option<&[String]> {
+        None
     }
 
     /// Checks what serde cannot; `path` is the key of this table (`collectors[0].auth`).
-    pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
-        match self {
-            AuthConfig::Hmac { secrets }
-            | AuthConfig::Github { secrets }
-            | AuthConfig::Stripe { secrets } => validate_secret_names(path, secrets),
-            AuthConfig::StandardWebhooks {
-                secrets,
-                public_keys,
-            } => {
-                validate_secret_names(path, secrets)?;
-                if public_keys.is_empty() {
-                    Ok(())
-                } else {
-                    validate_names(&format!("{path}.public_keys"), public_keys)
-                }
-            }
-            AuthConfig::Ashirt { keys } => {
-                if keys.is_empty() {
-                    return Err(ConfigError(format!("{path}.keys: name at least one key")));
-                }
-                let mut seen = std::collections::HashSet::new();
-                for (i, k) in keys.iter().enumerate() {
-                    if k.access_key.is_empty() || k.access_key.contains(':') {
-                        return Err(ConfigError(format!(
-                            "{path}.keys[{i}].access_key: must be non-empty and without ':'"
-                        )));
-                    }
-                    if !seen.insert(k.access_key.as_str()) {
-                        return Err(ConfigError(format!(
-                            "{path}.keys[{i}].access_key: {:?} is listed twice",
-                            k.access_key
-                        )));
-                    }
-                    validate_names(
-                        &format!("{path}.keys[{i}].secret"),
-                        std::slice::from_ref(&k.secret),
-                    )
-                    .map_err(|e| ConfigError(e.0.replace(".secret[0]", ".secret")))?;
-                }
-                Ok(())
-            }
-            AuthConfig::Jwt {
-                keys,
-                issuer,
-                audience,
-                max_lifetime_secs,
-            } => {
-                validate_names(&format!("{path}.keys"), keys)?;
-                for (key, value) in [("issuer", issuer), ("audience", audience)] {
-                    if value.as_deref() == Some("") {
-                        return Err(ConfigError(format!("{path}.{key}: must not be empty")));
-                    }
-                }
-                if *max_lifetime_secs == 0 {
-                    return Err(ConfigError(format!(
-                        "{path}.max_lifetime_secs: must be at least 1"
-                    )));
-                }
-                Ok(())
-            }
-            AuthConfig::ApiKey { scope } => match scope.as_deref() {
-                Some("") => Err(ConfigError(format!("{path}.scope: must not be empty"))),
-                _ => Ok(()),
-            },
-            AuthConfig::None {} => Ok(()),
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        match self.secrets() {
+            None => Ok(()),
+            Some(names) => validate_names(&format!("{path}.secrets"), names),
         }
     }
 
     /// Fills defaults that depend on where the collector is served (`url` is
     /// `<public_url>/hooks/<name>`).
-    pub fn fill_defaults(&mut self, url: &str) {
-        if let AuthConfig::Jwt {
-            issuer, audience, ..
-        } = self
-        {
-            issuer.get_or_insert_with(|| url.to_string());
-            audience.get_or_insert_with(|| url.to_string());
-        }
-    }
+    fn fill_defaults(&mut self, _url: &str) {}
 
     /// `(key, secret name)` for every secret this table names.
-    pub fn secret_refs(&self, path: &str) -> Vec<(String, String)> {
-        match self {
-            AuthConfig::Hmac { secrets }
-            | AuthConfig::Github { secrets }
-            | AuthConfig::Stripe { secrets } => named(&format!("{path}.secrets"), secrets),
-            AuthConfig::StandardWebhooks {
-                secrets,
-                public_keys,
-            } => {
-                let mut refs = named(&format!("{path}.secrets"), secrets);
-                refs.extend(named(&format!("{path}.public_keys"), public_keys));
-                refs
-            }
-            AuthConfig::Ashirt { keys } => keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| (format!("{path}.keys[{i}].secret"), k.secret.clone()))
-                .collect(),
-            AuthConfig::Jwt { keys, .. } => named(&format!("{path}.keys"), keys),
-            AuthConfig::ApiKey { .. } | AuthConfig::None {} => Vec::new(),
-        }
+    fn secret_refs(&self, path: &str) -> Vec<(String, String)> {
+        named(
+            &format!("{path}.secrets"),
+            self.secrets().unwrap_or_default(),
+        )
     }
+
+    /// Checks once, when the config loads, that the named secrets hold what the scheme
+    /// reads (a secret that does not decode is a config error naming its key).
+    fn check_secrets(&self, _path: &str, _secrets: &Secrets) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// Checks a request.
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError>;
+}
+
+/// What a scheme learned about an accepted request's sender, beyond its name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verified {
+    /// The verified token's claims (`jwt`).
+    pub claims: Option<Map<String, Value>>,
+    /// The API key that authenticated the request (`api-key`).
+    pub key: Option<ApiKey>,
+}
+
+/// The registry: each line is a scheme's name in the config, its [`AuthConfig`] variant
+/// and its module (whose `Config` implements [`Scheme`]).
+macro_rules! schemes {
+    ($($name:literal => $variant:ident($module:ident)),* $(,)?) => {
+        /// A collector's `auth` table, tagged by `scheme`.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(tag = "scheme")]
+        pub enum AuthConfig {
+            $(
+                #[doc = concat!("`scheme = \"", $name, "\"`: [`", stringify!($module), "::Config`].")]
+                #[serde(rename = $name)]
+                $variant($module::Config),
+            )*
+        }
+
+        impl AuthConfig {
+            /// The scheme's name as written in the config.
+            pub fn scheme(&self) -> &'static str {
+                match self {
+                    $(AuthConfig::$variant(_) => $name,)*
+                }
+            }
+
+            /// The request headers [`verify`] reads for this scheme, lower case.
+            pub fn headers(&self) -> &'static [&'static str] {
+                match self {
+                    $(AuthConfig::$variant(c) => c.headers(),)*
+                }
+            }
+
+            /// Checks what serde cannot; `path` is the key of this table
+            /// (`collectors[0].auth`).
+            pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
+                match self {
+                    $(AuthConfig::$variant(c) => c.validate(path),)*
+                }
+            }
+
+            /// Fills defaults that depend on where the collector is served (`url` is
+            /// `<public_url>/hooks/<name>`).
+            pub fn fill_defaults(&mut self, url: &str) {
+                match self {
+                    $(AuthConfig::$variant(c) => c.fill_defaults(url),)*
+                }
+            }
+
+            /// `(key, secret name)` for every secret this table names.
+            pub fn secret_refs(&self, path: &str) -> Vec<(String, String)> {
+                match self {
+                    $(AuthConfig::$variant(c) => c.secret_refs(path),)*
+                }
+            }
+
+            /// Checks that the named secrets hold what the scheme reads; `path` as for
+            /// [`AuthConfig::validate`].
+            pub fn check_secrets(&self, path: &str, secrets: &Secrets) -> Result<(), ConfigError> {
+                match self {
+                    $(AuthConfig::$variant(c) => c.check_secrets(path, secrets),)*
+                }
+            }
+        }
+
+        /// Verifies `req` against a collector's `auth`.
+        pub async fn verify<C: Crypto, K: ApiKeyStore>(
+            auth: &AuthConfig,
+            cx: &AuthContext<'_, C, K>,
+            req: &InboundRequest,
+        ) -> Result<Identity, AuthError> {
+            let verified = match auth {
+                $(AuthConfig::$variant(c) => c.authenticate(cx, req).await?,)*
+            };
+            Ok(Identity {
+                scheme: auth.scheme(),
+                claims: verified.claims,
+                key: verified.key,
+            })
+        }
+    };
+}
+
+schemes! {
+    "hmac" => Hmac(hmac),
+    "github" => Github(github),
+    "standard-webhooks" => StandardWebhooks(standard_webhooks),
+    "stripe" => Stripe(stripe),
+    "ashirt" => Ashirt(ashirt),
+    "jwt" => Jwt(jwt),
+    "api-key" => ApiKey(api_key),
+    "none" => None(none),
+}
+
+/// Checks that secret `name` (at config key `key`) decodes with `decode`.
+fn check_secret(
+    key: &str,
+    name: &str,
+    secrets: &Secrets,
+    decode: fn(&str) -> Result<(), String>,
+) -> Result<(), ConfigError> {
+    decode(secrets.get(name).unwrap_or_default())
+        .map_err(|e| ConfigError(format!("{key}: secret {name}: {e}")))
 }
 
 /// `(list[i], name)` pairs for a list of secret names at key `list`.
@@ -239,10 +193,6 @@ fn named(list: &str, names: &[String]) -> Vec<(String, String)> {
         .enumerate()
         .map(|(i, s)| (format!("{list}[{i}]"), s.clone()))
         .collect()
-}
-
-fn validate_secret_names(path: &str, names: &[String]) -> Result<(), ConfigError> {
-    validate_names(&format!("{path}.secrets"), names)
 }
 
 /// Checks a list of secret names at key `list` (e.g. `collectors[0].auth.keys`).
@@ -365,114 +315,13 @@ pub struct AuthContext<'a, C: Crypto, K: ApiKeyStore> {
     pub now_secs: i64,
 }
 
-/// Verifies `req` against a collector's `auth`.
-pub async fn verify<C: Crypto, K: ApiKeyStore>(
-    auth: &AuthConfig,
-    cx: &AuthContext<'_, C, K>,
-    req: &InboundRequest,
-) -> Result<Identity, AuthError> {
-    match auth {
-        AuthConfig::Hmac { secrets } => {
-            let keys = secret_bytes(cx.secrets, secrets);
-            hmac::verify(
-                cx.crypto,
-                &keys,
-                req.headers.get("authorization"),
-                &req.body,
-            )
-            .await?;
-            Ok(Identity::of("hmac"))
-        }
-        AuthConfig::Github { secrets } => {
-            let keys = secret_bytes(cx.secrets, secrets);
-            github::verify(cx.crypto, &keys, req.headers.get(github::HEADER), &req.body).await?;
-            Ok(Identity::of("github"))
-        }
-        AuthConfig::Stripe { secrets } => {
-            let keys = secret_bytes(cx.secrets, secrets);
-            let header = req.headers.get(stripe::HEADER);
-            stripe::verify(cx.crypto, &keys, header, &req.body, cx.now_secs).await?;
-            Ok(Identity::of("stripe"))
-        }
-        AuthConfig::StandardWebhooks {
-            secrets,
-            public_keys,
-        } => {
-            // Both were decoded once at load (Keyring::load), so these cannot fail here.
-            let keys: Vec<Vec<u8>> = secret_values(cx.secrets, secrets)
-                .filter_map(|s| standard_webhooks::decode_secret(s).ok())
-                .collect();
-            let public: Vec<_> = secret_values(cx.secrets, public_keys)
-                .filter_map(|s| standard_webhooks::decode_public_key(s).ok())
-                .collect();
-            standard_webhooks::verify(
-                cx.crypto,
-                &keys,
-                &public,
-                &req.headers,
-                &req.body,
-                cx.now_secs,
-            )
-            .await?;
-            Ok(Identity::of("standard-webhooks"))
-        }
-        AuthConfig::Ashirt { keys } => {
-            let keys: Vec<(&str, Vec<u8>)> = keys
-                .iter()
-                .filter_map(|k| {
-                    let secret = cx.secrets.get(&k.secret)?;
-                    Some((k.access_key.as_str(), ashirt::decode_secret(secret).ok()?))
-                })
-                .collect();
-            ashirt::verify(
-                cx.crypto,
-                &keys,
-                req.headers.get("authorization"),
-                req.headers.get("date"),
-                &req.method,
-                &req.uri,
-                &req.body,
-                cx.now_secs,
-            )
-            .await?;
-            Ok(Identity::of("ashirt"))
-        }
-        AuthConfig::Jwt {
-            keys,
-            issuer,
-            audience,
-            max_lifetime_secs,
-        } => {
-            let header = req
-                .headers
-                .get("authorization")
-                .ok_or(AuthError::MissingHeader("Authorization"))?;
-            let token = jwt::bearer(header).ok_or_else(|| {
-                AuthError::Malformed("the Authorization header must be `Bearer <JWT>`".into())
-            })?;
-            let rules = JwtRules {
-                issuer: issuer.as_deref(),
-                audience: audience.as_deref(),
-                max_lifetime_secs: i64::try_from(*max_lifetime_secs).unwrap_or(i64::MAX),
-            };
-            let keys = cx.keyring.keys(keys);
-            let claims = jwt::verify(cx.crypto, &keys, &rules, token, cx.now_secs).await?;
-            Ok(Identity {
-                claims: Some(claims),
-                ..Identity::of("jwt")
-            })
-        }
-        AuthConfig::ApiKey { scope } => {
-            let key =
-                api_key::authenticate(cx.api_keys, &req.headers, cx.now_secs, scope.as_deref())
-                    .await?;
-            Ok(Identity {
-                key: Some(key),
-                ..Identity::of("api-key")
-            })
-        }
-        AuthConfig::None {} => Ok(Identity::of("none")),
-    }
+/// Parses a timestamp that must be a plain decimal integer: no sign, space, fraction or
+/// exponent (Standard Webhooks' `webhook-timestamp`, Stripe's `t=`).
+pub fn parse_timestamp(value: &str) -> Result<i64, AuthError> {
+    let ok = (1..=18).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| value.parse().ok()).flatten().ok_or_else(|| {
+        AuthError::Malformed("the timestamp must be an integer number of seconds".into())
+    })
 }
 
 /// Decodes a MAC given as 64 hex digits.

@@ -6,10 +6,16 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
 
-use super::{AuthError, require_hmac};
+use super::{AuthError, check_secret, parse_timestamp, require_hmac};
 use crate::crypto::{Crypto, PublicKey, hmac_sha256};
 use crate::inbound::HeaderMap;
+
+use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
+use super::{named, secret_values, validate_names};
+use crate::error::ConfigError;
+use crate::secrets::Secrets;
 
 /// Largest accepted distance between `webhook-timestamp` and now.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -33,15 +39,6 @@ pub fn decode_public_key(key: &str) -> Result<PublicKey, String> {
         .decode(b64)
         .map_err(|e| format!("not a whpk_<base64> public key ({e})"))?;
     super::keys::ed25519(&raw).map_err(|e| e.to_string())
-}
-
-/// Parses a timestamp that must be a plain decimal integer: no sign, space, fraction or
-/// exponent.
-pub fn parse_timestamp(value: &str) -> Result<i64, AuthError> {
-    let ok = (1..=18).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit());
-    ok.then(|| value.parse().ok()).flatten().ok_or_else(|| {
-        AuthError::Malformed("the timestamp must be an integer number of seconds".into())
-    })
 }
 
 /// The `webhook-signature` entry for a message: `v1,<base64>`.
@@ -124,4 +121,76 @@ pub async fn verify<C: Crypto>(
         }
     }
     Err(AuthError::InvalidSignature)
+}
+
+/// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`
+/// (`scheme = "standard-webhooks"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Names of secrets holding `whsec_<base64>` keys.
+    pub secrets: Vec<String>,
+    /// Names of secrets holding `whpk_<base64>` Ed25519 keys; only then are `v1a`
+    /// signatures accepted.
+    #[serde(default)]
+    pub public_keys: Vec<String>,
+}
+
+impl Scheme for Config {
+    fn headers(&self) -> &'static [&'static str] {
+        &["webhook-id", "webhook-timestamp", "webhook-signature"]
+    }
+
+    fn secrets(&self) -> Option<&[String]> {
+        Some(&self.secrets)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        validate_names(&format!("{path}.secrets"), &self.secrets)?;
+        if self.public_keys.is_empty() {
+            Ok(())
+        } else {
+            validate_names(&format!("{path}.public_keys"), &self.public_keys)
+        }
+    }
+
+    fn secret_refs(&self, path: &str) -> Vec<(String, String)> {
+        let mut refs = named(&format!("{path}.secrets"), &self.secrets);
+        refs.extend(named(&format!("{path}.public_keys"), &self.public_keys));
+        refs
+    }
+
+    fn check_secrets(&self, path: &str, secrets: &Secrets) -> Result<(), ConfigError> {
+        for (key, name) in named(&format!("{path}.secrets"), &self.secrets) {
+            check_secret(&key, &name, secrets, |v| decode_secret(v).map(drop))?;
+        }
+        for (key, name) in named(&format!("{path}.public_keys"), &self.public_keys) {
+            check_secret(&key, &name, secrets, |v| decode_public_key(v).map(drop))?;
+        }
+        Ok(())
+    }
+
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError> {
+        // Both were decoded once at load (check_secrets), so these cannot fail here.
+        let keys: Vec<Vec<u8>> = secret_values(cx.secrets, &self.secrets)
+            .filter_map(|s| decode_secret(s).ok())
+            .collect();
+        let public: Vec<_> = secret_values(cx.secrets, &self.public_keys)
+            .filter_map(|s| decode_public_key(s).ok())
+            .collect();
+        verify(
+            cx.crypto,
+            &keys,
+            &public,
+            &req.headers,
+            &req.body,
+            cx.now_secs,
+        )
+        .await?;
+        Ok(Verified::default())
+    }
 }

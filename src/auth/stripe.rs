@@ -2,9 +2,13 @@
 //! `<t>.<raw body>` under the endpoint secret used as-is (`whsec_...` included). Only
 //! `v1` signatures count; `t` must be within 300 s of now.
 
-use super::standard_webhooks::parse_timestamp;
-use super::{AuthError, hex_mac, require_hmac};
+use serde::Deserialize;
+
+use super::{AuthError, hex_mac, parse_timestamp, require_hmac};
 use crate::crypto::{Crypto, hmac_sha256};
+
+use super::secret_bytes;
+use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
 
 /// The header Stripe signs with.
 pub const HEADER: &str = "Stripe-Signature";
@@ -71,4 +75,33 @@ pub async fn verify<C: Crypto>(
     }
     let given: Vec<&[u8]> = h.v1.iter().map(|s| s.as_slice()).collect();
     require_hmac(crypto, secrets, &signed_content(h.timestamp, body), &given).await
+}
+
+/// Stripe: `Stripe-Signature: t=..,v1=..`; secrets used as-is (`scheme = "stripe"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Names of secrets holding endpoint secrets.
+    pub secrets: Vec<String>,
+}
+
+impl Scheme for Config {
+    fn headers(&self) -> &'static [&'static str] {
+        &["stripe-signature"]
+    }
+
+    fn secrets(&self) -> Option<&[String]> {
+        Some(&self.secrets)
+    }
+
+    async fn authenticate<C: Crypto, K: ApiKeyStore>(
+        &self,
+        cx: &AuthContext<'_, C, K>,
+        req: &InboundRequest,
+    ) -> Result<Verified, AuthError> {
+        let keys = secret_bytes(cx.secrets, &self.secrets);
+        let header = req.headers.get(HEADER);
+        verify(cx.crypto, &keys, header, &req.body, cx.now_secs).await?;
+        Ok(Verified::default())
+    }
 }

@@ -6,7 +6,7 @@ use worker::{Env, MessageExt, RawMessage};
 
 use super::batch;
 use crate::log;
-use crate::queues::{body_json, retry_later};
+use crate::message::{body_json, retry_later};
 use crate::time::Utc;
 
 /// Writes a dead-letter batch to `dead/<queue>/dt=../hr=../<batch-id>.ndjson`, one line

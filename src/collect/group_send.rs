@@ -73,7 +73,7 @@ pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
 /// content type `v8`: the runtime copies its strings as they are instead of writing them
 /// out as JSON (docs/PERFORMANCE.md: the send's share of a 64 KiB webhook's profile fell
 /// from ~390 to ~150 µs; end to end within the machine's noise). The consumer reads
-/// either kind (`queues::decode_body`).
+/// either kind (`message::decode_body`).
 pub async fn send(
     queue: &JsValue,
     name: &str,

@@ -7,6 +7,8 @@
 //! and a different body under a used id is `422 idempotency_key_reused` (Stripe's rule),
 //! since answering `duplicate` would tell the sender a body was stored that never was.
 
+use std::future::Future;
+
 use crate::crypto::{Crypto, CryptoError};
 use crate::error::ApiError;
 use crate::inbound::HeaderMap;
@@ -92,9 +94,295 @@ pub fn reused() -> ApiError {
     )
 }
 
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The id is ours now.
+    Claimed,
+    /// Another request holds it: its record, whether that one was queued, and the
+    /// digest of its body.
+    Seen {
+        /// Record id answered to the first request.
+        record_id: String,
+        /// Whether the first request's record was queued (else it is still in flight).
+        accepted: bool,
+        /// The first request's body digest (`None` for rows from before digests).
+        body_digest: Option<String>,
+    },
+}
+
+/// Where a collector's webhook ids are remembered (`store::seen_ids::D1SeenIds`).
+#[allow(async_fn_in_trait)] // used through generics only
+pub trait SeenIds {
+    /// Claims `key` (with its body's digest) for `record_id` until `hold_until`, unless
+    /// a live claim holds it.
+    async fn claim(
+        &self,
+        key: &Keyed,
+        record_id: &str,
+        now_secs: u64,
+        hold_until: u64,
+    ) -> Result<Claim, String>;
+    /// Confirms the claim once the webhook is queued: remembered until `expires_at`.
+    async fn confirm(
+        &self,
+        key: &str,
+        record_id: &str,
+        now_secs: u64,
+        expires_at: u64,
+    ) -> Result<(), String>;
+    /// Releases the claim of a webhook that could not be queued.
+    async fn release(&self, key: &str, record_id: &str) -> Result<(), String>;
+}
+
+/// What became of a webhook that [`admit_once`] let through or turned away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// Queued now. `unconfirmed` holds why its id could not be confirmed: the record is
+    /// queued, only the duplicate check weakens (the claim lapses after [`CLAIM_SECS`]).
+    Queued {
+        /// The confirm's failure, for the log.
+        unconfirmed: Option<String>,
+    },
+    /// The same id was accepted before, as `record_id`; nothing was queued.
+    Duplicate {
+        /// The record id answered to the first request.
+        record_id: String,
+    },
+}
+
+/// Queues a webhook once per idempotency `key`: claims the key for `record_id` (held
+/// [`CLAIM_SECS`]), runs `enqueue` only if the claim is ours, then confirms the key for
+/// `window_secs`, or releases it when `enqueue` failed so the sender's retry is taken.
+/// Without a key, `enqueue` just runs. A key already held is answered by [`repeat`]:
+/// `duplicate`, `409 duplicate_in_progress` with `Retry-After`, or `422
+/// idempotency_key_reused`; the store unreachable is `503`.
+pub async fn admit_once<S: SeenIds>(
+    seen: &S,
+    key: Option<&Keyed>,
+    record_id: &str,
+    now_secs: u64,
+    window_secs: u64,
+    enqueue: impl Future<Output = Result<(), ApiError>>,
+) -> Result<Admitted, ApiError> {
+    let Some(key) = key else {
+        enqueue.await?;
+        return Ok(Admitted::Queued { unconfirmed: None });
+    };
+    let claim = seen
+        .claim(key, record_id, now_secs, now_secs + CLAIM_SECS)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("could not check the webhook id: {e}")))?;
+    if let Claim::Seen {
+        record_id,
+        accepted,
+        body_digest,
+    } = claim
+    {
+        return match repeat(body_digest.as_deref(), &key.body_digest, accepted) {
+            Repeat::Duplicate => Ok(Admitted::Duplicate { record_id }),
+            Repeat::Reused => Err(reused()),
+            Repeat::InProgress => Err(ApiError::new(
+                409,
+                "duplicate_in_progress",
+                "a webhook with this id is being accepted right now; retry to learn its outcome",
+            )
+            .retry_after(5)),
+        };
+    }
+    if let Err(e) = enqueue.await {
+        // If this fails too, the claim lapses after CLAIM_SECS.
+        let _ = seen.release(&key.key, record_id).await;
+        return Err(e);
+    }
+    let confirmed = seen
+        .confirm(&key.key, record_id, now_secs, now_secs + window_secs)
+        .await;
+    Ok(Admitted::Queued {
+        unconfirmed: confirmed.err(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use futures_executor::block_on;
+
     use super::*;
+    /// A store of claims in memory, recording every call; `fail` names calls that fail.
+    #[derive(Default)]
+    struct Seen {
+        rows: RefCell<BTreeMap<String, (String, bool, String)>>,
+        calls: RefCell<Vec<String>>,
+        fail: &'static [&'static str],
+    }
+
+    impl Seen {
+        fn call(&self, what: &str) -> Result<(), String> {
+            self.calls.borrow_mut().push(what.to_string());
+            match self.fail.contains(&what) {
+                true => Err(format!("{what} failed")),
+                false => Ok(()),
+            }
+        }
+    }
+
+    impl SeenIds for Seen {
+        async fn claim(&self, key: &Keyed, id: &str, _: u64, _: u64) -> Result<Claim, String> {
+            self.call("claim")?;
+            let mut rows = self.rows.borrow_mut();
+            Ok(match rows.get(&key.key) {
+                Some((record_id, accepted, digest)) => Claim::Seen {
+                    record_id: record_id.clone(),
+                    accepted: *accepted,
+                    body_digest: Some(digest.clone()),
+                },
+                None => {
+                    let row = (id.into(), false, key.body_digest.clone());
+                    rows.insert(key.key.clone(), row);
+                    Claim::Claimed
+                }
+            })
+        }
+        async fn confirm(&self, key: &str, _: &str, _: u64, _: u64) -> Result<(), String> {
+            self.call("confirm")?;
+            if let Some(row) = self.rows.borrow_mut().get_mut(key) {
+                row.1 = true;
+            }
+            Ok(())
+        }
+        async fn release(&self, key: &str, _: &str) -> Result<(), String> {
+            self.call("release")?;
+            self.rows.borrow_mut().remove(key);
+            Ok(())
+        }
+    }
+
+    fn keyed(key: &str, body: &str) -> Keyed {
+        Keyed {
+            key: key.into(),
+            body_digest: format!("digest of {body}"),
+        }
+    }
+
+    fn admit(
+        seen: &Seen,
+        key: Option<&Keyed>,
+        id: &str,
+        queued: &RefCell<Vec<String>>,
+        queue_fails: bool,
+    ) -> Result<Admitted, ApiError> {
+        let enqueue = async {
+            if queue_fails {
+                return Err(ApiError::unavailable("the queue did not take the webhook"));
+            }
+            queued.borrow_mut().push(id.to_string());
+            Ok(())
+        };
+        block_on(admit_once(seen, key, id, 1_000, 86_400, enqueue))
+    }
+
+    #[test]
+    fn a_repeated_id_is_queued_once_and_answered_with_the_first_record() {
+        let (seen, queued) = (Seen::default(), RefCell::default());
+        let first = admit(&seen, Some(&keyed("msg_1", "a")), "rec_1", &queued, false);
+        assert_eq!(first, Ok(Admitted::Queued { unconfirmed: None }));
+        let again = admit(&seen, Some(&keyed("msg_1", "a")), "rec_2", &queued, false);
+        assert_eq!(
+            again,
+            Ok(Admitted::Duplicate {
+                record_id: "rec_1".into()
+            })
+        );
+        assert_eq!(*queued.borrow(), vec!["rec_1".to_string()]);
+        assert_eq!(*seen.calls.borrow(), ["claim", "confirm", "claim"]);
+    }
+
+    #[test]
+    fn an_id_still_being_queued_is_409_with_retry_after() {
+        let (seen, queued) = (Seen::default(), RefCell::default());
+        seen.rows.borrow_mut().insert(
+            "msg_1".into(),
+            ("rec_1".into(), false, "digest of a".into()),
+        );
+        let e = admit(&seen, Some(&keyed("msg_1", "a")), "rec_2", &queued, false).unwrap_err();
+        assert_eq!(
+            (e.status, e.code, e.retry_after),
+            (409, "duplicate_in_progress", Some(5))
+        );
+        assert!(queued.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_used_id_with_another_body_is_422_and_nothing_is_queued() {
+        let (seen, queued) = (Seen::default(), RefCell::default());
+        admit(&seen, Some(&keyed("msg_1", "a")), "rec_1", &queued, false).unwrap();
+        let e = admit(&seen, Some(&keyed("msg_1", "b")), "rec_2", &queued, false).unwrap_err();
+        assert_eq!((e.status, e.code), (422, "idempotency_key_reused"));
+        assert_eq!(*queued.borrow(), vec!["rec_1".to_string()]);
+    }
+
+    #[test]
+    fn a_refused_send_releases_the_id_so_the_retry_is_taken() {
+        let (seen, queued) = (Seen::default(), RefCell::default());
+        let e = admit(&seen, Some(&keyed("msg_1", "a")), "rec_1", &queued, true).unwrap_err();
+        assert_eq!(e.status, 503);
+        assert_eq!(*seen.calls.borrow(), ["claim", "release"]);
+        let retry = admit(&seen, Some(&keyed("msg_1", "a")), "rec_2", &queued, false);
+        assert_eq!(retry, Ok(Admitted::Queued { unconfirmed: None }));
+        assert_eq!(*queued.borrow(), vec!["rec_2".to_string()]);
+    }
+
+    #[test]
+    fn an_unreachable_store_is_503_and_nothing_is_queued() {
+        let (seen, queued) = (
+            Seen {
+                fail: &["claim"],
+                ..Seen::default()
+            },
+            RefCell::default(),
+        );
+        let e = admit(&seen, Some(&keyed("msg_1", "a")), "rec_1", &queued, false).unwrap_err();
+        assert_eq!((e.status, e.code), (503, "unavailable"));
+        assert!(queued.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_failed_confirm_still_queues_and_says_why() {
+        let (seen, queued) = (
+            Seen {
+                fail: &["confirm"],
+                ..Seen::default()
+            },
+            RefCell::default(),
+        );
+        let ok = admit(&seen, Some(&keyed("msg_1", "a")), "rec_1", &queued, false);
+        assert_eq!(
+            ok,
+            Ok(Admitted::Queued {
+                unconfirmed: Some("confirm failed".into())
+            })
+        );
+        assert_eq!(*queued.borrow(), vec!["rec_1".to_string()]);
+    }
+
+    #[test]
+    fn without_a_key_the_webhook_is_queued_and_no_id_is_stored() {
+        let (seen, queued) = (Seen::default(), RefCell::default());
+        assert_eq!(
+            admit(&seen, None, "rec_1", &queued, false),
+            Ok(Admitted::Queued { unconfirmed: None })
+        );
+        assert!(seen.calls.borrow().is_empty());
+        assert_eq!(
+            admit(&seen, None, "rec_2", &queued, true)
+                .unwrap_err()
+                .status,
+            503
+        );
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         HeaderMap::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))

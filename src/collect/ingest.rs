@@ -12,7 +12,7 @@ use super::exactly_once;
 use super::record::QueuedRecord;
 use crate::config::Config;
 use crate::log;
-use crate::queues::{decode_body, retry_later};
+use crate::message::{decode_body, retry_later};
 use crate::store::batches::{self, BatchRow};
 use crate::store::written;
 

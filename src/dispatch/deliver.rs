@@ -14,20 +14,21 @@ use worker::{
 
 use super::classify::{self, ANSWER_LIMIT, Outcome};
 use super::sealed::MasterKey;
+use super::settle::{self, Attempted, ResultChange, Settlement, settle};
 use super::sign::{self, Signed};
 use super::transform;
 use super::url_guard::{self, UrlPolicy};
-use super::{DeliveryMessage, RULE_MATCHED, actions, schedule};
+use super::{DeliveryMessage, RULE_MATCHED, actions};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::outbound::{read_prefix, with_timeout};
 use crate::ids;
 use crate::json;
 use crate::log;
+use crate::message::{decode_body, retry_later};
+use crate::outbound::{read_prefix, with_timeout};
 use crate::plugins::loader;
-use crate::queues::{decode_body, retry_later};
 use crate::steps::plugin::{Answer as PluginAnswer, classify as classify_plugin};
-use crate::store::attempts::{self, Attempt};
+use crate::store::attempts;
 use crate::store::results::{self, NewResult, ResultRecord, Update};
 use crate::store::{rules, subscriptions};
 
@@ -269,23 +270,21 @@ async fn attempt(
             (outcome, code, Some(url))
         }
     };
-    let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
-    record(
-        env,
-        app,
-        db,
-        &result,
-        msg,
+    let attempted = Attempted {
         outcome,
+        attempt: msg.attempt,
+        retry_base: result.retry_base,
         status_code,
-        duration_ms,
-        now,
-    )
-    .await
-    .map(|o| match url {
-        Some(_) => o,
-        None => format!("{o}_without_sending"),
-    })
+        duration_ms: worker::Date::now().as_millis().saturating_sub(started),
+        now_secs: now,
+    };
+    let settlement = settle(attempted, &app.config.dispatch.retry_schedule_secs);
+    record(env, db, &result, settlement, now)
+        .await
+        .map(|o| match url {
+            Some(_) => o,
+            None => format!("{o}_without_sending"),
+        })
 }
 
 /// How long a subscription's transform may take.
@@ -411,102 +410,27 @@ async fn send_and_classify(
     }
 }
 
-/// Records an attempt and its consequences: the attempt row, the result, the next
+/// Carries out an attempt's [`Settlement`]: the attempt row, the result, the next
 /// attempt's message, a disabled subscription, rule actions.
-#[allow(clippy::too_many_arguments)]
 async fn record(
     env: &Env,
-    app: &App,
     db: &D1Database,
     result: &ResultRecord,
-    msg: &DeliveryMessage,
-    outcome: Outcome,
-    status_code: Option<u16>,
-    duration_ms: u64,
+    s: Settlement,
     now: i64,
 ) -> Result<String, String> {
-    let (result_id, retry_base) = (result.id.as_str(), result.retry_base);
-    let schedule = &app.config.dispatch.retry_schedule_secs;
-    // A retry the schedule has no room for is a failure.
-    let (outcome, retry_in) = match outcome {
-        Outcome::Retry {
-            reason,
-            retry_after,
-        } => match schedule::next_delay(
-            schedule,
-            msg.attempt.saturating_sub(retry_base),
-            retry_after,
-        ) {
-            Some(delay) => (
-                Outcome::Retry {
-                    reason,
-                    retry_after,
-                },
-                Some(delay),
-            ),
-            None => (
-                Outcome::Failed {
-                    reason: format!(
-                        "{reason}; gave up after {} attempts",
-                        msg.attempt - retry_base
-                    ),
-                    disable: false,
-                },
-                None,
-            ),
-        },
-        other => (other, None),
-    };
-    let error = match &outcome {
-        Outcome::Retry { reason, .. } | Outcome::Failed { reason, .. } => Some(reason.clone()),
-        _ => None,
-    };
-    let label = match &outcome {
-        Outcome::Retry { .. } => "retry",
-        other => other.status(),
-    };
-    attempts::insert(
-        db,
-        result_id,
-        &Attempt {
-            attempt: msg.attempt,
-            status_code,
-            duration_ms,
-            outcome: label.to_string(),
-            error: error.clone(),
-            attempted_at: now,
-            retry_in_secs: retry_in,
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let (results_json, matched) = match &outcome {
-        Outcome::Completed {
-            results,
-            matched_rules,
-        } => (Some(results.to_string()), Some(matched_rules.clone())),
-        _ => (None, None),
-    };
-    let matched_json = matched.as_ref().map(|m| json!(m).to_string());
-    results::update(
-        db,
-        result_id,
-        &Update {
-            status: outcome.status(),
-            results: results_json.as_deref(),
-            matched_rules: matched_json.as_deref(),
-            next_attempt_at: retry_in.map(|d| now + d as i64),
-            last_error: error.as_deref(),
-        },
-        now,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    if let Some(delay) = retry_in {
+    let result_id = result.id.as_str();
+    attempts::insert(db, result_id, &s.row)
+        .await
+        .map_err(|e| e.to_string())?;
+    update(db, result_id, &s.change, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some((attempt, delay)) = s.next {
         let next = DeliveryMessage {
             v: MESSAGE_VERSION,
             result_id: result_id.to_string(),
-            attempt: msg.attempt + 1,
+            attempt,
         };
         // If this fails the result stays due and the cron trigger enqueues it.
         if let Err(e) = enqueue(env, next, delay).await {
@@ -514,28 +438,68 @@ async fn record(
                 "result_id": result_id, "error": e}));
         }
     }
-    if let Outcome::Failed {
-        disable: true,
-        reason,
-    } = &outcome
-    {
+    if let Some(reason) = &s.disable {
         subscriptions::disable(db, &result.subscription_id, reason, now)
             .await
             .map_err(|e| e.to_string())?;
     }
-    if let Some(matched) = matched {
-        apply_rules(
-            env,
-            db,
-            result_id,
-            &result.event_id,
-            &result.event_type,
-            &matched,
-            now,
-        )
-        .await?;
-    }
-    Ok(label.to_string())
+    apply_rules(
+        env,
+        db,
+        result_id,
+        &result.event_id,
+        &result.event_type,
+        &s.matched_rules,
+        now,
+    )
+    .await?;
+    Ok(s.row.outcome)
+}
+
+/// Writes a result's new state.
+async fn update(
+    db: &D1Database,
+    result_id: &str,
+    change: &ResultChange,
+    now: i64,
+) -> worker::Result<()> {
+    let update = Update {
+        status: change.status,
+        results: change.results.as_deref(),
+        matched_rules: change.matched_rules.as_deref(),
+        next_attempt_at: change.next_attempt_at,
+        last_error: change.last_error.as_deref(),
+    };
+    results::update(db, result_id, &update, now).await
+}
+
+/// A subscriber's later results (`PATCH /results/{id}`): the result is completed with
+/// them, as if its attempt had answered them, and the rules they match act.
+pub async fn complete(
+    env: &Env,
+    db: &D1Database,
+    result: &ResultRecord,
+    results: Value,
+    now: i64,
+) -> Result<(), String> {
+    let matched = classify::matched_rules(&results);
+    let outcome = Outcome::Completed {
+        results,
+        matched_rules: matched.clone(),
+    };
+    update(db, &result.id, &settle::change(&outcome, None), now)
+        .await
+        .map_err(|e| format!("the database failed: {e}"))?;
+    apply_rules(
+        env,
+        db,
+        &result.id,
+        &result.event_id,
+        &result.event_type,
+        &matched,
+        now,
+    )
+    .await
 }
 
 /// Runs the actions of the enabled rules `matched` names: `flag` flags the result,

@@ -2,7 +2,7 @@
 //! results answered at once or PATCHed later, rules and their actions (AMO's scanner
 //! webhooks, AShirt's service workers).
 //!
-//! Pure parts: [`schedule`], [`classify`], [`url_guard`], [`sign`], [`sealed`],
+//! Pure parts: [`schedule`], [`classify`], [`settle`], [`url_guard`], [`sign`], [`sealed`],
 //! [`service_token`] and the model below. The worker glue is [`deliver`] (the
 //! `DELIVERIES` consumer and the publisher) and `http/` (the routes).
 
@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod schedule;
 pub mod sealed;
 pub mod service_token;
+pub mod settle;
 pub mod sign;
 pub mod transform;
 pub mod url_guard;
@@ -19,8 +20,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
 use crate::error::ApiError;
+use crate::error::ConfigError;
 
 /// The `dispatch` section of the config.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{D1Database, Env, Request, Response};
 
-use super::{json_response, read_json};
+use super::call::Call;
+use super::call::{json_response, read_json};
 use crate::auth::api_key::{self, ApiKey, NewKey};
 use crate::error::ApiError;
 use crate::ids;
@@ -81,7 +82,9 @@ fn view(key: &ApiKey, now: i64) -> serde_json::Value {
 }
 
 /// `POST /admin/keys` → `201` with the plaintext key, shown this once.
-pub async fn create_key(mut req: Request, env: &Env, now: i64) -> Result<Response, ApiError> {
+pub async fn create_key(c: Call<'_>) -> Result<Response, ApiError> {
+    let now = c.now_secs();
+    let Call { mut req, env, .. } = c;
     let input: NewKey = read_json(&mut req).await?;
     let (not_before, not_after) = input.validity(now)?;
     let random = ids::random_bytes::<32>()
@@ -110,15 +113,17 @@ pub async fn create_key(mut req: Request, env: &Env, now: i64) -> Result<Respons
 }
 
 /// `GET /admin/keys`.
-pub async fn list_keys(env: &Env, now: i64) -> Result<Response, ApiError> {
-    let keys = api_keys::list(&db(env)?).await.map_err(d1_failed)?;
+pub async fn list_keys(c: Call<'_>) -> Result<Response, ApiError> {
+    let now = c.now_secs();
+    let keys = api_keys::list(&db(c.env)?).await.map_err(d1_failed)?;
     let keys: Vec<_> = keys.iter().map(|k| view(k, now)).collect();
     Ok(json_response(200, &json!({ "keys": keys })))
 }
 
 /// `DELETE /admin/keys/{id}`: revokes at once; revoking again is harmless.
-pub async fn revoke_key(id: &str, env: &Env, now: i64) -> Result<Response, ApiError> {
-    let db = db(env)?;
+pub async fn revoke_key(c: Call<'_>) -> Result<Response, ApiError> {
+    let (id, now) = (c.param("id"), c.now_secs());
+    let db = db(c.env)?;
     api_keys::revoke(&db, id, now).await.map_err(d1_failed)?;
     let key = api_keys::find_by_id(&db, id)
         .await

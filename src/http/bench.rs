@@ -16,16 +16,17 @@ use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, QueueContentType, RawMessageBuilder, Request, Response};
 
-use super::{json_response, read_json};
+use super::call::{json_response, read_json};
 use crate::auth::api_key::NoKeys;
 use crate::auth::keys::{Keyring, parse_keys};
 use crate::auth::{AuthContext, hmac, jwt, standard_webhooks};
 use crate::collect::accept::accept;
-use crate::config::{Config, Secrets};
+use crate::config::Config;
 use crate::crypto::hmac_sha256;
 use crate::crypto::webcrypto::{WebCrypto, subtle_hmac_sha256};
 use crate::error::ApiError;
 use crate::inbound::{HeaderMap, InboundRequest};
+use crate::secrets::Secrets;
 use crate::steps::NoPlugins;
 
 /// Paths under this prefix go to [`handle`].

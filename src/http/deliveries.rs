@@ -1,10 +1,11 @@
 //! `GET /admin/deliveries[?status=failed&limit=50]` and `POST /admin/deliveries/{id}/retry`.
 
 use serde_json::json;
-use worker::{Env, Response};
+use worker::Response;
 
 use super::admin::{d1_failed, db};
-use super::json_response;
+use super::call::Call;
+use super::call::json_response;
 use super::stats::query_param;
 use crate::dispatch::deliver::MESSAGE_VERSION;
 use crate::dispatch::{DeliveryMessage, STATUSES};
@@ -12,7 +13,8 @@ use crate::error::ApiError;
 use crate::store::results;
 
 /// Lists deliveries (results), newest change first.
-pub async fn list(url: &url::Url, env: &Env) -> Result<Response, ApiError> {
+pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
+    let (url, env) = (&c.url()?, c.env);
     let known = ["status", "limit"];
     let status = query_param(url, "status", &known)?;
     if let Some(s) = &status
@@ -39,7 +41,8 @@ pub async fn list(url: &url::Url, env: &Env) -> Result<Response, ApiError> {
 }
 
 /// Sends a failed delivery again, restarting the retry schedule → `202`.
-pub async fn retry(env: &Env, id: &str, now: i64) -> Result<Response, ApiError> {
+pub async fn retry(c: Call<'_>) -> Result<Response, ApiError> {
+    let (env, id, now) = (c.env, c.param("id"), c.now_secs());
     let db = db(env)?;
     let result = results::get(&db, id)
         .await

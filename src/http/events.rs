@@ -6,17 +6,17 @@ use serde_json::{Map, Value, json};
 use worker::{Env, Request, Response};
 
 use super::admin::{self, d1_failed, db};
-use super::{json_response, read_json};
-use crate::app::App;
+use super::call::Call;
+use super::call::{json_response, read_json};
 use crate::auth::api_key;
 use crate::auth::jwt::{self, JwtError};
 use crate::crypto::webcrypto::WebCrypto;
 use crate::dispatch::deliver::{self, jwt_secret_context, master_key, result_url};
-use crate::dispatch::{self, classify, service_token};
+use crate::dispatch::{self, service_token};
 use crate::error::ApiError;
 use crate::inbound::HeaderMap;
 use crate::store::api_keys::D1Keys;
-use crate::store::results::{self, ResultRecord, Update};
+use crate::store::results::{self, ResultRecord};
 use crate::store::{attempts, nonces, subscriptions};
 
 /// The scope an API key needs to publish events and read results.
@@ -38,13 +38,12 @@ async fn require_publisher(req: &Request, env: &Env, now: i64) -> Result<(), Api
 
 /// `POST /events/{type}` with a JSON object: one result and one delivery per enabled
 /// subscription of the type → `202 {"event_id","results":[{id,subscription,result_url}]}`.
-pub async fn publish(
-    mut req: Request,
-    env: &Env,
-    app: &App,
-    event_type: &str,
-    now_ms: u64,
-) -> Result<Response, ApiError> {
+pub async fn publish(c: Call<'_>) -> Result<Response, ApiError> {
+    let (event_type, now_ms) = (c.param("type").to_string(), c.now_ms);
+    let event_type = event_type.as_str();
+    let Call {
+        mut req, env, app, ..
+    } = c;
     require_publisher(&req, env, (now_ms / 1000) as i64).await?;
     if !dispatch::valid_event_type(event_type) {
         return Err(ApiError::new(
@@ -97,8 +96,9 @@ async fn load(env: &Env, id: &str) -> Result<ResultRecord, ApiError> {
 }
 
 /// `GET /results/{id}` (admin or publish key): the result with its attempts.
-pub async fn show(req: &Request, env: &Env, id: &str, now: i64) -> Result<Response, ApiError> {
-    require_publisher(req, env, now).await?;
+pub async fn show(c: Call<'_>) -> Result<Response, ApiError> {
+    let (env, id) = (c.env, c.param("id"));
+    require_publisher(&c.req, env, c.now_secs()).await?;
     let r = load(env, id).await?;
     Ok(json_response(200, &view(env, &r).await?))
 }
@@ -118,7 +118,10 @@ fn token_error(e: JwtError) -> ApiError {
 
 /// `PATCH /results/{id}` with `Authorization: JWT <token>` (or `Bearer`) and
 /// `{"results":{...}}`: only the owning subscription's service account, each token once.
-pub async fn patch(mut req: Request, env: &Env, id: &str, now: i64) -> Result<Response, ApiError> {
+pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
+    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let id = id.as_str();
+    let Call { mut req, env, .. } = c;
     let header = req
         .headers()
         .get("authorization")
@@ -177,35 +180,9 @@ pub async fn patch(mut req: Request, env: &Env, id: &str, now: i64) -> Result<Re
             "this token (jti) was already used",
         ));
     }
-    let results_value = Value::Object(input.results);
-    let matched = classify::matched_rules(&results_value);
-    let results_text = results_value.to_string();
-    let matched_text = json!(matched).to_string();
-    results::update(
-        &db,
-        id,
-        &Update {
-            status: "completed",
-            results: Some(&results_text),
-            matched_rules: Some(&matched_text),
-            next_attempt_at: None,
-            last_error: None,
-        },
-        now,
-    )
-    .await
-    .map_err(d1_failed)?;
-    deliver::apply_rules(
-        env,
-        &db,
-        id,
-        &result.event_id,
-        &result.event_type,
-        &matched,
-        now,
-    )
-    .await
-    .map_err(ApiError::unavailable)?;
+    deliver::complete(env, &db, &result, Value::Object(input.results), now)
+        .await
+        .map_err(ApiError::unavailable)?;
     let updated = load(env, id).await?;
     Ok(json_response(200, &view(env, &updated).await?))
 }

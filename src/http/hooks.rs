@@ -6,20 +6,20 @@ use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Env, Request, js_sys, web_sys};
 
-use super::plugins::WorkerPlugins;
 use crate::app::App;
 use crate::auth::AuthContext;
 use crate::collect::accept::{Accepted, accept, body_budget, headers_read, too_large};
 use crate::collect::enqueue::enqueue;
-use crate::collect::idempotency::{self, CLAIM_SECS, Repeat};
+use crate::collect::idempotency::{Admitted, admit_once};
 use crate::config::Collector;
 use crate::crypto::webcrypto::WebCrypto;
 use crate::error::ApiError;
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
 use crate::log;
+use crate::outbound::plugins::WorkerPlugins;
 use crate::store::api_keys::D1Keys;
-use crate::store::seen_ids::{self, Claim};
+use crate::store::seen_ids::D1SeenIds;
 
 /// Where a webhook was sent: the collector's name and the rest of the URL.
 pub struct Target<'a> {
@@ -114,69 +114,30 @@ pub async fn handle(
             idempotency_key,
         } => (record, idempotency_key),
     };
-    let now_secs = now_ms / 1000;
-    let claimed = match key {
-        None => None,
-        Some(key) => {
-            let claim = seen_ids::claim(
-                &db,
-                &collector.name,
-                &key.key,
-                &key.body_digest,
-                &id,
-                now_secs,
-                now_secs + CLAIM_SECS,
-            )
-            .await
-            .map_err(|e| ApiError::unavailable(format!("could not check the webhook id: {e}")))?;
-            if let Claim::Seen {
-                record_id,
-                accepted,
-                body_digest,
-            } = claim
-            {
-                return match idempotency::repeat(body_digest.as_deref(), &key.body_digest, accepted)
-                {
-                    Repeat::Duplicate => Ok(answer(
-                        200,
-                        json!({"id": record_id, "status": "duplicate"}),
-                        "duplicate",
-                    )),
-                    Repeat::Reused => Err(idempotency::reused()),
-                    Repeat::InProgress => {
-                        let mut e = ApiError::new(
-                            409,
-                            "duplicate_in_progress",
-                            "a webhook with this id is being accepted right now; retry to learn its outcome",
-                        );
-                        e.retry_after = Some(5);
-                        Err(e)
-                    }
-                };
-            }
-            Some(key.key)
-        }
+    let seen = D1SeenIds {
+        db: &db,
+        collector: &collector.name,
     };
-    if let Err(e) = enqueue(env, ctx, &mut record).await {
-        if let Some(key) = &claimed {
-            // If this fails too, the claim lapses after CLAIM_SECS.
-            let _ = seen_ids::release(&db, &collector.name, key, &id).await;
+    let window = app.config.dedupe_window_secs;
+    let queued = enqueue(env, ctx, &mut record);
+    match admit_once(&seen, key.as_ref(), &id, now_ms / 1000, window, queued).await? {
+        Admitted::Duplicate { record_id } => Ok(answer(
+            200,
+            json!({"id": record_id, "status": "duplicate"}),
+            "duplicate",
+        )),
+        Admitted::Queued { unconfirmed } => {
+            if let Some(e) = unconfirmed {
+                log::emit(json!({"event": "dedupe", "outcome": "confirm_failed",
+                    "collector": collector.name, "error": e}));
+            }
+            Ok(answer(
+                202,
+                json!({"id": id, "status": "accepted"}),
+                "accepted",
+            ))
         }
-        return Err(e);
     }
-    if let Some(key) = &claimed {
-        let expires = now_secs + app.config.dedupe_window_secs;
-        if let Err(e) = seen_ids::confirm(&db, &collector.name, key, &id, now_secs, expires).await {
-            // The record is queued; only the duplicate check weakens (the claim lapses).
-            log::emit(json!({"event": "dedupe", "outcome": "confirm_failed",
-                "collector": collector.name, "error": e.to_string()}));
-        }
-    }
-    Ok(answer(
-        202,
-        json!({"id": id, "status": "accepted"}),
-        "accepted",
-    ))
 }
 
 /// Reads the body, refusing it as soon as it is known to exceed `limit`: from a declared

@@ -1,19 +1,21 @@
 //! `GET /keys/test`: PTTH's "You're valid!" for API keys.
 
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::Response;
 
 use super::admin::db;
-use super::json_response;
+use super::call::Call;
+use super::call::json_response;
 use crate::auth::api_key;
 use crate::error::ApiError;
 use crate::inbound::HeaderMap;
 use crate::store::api_keys::D1Keys;
 
 /// Answers `200 {"valid":true,"name","expires_at"}` for a valid key.
-pub async fn test(req: &Request, env: &Env, now: i64) -> Result<Response, ApiError> {
-    let headers = HeaderMap::from_pairs(req.headers().entries());
-    let db = db(env)?;
+pub async fn test(c: Call<'_>) -> Result<Response, ApiError> {
+    let now = c.now_secs();
+    let headers = HeaderMap::from_pairs(c.req.headers().entries());
+    let db = db(c.env)?;
     let key = api_key::authenticate(&D1Keys(&db), &headers, now, None).await?;
     Ok(json_response(
         200,

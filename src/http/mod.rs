@@ -4,21 +4,19 @@
 pub mod admin;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod call;
 pub mod deliveries;
 pub mod events;
 pub mod health;
 pub mod hooks;
 pub mod keys;
-pub mod outbound;
 pub mod page;
 pub mod plugin_admin;
-pub mod plugins;
 pub mod routes;
 pub mod rules;
 pub mod stats;
 pub mod subscriptions;
 
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response, js_sys, web_sys};
@@ -26,29 +24,10 @@ use worker::{Env, Request, Response, js_sys, web_sys};
 use crate::app;
 use crate::error::ApiError;
 use crate::inbound;
-use crate::json;
 use crate::log;
 use crate::observe;
-use routes::RouteId;
-
-/// A JSON response.
-pub fn json_response(status: u16, body: &Value) -> Response {
-    let text = body.to_string();
-    let mut resp = Response::ok(text)
-        .map(|r| r.with_status(status))
-        .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable!()));
-    let _ = resp.headers_mut().set("content-type", "application/json");
-    resp
-}
-
-/// Reads a JSON request body as strict JSON ([`crate::json`]): `400 invalid_json` when it
-/// is not JSON, `400 duplicate_key` when an object repeats a member name, `422
-/// invalid_request` when it is JSON of the wrong shape.
-pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let bytes = req.bytes().await.map_err(ApiError::unreadable_body)?;
-    let value = json::parse(&bytes)?;
-    serde_json::from_value(value).map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))
-}
+use call::Call;
+use routes::{Access, Handler};
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
 /// header object cross into JS, nothing else. The collector route and every error answer
@@ -118,40 +97,59 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     let mut fields = json!({
         "request_id": request_id,
         "method": method,
-        "route": matched.as_ref().map_or("none", |m| m.pattern),
+        "route": matched.as_ref().map_or("none", |m| m.route.pattern),
     });
     let app = app::app(env);
     let result = match (&app, matched) {
         (Err(e), _) => Err(e.clone()),
         (Ok(_), None) => Err(ApiError::not_found(path)),
         // The collector route names an unknown collector before a wrong method (README).
-        (Ok(app), Some(m)) if m.id == RouteId::Hook => {
-            let collector = m.params.get("collector").unwrap_or_default().to_string();
-            let target = hooks::Target {
-                collector: &collector,
-                sub_path: format!("/{}", m.params.get("rest").unwrap_or_default()),
-                path,
-                query,
-            };
-            // A name no collector has is the client's text: logged cut and escaped.
-            if app.config.collector(&collector).is_some() {
-                fields["collector"] = json!(collector);
-            } else {
-                fields["unknown_collector"] = json!(log::untrusted(&collector));
+        (Ok(app), Some(m)) => match m.route.handler {
+            Handler::Collector => {
+                let collector = m.params.get("collector").unwrap_or_default().to_string();
+                let target = hooks::Target {
+                    collector: &collector,
+                    sub_path: format!("/{}", m.params.get("rest").unwrap_or_default()),
+                    path,
+                    query,
+                };
+                // A name no collector has is the client's text: logged cut and escaped.
+                if app.config.collector(&collector).is_some() {
+                    fields["collector"] = json!(collector);
+                } else {
+                    fields["unknown_collector"] = json!(log::untrusted(&collector));
+                }
+                hooks::handle(&req, env, ctx, app, &method, target, started)
+                    .await
+                    .map(|answer| {
+                        fields["outcome"] = json!(answer.outcome);
+                        Answer::Json(answer.status, answer.body)
+                    })
             }
-            hooks::handle(&req, env, ctx, app, &method, target, started)
-                .await
-                .map(|answer| {
-                    fields["outcome"] = json!(answer.outcome);
-                    Answer::Json(answer.status, answer.body)
-                })
-        }
-        (Ok(_), Some(m)) if !m.method_allowed => {
-            Err(ApiError::method_not_allowed(&method, &m.allowed))
-        }
-        (Ok(app), Some(m)) => route(Request::from(req), env, app, &m, &method, path, started)
-            .await
-            .map(Answer::Response),
+            Handler::Route(_) if !m.method_allowed => {
+                Err(ApiError::method_not_allowed(&method, &m.allowed))
+            }
+            Handler::Route(handler) => {
+                let req = Request::from(req);
+                let allowed = match m.route.access {
+                    Access::Open => Ok(()),
+                    Access::Admin => admin::require_admin(&req, env),
+                };
+                match allowed {
+                    Err(e) => Err(e),
+                    Ok(()) => handler(Call {
+                        req,
+                        env,
+                        app,
+                        path,
+                        params: m.params,
+                        now_ms: started,
+                    })
+                    .await
+                    .map(Answer::Response),
+                }
+            }
+        },
     };
     let (answer, error_code, retry_after) = match result {
         Ok(answer) => (answer, None, None),
@@ -189,107 +187,5 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     match answer {
         Answer::Json(status, body) => raw_json_response(status, &body, retry_after),
         Answer::Response(resp) => resp.into(),
-    }
-}
-
-/// The routes other than the collector's, each on a [`Request`].
-async fn route(
-    req: Request,
-    env: &Env,
-    app: &app::App,
-    m: &routes::Matched,
-    method: &str,
-    path: &str,
-    started: u64,
-) -> Result<Response, ApiError> {
-    let now_secs = (started / 1000) as i64;
-    match m.id {
-        RouteId::Healthz => health::handle(method),
-        RouteId::OpenApi => page::openapi(&app.config.public_url),
-        RouteId::AdminPage => page::admin(path),
-        RouteId::AdminScript => page::admin_script(),
-        RouteId::AdminStyle => page::admin_style(),
-        RouteId::KeysTest => keys::test(&req, env, now_secs).await,
-        RouteId::Hook => Err(ApiError::internal("hook route dispatched twice")),
-        RouteId::Events => {
-            let event_type = m.params.get("type").unwrap_or_default().to_string();
-            events::publish(req, env, app, &event_type, started).await
-        }
-        RouteId::Result => {
-            let id = m.params.get("id").unwrap_or_default().to_string();
-            match method {
-                "PATCH" => events::patch(req, env, &id, now_secs).await,
-                _ => events::show(&req, env, &id, now_secs).await,
-            }
-        }
-        id => match admin::require_admin(&req, env) {
-            Err(e) => Err(e),
-            Ok(()) => match (id, method) {
-                (RouteId::AdminKeys, "POST") => admin::create_key(req, env, now_secs).await,
-                (RouteId::AdminKeys, _) => admin::list_keys(env, now_secs).await,
-                (RouteId::AdminKey, _) => {
-                    let key_id = m.params.get("id").unwrap_or_default();
-                    admin::revoke_key(key_id, env, now_secs).await
-                }
-                (RouteId::AdminStats, _) => match req.url() {
-                    Ok(url) => stats::stats(&url, env, app, now_secs as u64).await,
-                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
-                },
-                (RouteId::AdminBatches, _) => match req.url() {
-                    Ok(url) => stats::list_batches(&url, env).await,
-                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
-                },
-                (RouteId::AdminSubscriptions, "POST") => {
-                    subscriptions::create(req, env, app, now_secs).await
-                }
-                (RouteId::AdminSubscriptions, _) => subscriptions::list(env).await,
-                (RouteId::AdminSubscription, verb) => {
-                    let id = m.params.get("id").unwrap_or_default().to_string();
-                    match verb {
-                        "PATCH" => subscriptions::update(req, env, app, &id, now_secs).await,
-                        "DELETE" => subscriptions::delete(env, &id).await,
-                        _ => subscriptions::show(env, &id).await,
-                    }
-                }
-                (RouteId::AdminSubscriptionTest, _) => {
-                    let id = m.params.get("id").unwrap_or_default();
-                    subscriptions::test(env, app, id, now_secs).await
-                }
-                (RouteId::AdminSubscriptionRotate, _) => {
-                    let id = m.params.get("id").unwrap_or_default().to_string();
-                    subscriptions::rotate(req, env, app, &id, now_secs).await
-                }
-                (RouteId::AdminRules, _) => rules::list(env).await,
-                (RouteId::AdminRule, _) => {
-                    let name = m.params.get("name").unwrap_or_default().to_string();
-                    rules::put(req, env, &name, now_secs).await
-                }
-                (RouteId::AdminDeliveries, _) => match req.url() {
-                    Ok(url) => deliveries::list(&url, env).await,
-                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
-                },
-                (RouteId::AdminDeliveryRetry, _) => {
-                    let id = m.params.get("id").unwrap_or_default();
-                    deliveries::retry(env, id, now_secs).await
-                }
-                (RouteId::AdminPlugins, _) => plugin_admin::list(env).await,
-                (RouteId::AdminPlugin, verb) => {
-                    let name = m.params.get("name").unwrap_or_default().to_string();
-                    match verb {
-                        "PUT" => plugin_admin::put(req, env, &name, now_secs).await,
-                        "DELETE" => match req.url() {
-                            Ok(url) => plugin_admin::delete(&url, env, &name).await,
-                            Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
-                        },
-                        _ => plugin_admin::show(env, &name).await,
-                    }
-                }
-                (RouteId::AdminPluginActivate, _) => {
-                    let name = m.params.get("name").unwrap_or_default().to_string();
-                    plugin_admin::activate(req, env, &name).await
-                }
-                (other, _) => Err(ApiError::internal(format!("no handler for {other:?}"))),
-            },
-        },
     }
 }

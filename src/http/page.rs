@@ -5,7 +5,8 @@
 
 use worker::Response;
 
-use super::json_response;
+use super::call::Call;
+use super::call::json_response;
 use crate::error::ApiError;
 
 /// The OpenAPI 3.1 document of every route (`docs/openapi.json`).
@@ -24,7 +25,8 @@ const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self';
      connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// `GET /openapi.json`, with `servers` set to this deployment's `public_url`.
-pub fn openapi(public_url: &str) -> Result<Response, ApiError> {
+pub async fn openapi(c: Call<'_>) -> Result<Response, ApiError> {
+    let public_url = &c.app.config.public_url;
     let mut doc: serde_json::Value = serde_json::from_str(OPENAPI)
         .map_err(|e| ApiError::internal(format!("docs/openapi.json: {e}")))?;
     doc["servers"] = serde_json::json!([{ "url": public_url }]);
@@ -32,7 +34,8 @@ pub fn openapi(public_url: &str) -> Result<Response, ApiError> {
 }
 
 /// `GET /admin` → `308` to `/admin/`; `GET /admin/` → the page.
-pub fn admin(path: &str) -> Result<Response, ApiError> {
+pub async fn admin(c: Call<'_>) -> Result<Response, ApiError> {
+    let path = c.path;
     let internal = |e: worker::Error| ApiError::internal(e.to_string());
     if path == "/admin" {
         let mut resp = Response::empty().map_err(internal)?.with_status(308);
@@ -45,12 +48,12 @@ pub fn admin(path: &str) -> Result<Response, ApiError> {
 }
 
 /// `GET /admin/page.js`.
-pub fn admin_script() -> Result<Response, ApiError> {
+pub async fn admin_script(_: Call<'_>) -> Result<Response, ApiError> {
     static_file(ADMIN_SCRIPT, "text/javascript; charset=utf-8")
 }
 
 /// `GET /admin/page.css`.
-pub fn admin_style() -> Result<Response, ApiError> {
+pub async fn admin_style(_: Call<'_>) -> Result<Response, ApiError> {
     static_file(ADMIN_STYLE, "text/css; charset=utf-8")
 }
 

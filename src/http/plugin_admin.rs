@@ -4,10 +4,10 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use worker::{Bucket, Env, Request, Response, Url};
+use worker::{Bucket, Env, Request, Response};
 
 use super::admin::{d1_failed, db};
-use super::{json_response, read_json};
+use super::call::{Call, json_response, read_json};
 use crate::error::ApiError;
 use crate::plugins::bundle::{self, Bundle, BundleError, MAX_UPLOAD_BYTES};
 use crate::store::plugins::{self, PluginVersion};
@@ -94,10 +94,7 @@ async fn read_bundle(req: &mut Request) -> Result<Bundle, ApiError> {
             "send application/wasm (one SDK-built module) or application/json ({\"main\", \"modules\": {name: base64}})",
         ));
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+    let bytes = req.bytes().await.map_err(ApiError::unreadable_body)?;
     if bytes.len() > MAX_UPLOAD_BYTES {
         return Err(too_large(bytes.len()));
     }
@@ -111,7 +108,9 @@ async fn read_bundle(req: &mut Request) -> Result<Bundle, ApiError> {
 /// `PUT /admin/plugins/{name}` → `201` the new version (inactive), or `200` when the same
 /// code was uploaded before. Modules go to R2 first, then the D1 row: a version is
 /// listed only once all its modules are stored.
-pub async fn put(mut req: Request, env: &Env, name: &str, now: i64) -> Result<Response, ApiError> {
+pub async fn put(c: Call<'_>) -> Result<Response, ApiError> {
+    let (name, now) = (c.param("name").to_string(), c.now_secs());
+    let (name, env, mut req) = (name.as_str(), c.env, c.req);
     check_name(name)?;
     let bundle = read_bundle(&mut req).await?;
     let version = bundle.digest();
@@ -146,13 +145,15 @@ pub async fn put(mut req: Request, env: &Env, name: &str, now: i64) -> Result<Re
 }
 
 /// `GET /admin/plugins` → `{"plugins":[{name, active_version, versions, updated_at}]}`.
-pub async fn list(env: &Env) -> Result<Response, ApiError> {
+pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
+    let env = c.env;
     let all = plugins::list(&db(env)?).await.map_err(d1_failed)?;
     Ok(json_response(200, &json!({ "plugins": all })))
 }
 
 /// `GET /admin/plugins/{name}` → `{name, active_version, versions: [...]}`, newest first.
-pub async fn show(env: &Env, name: &str) -> Result<Response, ApiError> {
+pub async fn show(c: Call<'_>) -> Result<Response, ApiError> {
+    let (env, name) = (c.env, c.param("name"));
     check_name(name)?;
     let versions = plugins::versions(&db(env)?, name)
         .await
@@ -182,7 +183,9 @@ struct ActivateInput {
 
 /// `POST /admin/plugins/{name}/activate` `{"version"}` → `200` the version, now active
 /// (any stored version: an earlier one is a rollback). Takes effect on the next webhook.
-pub async fn activate(mut req: Request, env: &Env, name: &str) -> Result<Response, ApiError> {
+pub async fn activate(c: Call<'_>) -> Result<Response, ApiError> {
+    let name = c.param("name").to_string();
+    let (name, env, mut req) = (name.as_str(), c.env, c.req);
     check_name(name)?;
     let input: ActivateInput = read_json(&mut req).await?;
     let db = db(env)?;
@@ -208,7 +211,9 @@ pub async fn activate(mut req: Request, env: &Env, name: &str) -> Result<Respons
 /// `DELETE /admin/plugins/{name}[?version=]` → `200 {"name","deleted":[versions]}`: every
 /// version, or one that is not active (`409 version_active` for the active one). Rows go
 /// first, so no webhook runs a version whose modules are being removed.
-pub async fn delete(url: &Url, env: &Env, name: &str) -> Result<Response, ApiError> {
+pub async fn delete(c: Call<'_>) -> Result<Response, ApiError> {
+    let (env, name) = (c.env, c.param("name"));
+    let url = &c.url()?;
     check_name(name)?;
     let only = url
         .query_pairs()

@@ -1,168 +1,185 @@
-//! The route table: every method + path pattern the worker serves, in one list.
+//! The route table: every method + path pattern the worker serves, with who may call it
+//! and the handler that answers it, in one list.
 //!
 //! Routing ([`resolve`]) and the OpenAPI test (`docs/openapi.json` must document exactly
 //! these routes) both read [`ROUTES`], so a route cannot be added without the test asking
 //! for its documentation. Patterns are `/`-separated segments: a literal, `{name}` (one
 //! non-empty segment) or, last only, `{*name}` (the rest of the path, possibly empty).
 
-/// What a matched route does; `serve` dispatches on it.
+use futures_util::future::LocalBoxFuture;
+use worker::Response;
+
+use super::call::{Call, Params};
+use super::{
+    admin, deliveries, events, health, keys, page, plugin_admin, rules, stats, subscriptions,
+};
+use crate::error::ApiError;
+
+/// A route's handler: an `async fn(Call) -> Result<Response, ApiError>`, boxed.
+pub type RouteFn = for<'a> fn(Call<'a>) -> LocalBoxFuture<'a, Result<Response, ApiError>>;
+
+/// What answers a route.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// The collector route: `serve` hands it the runtime's request as it is
+    /// (`hooks::handle`), and it names an unknown collector before a wrong method.
+    Collector,
+    /// Any other route, on a [`Call`].
+    Route(RouteFn),
+}
+
+/// Who may call a route; checked before its handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteId {
-    /// `GET /healthz`.
-    Healthz,
-    /// `GET /openapi.json`.
-    OpenApi,
-    /// `GET /admin` (redirect) and `GET /admin/` (the admin page).
-    AdminPage,
-    /// `GET /admin/page.js` (the admin page's script).
-    AdminScript,
-    /// `GET /admin/page.css` (the admin page's style).
-    AdminStyle,
-    /// `GET /keys/test`.
-    KeysTest,
-    /// `GET|POST /admin/keys`.
-    AdminKeys,
-    /// `DELETE /admin/keys/{id}`.
-    AdminKey,
-    /// `GET /admin/stats`.
-    AdminStats,
-    /// `GET /admin/batches`.
-    AdminBatches,
-    /// `POST /hooks/{collector}[/{*rest}]`.
-    Hook,
-    /// `POST /events/{type}`.
-    Events,
-    /// `GET|PATCH /results/{id}`.
-    Result,
-    /// `GET|POST /admin/subscriptions`.
-    AdminSubscriptions,
-    /// `GET|PATCH|DELETE /admin/subscriptions/{id}`.
-    AdminSubscription,
-    /// `POST /admin/subscriptions/{id}/test`.
-    AdminSubscriptionTest,
-    /// `POST /admin/subscriptions/{id}/rotate`.
-    AdminSubscriptionRotate,
-    /// `GET /admin/rules`.
-    AdminRules,
-    /// `PUT /admin/rules/{name}`.
-    AdminRule,
-    /// `GET /admin/deliveries`.
-    AdminDeliveries,
-    /// `POST /admin/deliveries/{id}/retry`.
-    AdminDeliveryRetry,
-    /// `GET /admin/plugins`.
-    AdminPlugins,
-    /// `GET|PUT|DELETE /admin/plugins/{name}`.
-    AdminPlugin,
-    /// `POST /admin/plugins/{name}/activate`.
-    AdminPluginActivate,
+pub enum Access {
+    /// Anyone; the handler checks what it needs (an API key, a signature, a token).
+    Open,
+    /// `Authorization: Bearer <ADMIN_TOKEN>` (`admin::require_admin`).
+    Admin,
 }
 
 /// One row of the route table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct RouteDef {
     /// HTTP method (`HEAD` is served wherever `GET` is).
     pub method: &'static str,
     /// Path pattern, e.g. `/admin/keys/{id}`.
     pub pattern: &'static str,
-    /// The handler.
-    pub id: RouteId,
+    /// Who may call it.
+    pub access: Access,
+    /// What answers it.
+    pub handler: Handler,
 }
 
-const fn r(method: &'static str, pattern: &'static str, id: RouteId) -> RouteDef {
+const fn r(
+    method: &'static str,
+    pattern: &'static str,
+    access: Access,
+    handler: Handler,
+) -> RouteDef {
     RouteDef {
         method,
         pattern,
-        id,
+        access,
+        handler,
     }
 }
 
+/// `Handler::Route` for an `async fn(Call<'_>) -> Result<Response, ApiError>`.
+macro_rules! to {
+    ($f:path) => {
+        Handler::Route(|c| Box::pin($f(c)))
+    };
+}
+
+use Access::{Admin, Open};
+
 /// Every route the worker serves.
 pub const ROUTES: &[RouteDef] = &[
-    r("GET", "/healthz", RouteId::Healthz),
-    r("GET", "/openapi.json", RouteId::OpenApi),
-    r("GET", "/admin", RouteId::AdminPage),
-    r("GET", "/admin/", RouteId::AdminPage),
-    r("GET", "/admin/page.js", RouteId::AdminScript),
-    r("GET", "/admin/page.css", RouteId::AdminStyle),
-    r("GET", "/keys/test", RouteId::KeysTest),
-    r("GET", "/admin/keys", RouteId::AdminKeys),
-    r("POST", "/admin/keys", RouteId::AdminKeys),
-    r("DELETE", "/admin/keys/{id}", RouteId::AdminKey),
-    r("GET", "/admin/stats", RouteId::AdminStats),
-    r("GET", "/admin/batches", RouteId::AdminBatches),
-    r("POST", "/events/{type}", RouteId::Events),
-    r("GET", "/results/{id}", RouteId::Result),
-    r("PATCH", "/results/{id}", RouteId::Result),
-    r("GET", "/admin/subscriptions", RouteId::AdminSubscriptions),
-    r("POST", "/admin/subscriptions", RouteId::AdminSubscriptions),
+    r("GET", "/healthz", Open, to!(health::handle)),
+    r("GET", "/openapi.json", Open, to!(page::openapi)),
+    r("GET", "/admin", Open, to!(page::admin)),
+    r("GET", "/admin/", Open, to!(page::admin)),
+    r("GET", "/admin/page.js", Open, to!(page::admin_script)),
+    r("GET", "/admin/page.css", Open, to!(page::admin_style)),
+    r("GET", "/keys/test", Open, to!(keys::test)),
+    r("GET", "/admin/keys", Admin, to!(admin::list_keys)),
+    r("POST", "/admin/keys", Admin, to!(admin::create_key)),
+    r("DELETE", "/admin/keys/{id}", Admin, to!(admin::revoke_key)),
+    r("GET", "/admin/stats", Admin, to!(stats::stats)),
+    r("GET", "/admin/batches", Admin, to!(stats::list_batches)),
+    r("POST", "/events/{type}", Open, to!(events::publish)),
+    r("GET", "/results/{id}", Open, to!(events::show)),
+    r("PATCH", "/results/{id}", Open, to!(events::patch)),
+    r(
+        "GET",
+        "/admin/subscriptions",
+        Admin,
+        to!(subscriptions::list),
+    ),
+    r(
+        "POST",
+        "/admin/subscriptions",
+        Admin,
+        to!(subscriptions::create),
+    ),
     r(
         "GET",
         "/admin/subscriptions/{id}",
-        RouteId::AdminSubscription,
+        Admin,
+        to!(subscriptions::show),
     ),
     r(
         "PATCH",
         "/admin/subscriptions/{id}",
-        RouteId::AdminSubscription,
+        Admin,
+        to!(subscriptions::update),
     ),
     r(
         "DELETE",
         "/admin/subscriptions/{id}",
-        RouteId::AdminSubscription,
+        Admin,
+        to!(subscriptions::delete),
     ),
     r(
         "POST",
         "/admin/subscriptions/{id}/test",
-        RouteId::AdminSubscriptionTest,
+        Admin,
+        to!(subscriptions::test),
     ),
     r(
         "POST",
         "/admin/subscriptions/{id}/rotate",
-        RouteId::AdminSubscriptionRotate,
+        Admin,
+        to!(subscriptions::rotate),
     ),
-    r("GET", "/admin/rules", RouteId::AdminRules),
-    r("PUT", "/admin/rules/{name}", RouteId::AdminRule),
-    r("GET", "/admin/deliveries", RouteId::AdminDeliveries),
+    r("GET", "/admin/rules", Admin, to!(rules::list)),
+    r("PUT", "/admin/rules/{name}", Admin, to!(rules::put)),
+    r("GET", "/admin/deliveries", Admin, to!(deliveries::list)),
     r(
         "POST",
         "/admin/deliveries/{id}/retry",
-        RouteId::AdminDeliveryRetry,
+        Admin,
+        to!(deliveries::retry),
     ),
-    r("GET", "/admin/plugins", RouteId::AdminPlugins),
-    r("GET", "/admin/plugins/{name}", RouteId::AdminPlugin),
-    r("PUT", "/admin/plugins/{name}", RouteId::AdminPlugin),
-    r("DELETE", "/admin/plugins/{name}", RouteId::AdminPlugin),
+    r("POST", "/hooks/{collector}", Open, Handler::Collector),
+    r(
+        "POST",
+        "/hooks/{collector}/{*rest}",
+        Open,
+        Handler::Collector,
+    ),
+    r("GET", "/admin/plugins", Admin, to!(plugin_admin::list)),
+    r(
+        "GET",
+        "/admin/plugins/{name}",
+        Admin,
+        to!(plugin_admin::show),
+    ),
+    r(
+        "PUT",
+        "/admin/plugins/{name}",
+        Admin,
+        to!(plugin_admin::put),
+    ),
+    r(
+        "DELETE",
+        "/admin/plugins/{name}",
+        Admin,
+        to!(plugin_admin::delete),
+    ),
     r(
         "POST",
         "/admin/plugins/{name}/activate",
-        RouteId::AdminPluginActivate,
+        Admin,
+        to!(plugin_admin::activate),
     ),
-    r("POST", "/hooks/{collector}", RouteId::Hook),
-    r("POST", "/hooks/{collector}/{*rest}", RouteId::Hook),
 ];
 
-/// The values of a pattern's `{params}`, in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(Vec<(&'static str, String)>);
-
-impl Params {
-    /// The value of `{name}` or `{*name}`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// A path matched to a route.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched {
-    /// The handler.
-    pub id: RouteId,
-    /// The pattern that matched (logged as `route`).
-    pub pattern: &'static str,
+    /// The row for the request's method, or (when no row takes it) the first row with
+    /// the path's pattern.
+    pub route: &'static RouteDef,
     /// Path parameters.
     pub params: Params,
     /// Whether some row with this pattern takes the request's method.
@@ -213,16 +230,15 @@ pub fn resolve(method: &str, path: &str) -> Option<Matched> {
         .iter()
         .find_map(|d| match_pattern(d.pattern, path).map(|p| (d, p)))?;
     let same_pattern = || ROUTES.iter().filter(|d| d.pattern == def.pattern);
-    let method_allowed = same_pattern().any(|d| d.method == method);
+    let for_method = same_pattern().find(|d| d.method == method);
     let allowed = same_pattern()
         .map(|d| d.method)
         .collect::<Vec<_>>()
         .join(", ");
     Some(Matched {
-        id: def.id,
-        pattern: def.pattern,
+        route: for_method.unwrap_or(def),
         params,
-        method_allowed,
+        method_allowed: for_method.is_some(),
         allowed,
     })
 }
@@ -231,47 +247,79 @@ pub fn resolve(method: &str, path: &str) -> Option<Matched> {
 mod tests {
     use super::*;
 
-    fn id(method: &str, path: &str) -> Option<(RouteId, bool)> {
-        resolve(method, path).map(|m| (m.id, m.method_allowed))
+    /// The (method, pattern) of the row `method path` resolves to, and whether the method
+    /// is allowed.
+    fn row(method: &str, path: &str) -> Option<(&'static str, &'static str, bool)> {
+        resolve(method, path).map(|m| (m.route.method, m.route.pattern, m.method_allowed))
     }
 
     #[test]
     fn literal_and_parameter_segments() {
-        assert_eq!(id("GET", "/healthz"), Some((RouteId::Healthz, true)));
-        assert_eq!(id("HEAD", "/healthz"), Some((RouteId::Healthz, true)));
-        assert_eq!(id("POST", "/healthz"), Some((RouteId::Healthz, false)));
-        assert_eq!(id("GET", "/admin/"), Some((RouteId::AdminPage, true)));
-        assert_eq!(id("GET", "/admin"), Some((RouteId::AdminPage, true)));
-        assert_eq!(
-            id("GET", "/admin/page.js"),
-            Some((RouteId::AdminScript, true))
-        );
-        assert_eq!(id("GET", "/admin//"), None);
+        assert_eq!(row("GET", "/healthz"), Some(("GET", "/healthz", true)));
+        assert_eq!(row("HEAD", "/healthz"), Some(("GET", "/healthz", true)));
+        assert_eq!(row("POST", "/healthz"), Some(("GET", "/healthz", false)));
+        assert_eq!(row("GET", "/admin/"), Some(("GET", "/admin/", true)));
+        assert_eq!(row("GET", "/admin"), Some(("GET", "/admin", true)));
+        assert_eq!(row("GET", "/admin//"), None);
         let m = resolve("DELETE", "/admin/keys/key_1").unwrap();
-        assert_eq!(m.id, RouteId::AdminKey);
+        assert_eq!(m.route.pattern, "/admin/keys/{id}");
         assert_eq!(m.params.get("id"), Some("key_1"));
-        assert_eq!(id("DELETE", "/admin/keys/"), None);
-        assert_eq!(id("DELETE", "/admin/keys/a/b"), None);
-        assert_eq!(id("GET", "/nope"), None);
-        assert_eq!(id("GET", "/healthz/"), None);
+        assert_eq!(row("DELETE", "/admin/keys/"), None);
+        assert_eq!(row("DELETE", "/admin/keys/a/b"), None);
+        assert_eq!(row("GET", "/nope"), None);
+        assert_eq!(row("GET", "/healthz/"), None);
         assert_eq!(resolve("PUT", "/admin/keys").unwrap().allowed, "GET, POST");
+    }
+
+    #[test]
+    fn each_method_of_a_pattern_gets_its_own_row() {
+        assert_eq!(
+            row("POST", "/admin/keys"),
+            Some(("POST", "/admin/keys", true))
+        );
+        assert_eq!(
+            row("GET", "/admin/keys"),
+            Some(("GET", "/admin/keys", true))
+        );
+        assert_eq!(
+            row("PATCH", "/results/res_1"),
+            Some(("PATCH", "/results/{id}", true))
+        );
+        assert_eq!(
+            row("DELETE", "/admin/subscriptions/sub_1"),
+            Some(("DELETE", "/admin/subscriptions/{id}", true))
+        );
+    }
+
+    #[test]
+    fn admin_routes_take_the_admin_token_and_the_others_check_their_own() {
+        for d in ROUTES {
+            // The page and its files are open: the page asks for the token itself.
+            let page = matches!(d.pattern, "/admin/" | "/admin/page.js" | "/admin/page.css");
+            let admin_api = d.pattern.starts_with("/admin/") && !page;
+            assert_eq!(
+                d.access == Access::Admin,
+                admin_api,
+                "{} {}",
+                d.method,
+                d.pattern
+            );
+        }
     }
 
     #[test]
     fn hook_routes_take_any_sub_path() {
         let m = resolve("POST", "/hooks/amo").unwrap();
-        assert_eq!(
-            (m.id, m.params.get("collector")),
-            (RouteId::Hook, Some("amo"))
-        );
+        assert!(matches!(m.route.handler, Handler::Collector));
+        assert_eq!(m.params.get("collector"), Some("amo"));
         assert_eq!(m.params.get("rest"), None);
         let m = resolve("POST", "/hooks/portal/users/42").unwrap();
         assert_eq!(m.params.get("collector"), Some("portal"));
         assert_eq!(m.params.get("rest"), Some("users/42"));
         let m = resolve("POST", "/hooks/amo/").unwrap();
         assert_eq!(m.params.get("rest"), Some(""));
-        assert_eq!(resolve("POST", "/hooks/"), None);
-        assert_eq!(resolve("POST", "/hooks"), None);
+        assert!(resolve("POST", "/hooks/").is_none());
+        assert!(resolve("POST", "/hooks").is_none());
         assert!(!resolve("GET", "/hooks/amo").unwrap().method_allowed);
     }
 

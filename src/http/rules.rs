@@ -2,10 +2,11 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::Response;
 
 use super::admin::{d1_failed, db};
-use super::{json_response, read_json};
+use super::call::Call;
+use super::call::{json_response, read_json};
 use crate::dispatch::{self, Action, Rule};
 use crate::error::ApiError;
 use crate::store::rules;
@@ -23,7 +24,10 @@ fn yes() -> bool {
 }
 
 /// `PUT /admin/rules/{name}` `{action: "flag"|"notify", enabled?}` → `200` the rule.
-pub async fn put(mut req: Request, env: &Env, name: &str, now: i64) -> Result<Response, ApiError> {
+pub async fn put(c: Call<'_>) -> Result<Response, ApiError> {
+    let (name, now) = (c.param("name").to_string(), c.now_secs());
+    let name = name.as_str();
+    let Call { mut req, env, .. } = c;
     if !dispatch::valid_event_type(name) {
         return Err(ApiError::new(
             422,
@@ -43,7 +47,7 @@ pub async fn put(mut req: Request, env: &Env, name: &str, now: i64) -> Result<Re
 }
 
 /// `GET /admin/rules` → `{"rules":[...]}`.
-pub async fn list(env: &Env) -> Result<Response, ApiError> {
-    let all = rules::list(&db(env)?).await.map_err(d1_failed)?;
+pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
+    let all = rules::list(&db(c.env)?).await.map_err(d1_failed)?;
     Ok(json_response(200, &json!({ "rules": all })))
 }

@@ -2,11 +2,11 @@
 //! (the NDJSON objects written to R2).
 
 use serde_json::json;
-use worker::{Env, Response};
+use worker::Response;
 
 use super::admin::{d1_failed, db};
-use super::json_response;
-use crate::app::App;
+use super::call::Call;
+use super::call::json_response;
 use crate::error::ApiError;
 use crate::metrics::{self, SCOPE_COLLECTOR};
 use crate::observe;
@@ -40,12 +40,8 @@ pub(crate) fn query_param(
 
 /// `GET /admin/stats[?hours=24]`: this isolate's pending counts are flushed first, then
 /// the window's counts are read from D1.
-pub async fn stats(
-    url: &url::Url,
-    env: &Env,
-    app: &App,
-    now_secs: u64,
-) -> Result<Response, ApiError> {
+pub async fn stats(c: Call<'_>) -> Result<Response, ApiError> {
+    let (url, env, app, now_secs) = (&c.url()?, c.env, c.app, c.now_secs() as u64);
     let hours = metrics::window_hours(query_param(url, "hours", &["hours"])?.as_deref())
         .map_err(invalid_query)?;
     observe::flush(env).await?;
@@ -136,7 +132,8 @@ impl BatchQuery {
 }
 
 /// `GET /admin/batches[?collector=..&before=..&limit=..]`, newest first.
-pub async fn list_batches(url: &url::Url, env: &Env) -> Result<Response, ApiError> {
+pub async fn list_batches(c: Call<'_>) -> Result<Response, ApiError> {
+    let (url, env) = (&c.url()?, c.env);
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let q = BatchQuery::parse(&pairs).map_err(invalid_query)?;
     let rows = batches::list(&db(env)?, q.collector.as_deref(), q.before, q.limit)

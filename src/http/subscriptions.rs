@@ -6,10 +6,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 
 use super::admin::{d1_failed, db};
-use super::{json_response, read_json};
+use super::call::Call;
+use super::call::{json_response, read_json};
 use crate::app::App;
 use crate::dispatch::deliver::{self, api_key_context, jwt_secret_context, master_key, nonce};
 use crate::dispatch::{self, NewSubscription, Subscription, SubscriptionPatch, sign, url_guard};
@@ -57,12 +58,11 @@ async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, ApiError> {
 
 /// `POST /admin/subscriptions`: `201` with the subscription, its `api_key` (and the same
 /// key as a Standard Webhooks `webhook_secret`) and its `service_account`, shown once.
-pub async fn create(
-    mut req: Request,
-    env: &Env,
-    app: &App,
-    now: i64,
-) -> Result<Response, ApiError> {
+pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
+    let now = c.now_secs();
+    let Call {
+        mut req, env, app, ..
+    } = c;
     let input: NewSubscription = read_json(&mut req).await?;
     dispatch::check_name(&input.name)?;
     dispatch::check_events(&input.events)?;
@@ -112,8 +112,8 @@ pub async fn create(
 }
 
 /// `GET /admin/subscriptions`: every subscription with its latest attempt.
-pub async fn list(env: &Env) -> Result<Response, ApiError> {
-    let db = db(env)?;
+pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
+    let db = db(c.env)?;
     let subs = subscriptions::list(&db).await.map_err(d1_failed)?;
     let latest = attempts::latest_by_subscription(&db)
         .await
@@ -130,21 +130,20 @@ pub async fn list(env: &Env) -> Result<Response, ApiError> {
 }
 
 /// `GET /admin/subscriptions/{id}`.
-pub async fn show(env: &Env, id: &str) -> Result<Response, ApiError> {
+pub async fn show(c: Call<'_>) -> Result<Response, ApiError> {
     Ok(json_response(
         200,
-        &json!(load(env, id).await?.subscription),
+        &json!(load(c.env, c.param("id")).await?.subscription),
     ))
 }
 
 /// `PATCH /admin/subscriptions/{id}`: changes name, url, events, headers or enabled.
-pub async fn update(
-    mut req: Request,
-    env: &Env,
-    app: &App,
-    id: &str,
-    now: i64,
-) -> Result<Response, ApiError> {
+pub async fn update(c: Call<'_>) -> Result<Response, ApiError> {
+    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let id = id.as_str();
+    let Call {
+        mut req, env, app, ..
+    } = c;
     let patch: SubscriptionPatch = read_json(&mut req).await?;
     let mut s = load(env, id).await?.subscription;
     if let Some(name) = patch.name {
@@ -187,7 +186,8 @@ pub async fn update(
 }
 
 /// `DELETE /admin/subscriptions/{id}`: its results stay; pending deliveries fail.
-pub async fn delete(env: &Env, id: &str) -> Result<Response, ApiError> {
+pub async fn delete(c: Call<'_>) -> Result<Response, ApiError> {
+    let (env, id) = (c.env, c.param("id"));
     let s = load(env, id).await?.subscription;
     subscriptions::delete(&db(env)?, id)
         .await
@@ -196,9 +196,10 @@ pub async fn delete(env: &Env, id: &str) -> Result<Response, ApiError> {
 }
 
 /// `POST /admin/subscriptions/{id}/test`: AShirt's `{"type":"test"}`, and its answer.
-pub async fn test(env: &Env, app: &App, id: &str, now: i64) -> Result<Response, ApiError> {
-    let s = load(env, id).await?;
-    Ok(json_response(200, &deliver::test(env, app, &s, now).await?))
+pub async fn test(c: Call<'_>) -> Result<Response, ApiError> {
+    let s = load(c.env, c.param("id")).await?;
+    let answer = deliver::test(c.env, c.app, &s, c.now_secs()).await?;
+    Ok(json_response(200, &answer))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,13 +213,12 @@ struct Rotation {
 
 /// `POST /admin/subscriptions/{id}/rotate` (body optional: `{api_key?, grace_secs?}`):
 /// a new key, shown once; the old one keeps signing until `previous_valid_until`.
-pub async fn rotate(
-    mut req: Request,
-    env: &Env,
-    app: &App,
-    id: &str,
-    now: i64,
-) -> Result<Response, ApiError> {
+pub async fn rotate(c: Call<'_>) -> Result<Response, ApiError> {
+    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let id = id.as_str();
+    let Call {
+        mut req, env, app, ..
+    } = c;
     let text = req.text().await.map_err(ApiError::unreadable_body)?;
     let input: Rotation = if text.trim().is_empty() {
         Rotation::default()

@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::jsonpath::Path;
 use super::pattern::Pattern;
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table, scalar_text};
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -217,8 +217,8 @@ mod tests {
     use super::super::testing::{run, step};
     use super::*;
     use crate::auth::Identity;
-    use crate::config::Secrets;
     use crate::inbound::InboundRequest;
+    use crate::secrets::Secrets;
     use serde_json::json;
 
     fn apply(

@@ -22,9 +22,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::auth::Identity;
-use crate::config::{ConfigError, Secrets};
 use crate::error::ApiError;
+use crate::error::ConfigError;
 use crate::inbound::InboundRequest;
+use crate::secrets::Secrets;
 pub use plugin::{NoPlugins, PluginCaller, PluginReply, PluginTarget};
 
 /// What a step works on: the payload being sanitized and the query parameters recorded

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table};
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// Default `timeout_ms`.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
@@ -341,8 +341,8 @@ mod tests {
     use super::super::{Chain, StepContext};
     use super::*;
     use crate::auth::Identity;
-    use crate::config::Secrets;
     use crate::inbound::InboundRequest;
+    use crate::secrets::Secrets;
     use serde_json::json;
     use std::cell::RefCell;
 

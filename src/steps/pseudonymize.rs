@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use super::jsonpath::{Action, Matcher, Path};
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table, scalar_text};
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// Prefix that marks a pseudonym.
 pub const PREFIX: &str = "p~";
@@ -137,8 +137,8 @@ mod tests {
     use super::super::testing::{run, step};
     use super::*;
     use crate::auth::Identity;
-    use crate::config::Secrets;
     use crate::inbound::InboundRequest;
+    use crate::secrets::Secrets;
     use serde_json::json;
 
     fn apply(spec: Value, query: &str, payload: Value) -> Work {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::jsonpath::{Action, Matcher, Path};
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table};
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,8 +66,8 @@ mod tests {
     use super::super::testing::{run, step};
     use super::*;
     use crate::auth::Identity;
-    use crate::config::Secrets;
     use crate::inbound::InboundRequest;
+    use crate::secrets::Secrets;
     use serde_json::json;
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::jsonpath::Path;
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table, scalar_text};
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -238,8 +238,8 @@ mod tests {
     use super::super::testing::{run, step};
     use super::*;
     use crate::auth::Identity;
-    use crate::config::Secrets;
     use crate::inbound::InboundRequest;
+    use crate::secrets::Secrets;
     use serde_json::json;
 
     fn psoxy() -> Rc<dyn Step> {

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::plugin::{self, OnError};
 use super::{BuildContext, Flow, PluginTarget, Step, StepContext, StepError, Work, parse_table};
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 use crate::plugins::bundle::{valid_plugin_name, valid_version};
 
 #[derive(Debug, Deserialize)]
@@ -92,8 +92,8 @@ mod tests {
     use super::super::{Chain, PluginCaller, PluginReply};
     use super::*;
     use crate::auth::Identity;
-    use crate::config::Secrets;
     use crate::inbound::InboundRequest;
+    use crate::secrets::Secrets;
     use crate::steps::plugin::DEFAULT_TIMEOUT_MS;
     use serde_json::json;
     use std::cell::RefCell;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use worker::{D1Database, wasm_bindgen::JsValue};
 
 /// One attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attempt {
     /// 1-based attempt number.
     pub attempt: u32,

@@ -7,23 +7,7 @@ use serde::Deserialize;
 use worker::{D1Database, wasm_bindgen::JsValue};
 
 use super::int;
-
-/// What a claim found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The id is ours now.
-    Claimed,
-    /// Another request holds it: its record, whether that one was queued, and the
-    /// digest of its body.
-    Seen {
-        /// Record id answered to the first request.
-        record_id: String,
-        /// Whether the first request's record was queued (else it is still in flight).
-        accepted: bool,
-        /// The first request's body digest (`None` for rows from before digests).
-        body_digest: Option<String>,
-    },
-}
+use crate::collect::idempotency::{Claim, Keyed, SeenIds};
 
 #[derive(Deserialize)]
 struct Row {
@@ -135,4 +119,60 @@ pub async fn release(
     .run()
     .await?;
     Ok(())
+}
+
+/// A collector's webhook ids in D1, for [`crate::collect::idempotency::admit_once`].
+pub struct D1SeenIds<'a> {
+    /// The database.
+    pub db: &'a D1Database,
+    /// The collector the ids are for.
+    pub collector: &'a str,
+}
+
+impl SeenIds for D1SeenIds<'_> {
+    async fn claim(
+        &self,
+        key: &Keyed,
+        record_id: &str,
+        now_secs: u64,
+        hold_until: u64,
+    ) -> Result<Claim, String> {
+        let (db, collector) = (self.db, self.collector);
+        claim(
+            db,
+            collector,
+            &key.key,
+            &key.body_digest,
+            record_id,
+            now_secs,
+            hold_until,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    async fn confirm(
+        &self,
+        key: &str,
+        record_id: &str,
+        now_secs: u64,
+        expires_at: u64,
+    ) -> Result<(), String> {
+        confirm(
+            self.db,
+            self.collector,
+            key,
+            record_id,
+            now_secs,
+            expires_at,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    async fn release(&self, key: &str, record_id: &str) -> Result<(), String> {
+        release(self.db, self.collector, key, record_id)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }

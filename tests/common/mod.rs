@@ -7,10 +7,11 @@ use edgehook::auth::api_key::NoKeys;
 use edgehook::auth::keys::Keyring;
 use edgehook::auth::{self, AuthContext, AuthError};
 use edgehook::collect::accept;
-use edgehook::config::{Config, Secrets};
+use edgehook::config::Config;
 use edgehook::crypto::native::NativeCrypto;
 use edgehook::error::ApiError;
 use edgehook::inbound::{HeaderMap, InboundRequest};
+use edgehook::secrets::Secrets;
 use serde_json::{Map, Value};
 
 /// One row of a vector file: the file's `defaults` overlaid with the row's own keys.
@@ -145,7 +146,7 @@ pub fn load(auth: &str, secrets: &[(&str, &str)]) -> Result<(Config, Secrets, Ke
                 .map(|(_, v)| v.to_string())
         })
         .map_err(|e| e.0)?;
-    let keyring = Keyring::load(&config, &resolved).map_err(|e| e.0)?;
+    let keyring = Keyring::load(config.auth_tables(), &resolved).map_err(|e| e.0)?;
     Ok((config, resolved, keyring))
 }
 

@@ -8,7 +8,7 @@ use worker::{
     wasm_bindgen::JsValue,
 };
 
-use super::outbound::{read_prefix, with_timeout};
+use super::{read_prefix, with_timeout};
 use crate::plugins::loader;
 use crate::steps::{PluginCaller, PluginReply, PluginTarget};
 

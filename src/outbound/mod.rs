@@ -1,8 +1,10 @@
-//! Outbound requests (deliveries, subscription tests, plugin calls) with a deadline and a
-//! bounded answer: `fetch` has no deadline of its own, so the exchange is raced against a
-//! timer and aborted when the timer wins; and an answer's body is read chunk by chunk up
-//! to a bound, the rest cancelled unread, so a subscriber cannot make edgehook hold a
-//! large body in memory.
+//! Requests edgehook makes (deliveries, subscription tests, plugin calls): each with a
+//! deadline ([`with_timeout`]: `fetch` has no deadline of its own, so the exchange is raced
+//! against a timer and aborted when the timer wins) and a bounded answer (its body read
+//! chunk by chunk up to a bound, the rest cancelled unread, so a subscriber cannot make
+//! edgehook hold a large body in memory); and the calls of plugin steps ([`plugins`]).
+
+pub mod plugins;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,0 +1,247 @@
+//! What one delivery attempt leaves behind, decided without touching D1 or the queue: the
+//! attempt's row, the result's new state, the next attempt's message, a subscription to
+//! disable and rules to act on. `deliver` carries the [`Settlement`] out.
+
+use serde_json::json;
+
+use super::classify::Outcome;
+use super::schedule;
+use crate::store::attempts::Attempt;
+
+/// One attempt as it was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempted {
+    /// What the answer (or its absence) meant ([`super::classify`]).
+    pub outcome: Outcome,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// The attempt the current round of retries started after (`results.retry_base`:
+    /// an operator's retry restarts the schedule).
+    pub retry_base: u32,
+    /// The subscriber's status code, when it answered.
+    pub status_code: Option<u16>,
+    /// How long the attempt took.
+    pub duration_ms: u64,
+    /// When it was made, Unix seconds.
+    pub now_secs: i64,
+}
+
+/// The result row's new state, owned (`store::results::Update` borrows from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultChange {
+    /// `completed`, `rejected`, `deferred`, `delivered`, `pending` or `failed`.
+    pub status: &'static str,
+    /// The results JSON, when the subscriber sent some.
+    pub results: Option<String>,
+    /// The matched rules JSON, with `results`.
+    pub matched_rules: Option<String>,
+    /// When the next attempt is due (`pending` only).
+    pub next_attempt_at: Option<i64>,
+    /// The failure, if any.
+    pub last_error: Option<String>,
+}
+
+/// Everything an attempt leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    /// The `attempts` row.
+    pub row: Attempt,
+    /// The result's new state.
+    pub change: ResultChange,
+    /// The next attempt's number and delay, seconds, when there is one.
+    pub next: Option<(u32, u64)>,
+    /// Disable the subscription, for this reason (the subscriber answered 410).
+    pub disable: Option<String>,
+    /// The rules the subscriber's result matched, to act on ([`super::actions`]).
+    pub matched_rules: Vec<String>,
+}
+
+/// Settles an attempt against the retry `schedule`: a retry the schedule has no room for
+/// becomes a failure.
+pub fn settle(a: Attempted, schedule_secs: &[u64]) -> Settlement {
+    let round = a.attempt.saturating_sub(a.retry_base);
+    let (outcome, retry_in) = match a.outcome {
+        Outcome::Retry {
+            reason,
+            retry_after,
+        } => match schedule::next_delay(schedule_secs, round, retry_after) {
+            Some(delay) => (
+                Outcome::Retry {
+                    reason,
+                    retry_after,
+                },
+                Some(delay),
+            ),
+            None => (
+                Outcome::Failed {
+                    reason: format!("{reason}; gave up after {round} attempts"),
+                    disable: false,
+                },
+                None,
+            ),
+        },
+        other => (other, None),
+    };
+    let label = match &outcome {
+        Outcome::Retry { .. } => "retry",
+        other => other.status(),
+    };
+    let change = change(&outcome, retry_in.map(|d| a.now_secs + d as i64));
+    let disable = match &outcome {
+        Outcome::Failed {
+            disable: true,
+            reason,
+        } => Some(reason.clone()),
+        _ => None,
+    };
+    Settlement {
+        row: Attempt {
+            attempt: a.attempt,
+            status_code: a.status_code,
+            duration_ms: a.duration_ms,
+            outcome: label.to_string(),
+            error: change.last_error.clone(),
+            attempted_at: a.now_secs,
+            retry_in_secs: retry_in,
+        },
+        change,
+        next: retry_in.map(|delay| (a.attempt + 1, delay)),
+        disable,
+        matched_rules: match outcome {
+            Outcome::Completed { matched_rules, .. } => matched_rules,
+            _ => Vec::new(),
+        },
+    }
+}
+
+/// The result's new state after `outcome` (also a subscriber's later `PATCH`, which is
+/// [`Outcome::Completed`]); `next_attempt_at` when a retry is scheduled.
+pub fn change(outcome: &Outcome, next_attempt_at: Option<i64>) -> ResultChange {
+    let (results, matched_rules) = match outcome {
+        Outcome::Completed {
+            results,
+            matched_rules,
+        } => (
+            Some(results.to_string()),
+            Some(json!(matched_rules).to_string()),
+        ),
+        _ => (None, None),
+    };
+    let last_error = match outcome {
+        Outcome::Retry { reason, .. } | Outcome::Failed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    };
+    ResultChange {
+        status: outcome.status(),
+        results,
+        matched_rules,
+        next_attempt_at,
+        last_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn attempt(outcome: Outcome, attempt: u32, retry_base: u32) -> Attempted {
+        Attempted {
+            outcome,
+            attempt,
+            retry_base,
+            status_code: Some(503),
+            duration_ms: 12,
+            now_secs: NOW,
+        }
+    }
+
+    fn retry(after: Option<u64>) -> Outcome {
+        Outcome::Retry {
+            reason: "the subscriber answered 503".into(),
+            retry_after: after,
+        }
+    }
+
+    #[test]
+    fn a_retry_is_scheduled_with_the_next_message() {
+        let s = settle(attempt(retry(None), 2, 0), &[5, 300, 1_800]);
+        assert_eq!(s.row.outcome, "retry");
+        assert_eq!(s.row.retry_in_secs, Some(300));
+        assert_eq!(s.change.status, "pending");
+        assert_eq!(s.change.next_attempt_at, Some(NOW + 300));
+        assert_eq!(
+            s.change.last_error.as_deref(),
+            Some("the subscriber answered 503")
+        );
+        assert_eq!(s.next, Some((3, 300)));
+        assert_eq!((s.disable, s.matched_rules), (None, vec![]));
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_wait() {
+        let s = settle(attempt(retry(Some(900)), 1, 0), &[5, 300]);
+        assert_eq!(s.next, Some((2, 900)));
+    }
+
+    #[test]
+    fn a_retry_past_the_schedule_fails_counting_from_the_retry_base() {
+        // Attempt 5 after an operator's retry at 3: the second of this round.
+        let s = settle(attempt(retry(None), 5, 3), &[5]);
+        assert_eq!(s.row.outcome, "failed");
+        assert_eq!(s.change.status, "failed");
+        assert_eq!(
+            s.change.last_error.as_deref(),
+            Some("the subscriber answered 503; gave up after 2 attempts")
+        );
+        assert_eq!((s.next, s.row.retry_in_secs), (None, None));
+        assert_eq!(settle(attempt(retry(None), 4, 3), &[5]).next, Some((5, 5)));
+    }
+
+    #[test]
+    fn a_completed_result_is_stored_with_its_matched_rules() {
+        let outcome = Outcome::Completed {
+            results: json!({"version": "1.0", "matchedRules": ["r1"]}),
+            matched_rules: vec!["r1".into()],
+        };
+        let s = settle(attempt(outcome, 1, 0), &[5]);
+        assert_eq!(s.row.outcome, "completed");
+        assert_eq!(s.row.error, None);
+        assert_eq!(
+            s.change,
+            ResultChange {
+                status: "completed",
+                results: Some(r#"{"version":"1.0","matchedRules":["r1"]}"#.into()),
+                matched_rules: Some(r#"["r1"]"#.into()),
+                next_attempt_at: None,
+                last_error: None,
+            }
+        );
+        assert_eq!(s.matched_rules, vec!["r1".to_string()]);
+        assert_eq!(s.next, None);
+    }
+
+    #[test]
+    fn gone_disables_the_subscription_and_other_outcomes_only_settle() {
+        let gone = Outcome::Failed {
+            reason: "410".into(),
+            disable: true,
+        };
+        let s = settle(attempt(gone, 1, 0), &[5]);
+        assert_eq!(s.disable.as_deref(), Some("410"));
+        assert_eq!(s.change.status, "failed");
+        for (outcome, label) in [
+            (Outcome::Delivered, "delivered"),
+            (Outcome::Deferred, "deferred"),
+            (Outcome::Rejected, "rejected"),
+        ] {
+            let s = settle(attempt(outcome, 1, 0), &[5]);
+            assert_eq!((s.row.outcome.as_str(), s.change.status), (label, label));
+            assert_eq!(
+                (s.next, s.disable, s.change.results, s.change.last_error),
+                (None, None, None, None)
+            );
+        }
+    }
+}
