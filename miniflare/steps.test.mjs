@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { SignJWT, importJWK } from "jose";
 import { start, TEST_SECRETS } from "./harness.mjs";
 
@@ -82,7 +83,8 @@ test("psoxy_claims_must_match_query_path_and_payload_and_emails_become_pseudonym
   assert.equal(ok.status, 202);
   const { id } = await ok.json();
   const [line] = await linesWhere((l) => l.id === id, 1, "collectors/psoxy/");
-  assert.equal(line.path, `/users/${sub}`);
+  // The path parameter is pseudonymized like the query parameter holding the same id.
+  assert.equal(line.path, `/users/${pseudonym(sub)}`);
   assert.deepEqual(line.payload, {
     user_id: sub,
     employeeEmail: pseudonym("alice@corp.example"),
@@ -90,6 +92,7 @@ test("psoxy_claims_must_match_query_path_and_payload_and_emails_become_pseudonym
     hours: 7,
   });
   assert.deepEqual(line.queryParameters, { userId: sub, email: pseudonym("alice@corp.example") });
+  assert.ok(!JSON.stringify(line).includes(`/users/${sub}`));
   // Only the accepted record was stored.
   assert.equal((await eh.lines("collectors/psoxy/")).length, 1);
 
@@ -160,4 +163,132 @@ test("filter_rejects_or_drops_and_redact_removes_matches", async () => {
   const lines = await linesWhere(() => true, 1, "collectors/sieve/");
   assert.deepEqual(lines, [{ type: "order.paid", items: [{ sku: "a" }, { sku: "b" }] }]);
   assert.ok(!(await everythingInR2()).includes("4111111111111111"));
+});
+
+/** A GitHub push to `repo` with (message, author email) commits. */
+function push(repo, commits, ref = "refs/heads/main") {
+  return {
+    ref,
+    repository: { full_name: repo },
+    commits: commits.map(([message, email]) => ({ message, author: { email } })),
+  };
+}
+
+test("gitproxy_block_lists_refuse_or_drop_pushes_and_store_only_clean_ones", async () => {
+  const ok = await postJson("/hooks/policy", push("acme/site", [["fix: typo", "alice@corp.example"], ["docs", "bob@partner.example"]]));
+  assert.equal(ok.status, 202);
+  const refused = [
+    [push("acme/payroll", [["fix", "alice@corp.example"]]), "repository"],
+    [push("acme/site", [["fix", "alice@corp.example"], ["rotate PASSWORD", "alice@corp.example"]]), "blocked: payload $.commits[*].message"],
+    [push("acme/site", [["Do Not Merge yet", "alice@corp.example"]]), "blocked: payload $.commits[*].message"],
+    [push("acme/site", [["customer ssn: 123-45-6789", "alice@corp.example"]]), "blocked: payload $.commits[*].message"],
+    [push("acme/site", [["fix", "alice@corp.example"], ["fix", "mallory@evil.example"]]), "blocked: payload $.commits[*].author.email"],
+    [push("acme/site", [["fix", "root@corp.example"]]), "blocked: payload $.commits[*].author.email"],
+  ];
+  for (const [body, why] of refused) {
+    const resp = await postJson("/hooks/policy", body);
+    const { error } = await resp.json();
+    assert.deepEqual([resp.status, error.code], [422, "filtered"], JSON.stringify(body));
+    assert.ok(error.message.includes(why), error.message);
+  }
+  const dropped = await postJson("/hooks/policy", push("acme/docs", [["wip", "alice@corp.example"]], "refs/heads/wip/x"));
+  assert.deepEqual([dropped.status, (await dropped.json()).status], [202, "dropped"]);
+  const lines = await linesWhere(() => true, 1, "collectors/policy/");
+  assert.equal(lines.length, 1);
+  assert.deepEqual(lines[0].commits.map((c) => c.message), ["fix: typo", "docs"]);
+});
+
+// Made-up credentials with real shapes, from the unit tests' corpus.
+const SECRETS = JSON.parse(readFileSync(new URL("../tests/vectors/secrets.json", import.meta.url), "utf8"));
+const secretOf = (detector) => SECRETS.secrets.find((c) => c.detector === detector).text;
+
+test("scan_secrets_rejects_redacts_or_flags_and_never_stores_a_secret", async () => {
+  // reject: 422 naming detector and place, not the secret; nothing stored.
+  const aws = secretOf("aws-access-key-id");
+  const resp = await postJson("/hooks/leaky", { note: "ok", logs: ["fine", aws] });
+  const { error } = await resp.json();
+  assert.deepEqual([resp.status, error.code], [422, "secret_detected"]);
+  assert.equal(error.message, 'aws-access-key-id found at $["logs"][1]');
+  assert.ok(!error.message.includes(aws.split("= ")[1]));
+  // The allow list and clean bodies pass.
+  assert.equal((await postJson("/hooks/leaky", { example: "AKIAIOSFODNN7EXAMPLE", n: 1 })).status, 202);
+
+  // redact: each secret replaced in place, in the payload and the recorded query.
+  const gh = secretOf("github-token");
+  const pem = secretOf("private-key");
+  const jwt = secretOf("jwt").split("Bearer ")[1];
+  const redact = await postJson(`/hooks/leaky-redact?token=${jwt}&page=2`, { commit: { diff: `+${gh}\n` }, key: pem, n: 2 });
+  assert.equal(redact.status, 202);
+  // flag: stored as sent, plus the list of findings.
+  const slack = secretOf("slack-webhook-url");
+  assert.equal((await postJson("/hooks/leaky-flag", { alert: slack, n: 3 })).status, 202);
+
+  const [redacted] = await linesWhere(() => true, 1, "collectors/leaky-redact/");
+  assert.deepEqual(redacted.payload, {
+    commit: { diff: "+export GITHUB_TOKEN=[REDACTED:github-token]\n" },
+    key: "[REDACTED:private-key]\n",
+    n: 2,
+  });
+  assert.deepEqual(redacted.queryParameters, { token: "[REDACTED:jwt]", page: "2" });
+  const [flagged] = await linesWhere(() => true, 1, "collectors/leaky-flag/");
+  assert.deepEqual(flagged, { alert: slack, n: 3, _secrets: [{ detector: "slack-webhook-url", path: '$["alert"]' }] });
+  const [clean] = await linesWhere(() => true, 1, "collectors/leaky/");
+  assert.deepEqual(clean, { example: "AKIAIOSFODNN7EXAMPLE", n: 1 });
+
+  const stored = await everythingInR2();
+  for (const secret of [aws.split("= ")[1], gh.split("=")[1], jwt, pem.split("\n")[1]]) {
+    assert.ok(!stored.includes(secret), "a secret reached R2");
+  }
+});
+
+test("validate_refuses_payloads_off_schema_with_place_and_keyword", async () => {
+  assert.equal((await postJson("/hooks/schema", { id: "ord_1", amount: 3 })).status, 202);
+  const cases = [
+    ["/hooks/schema", { id: "ord_2", amount: -1 }, 'at /amount: keyword "minimum"'],
+    ["/hooks/schema", { amount: 1 }, 'at /: keyword "required"'],
+    ["/hooks/schema", [1], 'at /: keyword "type"'],
+    // The schema held in a var (ORDER_SCHEMA), compiled when the config loaded.
+    ["/hooks/schema-var", { items: [{ sku: "a", qty: 0 }] }, 'at /items/0/qty: keyword "minimum"'],
+    ["/hooks/schema-var", { items: [{ qty: 1 }] }, 'at /items/0: keyword "required"'],
+  ];
+  for (const [pathname, body, want] of cases) {
+    const resp = await postJson(pathname, body);
+    const { error } = await resp.json();
+    assert.deepEqual([resp.status, error.code], [422, "schema_mismatch"], JSON.stringify(body));
+    assert.ok(error.message.startsWith(want), error.message);
+  }
+  assert.equal((await postJson("/hooks/schema-var", { items: [{ sku: "a", qty: 2 }] })).status, 202);
+  const stored = await linesWhere(() => true, 1, "collectors/schema");
+  assert.deepEqual(stored.map((l) => l.id ?? l.items?.[0]?.sku).sort(), ["a", "ord_1"]);
+});
+
+test("a_bad_schema_or_list_secret_is_invalid_config_naming_the_step", async () => {
+  const cases = [
+    [
+      { name: "s", auth: { scheme: "none" }, steps: [{ kind: "validate", schema: { type: "objekt" } }] },
+      {},
+      "collectors[0].steps[0].schema: not a usable JSON Schema",
+    ],
+    [
+      { name: "s", auth: { scheme: "none" }, steps: [{ kind: "validate", schema_from: "ORDER_SCHEMA" }] },
+      { ORDER_SCHEMA: "{not json" },
+      "collectors[0].steps[0].schema_from: secret ORDER_SCHEMA does not hold JSON",
+    ],
+    [
+      { name: "s", auth: { scheme: "none" }, steps: [{ kind: "filter", when: { payload: { "$.r": { not_in: { secret: "REPOS" } } } } }] },
+      { REPOS: "acme/site" },
+      'collectors[0].steps[0].when.payload."$.r".not_in.secret: secret REPOS must hold a JSON array',
+    ],
+  ];
+  for (const [collector, secrets, want] of cases) {
+    const bad = await start({ config: { public_url: "http://edgehook.test", collectors: [collector] }, secrets: { ...TEST_SECRETS, ...secrets } });
+    try {
+      const resp = await bad.fetch("/hooks/s", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      const { error } = await resp.json();
+      assert.deepEqual([resp.status, error.code], [500, "invalid_config"]);
+      assert.ok(error.message.startsWith(want), error.message);
+    } finally {
+      await bad.dispose();
+    }
+  }
 });
