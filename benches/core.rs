@@ -102,6 +102,15 @@ fn records_mib(text: impl Fn(usize) -> String) -> Vec<u8> {
     serde_json::to_vec(&json!({"records": items})).unwrap_or_default()
 }
 
+/// 1 MiB of records with nothing secret in them.
+fn clean_mib() -> Vec<u8> {
+    records_mib(|i| {
+        format!(
+            "Deployed build {i} to the staging cluster; all health checks passed and the rollout continues tomorrow."
+        )
+    })
+}
+
 /// scan-secrets on 1 MiB: clean text, and text dense with near misses (every keyword,
 /// each followed by something that is not a secret), beside the same bodies through an
 /// empty chain (what parsing and encoding cost alone).
@@ -132,6 +141,29 @@ fn scan_cases() {
         "scan-secrets, 1 MiB of near misses (parse + step + encode)",
         &scan,
         &near,
+    );
+}
+
+/// validate on the 1 MiB of records: a schema checking every record's fields (types,
+/// a pattern, a format-free email shape, bounds), beside the same body through no steps.
+fn validate_cases() {
+    let body = clean_mib();
+    let schema = json!({"kind": "validate", "schema": {
+    "type": "object", "required": ["records"],
+    "properties": {"records": {"type": "array", "items": {
+        "type": "object", "required": ["id", "user", "email", "message"],
+        "additionalProperties": false,
+        "properties": {
+            "id": {"type": "integer", "minimum": 0},
+            "user": {"type": "string", "pattern": "^user[0-9]+$"},
+            "email": {"type": "string", "maxLength": 254},
+            "message": {"type": "string"},
+            "tags": {"type": "array", "items": {"enum": ["alpha", "beta", "gamma"]}}
+        }}}}}});
+    steps(
+        "validate, 1 MiB of records (parse + step + encode)",
+        &[schema],
+        &body,
     );
 }
 
@@ -474,4 +506,5 @@ fn main() {
     json_check_cases();
     pseudonymize_cases();
     scan_cases();
+    validate_cases();
 }

@@ -4,8 +4,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import { SignJWT, importJWK } from "jose";
-import { start, TEST_SECRETS } from "./harness.mjs";
+import { start, testConfig, TEST_SECRETS } from "./harness.mjs";
 
 const PSOXY = "http://edgehook.test/hooks/psoxy";
 let eh;
@@ -290,5 +291,80 @@ test("a_bad_schema_or_list_secret_is_invalid_config_naming_the_step", async () =
     } finally {
       await bad.dispose();
     }
+  }
+});
+
+test("plugin_url_form_calls_a_web_service_on_127_0_0_1_the_ashirt_way", async () => {
+  // An AShirt-style web service (shared/reference/003): answers by the record's action.
+  const seen = [];
+  const srv = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const message = JSON.parse(body);
+      seen.push({ method: req.method, url: req.url, headers: req.headers, message });
+      const answer = (status, json) => {
+        res.writeHead(status, json === undefined ? {} : { "content-type": "application/json" });
+        res.end(json === undefined ? undefined : JSON.stringify(json));
+      };
+      switch (message.record.action) {
+        // AShirt sends processed content as a string holding JSON.
+        case "rewrite": return answer(200, { action: "processed", content: JSON.stringify({ ...message.record, tagged: true }) });
+        case "reject": return answer(200, { action: "rejected", content: "not allowed" });
+        case "defer": return answer(202);
+        case "redirect": res.writeHead(302, { location: "http://127.0.0.1:1/" }); return res.end();
+        case "slow": return setTimeout(() => answer(200, { action: "deferred" }), 1500);
+        default: return answer(500, { action: "error", content: "boom" });
+      }
+    });
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${srv.address().port}/process?team=red`;
+  const base = testConfig();
+  const plugin = { kind: "plugin", type: "web", version: 1, url, timeout_ms: 500, headers: { "X-Team": "red" }, secret_headers: { Authorization: "AMO_KEY" } };
+  const config = {
+    ...base,
+    collectors: [
+      ...base.collectors,
+      { name: "web", auth: { scheme: "none" }, steps: [plugin] },
+      { name: "web-pass", auth: { scheme: "none" }, steps: [{ ...plugin, on_error: "pass" }] },
+    ],
+  };
+  const web = await start({ config });
+  try {
+    const post = (name, body) => web.fetch(`/hooks/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    assert.equal((await post("web", { action: "rewrite", n: 1 })).status, 202);
+    const rejected = await post("web", { action: "reject", n: 2 });
+    const { error } = await rejected.json();
+    assert.deepEqual([rejected.status, error.code], [422, "rejected_by_plugin"]);
+    assert.match(error.message, /not allowed/);
+    assert.equal((await post("web", { action: "defer", n: 3 })).status, 202);
+    for (const action of ["fail", "slow", "redirect"]) {
+      const r = await post("web", { action, n: 4 });
+      assert.deepEqual([r.status, (await r.json()).error.code], [503, "plugin_unavailable"], action);
+    }
+    assert.equal((await post("web-pass", { action: "fail", n: 5 })).status, 202);
+
+    // The service got the record POSTed with the configured and secret headers.
+    const first = seen[0];
+    assert.equal(first.method, "POST");
+    assert.equal(first.url, "/process?team=red");
+    assert.equal(first.headers["content-type"], "application/json");
+    assert.equal(first.headers["x-team"], "red");
+    assert.equal(first.headers.authorization, TEST_SECRETS.AMO_KEY);
+    assert.deepEqual(first.message, { type: "record", collector: "web", record: { action: "rewrite", n: 1 } });
+
+    const stored = await web.until(async () => {
+      const lines = await web.lines("collectors/web");
+      return lines.length >= 3 ? lines : null;
+    }, 15000, "three stored records");
+    const byN = Object.fromEntries(stored.map((l) => [l.n, l]));
+    assert.deepEqual(byN[1], { action: "rewrite", n: 1, tagged: true });
+    assert.deepEqual(byN[3], { action: "defer", n: 3 });
+    assert.deepEqual(byN[5], { action: "fail", n: 5 });
+    assert.deepEqual(Object.keys(byN).sort(), ["1", "3", "5"]);
+  } finally {
+    await web.dispose();
+    srv.close();
   }
 });
