@@ -2,6 +2,8 @@
 //! after `/hooks/<name>`, parameters percent-decoded. `verify-claims` compares them with
 //! token claims; `pseudonymize` replaces them in the recorded path.
 
+use crate::config::ConfigError;
+
 /// A sub-path template such as `/users/{userId}/events`.
 #[derive(Debug)]
 pub struct Template {
@@ -41,6 +43,13 @@ impl Template {
             text: text.to_string(),
             segments,
         })
+    }
+
+    /// A step's optional `path_template`, a bad one named as `<step>.path_template`.
+    pub fn of_step(text: Option<&str>, step: &str) -> Result<Option<Template>, ConfigError> {
+        text.map(Template::parse)
+            .transpose()
+            .map_err(|e| ConfigError(format!("{step}.path_template: {e}")))
     }
 
     /// Whether the template has the parameter `{param}`.

@@ -56,12 +56,7 @@ pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigE
             cx.path
         )));
     }
-    let template = spec
-        .path_template
-        .as_deref()
-        .map(Template::parse)
-        .transpose()
-        .map_err(|e| ConfigError(format!("{}.path_template: {e}", cx.path)))?;
+    let template = Template::of_step(spec.path_template.as_deref(), cx.path)?;
     let path_params = match template {
         _ if spec.path_params.is_empty() => None,
         None => {

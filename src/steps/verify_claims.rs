@@ -55,12 +55,7 @@ pub fn build(raw: &serde_json::Value, cx: &BuildContext<'_>) -> Result<Rc<dyn St
             cx.path
         )));
     }
-    let template = spec
-        .path_template
-        .as_deref()
-        .map(Template::parse)
-        .transpose()
-        .map_err(|e| ConfigError(format!("{}.path_template: {e}", cx.path)))?;
+    let template = Template::of_step(spec.path_template.as_deref(), cx.path)?;
     for (claim, places) in &spec.claims {
         let key = format!("{}.claims.{claim}", cx.path);
         if places.query.is_none() && places.path.is_none() && places.payload.is_none() {
