@@ -152,10 +152,7 @@ pub async fn patch(mut req: Request, env: &Env, id: &str, now: i64) -> Result<Re
             "expected Authorization: JWT <token> or <jwt_key>:<base64 HMAC> (AShirt)",
         )
     })?;
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+    let body = req.bytes().await.map_err(ApiError::unreadable_body)?;
     let db = db(env)?;
     // (account, the one-time id to record, how long to remember it)
     let (owner, once_id, issuer, remember_until) = match credentials {
