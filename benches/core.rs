@@ -29,13 +29,21 @@ use serde_json::{Value, json};
 /// Parses `body`, runs a pseudonymize step over `paths`, serializes: what a collector
 /// with that step does per webhook beyond the plain path.
 fn pseudonymize(what: &str, paths: Value, body: &[u8]) {
-    let chain = Chain::compile(
+    steps(
+        what,
         &[json!({"kind": "pseudonymize", "paths": paths, "salt": "SALT"})],
-        "collectors[0]",
-        "none",
-    )
-    .unwrap_or_else(|e| panic!("chain: {e}"));
+        body,
+    );
+}
+
+/// Parses `body`, runs the chain of `steps`, serializes.
+fn steps(what: &str, steps: &[Value], body: &[u8]) {
+    let chain =
+        Chain::compile(steps, "collectors[0]", "none").unwrap_or_else(|e| panic!("chain: {e}"));
     let secrets = Secrets::from_pairs([("SALT", "bench-salt")]);
+    chain
+        .load(&secrets)
+        .unwrap_or_else(|e| panic!("chain: {e}"));
     let req = InboundRequest::default();
     let identity = Identity::of("none");
     let cx = StepContext {
@@ -78,6 +86,86 @@ fn pseudonymize_cases() {
         "pseudonymize $..email, 80k matches, 6 MB (parse + step + encode)",
         json!(["$..email"]),
         &big,
+    );
+}
+
+/// A 1 MiB JSON payload of webhook-like records: ids, names, emails, free text.
+fn records_mib(text: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut items = Vec::new();
+    let mut size = 0;
+    let mut i = 0;
+    while size < 1 << 20 {
+        let item = json!({"id": i, "user": format!("user{i}"), "email": format!("user{i}@corp.example"),
+            "message": text(i), "tags": ["alpha", "beta"]});
+        size += item.to_string().len() + 1;
+        items.push(item);
+        i += 1;
+    }
+    serde_json::to_vec(&json!({"records": items})).unwrap_or_default()
+}
+
+/// 1 MiB of records with nothing secret in them.
+fn clean_mib() -> Vec<u8> {
+    records_mib(|i| {
+        format!(
+            "Deployed build {i} to the staging cluster; all health checks passed and the rollout continues tomorrow."
+        )
+    })
+}
+
+/// scan-secrets on 1 MiB: clean text, and text dense with near misses (every keyword,
+/// each followed by something that is not a secret), beside the same bodies through an
+/// empty chain (what parsing and encoding cost alone).
+fn scan_cases() {
+    let clean = records_mib(|i| {
+        format!(
+            "Deployed build {i} to the staging cluster; all health checks passed and the rollout continues tomorrow."
+        )
+    });
+    let near = records_mib(|i| {
+        format!(
+            "AKIA{i} ghp_{i} glpat-{i} xoxb-{i} sk_live_{i} AIza{i} eyJ{i}.eyJ -----BEGIN {i} password={i} token: short"
+        )
+    });
+    let scan = [json!({"kind": "scan-secrets"})];
+    steps("no steps, 1 MiB of records (parse + encode)", &[], &clean);
+    steps(
+        "scan-secrets, 1 MiB clean (parse + step + encode)",
+        &scan,
+        &clean,
+    );
+    steps(
+        "no steps, 1 MiB of near misses (parse + encode)",
+        &[],
+        &near,
+    );
+    steps(
+        "scan-secrets, 1 MiB of near misses (parse + step + encode)",
+        &scan,
+        &near,
+    );
+}
+
+/// validate on the 1 MiB of records: a schema checking every record's fields (types,
+/// a pattern, a format-free email shape, bounds), beside the same body through no steps.
+fn validate_cases() {
+    let body = clean_mib();
+    let schema = json!({"kind": "validate", "schema": {
+    "type": "object", "required": ["records"],
+    "properties": {"records": {"type": "array", "items": {
+        "type": "object", "required": ["id", "user", "email", "message"],
+        "additionalProperties": false,
+        "properties": {
+            "id": {"type": "integer", "minimum": 0},
+            "user": {"type": "string", "pattern": "^user[0-9]+$"},
+            "email": {"type": "string", "maxLength": 254},
+            "message": {"type": "string"},
+            "tags": {"type": "array", "items": {"enum": ["alpha", "beta", "gamma"]}}
+        }}}}}});
+    steps(
+        "validate, 1 MiB of records (parse + step + encode)",
+        &[schema],
+        &body,
     );
 }
 
@@ -449,4 +537,6 @@ fn main() {
     json_check_cases();
     pseudonymize_cases();
     pattern_cases();
+    scan_cases();
+    validate_cases();
 }

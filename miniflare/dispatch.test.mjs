@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { createHmac, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { createExpressApp } from "addons-scanner-utils";
@@ -175,6 +175,62 @@ test("an_amo_scanner_built_with_addons_scanner_utils_gets_the_event_and_patches_
   const after = await resultOf(id);
   assert.deepEqual(after.results, { version: "1.0.1", matchedRules: [] });
   assert.equal(after.status, before.status);
+});
+
+// AShirt's request signing (shared/reference/003, generateAuthorizationHeaderValue):
+// base64 HMAC-SHA256 over "METHOD\nURI\nDATE\n" + SHA-256(body), under the secret key's
+// base64-decoded bytes.
+function ashirtPatch(resultUrl, { accessKey, secretKey, date = new Date().toUTCString() }, results) {
+  const path = new URL(resultUrl).pathname;
+  const body = JSON.stringify({ results });
+  const head = Buffer.from(`PATCH\n${path}\n${date}\n`);
+  const digest = createHash("sha256").update(body).digest();
+  const mac = createHmac("sha256", Buffer.from(secretKey, "base64")).update(Buffer.concat([head, digest])).digest("base64");
+  const send = () =>
+    eh.fetch(path, { method: "PATCH", headers: { authorization: `${accessKey}:${mac}`, date, "content-type": "application/json" }, body });
+  return { send };
+}
+
+test("a_deferred_ashirt_worker_patches_its_result_with_ashirt_request_signing", async () => {
+  // The worker defers (AShirt: 202 / {"action":"deferred"}) and reports back later, signing
+  // the PATCH with the subscription's service account as AShirt credentials.
+  let account;
+  let patched;
+  const worker = await subscriber((entry, _, res) => {
+    reply(res, 202, { action: "deferred" });
+    const { scanner_result_url } = JSON.parse(entry.body);
+    const credentials = { accessKey: account.jwt_key, secretKey: account.ashirt_secret_key };
+    patched = ashirtPatch(scanner_result_url, credentials, { action: "processed", tags: ["reviewed"] }).send();
+  });
+  const created = await subscribe("ashirt-worker", worker.url, ["evidence.created"]);
+  account = created.service_account;
+  assert.equal(Buffer.from(account.ashirt_secret_key, "base64").toString(), account.jwt_secret);
+  const event = await call("POST", "/events/evidence.created", { evidence: "e-1" });
+  const [{ id, result_url }] = event.body.results;
+  const done = await untilStatus(id, ["completed"]);
+  assert.equal((await patched).status, 200);
+  assert.deepEqual(done.results, { action: "processed", tags: ["reviewed"] });
+  assert.deepEqual(done.attempts.map((a) => a.outcome), ["deferred"]);
+
+  // Refused: the same signed request again, a wrong secret, an unknown access key, a
+  // stale Date, and another subscription's account; none changes the result.
+  const good = { accessKey: account.jwt_key, secretKey: account.ashirt_secret_key };
+  const once = ashirtPatch(result_url, good, { action: "processed", tags: ["again"] });
+  assert.equal((await once.send()).status, 200);
+  const replay = await once.send();
+  assert.deepEqual([replay.status, (await replay.json()).error.code], [401, "replayed_token"]);
+  const refusals = [
+    [{ ...good, secretKey: Buffer.from("guess").toString("base64") }, 401, "invalid_signature"],
+    [{ ...good, accessKey: "sa_nobody" }, 401, "invalid_signature"],
+    [{ ...good, date: new Date(Date.now() - 2 * 3600 * 1000).toUTCString() }, 401, "timestamp_out_of_tolerance"],
+  ];
+  const other = (await subscribe("ashirt-other", worker.url, ["evidence.other"])).service_account;
+  refusals.push([{ accessKey: other.jwt_key, secretKey: other.ashirt_secret_key }, 403, "not_result_owner"]);
+  for (const [credentials, status, code] of refusals) {
+    const resp = await ashirtPatch(result_url, credentials, { action: "processed", tags: ["evil"] }).send();
+    assert.deepEqual([resp.status, (await resp.json()).error.code], [status, code], JSON.stringify(credentials));
+  }
+  assert.deepEqual((await resultOf(id)).results, { action: "processed", tags: ["again"] });
 });
 
 test("a_subscriber_failing_twice_then_answering_ends_completed_after_three_attempts_on_schedule", async () => {

@@ -45,7 +45,14 @@ export function testConfig(overrides = {}) {
             path_template: "/users/{userId}",
             claims: { sub: { query: "userId", path: "userId", payload: "$.user_id" } },
           },
-          { kind: "pseudonymize", paths: ["$.employeeEmail", "$.managerEmail"], query: ["email"], salt: "PSEUDONYM_SALT" },
+          {
+            kind: "pseudonymize",
+            paths: ["$.employeeEmail", "$.managerEmail"],
+            query: ["email"],
+            path_template: "/users/{userId}",
+            path_params: ["userId"],
+            salt: "PSEUDONYM_SALT",
+          },
         ],
       },
       // A second source sharing the salt: the same email gives the same pseudonym.
@@ -72,6 +79,45 @@ export function testConfig(overrides = {}) {
         steps: [{ kind: "plugin", binding: "SCANNER", timeout_ms: 500, on_error: "pass" }],
       },
       { name: "packed", auth: { scheme: "none" }, compress: true, keep_original: true },
+      // GitProxy's push policies as filters (docs/STEPS.md#filter).
+      {
+        name: "policy",
+        auth: { scheme: "none" },
+        steps: [
+          { kind: "filter", when: { payload: { "$.repository.full_name": { in: { secret: "ALLOWED_REPOS" } } } } },
+          {
+            kind: "filter",
+            on_match: "reject",
+            when: {
+              any: [
+                { payload: { "$.commits[*].message": { contains: ["password", "DO NOT MERGE"] } } },
+                { payload: { "$.commits[*].message": { matches: "(?i)\\bssn\\b\\s*[:=]?\\s*\\d{3}-?\\d{2}-?\\d{4}" } } },
+                { payload: { "$.commits[*].author.email": { not_matches: "@(corp\\.example|partner\\.example)$" } } },
+                { payload: { "$.commits[*].author.email": { matches: "^(root|admin)@" } } },
+              ],
+            },
+          },
+          { kind: "filter", on_match: "drop", when: { payload: { "$.ref": { matches: "^refs/heads/(wip|tmp)/" } } } },
+        ],
+      },
+      { name: "leaky", auth: { scheme: "none" }, steps: [{ kind: "scan-secrets", allow: ["AKIAIOSFODNN7EXAMPLE"] }] },
+      { name: "leaky-redact", format: "request", auth: { scheme: "none" }, steps: [{ kind: "scan-secrets", action: "redact" }] },
+      { name: "leaky-flag", auth: { scheme: "none" }, steps: [{ kind: "scan-secrets", action: "flag" }] },
+      {
+        name: "schema",
+        auth: { scheme: "none" },
+        steps: [
+          {
+            kind: "validate",
+            schema: {
+              type: "object",
+              required: ["id", "amount"],
+              properties: { id: { type: "string" }, amount: { type: "number", minimum: 0 } },
+            },
+          },
+        ],
+      },
+      { name: "schema-var", auth: { scheme: "none" }, steps: [{ kind: "validate", schema_from: "ORDER_SCHEMA" }] },
     ],
     ...overrides,
   };
@@ -97,6 +143,15 @@ export const TEST_SECRETS = {
   // RFC 8032 section 7.1 TEST 1 Ed25519 public key, for Standard Webhooks v1a.
   SW_PUBLIC_KEY: "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
   PSEUDONYM_SALT: "test-pseudonym-salt",
+  // The filter's allow list of repositories (a JSON array in a secret).
+  ALLOWED_REPOS: JSON.stringify(["acme/site", "acme/docs"]),
+  // The schema of the schema-var collector's validate step.
+  ORDER_SCHEMA: JSON.stringify({
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    type: "object",
+    required: ["items"],
+    properties: { items: { type: "array", items: { type: "object", required: ["sku"], properties: { qty: { type: "integer", minimum: 1 } } } } },
+  }),
   // base64 of 32 bytes: seals subscription secrets in D1.
   MASTER_KEY: "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=",
 };

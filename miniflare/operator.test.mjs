@@ -251,3 +251,35 @@ test("with_an_analytics_engine_binding_each_request_writes_one_data_point", asyn
     await ae.dispose();
   }
 });
+
+test("without_admin_token_every_admin_route_answers_403_admin_disabled", async () => {
+  // Every operation the OpenAPI document secures with the admin token alone, and the
+  // publisher routes when no API key is presented, answer 403 admin_disabled whatever
+  // Authorization says; nothing else changes (the collectors still take webhooks).
+  const spec = JSON.parse(readFileSync(path.join(root, "docs/openapi.json"), "utf8"));
+  const { ADMIN_TOKEN, ...secrets } = TEST_SECRETS;
+  const off = await start({ secrets });
+  try {
+    const calls = [];
+    for (const [route, ops] of Object.entries(spec.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const schemes = (op.security ?? []).map((s) => Object.keys(s)[0]);
+        if (schemes.includes("adminToken")) calls.push([method.toUpperCase(), route.replace(/\{[^}]+\}/g, "x1")]);
+      }
+    }
+    assert.ok(calls.length >= 18, `${calls.length} admin operations`);
+    for (const [method, route] of calls) {
+      for (const authorization of [undefined, `Bearer ${ADMIN_TOKEN}`, "Bearer "]) {
+        const headers = { "content-type": "application/json", ...(authorization ? { authorization } : {}) };
+        const body = ["POST", "PUT", "PATCH"].includes(method) ? "{}" : undefined;
+        const r = await off.fetch(route, { method, headers, body });
+        const { error } = await r.json();
+        assert.deepEqual([r.status, error.code], [403, "admin_disabled"], `${method} ${route} ${authorization}`);
+        assert.match(error.message, /ADMIN_TOKEN/);
+      }
+    }
+    assert.equal((await off.fetch("/hooks/open", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status, 202);
+  } finally {
+    await off.dispose();
+  }
+});

@@ -245,7 +245,11 @@ impl Config {
                 }
             }
         }
-        Ok(Secrets(secrets))
+        let secrets = Secrets(secrets);
+        for c in &self.collectors {
+            c.chain.load(&secrets)?;
+        }
+        Ok(secrets)
     }
 }
 

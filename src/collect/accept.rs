@@ -116,10 +116,10 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
     // no steps to run it is only checked, not parsed into a tree nothing would read.
     let text = simdutf8::basic::from_utf8(&req.body).ok();
     let raw_line = text.and_then(record::single_line);
-    let (payload_text, query) = match (text, raw_line) {
+    let (payload_text, query, path) = match (text, raw_line) {
         (Some(text), Some(raw)) if collector.chain.is_empty() => {
             record::check_payload(text)?;
-            (Cow::Borrowed(raw), req.query_pairs())
+            (Cow::Borrowed(raw), req.query_pairs(), None)
         }
         _ => {
             let mut work = Work::new(record::parse_payload(&req.body)?, req.query_pairs());
@@ -137,7 +137,7 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
                 (false, Some(raw)) => Cow::Borrowed(raw),
                 _ => Cow::Owned(work.payload.to_string()),
             };
-            (payload_text, work.query)
+            (payload_text, work.query, work.path)
         }
     };
     let line = record::line(
@@ -147,7 +147,7 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
         now_ms,
         LineRequest {
             method: &req.method,
-            sub_path: &req.sub_path,
+            sub_path: path.as_deref().unwrap_or(&req.sub_path),
             query: &query,
         },
         &payload_text,

@@ -4,7 +4,13 @@
 //! account's `jwt_key` (that is how the secret is found); `iat` required and not in the
 //! future (60 s leeway); `exp` required, not past, and at most 300 s after `iat`; `jti`
 //! required, and accepted once (the caller records it until `exp`).
+//!
+//! A PATCH may instead carry AShirt request signing (`Authorization:
+//! <accessKey>:<base64 HMAC>`, `Date`) with the same credential: the access key is the
+//! account's `jwt_key` and the HMAC key the `jwt_secret`'s bytes, which an AShirt client
+//! holds as the base64 secret key [`ashirt_secret_key`] gives.
 
+use base64::Engine;
 use jwt_compact::UntrustedToken;
 use serde_json::{Map, Value};
 
@@ -24,6 +30,39 @@ pub struct ServiceClaims {
     pub jti: String,
     /// Expiry, Unix seconds: how long the `jti` must be remembered.
     pub exp: i64,
+}
+
+/// How a result PATCH is authenticated, told from its `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchCredentials<'a> {
+    /// `JWT <token>` or `Bearer <token>`: the service-account JWT (AMO).
+    Jwt(&'a str),
+    /// `<accessKey>:<base64 HMAC>`: AShirt request signing by the account `access_key`.
+    Ashirt {
+        /// The account's `jwt_key`.
+        access_key: &'a str,
+        /// The base64 signature, used once.
+        signature: &'a str,
+    },
+}
+
+/// Which credentials `authorization` carries; `None` when it is neither form.
+pub fn patch_credentials(authorization: &str) -> Option<PatchCredentials<'_>> {
+    if let Some(token) = jwt::bearer(authorization) {
+        return Some(PatchCredentials::Jwt(token));
+    }
+    let (access_key, signature) = authorization.trim().rsplit_once(':')?;
+    (!access_key.is_empty() && !signature.is_empty() && !access_key.contains(' ')).then_some(
+        PatchCredentials::Ashirt {
+            access_key,
+            signature,
+        },
+    )
+}
+
+/// The account secret as AShirt clients hold a secret key: standard base64 of its bytes.
+pub fn ashirt_secret_key(jwt_secret: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(jwt_secret.as_bytes())
 }
 
 /// The `iss` of a token, read before verification to find the account's secret.
@@ -158,5 +197,36 @@ mod tests {
         let e = futures_executor::block_on(verify(&NativeCrypto, &none, "sa_1", b"s3cret", 1_000));
         assert_eq!(e.unwrap_err().code(), "algorithm_not_allowed");
         assert!(issuer("garbage").is_err());
+    }
+
+    #[test]
+    fn patch_credentials_tell_jwt_from_ashirt_signing() {
+        assert_eq!(
+            patch_credentials("JWT a.b.c"),
+            Some(PatchCredentials::Jwt("a.b.c"))
+        );
+        assert_eq!(
+            patch_credentials("Bearer a.b.c"),
+            Some(PatchCredentials::Jwt("a.b.c"))
+        );
+        assert_eq!(
+            patch_credentials("sa_1:c2ln"),
+            Some(PatchCredentials::Ashirt {
+                access_key: "sa_1",
+                signature: "c2ln"
+            })
+        );
+        for bad in [
+            "",
+            "sa_1",
+            "sa_1:",
+            ":c2ln",
+            "Basic dXNlcjpwYXNz",
+            "Digest a:b",
+        ] {
+            assert_eq!(patch_credentials(bad), None, "{bad}");
+        }
+        // The AShirt form of a secret decodes back to the JWT secret's bytes.
+        assert_eq!(ashirt_secret_key("abc_-"), "YWJjXy0=");
     }
 }

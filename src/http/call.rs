@@ -25,7 +25,12 @@ pub fn json_response(status: u16, body: &Value) -> Response {
 /// invalid_request` when it is JSON of the wrong shape.
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
     let bytes = req.bytes().await.map_err(ApiError::unreadable_body)?;
-    let value = json::parse(&bytes)?;
+    parse_json(&bytes)
+}
+
+/// Parses a request body already read, as [`read_json`] does.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = json::parse(bytes)?;
     serde_json::from_value(value).map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))
 }
 

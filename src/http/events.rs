@@ -7,11 +7,12 @@ use worker::{Env, Request, Response};
 
 use super::admin::{self, d1_failed, db};
 use super::call::Call;
-use super::call::{json_response, read_json};
-use crate::auth::api_key;
+use super::call::{json_response, parse_json, read_json};
 use crate::auth::jwt::{self, JwtError};
+use crate::auth::{AuthError, api_key, ashirt};
 use crate::crypto::webcrypto::WebCrypto;
 use crate::dispatch::deliver::{self, jwt_secret_context, master_key, result_url};
+use crate::dispatch::service_token::PatchCredentials;
 use crate::dispatch::{self, service_token};
 use crate::error::ApiError;
 use crate::inbound::HeaderMap;
@@ -109,6 +110,24 @@ struct ResultPatch {
     results: Map<String, Value>,
 }
 
+/// The subscription and opened secret of service account `jwt_key`, if it exists.
+async fn account_secret(
+    env: &Env,
+    db: &worker::D1Database,
+    jwt_key: &str,
+) -> Result<Option<(String, Vec<u8>)>, ApiError> {
+    let Some((owner, secret_enc)) = subscriptions::service_account(db, jwt_key)
+        .await
+        .map_err(d1_failed)?
+    else {
+        return Ok(None);
+    };
+    let secret = master_key(env)?
+        .open(&secret_enc, &jwt_secret_context(jwt_key))
+        .map_err(|e| ApiError::internal(e.0))?;
+    Ok(Some((owner, secret)))
+}
+
 fn token_error(e: JwtError) -> ApiError {
     match e {
         JwtError::Backend(m) => ApiError::unavailable(m),
@@ -116,8 +135,10 @@ fn token_error(e: JwtError) -> ApiError {
     }
 }
 
-/// `PATCH /results/{id}` with `Authorization: JWT <token>` (or `Bearer`) and
-/// `{"results":{...}}`: only the owning subscription's service account, each token once.
+/// `PATCH /results/{id}` with `{"results":{...}}`, authenticated by the owning
+/// subscription's service account: `Authorization: JWT <token>` (or `Bearer`), each token
+/// once, or AShirt request signing (`Authorization: <jwt_key>:<base64 HMAC>` + `Date`)
+/// under the same secret, each signature once.
 pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
     let (id, now) = (c.param("id").to_string(), c.now_secs());
     let id = id.as_str();
@@ -131,36 +152,86 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
             ApiError::new(
                 400,
                 "missing_header",
-                "send Authorization: JWT <service-account token>",
+                "send Authorization: JWT <service-account token>, or AShirt request signing",
             )
         })?;
-    let token = jwt::bearer(&header)
-        .ok_or_else(|| {
-            ApiError::new(
-                401,
-                "malformed_token",
-                "expected Authorization: JWT <token>",
-            )
-        })?
-        .to_string();
-    let issuer = service_token::issuer(&token).map_err(token_error)?;
+    let credentials = service_token::patch_credentials(&header).ok_or_else(|| {
+        ApiError::new(
+            401,
+            "malformed_token",
+            "expected Authorization: JWT <token> or <jwt_key>:<base64 HMAC> (AShirt)",
+        )
+    })?;
+    let body = req.bytes().await.map_err(ApiError::unreadable_body)?;
     let db = db(env)?;
-    let (owner, secret_enc) = subscriptions::service_account(&db, &issuer)
-        .await
-        .map_err(d1_failed)?
-        .ok_or_else(|| {
-            ApiError::new(
-                401,
-                "unknown_key",
-                "the token's issuer is not a service account",
+    // (account, the one-time id to record, how long to remember it)
+    let (owner, once_id, issuer, remember_until) = match credentials {
+        PatchCredentials::Jwt(token) => {
+            let issuer = service_token::issuer(token).map_err(token_error)?;
+            let (owner, secret) = account_secret(env, &db, &issuer).await?.ok_or_else(|| {
+                ApiError::new(
+                    401,
+                    "unknown_key",
+                    "the token's issuer is not a service account",
+                )
+            })?;
+            let claims = service_token::verify(&WebCrypto, token, &issuer, &secret, now)
+                .await
+                .map_err(token_error)?;
+            (owner, claims.jti, issuer, claims.exp + jwt::LEEWAY_SECS)
+        }
+        PatchCredentials::Ashirt {
+            access_key,
+            signature,
+        } => {
+            let account = account_secret(env, &db, access_key).await?;
+            // An unknown access key is checked against no secret: the same work and the
+            // same answer as a wrong signature.
+            let keys: Vec<(&str, Vec<u8>)> = account
+                .iter()
+                .map(|(_, secret)| (access_key, secret.clone()))
+                .collect();
+            let url = req.url().map_err(|e| ApiError::internal(e.to_string()))?;
+            let uri = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
+            };
+            let date = req.headers().get("date").ok().flatten();
+            ashirt::verify(
+                &WebCrypto,
+                &keys,
+                Some(&header),
+                date.as_deref(),
+                "PATCH",
+                &uri,
+                &body,
+                now,
             )
-        })?;
-    let secret = master_key(env)?
-        .open(&secret_enc, &jwt_secret_context(&issuer))
-        .map_err(|e| ApiError::internal(e.0))?;
-    let claims = service_token::verify(&WebCrypto, &token, &issuer, &secret, now)
-        .await
-        .map_err(token_error)?;
+            .await
+            .map_err(|e| match e {
+                AuthError::InvalidSignature => ApiError::new(
+                    401,
+                    "invalid_signature",
+                    "the AShirt signature does not match for the access key's service account",
+                ),
+                other => other.into(),
+            })?;
+            let Some((owner, _)) = account else {
+                // verify refuses an unknown access key; this only keeps the types honest.
+                return Err(ApiError::new(
+                    401,
+                    "invalid_signature",
+                    "unknown access key",
+                ));
+            };
+            (
+                owner,
+                format!("ashirt:{signature}"),
+                access_key.to_string(),
+                now + ashirt::TOLERANCE_SECS,
+            )
+        }
+    };
     let result = load(env, id).await?;
     if result.subscription_id != owner {
         return Err(ApiError::new(
@@ -169,15 +240,15 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
             "this service account's subscription does not own the result",
         ));
     }
-    let input: ResultPatch = read_json(&mut req).await?;
-    if !nonces::use_once(&db, &claims.jti, &issuer, claims.exp + jwt::LEEWAY_SECS)
+    let input: ResultPatch = parse_json(&body)?;
+    if !nonces::use_once(&db, &once_id, &issuer, remember_until)
         .await
         .map_err(d1_failed)?
     {
         return Err(ApiError::new(
             401,
             "replayed_token",
-            "this token (jti) was already used",
+            "this token (jti) or AShirt signature was already used",
         ));
     }
     deliver::complete(env, &db, &result, Value::Object(input.results), now)

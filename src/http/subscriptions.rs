@@ -13,7 +13,9 @@ use super::call::Call;
 use super::call::{json_response, read_json};
 use crate::app::App;
 use crate::dispatch::deliver::{self, api_key_context, jwt_secret_context, master_key, nonce};
-use crate::dispatch::{self, NewSubscription, Subscription, SubscriptionPatch, sign, url_guard};
+use crate::dispatch::{
+    self, NewSubscription, Subscription, SubscriptionPatch, service_token, sign, url_guard,
+};
 use crate::error::ApiError;
 use crate::ids;
 use crate::store::{attempts, subscriptions};
@@ -107,7 +109,8 @@ pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
     let mut body = json!(s);
     body["api_key"] = json!(api_key);
     body["webhook_secret"] = json!(sign::webhook_secret(&api_key));
-    body["service_account"] = json!({"jwt_key": jwt_key, "jwt_secret": jwt_secret});
+    body["service_account"] = json!({"jwt_key": jwt_key, "jwt_secret": jwt_secret,
+        "ashirt_secret_key": service_token::ashirt_secret_key(&jwt_secret)});
     Ok(json_response(201, &body))
 }
 

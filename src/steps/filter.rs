@@ -1,18 +1,24 @@
 //! `filter`: conditions on the method, sub-path, query parameters and payload JSONPath,
-//! all of which must hold; otherwise the record is rejected (`422 filtered`) or dropped
-//! (`202`, nothing stored), per `on_mismatch`.
+//! combined with `not`, `any` and `all`. A filter either requires its condition (the
+//! default: a record that fails it is rejected, `422 filtered`, or dropped, `202` with
+//! nothing stored, per `on_mismatch`) or forbids it (`on_match`: a record that satisfies
+//! it is rejected or dropped), which is how GitProxy's block lists read.
 //!
 //! ```toml
 //! { kind = "filter", on_mismatch = "drop", when = {
 //!     method = "POST", sub_path = { matches = "^/orders/" },
 //!     query = { source = "github" },
 //!     payload = { "$.action" = "opened", "$.pull_request" = { exists = true } } } }
+//! { kind = "filter", on_match = "reject", when = { any = [
+//!     { payload = { "$.commits[*].message" = { contains = ["DO NOT MERGE"] } } },
+//!     { payload = { "$.commits[*].author.email" = { not_matches = "@corp\\.example$" } } } ] } }
 //! ```
-//! A bare value means `equals`; a table holds exactly one of `exists`, `equals`,
-//! `matches` (a regular expression, unanchored unless written with `^…$`; see
-//! [`super::pattern`]).
+//! A bare value means `equals`; a test table holds exactly one of `exists`, `equals`,
+//! `matches`, `not_matches`, `contains`, `in`, `not_in`. The whole tree compiles when the
+//! config loads; a list read from a secret is parsed then too ([`Step::load`]).
 
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
 use futures_util::future::LocalBoxFuture;
@@ -23,15 +29,19 @@ use super::jsonpath::Path;
 use super::pattern::Pattern;
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table, scalar_text};
 use crate::error::ConfigError;
+use crate::secrets::Secrets;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Spec {
     when: When,
     #[serde(default)]
-    on_mismatch: OnMismatch,
+    on_mismatch: Option<Action>,
+    #[serde(default)]
+    on_match: Option<Action>,
 }
 
+/// A condition table: every key present must hold.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct When {
@@ -43,6 +53,12 @@ struct When {
     query: BTreeMap<String, Value>,
     #[serde(default)]
     payload: BTreeMap<String, Value>,
+    #[serde(default)]
+    not: Option<Box<When>>,
+    #[serde(default)]
+    any: Option<Vec<When>>,
+    #[serde(default)]
+    all: Option<Vec<When>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,10 +68,10 @@ enum Methods {
     Many(Vec<String>),
 }
 
-/// What happens to a record that does not pass.
+/// What happens to a record the filter stops.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum OnMismatch {
+pub enum Action {
     /// `422 filtered`.
     #[default]
     Reject,
@@ -63,97 +79,359 @@ pub enum OnMismatch {
     Drop,
 }
 
-/// One test on a value.
+/// A compiled condition.
+#[derive(Debug)]
+enum Cond {
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+    Method(Vec<String>),
+    SubPath(Test),
+    Query(String, Test),
+    Payload(Path, Test),
+}
+
+/// One test on the values a place yields.
 #[derive(Debug)]
 enum Test {
     Exists(bool),
     Equals(Value),
     Matches(Pattern),
+    NotMatches(Pattern),
+    /// Lower-cased literals, any of which found in a value's lower-cased text passes
+    /// (GitProxy's `literals`: `message.toLowerCase().includes(literal.toLowerCase())`).
+    Contains(Vec<String>),
+    In(List),
+    NotIn(List),
+}
+
+/// The values of `in` / `not_in`: written in the config, or read from a secret holding a
+/// JSON array when the config loads.
+#[derive(Debug)]
+enum List {
+    Inline(HashSet<String>),
+    Secret {
+        key: String,
+        name: String,
+        values: OnceCell<HashSet<String>>,
+    },
 }
 
 /// The compiled step.
 #[derive(Debug)]
 pub struct Filter {
-    methods: Vec<String>,
-    sub_path: Option<Test>,
-    query: Vec<(String, Test)>,
-    payload: Vec<(Path, Test)>,
-    on_mismatch: OnMismatch,
+    cond: Cond,
+    /// Whether the record is stopped when `cond` holds (`on_match`) rather than when it
+    /// does not (`on_mismatch`).
+    stop_on_match: bool,
+    action: Action,
 }
 
 /// Builds the step, compiling its JSONPaths and regular expressions.
 pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigError> {
     let spec: Spec = parse_table(raw, cx.path)?;
-    let when = spec.when;
-    let key = |k: &str| format!("{}.when.{k}", cx.path);
-    let methods = match when.method {
-        None => Vec::new(),
-        Some(Methods::One(m)) => vec![m.to_ascii_uppercase()],
-        Some(Methods::Many(ms)) => ms.iter().map(|m| m.to_ascii_uppercase()).collect(),
+    let (stop_on_match, action) = match (spec.on_mismatch, spec.on_match) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(format!(
+                "{}: give on_mismatch (the condition is required) or on_match (the condition is forbidden), not both",
+                cx.path
+            )));
+        }
+        (None, Some(a)) => (true, a),
+        (m, None) => (false, m.unwrap_or_default()),
     };
-    let sub_path = when
-        .sub_path
-        .as_ref()
-        .map(|t| test(t).map_err(|e| ConfigError(format!("{}: {e}", key("sub_path")))))
-        .transpose()?;
-    let mut query = Vec::new();
-    for (name, t) in &when.query {
-        let t =
-            test(t).map_err(|e| ConfigError(format!("{}: {e}", key(&format!("query.{name}")))))?;
-        query.push((name.clone(), t));
-    }
-    let mut payload = Vec::new();
-    for (p, t) in &when.payload {
-        let at = key(&format!("payload.{p:?}"));
-        let path = Path::parse(p).map_err(|e| ConfigError(format!("{at}: {e}")))?;
-        let t = test(t).map_err(|e| ConfigError(format!("{at}: {e}")))?;
-        payload.push((path, t));
-    }
-    if methods.is_empty() && sub_path.is_none() && query.is_empty() && payload.is_empty() {
-        return Err(ConfigError(format!(
-            "{}.when: name at least one of method, sub_path, query, payload",
-            cx.path
-        )));
-    }
+    let cond = compile(&spec.when, &format!("{}.when", cx.path))?;
     Ok(Rc::new(Filter {
-        methods,
-        sub_path,
-        query,
-        payload,
-        on_mismatch: spec.on_mismatch,
+        cond,
+        stop_on_match,
+        action,
     }))
 }
 
-fn test(v: &Value) -> Result<Test, String> {
+fn compile(when: &When, at: &str) -> Result<Cond, ConfigError> {
+    let key = |k: &str| format!("{at}.{k}");
+    let mut all = Vec::new();
+    match &when.method {
+        None => {}
+        Some(Methods::One(m)) => all.push(Cond::Method(vec![m.to_ascii_uppercase()])),
+        Some(Methods::Many(ms)) => all.push(Cond::Method(
+            ms.iter().map(|m| m.to_ascii_uppercase()).collect(),
+        )),
+    }
+    if let Some(t) = &when.sub_path {
+        all.push(Cond::SubPath(test(t, &key("sub_path"))?));
+    }
+    for (name, t) in &when.query {
+        all.push(Cond::Query(
+            name.clone(),
+            test(t, &key(&format!("query.{name}")))?,
+        ));
+    }
+    for (p, t) in &when.payload {
+        let at = key(&format!("payload.{p:?}"));
+        let path = Path::parse(p).map_err(|e| ConfigError(format!("{at}: {e}")))?;
+        all.push(Cond::Payload(path, test(t, &at)?));
+    }
+    if let Some(inner) = &when.not {
+        all.push(Cond::Not(Box::new(compile(inner, &key("not"))?)));
+    }
+    for (word, list) in [("any", &when.any), ("all", &when.all)] {
+        let Some(list) = list else { continue };
+        if list.is_empty() {
+            return Err(ConfigError(format!(
+                "{}: name at least one condition table",
+                key(word)
+            )));
+        }
+        let conds = list
+            .iter()
+            .enumerate()
+            .map(|(i, w)| compile(w, &key(&format!("{word}[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.push(if word == "any" {
+            Cond::Any(conds)
+        } else {
+            Cond::All(conds)
+        });
+    }
+    match all.len() {
+        0 => Err(ConfigError(format!(
+            "{at}: name at least one of method, sub_path, query, payload, not, any, all"
+        ))),
+        1 => Ok(all.remove(0)),
+        _ => Ok(Cond::All(all)),
+    }
+}
+
+const TEST_WORDS: &str = "exists, equals, matches, not_matches, contains, in, not_in";
+
+fn test(v: &Value, at: &str) -> Result<Test, ConfigError> {
+    let err = |m: String| ConfigError(format!("{at}: {m}"));
     let Value::Object(map) = v else {
         return Ok(Test::Equals(v.clone()));
     };
-    if map.len() != 1 {
-        return Err("a test table holds exactly one of exists, equals, matches".into());
+    let mut entries = map.iter();
+    let (Some((word, arg)), None) = (entries.next(), entries.next()) else {
+        return Err(err(format!(
+            "a test table holds exactly one of {TEST_WORDS}"
+        )));
+    };
+    match (word.as_str(), arg) {
+        ("exists", Value::Bool(b)) => Ok(Test::Exists(*b)),
+        ("equals", v) => Ok(Test::Equals(v.clone())),
+        ("matches", Value::String(re)) => Ok(Test::Matches(regex(re).map_err(err)?)),
+        ("not_matches", Value::String(re)) => Ok(Test::NotMatches(regex(re).map_err(err)?)),
+        ("contains", v) => {
+            let literals = texts(v).map_err(|m| err(format!("contains: {m}")))?;
+            if literals.iter().any(String::is_empty) {
+                return Err(err(
+                    "contains: an empty literal would match everything".into()
+                ));
+            }
+            Ok(Test::Contains(
+                literals.iter().map(|l| l.to_lowercase()).collect(),
+            ))
+        }
+        ("in" | "not_in", v) => {
+            let list = list(v, &format!("{at}.{word}"))?;
+            Ok(if word == "in" {
+                Test::In(list)
+            } else {
+                Test::NotIn(list)
+            })
+        }
+        _ => Err(err(format!(
+            "{word:?}: expected exists = <bool>, equals = <value>, matches / not_matches = \"<regex>\", \
+             contains = [\"<literal>\"…], in / not_in = [<value>…] or {{ secret = \"<NAME>\" }}"
+        ))),
     }
-    match map.iter().next() {
-        Some((k, Value::Bool(b))) if k == "exists" => Ok(Test::Exists(*b)),
-        Some((k, v)) if k == "equals" => Ok(Test::Equals(v.clone())),
-        Some((k, Value::String(re))) if k == "matches" => Pattern::new(re).map(Test::Matches),
-        Some((k, _)) => Err(format!(
-            "{k:?}: expected exists = <bool>, equals = <value> or matches = \"<regex>\""
-        )),
-        None => Err("empty test".into()),
+}
+
+fn regex(re: &str) -> Result<Pattern, String> {
+    Pattern::new(re)
+}
+
+/// The text of each string or number of `v` (one scalar or an array of them).
+fn texts(v: &Value) -> Result<Vec<String>, String> {
+    let one = |v: &Value| {
+        scalar_text(v)
+            .map(|t| t.into_owned())
+            .ok_or_else(|| format!("expected strings or numbers, found {v}"))
+    };
+    match v {
+        Value::Array(items) => items.iter().map(one).collect(),
+        v => one(v).map(|t| vec![t]),
+    }
+}
+
+fn list(v: &Value, key: &str) -> Result<List, ConfigError> {
+    if let Value::Object(map) = v {
+        return match map.get("secret") {
+            Some(Value::String(name)) if map.len() == 1 => Ok(List::Secret {
+                key: format!("{key}.secret"),
+                name: name.clone(),
+                values: OnceCell::new(),
+            }),
+            _ => Err(ConfigError(format!(
+                "{key}: expected a list of values or {{ secret = \"<NAME>\" }}"
+            ))),
+        };
+    }
+    let Value::Array(_) = v else {
+        return Err(ConfigError(format!(
+            "{key}: expected a list of values or {{ secret = \"<NAME>\" }}"
+        )));
+    };
+    Ok(List::Inline(
+        texts(v)
+            .map_err(|m| ConfigError(format!("{key}: {m}")))?
+            .into_iter()
+            .collect(),
+    ))
+}
+
+/// Parses a list secret: a JSON array of strings and numbers.
+fn secret_list(text: &str) -> Result<HashSet<String>, String> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| format!("must hold a JSON array of strings or numbers ({e})"))?;
+    if !v.is_array() {
+        return Err("must hold a JSON array of strings or numbers".into());
+    }
+    Ok(texts(&v)?.into_iter().collect())
+}
+
+impl List {
+    fn values(&self, secrets: &Secrets) -> &HashSet<String> {
+        match self {
+            List::Inline(set) => set,
+            // `load` parsed it when the config loaded (and refused the config if it could
+            // not); parsing here only serves a chain run without `load`, as in unit tests.
+            List::Secret { name, values, .. } => values.get_or_init(|| {
+                secrets
+                    .get(name)
+                    .and_then(|t| secret_list(t).ok())
+                    .unwrap_or_default()
+            }),
+        }
+    }
+
+    fn contains(&self, secrets: &Secrets, v: &Value) -> bool {
+        scalar_text(v).is_some_and(|t| self.values(secrets).contains(t.as_ref()))
     }
 }
 
 impl Test {
     /// Whether the values found (all occurrences of a parameter, all nodes of a path)
-    /// pass: `exists` on their presence, the others when any one of them passes.
-    fn holds<'v>(&self, mut found: impl Iterator<Item = &'v Value>) -> bool {
+    /// pass: `exists` on their presence, every other test when any one of them passes.
+    fn holds<'v>(&self, secrets: &Secrets, mut found: impl Iterator<Item = &'v Value>) -> bool {
+        let text = |v: &'v Value| scalar_text(v);
         match self {
             Test::Exists(want) => found.next().is_some() == *want,
             Test::Equals(expected) => found.any(|v| {
                 v == expected
                     || matches!((scalar_text(v), scalar_text(expected)), (Some(a), Some(b)) if a == b)
             }),
-            Test::Matches(re) => found.any(|v| scalar_text(v).is_some_and(|t| re.is_match(&t))),
+            Test::Matches(re) => found.any(|v| text(v).is_some_and(|t| re.is_match(&t))),
+            Test::NotMatches(re) => found.any(|v| text(v).is_some_and(|t| !re.is_match(&t))),
+            Test::Contains(literals) => found.any(|v| {
+                text(v).is_some_and(|t| {
+                    let t = t.to_lowercase();
+                    literals.iter().any(|l| t.contains(l.as_str()))
+                })
+            }),
+            Test::In(list) => found.any(|v| list.contains(secrets, v)),
+            Test::NotIn(list) => {
+                found.any(|v| scalar_text(v).is_some() && !list.contains(secrets, v))
+            }
         }
+    }
+
+    fn lists(&self) -> Option<&List> {
+        match self {
+            Test::In(l) | Test::NotIn(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+impl Cond {
+    /// Whether the condition holds, and the leaf condition that decided it.
+    fn eval(&self, cx: &StepContext<'_>, work: &Work) -> (bool, String) {
+        match self {
+            Cond::All(conds) => {
+                let mut last = (true, String::new());
+                for c in conds {
+                    last = c.eval(cx, work);
+                    if !last.0 {
+                        break;
+                    }
+                }
+                last
+            }
+            Cond::Any(conds) => {
+                let mut last = (false, String::new());
+                for c in conds {
+                    last = c.eval(cx, work);
+                    if last.0 {
+                        break;
+                    }
+                }
+                last
+            }
+            Cond::Not(c) => {
+                let (held, why) = c.eval(cx, work);
+                (!held, why)
+            }
+            Cond::Method(methods) => {
+                let method = cx.request.method.to_ascii_uppercase();
+                let held = methods.contains(&method);
+                let is = if held { "is" } else { "is not" };
+                (
+                    held,
+                    format!("method {method} {is} one of {}", methods.join(", ")),
+                )
+            }
+            Cond::SubPath(t) => {
+                let path = Value::String(cx.request.sub_path.clone());
+                let held = t.holds(cx.secrets, std::iter::once(&path));
+                (
+                    held,
+                    format!("the path {:?} {}", cx.request.sub_path, verdict(held)),
+                )
+            }
+            Cond::Query(name, t) => {
+                let values: Vec<Value> = work
+                    .query
+                    .iter()
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| Value::String(v.clone()))
+                    .collect();
+                let held = t.holds(cx.secrets, values.iter());
+                (held, format!("query parameter {name:?} {}", verdict(held)))
+            }
+            Cond::Payload(path, t) => {
+                let held = t.holds(cx.secrets, path.nodes(&work.payload).into_iter());
+                (held, format!("payload {} {}", path.text, verdict(held)))
+            }
+        }
+    }
+
+    /// Every `in` / `not_in` list in the tree.
+    fn lists<'s>(&'s self, out: &mut Vec<&'s List>) {
+        match self {
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|c| c.lists(out)),
+            Cond::Not(c) => c.lists(out),
+            Cond::Method(_) => {}
+            Cond::SubPath(t) | Cond::Query(_, t) | Cond::Payload(_, t) => out.extend(t.lists()),
+        }
+    }
+}
+
+fn verdict(held: bool) -> &'static str {
+    if held {
+        "matched the filter's test"
+    } else {
+        "did not pass the filter's test"
     }
 }
 
@@ -164,51 +442,44 @@ impl Step for Filter {
         work: &'a mut Work,
     ) -> LocalBoxFuture<'a, Result<Flow, StepError>> {
         Box::pin(async move {
-            match (self.failure(cx, work), self.on_mismatch) {
-                (None, _) => Ok(Flow::Continue),
-                (Some(_), OnMismatch::Drop) => Ok(Flow::Drop),
-                (Some(why), OnMismatch::Reject) => Err(StepError::Filtered(why)),
+            let (held, why) = self.cond.eval(cx, work);
+            if held != self.stop_on_match {
+                return Ok(Flow::Continue);
+            }
+            match self.action {
+                Action::Drop => Ok(Flow::Drop),
+                Action::Reject if self.stop_on_match => {
+                    Err(StepError::Filtered(format!("blocked: {why}")))
+                }
+                Action::Reject => Err(StepError::Filtered(why)),
             }
         })
     }
-}
 
-impl Filter {
-    /// The first condition that does not hold, described.
-    fn failure(&self, cx: &StepContext<'_>, work: &Work) -> Option<String> {
-        let method = cx.request.method.to_ascii_uppercase();
-        if !self.methods.is_empty() && !self.methods.contains(&method) {
-            return Some(format!(
-                "method {method} is not one of {}",
-                self.methods.join(", ")
-            ));
-        }
-        if let Some(t) = &self.sub_path {
-            let path = Value::String(cx.request.sub_path.clone());
-            if !t.holds(std::iter::once(&path)) {
-                return Some(format!(
-                    "the path {:?} did not pass the filter",
-                    cx.request.sub_path
-                ));
+    fn secret_refs(&self) -> Vec<(String, String)> {
+        let mut lists = Vec::new();
+        self.cond.lists(&mut lists);
+        lists
+            .into_iter()
+            .filter_map(|l| match l {
+                List::Secret { key, name, .. } => Some((key.clone(), name.clone())),
+                List::Inline(_) => None,
+            })
+            .collect()
+    }
+
+    fn load(&self, secrets: &Secrets) -> Result<(), ConfigError> {
+        let mut lists = Vec::new();
+        self.cond.lists(&mut lists);
+        for l in lists {
+            if let List::Secret { key, name, values } = l {
+                let text = secrets.get(name).unwrap_or_default();
+                let parsed = secret_list(text)
+                    .map_err(|e| ConfigError(format!("{key}: secret {name} {e}")))?;
+                let _ = values.set(parsed);
             }
         }
-        for (name, t) in &self.query {
-            let values: Vec<Value> = work
-                .query
-                .iter()
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| Value::String(v.clone()))
-                .collect();
-            if !t.holds(values.iter()) {
-                return Some(format!("query parameter {name:?} did not pass the filter"));
-            }
-        }
-        for (path, t) in &self.payload {
-            if !t.holds(path.nodes(&work.payload).into_iter()) {
-                return Some(format!("payload {} did not pass the filter", path.text));
-            }
-        }
-        None
+        Ok(())
     }
 }
 
@@ -218,8 +489,27 @@ mod tests {
     use super::*;
     use crate::auth::Identity;
     use crate::inbound::InboundRequest;
-    use crate::secrets::Secrets;
     use serde_json::json;
+
+    fn apply_with(
+        filter: Value,
+        secrets: &Secrets,
+        method: &str,
+        path: &str,
+        query: &str,
+        payload: Value,
+    ) -> Result<Flow, StepError> {
+        let s = step(filter, "none").unwrap();
+        s.load(secrets).unwrap();
+        let req = InboundRequest {
+            method: method.into(),
+            sub_path: path.into(),
+            query: query.into(),
+            ..Default::default()
+        };
+        let mut work = Work::new(payload, req.query_pairs());
+        run(&s, &req, &Identity::of("none"), secrets, &mut work)
+    }
 
     fn apply(
         filter: Value,
@@ -228,21 +518,11 @@ mod tests {
         query: &str,
         payload: Value,
     ) -> Result<Flow, StepError> {
-        let s = step(filter, "none").unwrap();
-        let req = InboundRequest {
-            method: method.into(),
-            sub_path: path.into(),
-            query: query.into(),
-            ..Default::default()
-        };
-        let mut work = Work::new(payload, req.query_pairs());
-        run(
-            &s,
-            &req,
-            &Identity::of("none"),
-            &Secrets::default(),
-            &mut work,
-        )
+        apply_with(filter, &Secrets::default(), method, path, query, payload)
+    }
+
+    fn on(filter: &Value, payload: Value) -> Result<Flow, StepError> {
+        apply(filter.clone(), "POST", "/", "", payload)
     }
 
     #[test]
@@ -291,49 +571,220 @@ mod tests {
     #[test]
     fn drop_accepts_without_storing() {
         let f = json!({"kind": "filter", "on_mismatch": "drop", "when": {"payload": {"$.type": {"matches": "^push$"}}}});
+        assert_eq!(on(&f, json!({"type": "push"})), Ok(Flow::Continue));
+        assert_eq!(on(&f, json!({"type": "pushed"})), Ok(Flow::Drop));
+    }
+
+    /// A GitHub push with the given commit messages and author emails.
+    fn push(commits: &[(&str, &str)]) -> Value {
+        json!({"ref": "refs/heads/main", "commits": commits.iter()
+            .map(|(m, e)| json!({"message": m, "author": {"email": e}}))
+            .collect::<Vec<_>>()})
+    }
+
+    #[test]
+    fn gitproxy_commit_message_block_lists() {
+        // GitProxy's commitConfig.message.block: literals are found case-insensitively
+        // anywhere in a message, patterns are regexes (GitProxy compiles them with "gi").
+        let f = json!({"kind": "filter", "on_match": "reject", "when": {"any": [
+            {"payload": {"$.commits[*].message": {"contains": ["password", "DO NOT MERGE"]}}},
+            {"payload": {"$.commits[*].message": {"matches": "(?i)\\b(ssn|social security)\\b\\s*[:=]?\\s*\\d{3}-?\\d{2}-?\\d{4}"}}}
+        ]}});
+        let ok = push(&[
+            ("fix: typo", "a@corp.example"),
+            ("feat: add the passport check", "a@corp.example"),
+        ]);
+        assert_eq!(on(&f, ok), Ok(Flow::Continue));
+        for msg in [
+            "Do Not Merge: wip",
+            "rotate PASSWORD for db",
+            "test ssn: 123-45-6789",
+            "Social Security 123456789",
+        ] {
+            let e = on(
+                &f,
+                push(&[("fine", "a@corp.example"), (msg, "a@corp.example")]),
+            )
+            .unwrap_err();
+            let StepError::Filtered(why) = e else {
+                panic!("{msg}: {e:?}")
+            };
+            assert!(
+                why.starts_with("blocked: payload $.commits[*].message"),
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn gitproxy_author_email_domain_allow_and_local_block() {
+        // commitConfig.author.email: domain.allow (every author's domain must match) and
+        // local.block (no author's local part may match).
+        let f = json!({"kind": "filter", "on_match": "reject", "when": {"any": [
+            {"payload": {"$.commits[*].author.email": {"not_matches": "@(corp\\.example|partner\\.example)$"}}},
+            {"payload": {"$.commits[*].author.email": {"matches": "^(root|admin|noreply)@"}}}
+        ]}});
+        let ok = push(&[("a", "alice@corp.example"), ("b", "bob@partner.example")]);
+        assert_eq!(on(&f, ok), Ok(Flow::Continue));
+        for email in [
+            "mallory@evil.example",
+            "alice@corp.example.evil",
+            "root@corp.example",
+        ] {
+            let bad = push(&[("a", "alice@corp.example"), ("b", email)]);
+            assert!(on(&f, bad).is_err(), "{email}");
+        }
+        // The same allow list as a required condition: `not` of "some email is outside".
+        let required = json!({"kind": "filter", "when": {"not":
+            {"payload": {"$.commits[*].author.email": {"not_matches": "@corp\\.example$"}}}}});
         assert_eq!(
-            apply(f.clone(), "POST", "/", "", json!({"type": "push"})),
+            on(&required, push(&[("a", "a@corp.example")])),
             Ok(Flow::Continue)
         );
-        assert_eq!(
-            apply(f, "POST", "/", "", json!({"type": "pushed"})),
-            Ok(Flow::Drop)
+        assert!(
+            on(
+                &required,
+                push(&[("a", "a@corp.example"), ("b", "b@x.example")])
+            )
+            .is_err()
         );
     }
 
     #[test]
+    fn in_and_not_in_lists_inline_and_from_a_secret() {
+        let secrets = Secrets::from_pairs([("BLOCKED_REPOS", r#"["acme/secret-sauce", 42]"#)]);
+        let f = json!({"kind": "filter", "on_match": "drop", "when": {"any": [
+            {"payload": {"$.repository.full_name": {"in": {"secret": "BLOCKED_REPOS"}}}},
+            {"payload": {"$.repository.id": {"in": {"secret": "BLOCKED_REPOS"}}}},
+            {"payload": {"$.sender.login": {"not_in": ["alice", "bob"]}}}
+        ]}});
+        let run = |p: Value| apply_with(f.clone(), &secrets, "POST", "/", "", p);
+        let ok =
+            json!({"repository": {"full_name": "acme/site", "id": 7}, "sender": {"login": "bob"}});
+        assert_eq!(run(ok), Ok(Flow::Continue));
+        for bad in [
+            json!({"repository": {"full_name": "acme/secret-sauce", "id": 7}, "sender": {"login": "bob"}}),
+            json!({"repository": {"full_name": "acme/site", "id": 42}, "sender": {"login": "bob"}}),
+            json!({"repository": {"full_name": "acme/site", "id": 7}, "sender": {"login": "eve"}}),
+        ] {
+            assert_eq!(run(bad.clone()), Ok(Flow::Drop), "{bad}");
+        }
+        let s = step(f.clone(), "none").unwrap();
+        assert_eq!(
+            s.secret_refs(),
+            vec![
+                ("collectors[0].steps[0].when.any[0].payload.\"$.repository.full_name\".in.secret".into(), "BLOCKED_REPOS".into()),
+                ("collectors[0].steps[0].when.any[1].payload.\"$.repository.id\".in.secret".into(), "BLOCKED_REPOS".into()),
+            ]
+        );
+        let e = s
+            .load(&Secrets::from_pairs([("BLOCKED_REPOS", "acme/x")]))
+            .unwrap_err();
+        assert!(
+            e.0.starts_with("collectors[0].steps[0].when.any[0].payload.\"$.repository.full_name\".in.secret: secret BLOCKED_REPOS must hold a JSON array"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn not_any_all_nest() {
+        // Drop pings; keep pushes to main or release/* unless made by a bot, and tags.
+        let f = json!({"kind": "filter", "on_mismatch": "drop", "when": {
+        "not": {"payload": {"$.zen": {"exists": true}}},
+        "any": [
+            {"all": [
+                {"payload": {"$.ref": {"matches": "^refs/heads/(main|release/.+)$"}}},
+                {"not": {"payload": {"$.sender.type": "Bot"}}}
+            ]},
+            {"payload": {"$.ref": {"matches": "^refs/tags/"}}}
+        ]}});
+        let cases = [
+            (
+                json!({"ref": "refs/heads/main", "sender": {"type": "User"}}),
+                Flow::Continue,
+            ),
+            (
+                json!({"ref": "refs/heads/release/1.2", "sender": {"type": "User"}}),
+                Flow::Continue,
+            ),
+            (
+                json!({"ref": "refs/tags/v1", "sender": {"type": "Bot"}}),
+                Flow::Continue,
+            ),
+            (
+                json!({"ref": "refs/heads/main", "sender": {"type": "Bot"}}),
+                Flow::Drop,
+            ),
+            (
+                json!({"ref": "refs/heads/feature", "sender": {"type": "User"}}),
+                Flow::Drop,
+            ),
+            (
+                json!({"zen": "Keep it simple.", "ref": "refs/tags/v1"}),
+                Flow::Drop,
+            ),
+        ];
+        for (payload, want) in cases {
+            assert_eq!(on(&f, payload.clone()), Ok(want), "{payload}");
+        }
+    }
+
+    #[test]
     fn config_errors_name_the_key() {
-        let e = step(
-            json!({"kind": "filter", "when": {"payload": {"$.a": {"matches": "("}}}}),
-            "none",
-        )
-        .unwrap_err();
-        assert!(
-            e.0.starts_with("collectors[0].steps[0].when.payload.\"$.a\": "),
-            "{e}"
-        );
-        let e = step(json!({"kind": "filter", "when": {}}), "none").unwrap_err();
-        assert!(
-            e.0.ends_with("name at least one of method, sub_path, query, payload"),
-            "{e}"
-        );
-        let e = step(
-            json!({"kind": "filter", "when": {"query": {"a": {"exists": true, "equals": 1}}}}),
-            "none",
-        )
-        .unwrap_err();
-        assert!(
-            e.0.starts_with("collectors[0].steps[0].when.query.a: "),
-            "{e}"
-        );
-        let e = step(
-            json!({"kind": "filter", "when": {"method": "POST"}, "on_mismatch": "ignore"}),
-            "none",
-        )
-        .unwrap_err();
-        assert!(
-            e.0.starts_with("collectors[0].steps[0].on_mismatch: "),
-            "{e}"
-        );
+        let cases = [
+            (
+                json!({"when": {"payload": {"$.a": {"matches": "("}}}}),
+                "collectors[0].steps[0].when.payload.\"$.a\": ",
+            ),
+            (
+                json!({"when": {}}),
+                "collectors[0].steps[0].when: name at least one of method",
+            ),
+            (
+                json!({"when": {"query": {"a": {"exists": true, "equals": 1}}}}),
+                "collectors[0].steps[0].when.query.a: a test table holds exactly one",
+            ),
+            (
+                json!({"when": {"method": "POST"}, "on_mismatch": "ignore"}),
+                "collectors[0].steps[0].on_mismatch: ",
+            ),
+            (
+                json!({"when": {"method": "POST"}, "on_mismatch": "drop", "on_match": "drop"}),
+                "collectors[0].steps[0]: give on_mismatch",
+            ),
+            (
+                json!({"when": {"any": [{"method": "GET"}, {"not": {"payload": {"$[": 1}}}]}}),
+                "collectors[0].steps[0].when.any[1].not.payload.\"$[\": ",
+            ),
+            (
+                json!({"when": {"all": []}}),
+                "collectors[0].steps[0].when.all: name at least one",
+            ),
+            (
+                json!({"when": {"all": [{}]}}),
+                "collectors[0].steps[0].when.all[0]: name at least one",
+            ),
+            (
+                json!({"when": {"payload": {"$.a": {"in": "x"}}}}),
+                "collectors[0].steps[0].when.payload.\"$.a\".in: expected a list",
+            ),
+            (
+                json!({"when": {"payload": {"$.a": {"not_in": [{"x": 1}]}}}}),
+                "collectors[0].steps[0].when.payload.\"$.a\".not_in: expected strings or numbers",
+            ),
+            (
+                json!({"when": {"payload": {"$.a": {"contains": [""]}}}}),
+                "collectors[0].steps[0].when.payload.\"$.a\": contains: an empty literal",
+            ),
+            (
+                json!({"when": {"any": [{"colour": 1}]}}),
+                "collectors[0].steps[0].when.any[0].colour: unknown field",
+            ),
+        ];
+        for (mut spec, want) in cases {
+            spec["kind"] = json!("filter");
+            let e = step(spec.clone(), "none").unwrap_err();
+            assert!(e.0.starts_with(want), "{spec}: {e}");
+        }
     }
 }

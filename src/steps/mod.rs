@@ -8,10 +8,13 @@
 
 pub mod filter;
 pub mod jsonpath;
+pub mod path_template;
 pub mod pattern;
 pub mod plugin;
 pub mod pseudonymize;
 pub mod redact;
+pub mod scan_secrets;
+pub mod validate;
 pub mod verify_claims;
 pub mod wasm;
 
@@ -39,6 +42,9 @@ pub struct Work {
     /// Whether any step changed `payload`; when none did, the record keeps the sender's
     /// exact bytes.
     pub changed: bool,
+    /// The sub-path recorded with it (`format = "request"`) when a step rewrote it
+    /// (`pseudonymize`'s `path_params`); `None` records the path as received.
+    pub path: Option<String>,
 }
 
 impl Work {
@@ -48,6 +54,7 @@ impl Work {
             payload,
             query,
             changed: false,
+            path: None,
         }
     }
 }
@@ -70,6 +77,12 @@ pub enum StepError {
     Filtered(String),
     /// `422 rejected_by_plugin`: the plugin answered `rejected` / 406.
     PluginRejected(String),
+    /// `422 secret_detected`: `scan-secrets` with `action = "reject"` found a secret
+    /// (the message names the detector and where, never the secret).
+    SecretDetected(String),
+    /// `422 schema_mismatch`: the payload does not satisfy a `validate` step's schema
+    /// (the message names the instance location and the failed keyword).
+    SchemaMismatch(String),
     /// `503 plugin_unavailable`: the plugin failed and `on_error = "reject"`; the
     /// sender's retry runs it again.
     PluginFailed(String),
@@ -81,6 +94,8 @@ impl From<StepError> for ApiError {
             StepError::ClaimMismatch(m) => ApiError::new(403, "claim_mismatch", m),
             StepError::Filtered(m) => ApiError::new(422, "filtered", m),
             StepError::PluginRejected(m) => ApiError::new(422, "rejected_by_plugin", m),
+            StepError::SecretDetected(m) => ApiError::new(422, "secret_detected", m),
+            StepError::SchemaMismatch(m) => ApiError::new(422, "schema_mismatch", m),
             StepError::PluginFailed(m) => {
                 let mut e = ApiError::unavailable(m);
                 e.code = "plugin_unavailable";
@@ -119,6 +134,13 @@ pub trait Step: std::fmt::Debug {
         Vec::new()
     }
 
+    /// Compiles what depends on secret values (a list or a schema held in a secret), once
+    /// when the config loads and its secrets are read; an unusable value is a config
+    /// error naming the key that refers to the secret.
+    fn load(&self, _secrets: &Secrets) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
     /// `(config key, binding name)` for every service binding the step calls, checked
     /// when the config loads.
     fn service_bindings(&self) -> Vec<(String, String)> {
@@ -144,6 +166,8 @@ pub const KINDS: &[(&str, Builder)] = &[
     ("redact", redact::build),
     ("plugin", plugin::build),
     ("wasm", wasm::build),
+    ("scan-secrets", scan_secrets::build),
+    ("validate", validate::build),
 ];
 
 /// A compiled chain of steps.
@@ -195,6 +219,11 @@ impl Chain {
     /// Every secret the chain's steps read.
     pub fn secret_refs(&self) -> Vec<(String, String)> {
         self.0.iter().flat_map(|s| s.secret_refs()).collect()
+    }
+
+    /// Compiles what the chain's steps take from secret values ([`Step::load`]).
+    pub fn load(&self, secrets: &Secrets) -> Result<(), ConfigError> {
+        self.0.iter().try_for_each(|s| s.load(secrets))
     }
 
     /// Every service binding the chain's steps call.

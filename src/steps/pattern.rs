@@ -6,7 +6,7 @@
 //!
 //! `\d`, `\s`, `\w` and `\b` are ASCII (as regex-lite, the engine before, had them;
 //! their Unicode forms would multiply DFA sizes); `.` and `[^…]` match one character;
-//! `(?i)` folds Unicode case.
+//! `(?i)` folds Unicode case; `\p{…}` classes are refused.
 
 use regex_automata::Input;
 use regex_automata::dfa::{Automaton, StartKind, dense};
@@ -34,6 +34,7 @@ impl Pattern {
             .build()
             .parse(text)
             .map_err(|e| invalid(&e))?;
+        ast::visit(&ast, NoUnicodeClasses).map_err(|()| invalid(&"no \\p{…} classes"))?;
         ascii_classes(&mut ast);
         let hir = regex_syntax::hir::translate::Translator::new()
             .translate(text, &ast)
@@ -68,6 +69,34 @@ impl Pattern {
             self.0.try_search_fwd(&Input::new(haystack).earliest(true)),
             Ok(Some(_))
         )
+    }
+}
+
+/// Refuses `\p{…}` / `\pL` classes: whether regex-syntax can translate them depends on
+/// the features other crates turn on (the `regex` crate does), and their tables would
+/// multiply DFA sizes; so they are refused whatever the build.
+struct NoUnicodeClasses;
+
+impl ast::Visitor for NoUnicodeClasses {
+    type Output = ();
+    type Err = ();
+
+    fn finish(self) -> Result<(), ()> {
+        Ok(())
+    }
+
+    fn visit_pre(&mut self, ast: &Ast) -> Result<(), ()> {
+        match ast {
+            Ast::ClassUnicode(_) => Err(()),
+            _ => Ok(()),
+        }
+    }
+
+    fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), ()> {
+        match item {
+            ClassSetItem::Unicode(_) => Err(()),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `pseudonymize` (Psoxy's transform): every string or number a JSONPath selects, every
-//! string or number inside a selected array or object (fail closed), and every value of
-//! the listed query parameters, becomes `p~<base64url(HMAC-SHA256(salt, value))>`. The
+//! string or number inside a selected array or object (fail closed), every value of the
+//! listed query parameters, and each listed parameter of `path_template` in the recorded
+//! path, becomes `p~<base64url(HMAC-SHA256(salt, value))>`. The
 //! same value under the same salt always gives the same pseudonym, in any collector, so
 //! records stay linkable without the PII. A node is pseudonymized once however many
 //! paths, or routes of one path, select it.
@@ -16,6 +17,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::jsonpath::{Action, Matcher, Path};
+use super::path_template::Template;
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table, scalar_text};
 use crate::error::ConfigError;
 
@@ -29,6 +31,10 @@ struct Spec {
     paths: Vec<Path>,
     #[serde(default)]
     query: Vec<String>,
+    #[serde(default)]
+    path_params: Vec<String>,
+    #[serde(default)]
+    path_template: Option<String>,
     salt: String,
 }
 
@@ -37,6 +43,8 @@ struct Spec {
 pub struct Pseudonymize {
     paths: Matcher,
     query: Vec<String>,
+    /// The template and the parameters of it to replace in the recorded path.
+    path_params: Option<(Template, Vec<String>)>,
     salt: String,
     path: String,
 }
@@ -44,17 +52,37 @@ pub struct Pseudonymize {
 /// Builds the step; the salt is the name of a secret.
 pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigError> {
     let spec: Spec = parse_table(raw, cx.path)?;
-    if spec.paths.is_empty() && spec.query.is_empty() {
+    if spec.paths.is_empty() && spec.query.is_empty() && spec.path_params.is_empty() {
         return Err(ConfigError(format!(
-            "{}: name at least one JSONPath in paths or one parameter in query",
+            "{}: name at least one JSONPath in paths, one parameter in query or one in path_params",
             cx.path
         )));
     }
     let paths =
         Matcher::new(&spec.paths).map_err(|e| ConfigError(format!("{}.paths: {e}", cx.path)))?;
+    let template = Template::of_step(spec.path_template.as_deref(), cx.path)?;
+    let path_params = match template {
+        _ if spec.path_params.is_empty() => None,
+        None => {
+            return Err(ConfigError(format!(
+                "{}.path_params: path parameters need path_template",
+                cx.path
+            )));
+        }
+        Some(t) => {
+            if let Some((i, p)) = spec.path_params.iter().enumerate().find(|(_, p)| !t.has(p)) {
+                return Err(ConfigError(format!(
+                    "{}.path_params[{i}]: path_template has no {{{p}}}",
+                    cx.path
+                )));
+            }
+            Some((t, spec.path_params))
+        }
+    };
     Ok(Rc::new(Pseudonymize {
         paths,
         query: spec.query,
+        path_params,
         salt: spec.salt,
         path: cx.path.to_string(),
     }))
@@ -123,6 +151,14 @@ impl Step for Pseudonymize {
                     *v = p.pseudonym(v);
                 }
             }
+            if let Some((template, params)) = &self.path_params {
+                // A path the template does not match has no such parameters: it is
+                // recorded as it came (docs/STEPS.md: pair with a filter on sub_path).
+                let recorded = work.path.as_deref().unwrap_or(&cx.request.sub_path);
+                if let Some(rewritten) = template.rewrite(recorded, params, |v| p.pseudonym(v)) {
+                    work.path = Some(rewritten);
+                }
+            }
             Ok(Flow::Continue)
         })
     }
@@ -142,8 +178,13 @@ mod tests {
     use serde_json::json;
 
     fn apply(spec: Value, query: &str, payload: Value) -> Work {
+        apply_at(spec, "/", query, payload)
+    }
+
+    fn apply_at(spec: Value, path: &str, query: &str, payload: Value) -> Work {
         let s = step(spec, "none").unwrap();
         let req = InboundRequest {
+            sub_path: path.into(),
             query: query.into(),
             ..Default::default()
         };
@@ -258,5 +299,52 @@ mod tests {
         );
         let e = step(json!({"kind": "pseudonymize", "salt": "S"}), "none").unwrap_err();
         assert!(e.0.contains("name at least one JSONPath"), "{e}");
+    }
+
+    #[test]
+    fn path_params_are_replaced_in_the_recorded_path_with_the_same_pseudonym() {
+        let spec = json!({"kind": "pseudonymize", "salt": "SALT", "query": ["userId"],
+            "paths": ["$.user"], "path_template": "/users/{userId}/events/{eventId}",
+            "path_params": ["userId"]});
+        let w = apply_at(
+            spec.clone(),
+            "/users/alice%40example.com/events/e-1",
+            "userId=alice%40example.com",
+            json!({"user": "alice@example.com"}),
+        );
+        let pseudonym = Pseudonymizer::new(b"pepper").pseudonym("alice@example.com");
+        assert_eq!(
+            w.path.as_deref(),
+            Some(&*format!("/users/{pseudonym}/events/e-1"))
+        );
+        assert_eq!(w.query[0].1, pseudonym);
+        assert_eq!(w.payload["user"], json!(pseudonym));
+        // A path the template does not match is recorded as it came.
+        let w = apply_at(spec, "/teams/t-1", "", json!({}));
+        assert_eq!(w.path, None);
+    }
+
+    #[test]
+    fn path_params_need_a_template_naming_them() {
+        let cases = [
+            (
+                json!({"path_params": ["userId"]}),
+                "collectors[0].steps[0].path_params: path parameters need path_template",
+            ),
+            (
+                json!({"path_params": ["a", "userId"], "path_template": "/u/{a}"}),
+                "collectors[0].steps[0].path_params[1]: path_template has no {userId}",
+            ),
+            (
+                json!({"path_params": ["a"], "path_template": "u/{a}"}),
+                "collectors[0].steps[0].path_template: ",
+            ),
+        ];
+        for (mut spec, want) in cases {
+            spec["kind"] = json!("pseudonymize");
+            spec["salt"] = json!("S");
+            let e = step(spec.clone(), "none").unwrap_err();
+            assert!(e.0.starts_with(want), "{spec}: {e}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 
 use super::jsonpath::Path;
+use super::path_template::Template;
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table, scalar_text};
 use crate::error::ConfigError;
 
@@ -54,12 +55,7 @@ pub fn build(raw: &serde_json::Value, cx: &BuildContext<'_>) -> Result<Rc<dyn St
             cx.path
         )));
     }
-    let template = spec
-        .path_template
-        .as_deref()
-        .map(Template::parse)
-        .transpose()
-        .map_err(|e| ConfigError(format!("{}.path_template: {e}", cx.path)))?;
+    let template = Template::of_step(spec.path_template.as_deref(), cx.path)?;
     for (claim, places) in &spec.claims {
         let key = format!("{}.claims.{claim}", cx.path);
         if places.query.is_none() && places.path.is_none() && places.payload.is_none() {
@@ -148,89 +144,6 @@ impl VerifyClaims {
         }
         Ok(())
     }
-}
-
-/// A sub-path template such as `/users/{userId}/events`.
-#[derive(Debug)]
-struct Template {
-    text: String,
-    segments: Vec<TemplateSegment>,
-}
-
-#[derive(Debug)]
-enum TemplateSegment {
-    Literal(String),
-    Param(String),
-}
-
-impl Template {
-    fn parse(text: &str) -> Result<Template, String> {
-        if !text.starts_with('/') {
-            return Err(format!("{text:?} must start with /"));
-        }
-        let segments = text
-            .split('/')
-            .skip(1)
-            .map(
-                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(name) if !name.is_empty() && !name.contains(['{', '}']) => {
-                        Ok(TemplateSegment::Param(name.to_string()))
-                    }
-                    _ if s.contains(['{', '}']) => Err(format!(
-                        "{text:?}: a segment is either literal or a whole {{name}}"
-                    )),
-                    _ => Ok(TemplateSegment::Literal(s.to_string())),
-                },
-            )
-            .collect::<Result<_, _>>()?;
-        Ok(Template {
-            text: text.to_string(),
-            segments,
-        })
-    }
-
-    fn has(&self, param: &str) -> bool {
-        self.segments
-            .iter()
-            .any(|s| matches!(s, TemplateSegment::Param(p) if p == param))
-    }
-
-    /// The parameters of `path` (percent-decoded), or `None` when it does not match.
-    fn capture(&self, path: &str) -> Option<Vec<(String, String)>> {
-        let parts: Vec<&str> = path.split('/').skip(1).collect();
-        if parts.len() != self.segments.len() {
-            return None;
-        }
-        let mut params = Vec::new();
-        for (seg, part) in self.segments.iter().zip(parts) {
-            match seg {
-                TemplateSegment::Literal(l) if l == part => {}
-                TemplateSegment::Literal(_) => return None,
-                TemplateSegment::Param(name) => {
-                    let value = percent_decode(part)?;
-                    params.push((name.clone(), value));
-                }
-            }
-        }
-        Some(params)
-    }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
