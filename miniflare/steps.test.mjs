@@ -204,6 +204,9 @@ test("a_plugin_answer_is_read_up_to_its_bound_and_the_rest_cancelled", async () 
     huge.close();
     fits.close();
     await ehPlugin.dispose();
+  }
+});
+
 /** A GitHub push to `repo` with (message, author email) commits. */
 function push(repo, commits, ref = "refs/heads/main") {
   return {
