@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod charts;
 pub mod collect;
 pub mod config;
 pub mod crypto;

@@ -18,11 +18,24 @@ pub const FLUSH_AFTER_MS: u64 = 10_000;
 pub const BUCKET_SECS: u64 = 3600;
 /// The `scope` of collector counters.
 pub const SCOPE_COLLECTOR: &str = "collector";
+/// The `scope` of acceptance latency counters: per collector, one metric per bucket of
+/// [`LATENCY_BOUNDS_MS`] (`le_<ms>`, or `gt_<last>`), counting accepted webhooks.
+pub const SCOPE_LATENCY: &str = "latency";
+/// Upper bounds of the acceptance latency buckets, milliseconds.
+pub const LATENCY_BOUNDS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+/// The latency bucket (a counter metric) of `ms`.
+pub fn latency_bucket(ms: u64) -> String {
+    match LATENCY_BOUNDS_MS.iter().find(|&&b| ms <= b) {
+        Some(b) => format!("le_{b}"),
+        None => format!("gt_{}", LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.len() - 1]),
+    }
+}
 
 /// One counter cell: a collector, what happened, and the hour it happened in.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CounterKey {
-    /// `collector`.
+    /// [`SCOPE_COLLECTOR`] or [`SCOPE_LATENCY`].
     pub scope: &'static str,
     /// The collector name.
     pub subject: String,
@@ -43,10 +56,15 @@ pub struct Buffer {
 impl Buffer {
     /// Adds one to `collector`'s `metric` in the hour of `now_ms`.
     pub fn add(&mut self, collector: &str, metric: &str, now_ms: u64) {
+        self.add_in(SCOPE_COLLECTOR, collector, metric, now_ms);
+    }
+
+    /// Adds one to `subject`'s `metric` of `scope` in the hour of `now_ms`.
+    pub fn add_in(&mut self, scope: &'static str, subject: &str, metric: &str, now_ms: u64) {
         let secs = now_ms / 1000;
         let key = CounterKey {
-            scope: SCOPE_COLLECTOR,
-            subject: collector.to_string(),
+            scope,
+            subject: subject.to_string(),
             metric: metric.to_string(),
             hour: secs - secs % BUCKET_SECS,
         };
@@ -183,6 +201,15 @@ pub fn window_start(now_secs: u64, hours: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_buckets_take_the_first_bound_not_below() {
+        assert_eq!(latency_bucket(0), "le_5");
+        assert_eq!(latency_bucket(5), "le_5");
+        assert_eq!(latency_bucket(6), "le_10");
+        assert_eq!(latency_bucket(5000), "le_5000");
+        assert_eq!(latency_bucket(5001), "gt_5000");
+    }
 
     #[test]
     fn buffer_counts_per_collector_metric_and_hour() {

@@ -14,7 +14,7 @@ use worker::{AnalyticsEngineDataPointBuilder, Env};
 
 use crate::error::ApiError;
 use crate::log;
-use crate::metrics::{Buffer, FLUSH_AFTER_MS};
+use crate::metrics::{self, Buffer, FLUSH_AFTER_MS};
 use crate::store::counters;
 
 /// Name of the optional Analytics Engine binding (`[[analytics_engine_datasets]]`).
@@ -27,6 +27,16 @@ thread_local! {
 /// Counts one finished request to a configured collector.
 pub fn count_hook(collector: &str, metric: &str, now_ms: u64) {
     BUFFER.with(|b| b.borrow_mut().add(collector, metric, now_ms));
+}
+
+/// Counts one accepted webhook's acceptance latency (`duration_ms` from receipt to the
+/// answer) in its bucket.
+pub fn count_latency(collector: &str, duration_ms: u64, now_ms: u64) {
+    let bucket = metrics::latency_bucket(duration_ms);
+    BUFFER.with(|b| {
+        b.borrow_mut()
+            .add_in(metrics::SCOPE_LATENCY, collector, &bucket, now_ms)
+    });
 }
 
 /// Writes the request's log fields as one Analytics Engine data point when the binding

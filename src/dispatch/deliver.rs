@@ -13,6 +13,7 @@ use worker::{
 };
 
 use super::classify::{self, ANSWER_LIMIT, Outcome};
+use super::exchange::{self, Exchange};
 use super::sealed::MasterKey;
 use super::settle::{self, Attempted, ResultChange, Settlement, settle};
 use super::sign::{self, Signed};
@@ -262,12 +263,12 @@ async fn attempt(
             Err(outcome) => Err(outcome),
         },
     };
-    let (outcome, status_code, url) = match prepared {
+    let (outcome, status_code, exchange) = match prepared {
         Err(outcome) => (outcome, None, None),
         Ok((url, signed)) => {
-            let (outcome, code) =
+            let (outcome, code, exchange) =
                 send_and_classify(&url, signed, app.config.dispatch.timeout_ms, now).await;
-            (outcome, code, Some(url))
+            (outcome, code, Some(exchange))
         }
     };
     let attempted = Attempted {
@@ -279,11 +280,15 @@ async fn attempt(
         now_secs: now,
     };
     let settlement = settle(attempted, &app.config.dispatch.retry_schedule_secs);
-    record(env, db, &result, settlement, now)
+    let sent = exchange.is_some();
+    record(env, db, &result, settlement, exchange.as_ref(), now)
         .await
-        .map(|o| match url {
-            Some(_) => o,
-            None => format!("{o}_without_sending"),
+        .map(|o| {
+            if sent {
+                o
+            } else {
+                format!("{o}_without_sending")
+            }
         })
 }
 
@@ -358,6 +363,8 @@ pub struct Answer {
     pub cut: bool,
     /// `Retry-After`, if sent.
     pub retry_after: Option<String>,
+    /// The answer's headers.
+    pub headers: Vec<(String, String)>,
 }
 
 /// POSTs a signed request without following redirects, giving up after `timeout_ms`;
@@ -381,6 +388,7 @@ pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, 
             .await
             .map_err(|e| format!("network error: {e}"))?;
         let retry_after = resp.headers().get("retry-after").ok().flatten();
+        let headers = resp.headers().entries().collect();
         // A body that fails to read counts as empty: the status alone classifies it.
         let body = read_prefix(&mut resp, ANSWER_LIMIT)
             .await
@@ -390,23 +398,39 @@ pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, 
             body: body.bytes,
             cut: body.cut,
             retry_after,
+            headers,
         })
     };
     with_timeout(exchange, controller, timeout_ms).await
 }
 
+/// Sends, classifies the answer and keeps the exchange for the inspector.
 async fn send_and_classify(
     url: &str,
     signed: Signed,
     timeout_ms: u64,
     now: i64,
-) -> (Outcome, Option<u16>) {
+) -> (Outcome, Option<u16>, Exchange) {
+    let sent = signed.headers.clone();
     match send(url, signed, timeout_ms).await {
         Ok(a) => (
             classify::classify(a.status, &a.body, a.cut, a.retry_after.as_deref(), now),
             Some(a.status),
+            exchange::exchange(
+                url,
+                &sent,
+                Some(exchange::Answered {
+                    headers: &a.headers,
+                    body: &a.body,
+                    cut: a.cut,
+                }),
+            ),
         ),
-        Err(e) => (classify::unreachable(e), None),
+        Err(e) => (
+            classify::unreachable(e),
+            None,
+            exchange::exchange(url, &sent, None),
+        ),
     }
 }
 
@@ -417,10 +441,11 @@ async fn record(
     db: &D1Database,
     result: &ResultRecord,
     s: Settlement,
+    exchange: Option<&Exchange>,
     now: i64,
 ) -> Result<String, String> {
     let result_id = result.id.as_str();
-    attempts::insert(db, result_id, &s.row)
+    attempts::insert(db, result_id, &s.row, exchange)
         .await
         .map_err(|e| e.to_string())?;
     update(db, result_id, &s.change, now)

@@ -8,6 +8,7 @@
 
 pub mod classify;
 pub mod deliver;
+pub mod exchange;
 pub mod schedule;
 pub mod sealed;
 pub mod service_token;

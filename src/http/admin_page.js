@@ -52,7 +52,68 @@ async function load(name) {
 }
 
 let lastStats = null;
+let lastHourly = null;
+let plots = [];
+
+// One uPlot chart in `box`, or the empty state when every point is zero.
+function plot(box, x, series, empty) {
+  const points = series.reduce((n, s) => n + s.values.filter((v) => v).length, 0);
+  box.dataset.points = String(points);
+  if (points === 0) {
+    box.replaceChildren(el("p", { class: "note empty", "data-state": "empty" }, empty));
+    return;
+  }
+  box.replaceChildren();
+  const width = Math.max(240, box.clientWidth || box.parentElement.clientWidth || 600);
+  const opts = {
+    width, height: 200,
+    cursor: { points: { size: 6 } },
+    scales: { x: { time: true } },
+    axes: [{}, { size: 44 }],
+    series: [{ label: "hour (UTC)", value: (u, t) => (t == null ? "—" : when(t).slice(0, 16) + "Z") },
+      ...series.map((s) => ({ label: s.label, stroke: s.color, width: s.dash ? 1 : 2, dash: s.dash, fill: s.fill, points: { show: true, size: 4 },
+        value: (u, v) => (v == null ? "—" : String(v)) }))],
+  };
+  plots.push(new uPlot(opts, [x, ...series.map((s) => s.values)], box));
+}
+
+function drawCharts() {
+  if (!lastHourly) return;
+  for (const p of plots) p.destroy();
+  plots = [];
+  const data = lastHourly;
+  const x = data.hours;
+  const sum = (rows, key) => x.map((_, i) => rows.reduce((n, r) => n + r[key][i], 0));
+  const cSel = $("#chart-collector");
+  for (const c of data.collectors) if (![...cSel.options].some((o) => o.value === c.name)) cSel.append(el("option", { value: c.name }, c.name));
+  const cs = cSel.value ? data.collectors.filter((c) => c.name === cSel.value) : data.collectors;
+  const codes = [...new Set(cs.flatMap((c) => Object.keys(c.refused_by_code)))].sort();
+  plot($("#chart-collectors"), x, [
+    { label: "accepted", color: "#1b7f3b", fill: "rgba(27,127,59,.08)", values: sum(cs, "accepted") },
+    { label: "duplicate", color: "#5b6475", values: sum(cs, "duplicate") },
+    { label: "refused", color: "#a4161a", values: sum(cs, "refused") },
+    ...codes.map((code) => ({ label: code, color: "#e07a5f", dash: [4, 4], values: x.map((_, i) => cs.reduce((n, c) => n + (c.refused_by_code[code]?.[i] || 0), 0)) })),
+  ], "No webhooks in this window. Point a sender at POST /hooks/<collector>; counts reach this chart within about 10 s.");
+  const sSel = $("#chart-subscription");
+  for (const s of data.subscriptions) if (![...sSel.options].some((o) => o.value === s.id)) sSel.append(el("option", { value: s.id }, s.name ?? s.id));
+  const ss = sSel.value ? data.subscriptions.filter((s) => s.id === sSel.value) : data.subscriptions;
+  plot($("#chart-deliveries"), x, [
+    { label: "delivered", color: "#1b7f3b", fill: "rgba(27,127,59,.08)", values: sum(ss, "delivered") },
+    { label: "failed", color: "#a4161a", values: sum(ss, "failed") },
+    { label: "held", color: "#b07d00", values: sum(ss, "held") },
+  ], "No delivery attempts in this window. Create a subscription and publish an event (POST /events/<type>).");
+  plot($("#chart-latency"), x, [
+    { label: "p50 ms", color: "#2a6fdb", values: data.latency.p50 },
+    { label: "p95 ms", color: "#7b2cbf", values: data.latency.p95 },
+  ], "No accepted webhooks in this window, so no latency to show.");
+}
+
 const loaders = {
+  async charts() {
+    lastHourly = await api("GET", `/admin/stats/hourly?hours=${$("#stats-hours").value}`);
+    drawCharts();
+  },
+
   async collectors(section) {
     const stats = await api("GET", `/admin/stats?hours=${$("#stats-hours").value}`);
     lastStats = stats;
@@ -74,14 +135,19 @@ const loaders = {
 
   async batches(section) {
     const c = $("#batch-collector").value;
-    const data = await api("GET", `/admin/batches?limit=50${c ? "&collector=" + encodeURIComponent(c) : ""}`);
+    const h = $("#batch-hour").value;
+    const data = await api("GET", `/admin/batches?limit=50${c ? "&collector=" + encodeURIComponent(c) : ""}${h ? "&hour=" + h : ""}`);
     const rows = list(data, "batches");
-    $(".body", section).replaceChildren(rows.length === 0 ? el("p", { class: "note" }, "No batches written yet.") :
-      table(["written", "collector", "records", "bytes", "R2 key"], rows.map((b) =>
+    $(".body", section).replaceChildren(rows.length === 0
+      ? el("p", { class: "note empty", "data-state": "empty" }, h || c
+        ? "No batches for this collector and hour. Pick another hour, or \"any hour\"."
+        : "No batches written yet. Send a webhook to a collector (POST /hooks/<name>); its batch is listed here once the ingest queue writes it to R2, usually within a minute.")
+      : table(["written", "collector", "records", "bytes", "R2 key", ""], rows.map((b) =>
         el("tr", { "data-batch": b.key, "data-collector": b.collector },
           el("td", {}, when(b.created_at)), el("td", {}, b.collector),
           el("td", { class: "num", "data-field": "records" }, String(b.records)),
-          el("td", { class: "num" }, String(b.bytes)), el("td", { class: "mono" }, b.key)))));
+          el("td", { class: "num" }, String(b.bytes)), el("td", { class: "mono" }, b.key),
+          el("td", {}, el("button", { onclick: () => openBatch(b.key, 0, []) }, "Open"))))));
   },
 
   async keys(section) {
@@ -126,15 +192,21 @@ const loaders = {
   },
 
   async deliveries(section) {
-    const data = await api("GET", "/admin/deliveries?status=failed");
+    const status = $("#delivery-status").value;
+    const data = await api("GET", `/admin/deliveries${status ? "?status=" + status : ""}`);
     const rows = list(data, "deliveries");
-    $(".body", section).replaceChildren(rows.length === 0 ? el("p", { class: "note" }, "No failed deliveries.") :
-      table(["result", "subscription", "event", "attempts", "last error", ""], rows.map((d) =>
+    $(".body", section).replaceChildren(rows.length === 0
+      ? el("p", { class: "note empty", "data-state": "empty" }, status === "failed"
+        ? "No failed deliveries. Choose \"all\" to see every delivery, or publish an event (POST /events/<type>) to a subscription."
+        : "No deliveries yet. Create a subscription, then publish an event to it (POST /events/<type>).")
+      : table(["result", "subscription", "event", "status", "attempts", "last error", ""], rows.map((d) =>
         el("tr", { "data-delivery": d.id },
-          el("td", { class: "mono" }, d.id), el("td", {}, d.subscription_name ?? d.subscription_id ?? d.subscription ?? ""),
-          el("td", {}, d.event_type ?? ""), el("td", { class: "num" }, String(d.attempts ?? "")),
-          el("td", { class: "mono" }, d.last_error ?? d.error ?? ""),
-          el("td", {}, el("button", { onclick: () => retry(d) }, "Retry"))))));
+          el("td", { class: "mono" }, d.id), el("td", {}, d.subscription_name ?? d.subscription_id ?? ""),
+          el("td", {}, d.event_type ?? ""), el("td", { class: "status-" + d.status }, d.status),
+          el("td", { class: "num" }, String(d.attempts ?? "")),
+          el("td", { class: "mono" }, d.last_error ?? ""),
+          el("td", { class: "actions" }, el("button", { onclick: () => inspect(d.id) }, "Inspect"),
+            d.status === "failed" ? el("button", { onclick: () => retry(d) }, "Retry") : "")))));
   },
 };
 
@@ -152,6 +224,83 @@ async function activatePlugin(name, version) {
 async function retry(d) {
   try { await api("POST", `/admin/deliveries/${encodeURIComponent(d.id)}/retry`); } catch (e) { showFailure($("#deliveries"), e); return; }
   await load("deliveries");
+  if ($("#inspector").dataset.result === d.id) await inspect(d.id);
+}
+
+const pretty = (v) => el("pre", { class: "json" }, typeof v === "string" ? v : JSON.stringify(v, null, 2));
+const headerTable = (pairs) => (pairs && pairs.length
+  ? table(["header", "value"], pairs.map(([k, v]) => el("tr", {}, el("td", { class: "mono" }, k), el("td", { class: "mono" }, v))))
+  : el("p", { class: "note" }, "none"));
+
+// The record browser: one page of a batch's records; `back` holds the earlier pages' cursors.
+async function openBatch(key, cursor, back) {
+  const view = $("#records-view");
+  let data;
+  try {
+    data = await api("GET", `/admin/batches/${encodeURIComponent(key)}/records?limit=20&cursor=${cursor}`);
+  } catch (e) { view.replaceChildren(el("p", { class: "error", "data-state": "error" }, `${e.code}: ${e.message}`)); return; }
+  const first = data.records.length ? data.records[0].line + 1 : 0;
+  const last = data.records.length ? data.records[data.records.length - 1].line + 1 : 0;
+  view.replaceChildren(el("div", { class: "viewer", "data-viewing": key },
+    el("h3", {}, "Batch ", el("span", { class: "mono" }, key)),
+    el("p", { class: "note", "data-field": "range" }, data.total === 0 ? "This object holds no records." : `Records ${first}–${last} of ${data.total}`),
+    el("div", { class: "pager" },
+      el("button", { disabled: back.length ? null : "", onclick: () => openBatch(key, back[back.length - 1], back.slice(0, -1)) }, "Previous"),
+      el("button", { "data-action": "next", disabled: data.next_cursor === null ? "" : null, onclick: () => openBatch(key, data.next_cursor, [...back, cursor]) }, "Next"),
+      el("button", { onclick: () => view.replaceChildren() }, "Close")),
+    data.records.map((r) => el("div", { class: "record", "data-line": String(r.line), "data-record-id": r.id ?? "" },
+      el("div", { class: "note" }, `line ${r.line + 1}${r.id ? " · id " + r.id : ""}`), pretty(r.record)))));
+}
+
+$("#record-find").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const box = $("#record-found");
+  const id = $("#record-id").value.trim();
+  try {
+    const found = await api("GET", `/admin/records/${encodeURIComponent(id)}`);
+    box.replaceChildren(el("div", { class: "record", "data-record-id": found.record.id },
+      el("div", { class: "note" }, `record ${found.record.id}: line ${found.record.line + 1} of batch `, el("span", { class: "mono" }, found.batch.key)),
+      pretty(found.record.record)));
+  } catch (e) {
+    box.replaceChildren(el("p", { class: "error", "data-state": "error" }, `${e.code}: ${e.message}`));
+  }
+});
+
+// The delivery inspector: the result, its payload and every attempt with its exchange.
+async function inspect(id) {
+  const box = $("#inspector");
+  box.dataset.result = id;
+  let d;
+  try { d = await api("GET", `/admin/deliveries/${encodeURIComponent(id)}`); } catch (e) {
+    box.replaceChildren(el("p", { class: "error", "data-state": "error" }, `${e.code}: ${e.message}`)); return;
+  }
+  const attempts = d.attempts || [];
+  box.replaceChildren(el("div", { class: "viewer", "data-inspecting": id },
+    el("h3", {}, "Delivery ", el("span", { class: "mono" }, d.id),
+      d.status === "failed" ? el("button", { onclick: () => retry(d) }, "Retry") : "",
+      el("button", { onclick: () => { box.replaceChildren(); delete box.dataset.result; } }, "Close")),
+    table(["subscription", "event", "status", "next attempt", "last error"], [el("tr", {},
+      el("td", {}, d.subscription_name ?? d.subscription_id), el("td", {}, d.event_type),
+      el("td", { class: "status-" + d.status, "data-field": "status" }, d.status),
+      el("td", {}, d.next_attempt_at ? when(d.next_attempt_at) : "none scheduled"), el("td", { class: "mono" }, d.last_error ?? ""))]),
+    el("details", {}, el("summary", {}, "Payload"), pretty(d.payload)),
+    d.results ? el("details", {}, el("summary", {}, "Subscriber's results"), pretty(d.results)) : "",
+    attempts.length === 0 ? el("p", { class: "note empty" }, "No attempt yet: the first one is queued.") : "",
+    attempts.map((a) => {
+      const x = a.exchange;
+      return el("details", { class: "attempt", "data-attempt": String(a.attempt), open: a.attempt === attempts.length ? "" : null },
+        el("summary", {}, `Attempt ${a.attempt} · ${when(a.attempted_at)} · ${a.status_code ?? "no answer"} ${a.outcome} · ${a.duration_ms} ms`
+          + (a.retry_in_secs ? ` · retry in ${a.retry_in_secs} s` : "")),
+        a.error ? el("p", { class: "error mono" }, a.error) : "",
+        x ? [
+          el("p", { class: "note" }, "POST ", el("span", { class: "mono" }, x.url)),
+          el("h4", {}, "Request headers (secrets masked)"), headerTable(x.request_headers),
+          el("h4", {}, "Answer headers"), headerTable(x.response_headers),
+          el("h4", {}, `Answer body${x.response_cut ? " (first 4 KiB)" : ""}`),
+          x.response_body ? el("pre", { class: "json", "data-field": "response-body" }, x.response_body) : el("p", { class: "note" }, "empty"),
+        ] : el("p", { class: "note" }, "Nothing was sent on this attempt."));
+    })));
+  box.scrollIntoView({ block: "nearest" });
 }
 
 $("#key-form").addEventListener("submit", async (ev) => {
@@ -177,7 +326,7 @@ $("#key-form").addEventListener("submit", async (ev) => {
 
 async function loadAll() {
   await load("collectors"); // first: its subscription counts feed the subscriptions panel
-  await Promise.all(["batches", "keys", "subscriptions", "plugins", "deliveries"].map(load));
+  await Promise.all(["charts", "batches", "keys", "subscriptions", "plugins", "deliveries"].map(load));
 }
 
 function signOut(message) {
@@ -209,8 +358,24 @@ $("#login-form").addEventListener("submit", async (ev) => {
   await signIn();
 });
 $("#logout").addEventListener("click", () => signOut());
-$("#stats-hours").addEventListener("change", () => load("collectors"));
+$("#stats-hours").addEventListener("change", () => { load("collectors"); load("charts"); });
+$("#chart-collector").addEventListener("change", drawCharts);
+$("#chart-subscription").addEventListener("change", drawCharts);
+{
+  let resizing;
+  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(drawCharts, 150); });
+}
 $("#batch-collector").addEventListener("change", () => load("batches"));
+$("#batch-hour").addEventListener("change", () => load("batches"));
+$("#delivery-status").addEventListener("change", () => load("deliveries"));
+// The last 48 hours, newest first, as the hour filter's choices.
+{
+  const now = Math.floor(Date.now() / 3600000) * 3600;
+  for (let i = 0; i < 48; i++) {
+    const t = now - i * 3600;
+    $("#batch-hour").append(el("option", { value: String(t) }, when(t).slice(0, 14) + "00Z"));
+  }
+}
 for (const b of document.querySelectorAll("[data-refresh]")) b.addEventListener("click", () => load(b.dataset.refresh));
 
 if (sessionStorage.getItem(TOKEN_KEY)) signIn(); else signOut();

@@ -1,4 +1,5 @@
-//! `GET /admin/deliveries[?status=failed&limit=50]` and `POST /admin/deliveries/{id}/retry`.
+//! `GET /admin/deliveries[?status=failed&limit=50]`, the inspector's
+//! `GET /admin/deliveries/{id}` and `POST /admin/deliveries/{id}/retry`.
 
 use serde_json::json;
 use worker::Response;
@@ -10,7 +11,8 @@ use super::stats::query_param;
 use crate::dispatch::deliver::MESSAGE_VERSION;
 use crate::dispatch::{DeliveryMessage, STATUSES};
 use crate::error::ApiError;
-use crate::store::results;
+use crate::json;
+use crate::store::{attempts, results};
 
 /// Lists deliveries (results), newest change first.
 pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
@@ -40,6 +42,33 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
     Ok(json_response(200, &json!({ "deliveries": rows })))
 }
 
+fn unknown_result(id: &str) -> ApiError {
+    ApiError::new(404, "unknown_result", format!("no delivery has id {id:?}"))
+}
+
+/// The inspector: a delivery (result) with its payload and every attempt, each with the
+/// request headers sent (secrets masked), the subscriber's status, headers and first
+/// 4 KiB of its answer, its duration and the retry it scheduled.
+pub async fn show(c: Call<'_>) -> Result<Response, ApiError> {
+    let id = c.param("id");
+    let db = db(c.env)?;
+    let result = results::get(&db, id)
+        .await
+        .map_err(d1_failed)?
+        .ok_or_else(|| unknown_result(id))?;
+    let row = results::delivery(&db, id).await.map_err(d1_failed)?;
+    let list = attempts::inspect(&db, id).await.map_err(d1_failed)?;
+    let mut body = json!(result);
+    // As accepted (json::parse keeps big numbers); a payload that no longer parses is
+    // shown as its text.
+    body["payload"] =
+        json::parse(result.payload.as_bytes()).unwrap_or_else(|_| json!(result.payload));
+    body["attempts"] = json!(list);
+    body["attempt_count"] = json!(result.attempts);
+    body["subscription_name"] = json!(row.and_then(|r| r.subscription_name));
+    Ok(json_response(200, &body))
+}
+
 /// Sends a failed delivery again, restarting the retry schedule → `202`.
 pub async fn retry(c: Call<'_>) -> Result<Response, ApiError> {
     let (env, id, now) = (c.env, c.param("id"), c.now_secs());
@@ -47,9 +76,7 @@ pub async fn retry(c: Call<'_>) -> Result<Response, ApiError> {
     let result = results::get(&db, id)
         .await
         .map_err(d1_failed)?
-        .ok_or_else(|| {
-            ApiError::new(404, "unknown_result", format!("no delivery has id {id:?}"))
-        })?;
+        .ok_or_else(|| unknown_result(id))?;
     if !results::retry_now(&db, id, now).await.map_err(d1_failed)? {
         return Err(ApiError::new(
             409,

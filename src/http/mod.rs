@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod keys;
 pub mod page;
 pub mod plugin_admin;
+pub mod records;
 pub mod routes;
 pub mod rules;
 pub mod stats;
@@ -176,12 +177,16 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
         (None, None) => "ok".to_string(),
     };
     // Only configured collectors are in `fields` (a name in a URL is not worth a D1 row).
+    let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
     if let Some(name) = &collector {
         observe::count_hook(name, &outcome, started);
+        if outcome == "accepted" {
+            observe::count_latency(name, duration_ms, started);
+        }
     }
     fields["outcome"] = json!(outcome);
     fields["status"] = json!(status);
-    fields["duration_ms"] = json!(worker::Date::now().as_millis().saturating_sub(started));
+    fields["duration_ms"] = json!(duration_ms);
     observe::analytics(env, &fields);
     log::emit(fields);
     match answer {

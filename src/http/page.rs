@@ -19,6 +19,20 @@ pub const ADMIN_SCRIPT: &str = include_str!("admin_page.js");
 /// The admin page's style, `/admin/page.css`.
 pub const ADMIN_STYLE: &str = include_str!("admin_page.css");
 
+/// uPlot (the charts), `/admin/vendor/uplot.js`: the npm package's minified build, pinned
+/// in package.json and bundled when the worker is built, its MIT license kept at the top.
+pub const UPLOT_SCRIPT: &str = concat!(
+    "/*! uPlot (npm uplot, version pinned in package.json), bundled by edgehook.\n",
+    include_str!("../../node_modules/uplot/LICENSE"),
+    "*/\n",
+    include_str!("../../node_modules/uplot/dist/uPlot.iife.min.js")
+);
+/// uPlot's stylesheet, `/admin/vendor/uplot.css`.
+pub const UPLOT_STYLE: &str = concat!(
+    "/*! uPlot, MIT License, Copyright (c) 2022 Leon Sorokin (see /admin/vendor/uplot.js) */\n",
+    include_str!("../../node_modules/uplot/dist/uPlot.min.css")
+);
+
 // Script and style from this origin's files only (no inline code, so an injected
 // `<script>` or handler attribute never runs); API calls to this origin only; no framing.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -55,6 +69,16 @@ pub async fn admin_script(_: Call<'_>) -> Result<Response, ApiError> {
 /// `GET /admin/page.css`.
 pub async fn admin_style(_: Call<'_>) -> Result<Response, ApiError> {
     static_file(ADMIN_STYLE, "text/css; charset=utf-8")
+}
+
+/// `GET /admin/vendor/uplot.js`.
+pub async fn uplot_script(_: Call<'_>) -> Result<Response, ApiError> {
+    static_file(UPLOT_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// `GET /admin/vendor/uplot.css`.
+pub async fn uplot_style(_: Call<'_>) -> Result<Response, ApiError> {
+    static_file(UPLOT_STYLE, "text/css; charset=utf-8")
 }
 
 fn static_file(body: &str, content_type: &str) -> Result<Response, ApiError> {

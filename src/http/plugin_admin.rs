@@ -30,12 +30,12 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn bucket(env: &Env) -> Result<Bucket, ApiError> {
+pub(crate) fn bucket(env: &Env) -> Result<Bucket, ApiError> {
     env.bucket("ARCHIVE")
         .map_err(|e| ApiError::internal(format!("ARCHIVE binding: {e}")))
 }
 
-fn r2_failed(e: worker::Error) -> ApiError {
+pub(crate) fn r2_failed(e: worker::Error) -> ApiError {
     ApiError::unavailable(format!("the bucket failed: {e}"))
 }
 

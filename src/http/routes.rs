@@ -11,7 +11,8 @@ use worker::Response;
 
 use super::call::{Call, Params};
 use super::{
-    admin, deliveries, events, health, keys, page, plugin_admin, rules, stats, subscriptions,
+    admin, deliveries, events, health, keys, page, plugin_admin, records, rules, stats,
+    subscriptions,
 };
 use crate::error::ApiError;
 
@@ -81,12 +82,32 @@ pub const ROUTES: &[RouteDef] = &[
     r("GET", "/admin/", Open, to!(page::admin)),
     r("GET", "/admin/page.js", Open, to!(page::admin_script)),
     r("GET", "/admin/page.css", Open, to!(page::admin_style)),
+    r(
+        "GET",
+        "/admin/vendor/uplot.js",
+        Open,
+        to!(page::uplot_script),
+    ),
+    r(
+        "GET",
+        "/admin/vendor/uplot.css",
+        Open,
+        to!(page::uplot_style),
+    ),
     r("GET", "/keys/test", Open, to!(keys::test)),
     r("GET", "/admin/keys", Admin, to!(admin::list_keys)),
     r("POST", "/admin/keys", Admin, to!(admin::create_key)),
     r("DELETE", "/admin/keys/{id}", Admin, to!(admin::revoke_key)),
     r("GET", "/admin/stats", Admin, to!(stats::stats)),
+    r("GET", "/admin/stats/hourly", Admin, to!(stats::hourly)),
     r("GET", "/admin/batches", Admin, to!(stats::list_batches)),
+    r(
+        "GET",
+        "/admin/batches/{key}/records",
+        Admin,
+        to!(records::list),
+    ),
+    r("GET", "/admin/records/{id}", Admin, to!(records::find)),
     r("POST", "/events/{type}", Open, to!(events::publish)),
     r("GET", "/results/{id}", Open, to!(events::show)),
     r("PATCH", "/results/{id}", Open, to!(events::patch)),
@@ -135,6 +156,12 @@ pub const ROUTES: &[RouteDef] = &[
     r("GET", "/admin/rules", Admin, to!(rules::list)),
     r("PUT", "/admin/rules/{name}", Admin, to!(rules::put)),
     r("GET", "/admin/deliveries", Admin, to!(deliveries::list)),
+    r(
+        "GET",
+        "/admin/deliveries/{id}",
+        Admin,
+        to!(deliveries::show),
+    ),
     r(
         "POST",
         "/admin/deliveries/{id}/retry",
@@ -295,7 +322,14 @@ mod tests {
     fn admin_routes_take_the_admin_token_and_the_others_check_their_own() {
         for d in ROUTES {
             // The page and its files are open: the page asks for the token itself.
-            let page = matches!(d.pattern, "/admin/" | "/admin/page.js" | "/admin/page.css");
+            let page = matches!(
+                d.pattern,
+                "/admin/"
+                    | "/admin/page.js"
+                    | "/admin/page.css"
+                    | "/admin/vendor/uplot.js"
+                    | "/admin/vendor/uplot.css"
+            );
             let admin_api = d.pattern.starts_with("/admin/") && !page;
             assert_eq!(
                 d.access == Access::Admin,

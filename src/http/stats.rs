@@ -2,15 +2,18 @@
 //! (the NDJSON objects written to R2).
 
 use serde_json::json;
-use worker::Response;
+use worker::{D1Database, Response};
 
 use super::admin::{d1_failed, db};
 use super::call::Call;
 use super::call::json_response;
 use crate::error::ApiError;
-use crate::metrics::{self, SCOPE_COLLECTOR};
+use std::collections::BTreeMap;
+
+use crate::charts;
+use crate::metrics::{self, SCOPE_COLLECTOR, SCOPE_LATENCY};
 use crate::observe;
-use crate::store::{batches, counters, result_stats};
+use crate::store::{attempts, batches, counters, result_stats, subscriptions};
 
 fn invalid_query(message: String) -> ApiError {
     ApiError::new(400, "invalid_query", message)
@@ -38,27 +41,49 @@ pub(crate) fn query_param(
     Ok(value)
 }
 
-/// `GET /admin/stats[?hours=24]`: this isolate's pending counts are flushed first, then
-/// the window's counts are read from D1.
-pub async fn stats(c: Call<'_>) -> Result<Response, ApiError> {
-    let (url, env, app, now_secs) = (&c.url()?, c.env, c.app, c.now_secs() as u64);
-    let hours = metrics::window_hours(query_param(url, "hours", &["hours"])?.as_deref())
+/// The window of `?hours=` with what its counts are read from.
+struct Window<'a> {
+    hours: u64,
+    since: u64,
+    db: D1Database,
+    configured: Vec<&'a str>,
+}
+
+/// Reads `?hours=` and flushes this isolate's pending counts, so the window's counts in
+/// D1 include them.
+async fn window<'a>(c: &Call<'a>) -> Result<Window<'a>, ApiError> {
+    let hours = metrics::window_hours(query_param(&c.url()?, "hours", &["hours"])?.as_deref())
         .map_err(invalid_query)?;
-    observe::flush(env).await?;
-    let since = metrics::window_start(now_secs, hours);
-    let db = db(env)?;
+    observe::flush(c.env).await?;
+    let configured = c
+        .app
+        .config
+        .collectors
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    Ok(Window {
+        hours,
+        since: metrics::window_start(c.now_secs() as u64, hours),
+        db: db(c.env)?,
+        configured,
+    })
+}
+
+/// `GET /admin/stats[?hours=24]`: the window's counts per collector and subscription.
+pub async fn stats(c: Call<'_>) -> Result<Response, ApiError> {
+    let Window {
+        hours,
+        since,
+        db,
+        configured,
+    } = window(&c).await?;
     let collector_rows = counters::sum_since(&db, SCOPE_COLLECTOR, since)
         .await
         .map_err(d1_failed)?;
     let result_rows = result_stats::by_subscription_since(&db, since)
         .await
         .map_err(d1_failed)?;
-    let configured: Vec<&str> = app
-        .config
-        .collectors
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
     Ok(json_response(
         200,
         &json!({
@@ -66,6 +91,44 @@ pub async fn stats(c: Call<'_>) -> Result<Response, ApiError> {
             "hours": hours,
             "collectors": metrics::summarize_collectors(&configured, &collector_rows),
             "subscriptions": metrics::summarize_subscriptions(&result_rows),
+        }),
+    ))
+}
+
+/// `GET /admin/stats/hourly[?hours=24]`: the charts' series, one point per hour of the
+/// window: per collector accepted / duplicate / dropped / refused (and refused by code),
+/// per subscription delivered / failed / held attempts, and acceptance latency (p50, p95).
+pub async fn hourly(c: Call<'_>) -> Result<Response, ApiError> {
+    let Window {
+        hours,
+        since,
+        db,
+        configured,
+    } = window(&c).await?;
+    let collector_rows = counters::hourly_since(&db, SCOPE_COLLECTOR, since)
+        .await
+        .map_err(d1_failed)?;
+    let latency_rows = counters::hourly_since(&db, SCOPE_LATENCY, since)
+        .await
+        .map_err(d1_failed)?;
+    let attempt_rows = attempts::hourly_since(&db, since)
+        .await
+        .map_err(d1_failed)?;
+    let names: BTreeMap<String, String> = subscriptions::list(&db)
+        .await
+        .map_err(d1_failed)?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let axis = charts::axis(since, hours);
+    Ok(json_response(
+        200,
+        &json!({
+            "since": since,
+            "hours": axis,
+            "collectors": charts::collectors(&axis, &configured, &collector_rows),
+            "subscriptions": charts::deliveries(&axis, &names, &attempt_rows),
+            "latency": charts::latency(&axis, &latency_rows),
         }),
     ))
 }
@@ -80,16 +143,19 @@ pub struct BatchQuery {
     pub collector: Option<String>,
     /// Only objects written before this time (Unix seconds), for paging.
     pub before: Option<u64>,
+    /// Only objects written in this hour (Unix seconds of any time in it, rounded down).
+    pub hour: Option<u64>,
     /// At most this many (1 to [`MAX_BATCHES`], default 50).
     pub limit: u64,
 }
 
 impl BatchQuery {
-    /// Validates `collector`, `before` and `limit`.
+    /// Validates `collector`, `before`, `hour` and `limit`.
     pub fn parse(pairs: &[(String, String)]) -> Result<BatchQuery, String> {
         let mut q = BatchQuery {
             collector: None,
             before: None,
+            hour: None,
             limit: 50,
         };
         for (k, v) in pairs {
@@ -109,6 +175,12 @@ impl BatchQuery {
                             .map_err(|_| format!("before must be Unix seconds, not {v:?}"))?,
                     )
                 }
+                "hour" => {
+                    let at: u64 = v
+                        .parse()
+                        .map_err(|_| format!("hour must be Unix seconds, not {v:?}"))?;
+                    q.hour = Some(at - at % 3600);
+                }
                 "limit" => {
                     q.limit = v
                         .parse()
@@ -122,7 +194,7 @@ impl BatchQuery {
                 }
                 other => {
                     return Err(format!(
-                        "unknown query parameter {other:?}; known: collector, before, limit"
+                        "unknown query parameter {other:?}; known: collector, before, hour, limit"
                     ));
                 }
             }
@@ -131,12 +203,17 @@ impl BatchQuery {
     }
 }
 
-/// `GET /admin/batches[?collector=..&before=..&limit=..]`, newest first.
+/// `GET /admin/batches[?collector=..&hour=..&before=..&limit=..]`, newest first.
 pub async fn list_batches(c: Call<'_>) -> Result<Response, ApiError> {
     let (url, env) = (&c.url()?, c.env);
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let q = BatchQuery::parse(&pairs).map_err(invalid_query)?;
-    let rows = batches::list(&db(env)?, q.collector.as_deref(), q.before, q.limit)
+    let filter = batches::Filter {
+        collector: q.collector.as_deref(),
+        before: q.before,
+        hour: q.hour,
+    };
+    let rows = batches::list(&db(env)?, filter, q.limit)
         .await
         .map_err(d1_failed)?;
     Ok(json_response(200, &json!({ "batches": rows })))
@@ -161,6 +238,7 @@ mod tests {
             Ok(BatchQuery {
                 collector: None,
                 before: None,
+                hour: None,
                 limit: 50
             })
         );
@@ -173,6 +251,8 @@ mod tests {
         assert!(parse(&[("limit", "0")]).is_err());
         assert!(parse(&[("limit", "501")]).is_err());
         assert!(parse(&[("before", "yesterday")]).is_err());
+        assert_eq!(parse(&[("hour", "7300")]).unwrap().hour, Some(7200));
+        assert!(parse(&[("hour", "-1")]).is_err());
         assert!(parse(&[("colector", "amo")]).is_err());
     }
 }

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, wasm_bindgen::JsValue};
 
+use crate::charts::HourRow;
+use crate::dispatch::exchange::Exchange;
+
 /// One attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attempt {
@@ -56,10 +59,20 @@ fn num(n: f64) -> JsValue {
     JsValue::from_f64(n)
 }
 
-/// Records an attempt; the same attempt recorded twice stays one row.
-pub async fn insert(db: &D1Database, result_id: &str, a: &Attempt) -> worker::Result<()> {
+/// Records an attempt and, when a request was sent, its exchange (for the inspector);
+/// the same attempt recorded twice stays one row.
+pub async fn insert(
+    db: &D1Database,
+    result_id: &str,
+    a: &Attempt,
+    exchange: Option<&Exchange>,
+) -> worker::Result<()> {
+    let exchange = exchange
+        .and_then(|e| serde_json::to_string(e).ok())
+        .map_or(JsValue::NULL, |e| JsValue::from_str(&e));
     db.prepare(format!(
-        "INSERT OR IGNORE INTO delivery_attempts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        "INSERT OR IGNORE INTO delivery_attempts ({COLUMNS}, exchange)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))
     .bind(&[
         JsValue::from_str(result_id),
@@ -70,6 +83,7 @@ pub async fn insert(db: &D1Database, result_id: &str, a: &Attempt) -> worker::Re
         a.error.as_deref().map_or(JsValue::NULL, JsValue::from_str),
         num(a.attempted_at as f64),
         a.retry_in_secs.map_or(JsValue::NULL, |s| num(s as f64)),
+        exchange,
     ])?
     .run()
     .await?;
@@ -87,6 +101,41 @@ pub async fn for_result(db: &D1Database, result_id: &str) -> worker::Result<Vec<
         .await?
         .results()?;
     Ok(rows.into_iter().map(Attempt::from).collect())
+}
+
+/// An attempt with what it sent and what it was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inspected {
+    /// The attempt.
+    #[serde(flatten)]
+    pub attempt: Attempt,
+    /// Its exchange; none when nothing was sent (or the attempt predates migration 0008).
+    pub exchange: Option<Exchange>,
+}
+
+/// A result's attempts with their exchanges, in order.
+pub async fn inspect(db: &D1Database, result_id: &str) -> worker::Result<Vec<Inspected>> {
+    #[derive(Deserialize)]
+    struct WithExchange {
+        #[serde(flatten)]
+        row: Row,
+        exchange: Option<String>,
+    }
+    let rows: Vec<WithExchange> = db
+        .prepare(format!(
+            "SELECT {COLUMNS}, exchange FROM delivery_attempts WHERE result_id = ?1 ORDER BY attempt"
+        ))
+        .bind(&[JsValue::from_str(result_id)])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Inspected {
+            attempt: Attempt::from(r.row),
+            exchange: r.exchange.and_then(|e| serde_json::from_str(&e).ok()),
+        })
+        .collect())
 }
 
 /// The latest attempt of each subscription.
@@ -111,5 +160,32 @@ pub async fn latest_by_subscription(db: &D1Database) -> worker::Result<HashMap<S
     Ok(rows
         .into_iter()
         .map(|l| (l.subscription_id, Attempt::from(l.row)))
+        .collect())
+}
+
+/// Attempts made since `since`, counted per (subscription, outcome, hour).
+pub async fn hourly_since(db: &D1Database, since: u64) -> worker::Result<Vec<HourRow>> {
+    #[derive(Deserialize)]
+    struct Hourly {
+        subscription_id: String,
+        outcome: String,
+        hour: f64,
+        count: f64,
+    }
+    let rows: Vec<Hourly> = db
+        .prepare(
+            "SELECT r.subscription_id, a.outcome, a.attempted_at - a.attempted_at % 3600 AS hour,
+               COUNT(*) AS count
+             FROM delivery_attempts a JOIN results r ON r.id = a.result_id
+             WHERE a.attempted_at >= ?1
+             GROUP BY r.subscription_id, a.outcome, hour",
+        )
+        .bind(&[num(since as f64)])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.subscription_id, r.outcome, r.hour as u64, r.count as u64))
         .collect())
 }

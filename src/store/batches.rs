@@ -63,35 +63,60 @@ struct Row {
     created_at: f64,
 }
 
-/// The newest objects written, optionally of one collector and older than `before`.
+impl From<Row> for StoredBatch {
+    fn from(r: Row) -> StoredBatch {
+        StoredBatch {
+            key: r.key,
+            collector: r.collector,
+            records: r.records as u64,
+            bytes: r.bytes as u64,
+            created_at: r.created_at as u64,
+        }
+    }
+}
+
+/// Which objects [`list`] answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    /// Only this collector's objects.
+    pub collector: Option<&'a str>,
+    /// Only objects written before this time (Unix seconds).
+    pub before: Option<u64>,
+    /// Only objects written in the hour starting at this time (Unix seconds).
+    pub hour: Option<u64>,
+}
+
+/// The newest objects written that pass `filter`.
 pub async fn list(
     db: &D1Database,
-    collector: Option<&str>,
-    before: Option<u64>,
+    filter: Filter<'_>,
     limit: u64,
 ) -> worker::Result<Vec<StoredBatch>> {
     let rows: Vec<Row> = db
         .prepare(
             "SELECT key, collector, records, bytes, created_at FROM batches
              WHERE (?1 IS NULL OR collector = ?1) AND (?2 IS NULL OR created_at < ?2)
+               AND (?4 IS NULL OR (created_at >= ?4 AND created_at < ?4 + 3600))
              ORDER BY created_at DESC, key DESC LIMIT ?3",
         )
         .bind(&[
-            collector.map_or(JsValue::NULL, JsValue::from_str),
-            before.map_or(JsValue::NULL, int),
+            filter.collector.map_or(JsValue::NULL, JsValue::from_str),
+            filter.before.map_or(JsValue::NULL, int),
             int(limit),
+            filter.hour.map_or(JsValue::NULL, int),
         ])?
         .all()
         .await?
         .results()?;
-    Ok(rows
-        .into_iter()
-        .map(|r| StoredBatch {
-            key: r.key,
-            collector: r.collector,
-            records: r.records as u64,
-            bytes: r.bytes as u64,
-            created_at: r.created_at as u64,
-        })
-        .collect())
+    Ok(rows.into_iter().map(StoredBatch::from).collect())
+}
+
+/// The object written under `key`, if one was.
+pub async fn get(db: &D1Database, key: &str) -> worker::Result<Option<StoredBatch>> {
+    let row: Option<Row> = db
+        .prepare("SELECT key, collector, records, bytes, created_at FROM batches WHERE key = ?1")
+        .bind(&[JsValue::from_str(key)])?
+        .first(None)
+        .await?;
+    Ok(row.map(StoredBatch::from))
 }

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use worker::{D1Database, wasm_bindgen::JsValue};
 
 use super::int;
+use crate::charts::HourRow;
 use crate::metrics::{CountRow, CounterKey};
 
 /// Adds `counts` to their cells in one D1 batch (all or nothing).
@@ -52,5 +53,32 @@ pub async fn sum_since(db: &D1Database, scope: &str, since: u64) -> worker::Resu
     Ok(rows
         .into_iter()
         .map(|r| (r.subject, r.metric, r.count as u64))
+        .collect())
+}
+
+/// Counts of `scope` per (subject, metric, hour) for the hours from `since`.
+pub async fn hourly_since(
+    db: &D1Database,
+    scope: &str,
+    since: u64,
+) -> worker::Result<Vec<HourRow>> {
+    #[derive(Deserialize)]
+    struct Hourly {
+        subject: String,
+        metric: String,
+        hour: f64,
+        count: f64,
+    }
+    let rows: Vec<Hourly> = db
+        .prepare(
+            "SELECT subject, metric, hour, count FROM counters WHERE scope = ?1 AND hour >= ?2",
+        )
+        .bind(&[JsValue::from_str(scope), int(since)])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.subject, r.metric, r.hour as u64, r.count as u64))
         .collect())
 }

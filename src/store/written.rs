@@ -67,3 +67,32 @@ pub async fn claim(db: &D1Database, ids: &[&str], key: &str, now_secs: u64) -> w
     .await?;
     Ok(())
 }
+
+/// The ids of the records claimed for the object `key`.
+pub async fn ids_of(db: &D1Database, key: &str) -> worker::Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        record_id: String,
+    }
+    let rows: Vec<Row> = db
+        .prepare("SELECT record_id FROM written_records WHERE object_key = ?1")
+        .bind(&[JsValue::from_str(key)])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows.into_iter().map(|r| r.record_id).collect())
+}
+
+/// The object record `id` was claimed for, while its claim is kept.
+pub async fn object_of(db: &D1Database, id: &str) -> worker::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        object_key: String,
+    }
+    let row: Option<Row> = db
+        .prepare("SELECT object_key FROM written_records WHERE record_id = ?1")
+        .bind(&[JsValue::from_str(id)])?
+        .first(None)
+        .await?;
+    Ok(row.map(|r| r.object_key))
+}

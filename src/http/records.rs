@@ -1,0 +1,116 @@
+//! The record browser: `GET /admin/batches/{key}/records[?cursor=&limit=&id=]` pages
+//! through one written object (gzip ones included), `GET /admin/records/{id}` finds a
+//! record by its id. Only objects listed in `batches` are read, so no other R2 key
+//! (plugins, spills) is reachable through these routes.
+
+use serde_json::json;
+use worker::{Env, Response};
+
+use super::admin::{d1_failed, db};
+use super::call::{Call, json_response};
+use super::plugin_admin::{bucket, r2_failed};
+use super::stats::query_param;
+use crate::collect::browse;
+use crate::error::ApiError;
+use crate::store::batches::{self, StoredBatch};
+use crate::store::written;
+
+/// An object read back: its row, its lines' text and their record ids.
+struct Object {
+    batch: StoredBatch,
+    text: Vec<u8>,
+    claimed: Vec<String>,
+}
+
+async fn open(env: &Env, key: &str) -> Result<Object, ApiError> {
+    let db = db(env)?;
+    let batch = batches::get(&db, key)
+        .await
+        .map_err(d1_failed)?
+        .ok_or_else(|| ApiError::new(404, "unknown_batch", format!("no batch has key {key:?}")))?;
+    let object = bucket(env)?
+        .get(key)
+        .execute()
+        .await
+        .map_err(r2_failed)?
+        .ok_or_else(|| {
+            ApiError::new(
+                410,
+                "batch_gone",
+                format!("the object {key:?} is no longer in R2 (deleted or expired)"),
+            )
+        })?;
+    let bytes = match object.body() {
+        Some(body) => body.bytes().await.map_err(r2_failed)?,
+        None => Vec::new(),
+    };
+    let text = browse::object_text(key, bytes).map_err(|e| {
+        ApiError::new(
+            500,
+            "unreadable_batch",
+            format!("the object {key:?} cannot be read back: {e}"),
+        )
+    })?;
+    let claimed = written::ids_of(&db, key).await.map_err(d1_failed)?;
+    Ok(Object {
+        batch,
+        text,
+        claimed,
+    })
+}
+
+fn unknown_record(id: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "unknown_record",
+        format!("no written record has id {id:?} (ids are kept 15 days after writing)"),
+    )
+}
+
+/// `GET /admin/batches/{key}/records`: `key` percent-encoded as one path segment.
+pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
+    let url = c.url()?;
+    let known = ["cursor", "limit", "id"];
+    let (cursor, limit) = browse::page_query(
+        query_param(&url, "cursor", &known)?.as_deref(),
+        query_param(&url, "limit", &known)?.as_deref(),
+    )
+    .map_err(|m| ApiError::new(400, "invalid_query", m))?;
+    let id = query_param(&url, "id", &known)?;
+    let key = percent_encoding::percent_decode_str(c.param("key"))
+        .decode_utf8()
+        .map_err(|_| ApiError::new(404, "unknown_batch", "the batch key is not UTF-8"))?;
+    let o = open(c.env, &key).await?;
+    let lines = browse::lines(&o.text);
+    let ids = browse::line_ids(&lines, &o.claimed);
+    if let Some(id) = id {
+        let line = browse::find(&lines, &ids, &id).ok_or_else(|| unknown_record(&id))?;
+        return Ok(json_response(
+            200,
+            &json!({ "batch": o.batch, "total": lines.len(), "records": [line], "next_cursor": null }),
+        ));
+    }
+    let page = browse::page(&lines, &ids, cursor, limit);
+    Ok(json_response(
+        200,
+        &json!({ "batch": o.batch, "total": page.total, "records": page.records,
+            "next_cursor": page.next_cursor }),
+    ))
+}
+
+/// `GET /admin/records/{id}`: the record and the batch it was written to.
+pub async fn find(c: Call<'_>) -> Result<Response, ApiError> {
+    let id = c.param("id");
+    let key = written::object_of(&db(c.env)?, id)
+        .await
+        .map_err(d1_failed)?
+        .ok_or_else(|| unknown_record(id))?;
+    let o = open(c.env, &key).await?;
+    let lines = browse::lines(&o.text);
+    let ids = browse::line_ids(&lines, &o.claimed);
+    let line = browse::find(&lines, &ids, id).ok_or_else(|| unknown_record(id))?;
+    Ok(json_response(
+        200,
+        &json!({ "batch": o.batch, "record": line }),
+    ))
+}
