@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 
 use crate::auth::AuthConfig;
+use crate::collect::body::BodyKind;
 use crate::collect::record::Format;
 use crate::dispatch::DispatchConfig;
 use crate::error::ConfigError;
@@ -122,6 +123,9 @@ pub struct Collector {
     pub max_body_bytes: u64,
     /// How senders authenticate.
     pub auth: AuthConfig,
+    /// The kinds of body taken (`json`, `form`, `multipart`, `text`, `binary`).
+    #[serde(default = "crate::collect::body::default_accept")]
+    pub accept: Vec<BodyKind>,
     /// Also archive each untouched body under `originals/<name>/`.
     #[serde(default)]
     pub keep_original: bool,
@@ -204,6 +208,20 @@ impl Config {
                     format!("{path}.max_body_bytes"),
                     format!("must be between 1 and {MAX_BODY_BYTES_LIMIT}"),
                 ));
+            }
+            if c.accept.is_empty() {
+                return Err(at(
+                    format!("{path}.accept"),
+                    "name at least one kind of body",
+                ));
+            }
+            for (j, kind) in c.accept.iter().enumerate() {
+                if c.accept[..j].contains(kind) {
+                    return Err(at(
+                        format!("{path}.accept[{j}]"),
+                        format!("{:?} is named twice", kind.name()),
+                    ));
+                }
             }
             c.auth.validate(&format!("{path}.auth"))?;
             c.auth
@@ -345,6 +363,21 @@ mod tests {
         v["collectors"][1]["steps"] = serde_json::json!([{"kind": "redact", "paths": ["$.a"]},
             {"kind": "pseudonymize", "paths": ["$..email", "$.b["], "salt": "SALT"}]);
         assert!(error_of(v).starts_with("collectors[1].steps[1].paths[1]: "));
+
+        let mut v = base();
+        v["collectors"][0]["accept"] = serde_json::json!(["json", "yaml"]);
+        assert!(error_of(v).starts_with("collectors[0].accept[1]: unknown variant `yaml`"));
+
+        let mut v = base();
+        v["collectors"][0]["accept"] = serde_json::json!(["form", "json", "form"]);
+        assert_eq!(
+            error_of(v),
+            "collectors[0].accept[2]: \"form\" is named twice"
+        );
+
+        let mut v = base();
+        v["collectors"][0]["accept"] = serde_json::json!([]);
+        assert!(error_of(v).starts_with("collectors[0].accept: "));
 
         let mut v = base();
         v["queues"] = serde_json::json!({"ingest": "q", "deliveries": "q"});

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::body::{self, Attachment, BodyKind};
 use super::idempotency;
 use super::record::{self, Format, LineRequest, QUEUED_RECORD_VERSION, QueuedRecord};
 use crate::auth::api_key::ApiKeyStore;
@@ -85,6 +86,8 @@ pub enum Accepted {
         record: QueuedRecord,
         /// The sender's id for the webhook, if it gave one, with its body's digest.
         idempotency_key: Option<idempotency::Keyed>,
+        /// Files of a multipart body, to store in R2 before the record is queued.
+        attachments: Vec<Attachment>,
     },
     /// A `filter` step dropped it: answer `202`, store nothing.
     Dropped,
@@ -109,12 +112,33 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
     if req.body.len() as u64 > budget {
         return Err(too_large(collector));
     }
-    record::require_json_content_type(req.headers.get("content-type"))?;
+    let content_type = req.headers.get("content-type");
+    let kind = body::classify(content_type, &collector.accept)?;
     let identity = auth::verify(&collector.auth, cx, req).await?;
     let idempotency_key = idempotency::key(&req.headers)?;
-    // An untouched payload keeps the sender's exact bytes when they fit on one line; with
-    // no steps to run it is only checked, not parsed into a tree nothing would read.
-    let text = simdutf8::basic::from_utf8(&req.body).ok();
+    // A body that is not JSON becomes a JSON payload only once it is authenticated.
+    let (decoded, attachments) = match kind {
+        BodyKind::Json => (None, Vec::new()),
+        kind => {
+            let can_be_binary = collector.accept.contains(&BodyKind::Binary);
+            let d = body::decode(
+                kind,
+                content_type,
+                &req.body,
+                can_be_binary,
+                &collector.name,
+                id,
+            )
+            .await?;
+            (Some(d.payload), d.attachments)
+        }
+    };
+    // An untouched JSON payload keeps the sender's exact bytes when they fit on one line;
+    // with no steps to run it is only checked, not parsed into a tree nothing would read.
+    let text = match decoded {
+        None => simdutf8::basic::from_utf8(&req.body).ok(),
+        Some(_) => None,
+    };
     let raw_line = text.and_then(record::single_line);
     let (payload_text, query, path) = match (text, raw_line) {
         (Some(text), Some(raw)) if collector.chain.is_empty() => {
@@ -122,7 +146,11 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
             (Cow::Borrowed(raw), req.query_pairs(), None)
         }
         _ => {
-            let mut work = Work::new(record::parse_payload(&req.body)?, req.query_pairs());
+            let payload = match decoded {
+                Some(payload) => payload,
+                None => record::parse_payload(&req.body)?,
+            };
+            let mut work = Work::new(payload, req.query_pairs());
             let steps = StepContext {
                 collector: &collector.name,
                 request: req,
@@ -177,5 +205,6 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
             original_spill: None,
         },
         idempotency_key,
+        attachments,
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod batch;
+pub mod body;
 pub mod browse;
 pub mod dead;
 pub mod enqueue;

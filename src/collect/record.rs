@@ -68,26 +68,6 @@ pub fn single_line(text: &str) -> Option<&str> {
     Some(text.trim_matches([' ', '\t']))
 }
 
-/// Checks the `Content-Type` is JSON (`application/json` or `application/*+json`, any
-/// parameters), else `415 unsupported_media_type`.
-pub fn require_json_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
-    let essence = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if is_json {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            415,
-            "unsupported_media_type",
-            "the body must be JSON sent with Content-Type: application/json",
-        ))
-    }
-}
-
 /// Parses the body as strict JSON ([`crate::json`]): `400 invalid_json` saying where it
 /// broke, `400 duplicate_key` naming the member given twice.
 pub fn parse_payload(body: &[u8]) -> Result<Value, ApiError> {
@@ -127,19 +107,7 @@ pub fn line(
         Format::Request => {
             let mut query = Map::new();
             for (k, v) in req.query {
-                match query.get_mut(k) {
-                    None => {
-                        query.insert(k.clone(), Value::String(v.clone()));
-                    }
-                    Some(Value::Array(values)) => values.push(Value::String(v.clone())),
-                    Some(first) => {
-                        let first = first.take();
-                        query.insert(
-                            k.clone(),
-                            Value::Array(vec![first, Value::String(v.clone())]),
-                        );
-                    }
-                }
+                super::body::insert_repeated(&mut query, k, Value::String(v.clone()));
             }
             let received = i64::try_from(received_at_ms).unwrap_or(i64::MAX);
             let head = serde_json::json!({
@@ -222,19 +190,5 @@ mod tests {
     fn malformed_json_is_400() {
         let e = parse_payload(b"{\"a\":").unwrap_err();
         assert_eq!((e.status, e.code), (400, "invalid_json"));
-    }
-
-    #[test]
-    fn content_type_must_be_json() {
-        assert!(require_json_content_type(Some("application/json")).is_ok());
-        assert!(require_json_content_type(Some("Application/JSON; charset=utf-8")).is_ok());
-        assert!(require_json_content_type(Some("application/cloudevents+json")).is_ok());
-        for bad in [
-            None,
-            Some("text/plain"),
-            Some("application/x-www-form-urlencoded"),
-        ] {
-            assert_eq!(require_json_content_type(bad).unwrap_err().status, 415);
-        }
     }
 }

@@ -107,19 +107,21 @@ pub async fn handle(
         env,
         answer_limit: crate::steps::plugin::answer_limit(collector.max_body_bytes),
     };
-    let (mut record, key) = match accept(collector, &cx, &plugins, &inbound, &id, now_ms).await? {
-        Accepted::Dropped => return Ok(answer(202, json!({"status": "dropped"}), "dropped")),
-        Accepted::Record {
-            record,
-            idempotency_key,
-        } => (record, idempotency_key),
-    };
+    let (mut record, key, attachments) =
+        match accept(collector, &cx, &plugins, &inbound, &id, now_ms).await? {
+            Accepted::Dropped => return Ok(answer(202, json!({"status": "dropped"}), "dropped")),
+            Accepted::Record {
+                record,
+                idempotency_key,
+                attachments,
+            } => (record, idempotency_key, attachments),
+        };
     let seen = D1SeenIds {
         db: &db,
         collector: &collector.name,
     };
     let window = app.config.dedupe_window_secs;
-    let queued = enqueue(env, ctx, &mut record);
+    let queued = enqueue(env, ctx, &mut record, attachments);
     match admit_once(&seen, key.as_ref(), &id, now_ms / 1000, window, queued).await? {
         Admitted::Duplicate { record_id } => Ok(answer(
             200,
