@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use crate::auth::AuthConfig;
 use crate::collect::body::BodyKind;
+use crate::collect::cors::CorsConfig;
+use crate::collect::handshake::HandshakeConfig;
 use crate::collect::record::Format;
 use crate::dispatch::DispatchConfig;
 use crate::error::ConfigError;
@@ -123,6 +125,12 @@ pub struct Collector {
     pub max_body_bytes: u64,
     /// How senders authenticate.
     pub auth: AuthConfig,
+    /// Whose handshake the collector answers (default: its scheme's, when a provider's).
+    #[serde(default)]
+    pub handshake: Option<HandshakeConfig>,
+    /// Browsers on these origins may send (`Access-Control-*`).
+    #[serde(default)]
+    pub cors: Option<CorsConfig>,
     /// The kinds of body taken (`json`, `form`, `multipart`, `text`, `binary`).
     #[serde(default = "crate::collect::body::default_accept")]
     pub accept: Vec<BodyKind>,
@@ -224,6 +232,12 @@ impl Config {
                 }
             }
             c.auth.validate(&format!("{path}.auth"))?;
+            if let Some(h) = &c.handshake {
+                h.validate(&format!("{path}.handshake"))?;
+            }
+            if let Some(cors) = &mut c.cors {
+                cors.validate(&format!("{path}.cors"))?;
+            }
             c.auth
                 .fill_defaults(&format!("{}/hooks/{}", self.public_url, c.name));
             c.chain = Chain::compile(&c.steps, &path, c.auth.scheme())?;
@@ -251,6 +265,9 @@ impl Config {
         for (i, c) in self.collectors.iter().enumerate() {
             let mut refs = c.auth.secret_refs(&format!("collectors[{i}].auth"));
             refs.extend(c.chain.secret_refs());
+            if let Some(h) = &c.handshake {
+                refs.extend(h.secret_refs(&format!("collectors[{i}].handshake")));
+            }
             for (key, name) in refs {
                 match lookup(&name) {
                     None => return Err(at(key, format!("secret {name} is not set"))),

@@ -39,7 +39,8 @@ pub struct CounterKey {
     pub scope: &'static str,
     /// The collector name.
     pub subject: String,
-    /// `accepted`, `duplicate`, `dropped` (a filter step's `drop`) or an error code.
+    /// `accepted`, `duplicate`, `dropped` (a filter step's `drop`), `handshake` (a provider's
+    /// handshake answered, [`crate::collect::handshake`]) or an error code.
     pub metric: String,
     /// Start of the hour, Unix seconds.
     pub hour: u64,
@@ -98,6 +99,7 @@ struct Tally {
     accepted: u64,
     duplicate: u64,
     dropped: u64,
+    handshake: u64,
     refused: Map<String, Value>,
 }
 
@@ -115,6 +117,7 @@ pub fn summarize_collectors(configured: &[&str], rows: &[CountRow]) -> Vec<Value
             "accepted" => t.accepted += n,
             "duplicate" => t.duplicate += n,
             "dropped" => t.dropped += n,
+            "handshake" => t.handshake += n,
             code => {
                 let prev = t.refused.get(code).and_then(Value::as_u64).unwrap_or(0);
                 t.refused.insert(code.to_string(), json!(prev + n));
@@ -132,6 +135,7 @@ pub fn summarize_collectors(configured: &[&str], rows: &[CountRow]) -> Vec<Value
                 "accepted": t.accepted,
                 "duplicate": t.duplicate,
                 "dropped": t.dropped,
+                "handshake": t.handshake,
                 "refused": refused_total,
                 "refused_by_code": t.refused,
             })
@@ -252,6 +256,7 @@ mod tests {
         assert_eq!(s[1]["accepted"], 5);
         assert_eq!(s[1]["refused"], 3);
         assert_eq!(s[1]["dropped"], 4);
+        assert_eq!(s[1]["handshake"], 0);
         assert_eq!(s[1]["refused_by_code"]["invalid_signature"], 2);
         assert_eq!(s[2]["name"], "gone");
         assert_eq!(s[2]["configured"], false);

@@ -290,7 +290,12 @@ pub fn bearer(authorization: &str) -> Option<&str> {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Names of secrets holding keys (`base64:<SPKI>`, PEM, JWK or JWK set).
+    #[serde(default)]
     pub keys: Vec<String>,
+    /// A JWK set to fetch keys from (an identity provider's `jwks_uri`), cached per
+    /// isolate ([`super::jwks`]); besides `keys` or instead of them.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
     /// Required `iss`; default `<public_url>/hooks/<name>`.
     #[serde(default)]
     pub issuer: Option<String>,
@@ -312,7 +317,21 @@ impl Scheme for Config {
     }
 
     fn validate(&self, path: &str) -> Result<(), ConfigError> {
-        validate_names(&format!("{path}.keys"), &self.keys)?;
+        match &self.jwks_url {
+            None => validate_names(&format!("{path}.keys"), &self.keys)?,
+            Some(url) => {
+                if !self.keys.is_empty() {
+                    validate_names(&format!("{path}.keys"), &self.keys)?;
+                }
+                let ok = url::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if !ok {
+                    return Err(ConfigError(format!(
+                        "{path}.jwks_url: {url:?} is not an http(s) URL"
+                    )));
+                }
+            }
+        }
         for (key, value) in [("issuer", &self.issuer), ("audience", &self.audience)] {
             if value.as_deref() == Some("") {
                 return Err(ConfigError(format!("{path}.{key}: must not be empty")));
@@ -352,7 +371,14 @@ impl Scheme for Config {
             audience: self.audience.as_deref(),
             max_lifetime_secs: i64::try_from(self.max_lifetime_secs).unwrap_or(i64::MAX),
         };
-        let keys = cx.keyring.keys(&self.keys);
+        let mut keys = cx.keyring.keys(&self.keys);
+        if let Some(url) = &self.jwks_url {
+            keys.extend(super::jwks::cached(url));
+            if keys.is_empty() {
+                // Never fetched (the key server is down): not the sender's fault.
+                return Err(AuthError::Backend(format!("no key of {url} is known yet")));
+            }
+        }
         let claims = verify(cx.crypto, &keys, &rules, token, cx.now_secs).await?;
         Ok(Verified {
             claims: Some(claims),

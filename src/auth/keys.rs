@@ -336,7 +336,8 @@ fn b64_field(jwk: &Value, name: &'static str) -> Result<Vec<u8>, KeyParseError> 
         .map_err(|e| KeyParseError::NotBase64Url(name, e))
 }
 
-fn jwk(v: &Value) -> Result<JwtKey, KeyParseError> {
+/// Parses one JWK.
+pub(crate) fn jwk(v: &Value) -> Result<JwtKey, KeyParseError> {
     let kty = v
         .get("kty")
         .and_then(Value::as_str)

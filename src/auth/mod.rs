@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod ashirt;
 pub mod github;
 pub mod hmac;
+pub mod jwks;
 pub mod jwt;
 pub mod keys;
 pub mod none;

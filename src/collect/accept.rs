@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use super::body::{self, Attachment, BodyKind};
+use super::handshake;
 use super::idempotency;
 use super::record::{self, Format, LineRequest, QUEUED_RECORD_VERSION, QueuedRecord};
 use crate::auth::api_key::ApiKeyStore;
@@ -22,7 +23,9 @@ pub const HEADERS: &[&str] = &["content-type", "webhook-id", "idempotency-key"];
 /// these out of the runtime's request and no others.
 pub fn headers_read(collector: &Collector) -> Vec<&'static str> {
     let mut names = HEADERS.to_vec();
-    for name in collector.auth.headers() {
+    let provider = handshake::of_collector(collector.handshake.as_ref(), collector.auth.scheme());
+    let handshake_headers = provider.map_or(&[][..], handshake::Provider::headers);
+    for name in collector.auth.headers().iter().chain(handshake_headers) {
         if !names.contains(name) {
             names.push(name);
         }

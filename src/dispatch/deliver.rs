@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value, json};
 use worker::{
-    AbortController, BatchMessageBuilder, D1Database, Env, Fetch, Headers, MessageBuilder,
-    MessageExt, Method, RawMessage, Request, RequestInit, RequestRedirect, wasm_bindgen::JsValue,
+    AbortController, BatchMessageBuilder, D1Database, Env, Headers, MessageBuilder, MessageExt,
+    Method, RawMessage, Request, RequestInit, RequestRedirect, wasm_bindgen::JsValue,
 };
 
 use super::classify::{self, ANSWER_LIMIT, Outcome};
@@ -26,7 +26,7 @@ use crate::ids;
 use crate::json;
 use crate::log;
 use crate::message::{decode_body, retry_later};
-use crate::outbound::{read_prefix, with_timeout};
+use crate::outbound::{exchange, with_timeout};
 use crate::plugins::loader;
 use crate::steps::plugin::{Answer as PluginAnswer, classify as classify_plugin};
 use crate::store::attempts;
@@ -380,28 +380,16 @@ pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, 
         .with_body(Some(JsValue::from_str(&signed.body)))
         .with_redirect(RequestRedirect::Manual);
     let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let exchange = async {
-        let mut resp = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|e| format!("network error: {e}"))?;
-        let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let headers = resp.headers().entries().collect();
-        // A body that fails to read counts as empty: the status alone classifies it.
-        let body = read_prefix(&mut resp, ANSWER_LIMIT)
-            .await
-            .unwrap_or_default();
-        Ok(Answer {
-            status: resp.status_code(),
-            body: body.bytes,
-            cut: body.cut,
-            retry_after,
-            headers,
-        })
-    };
-    with_timeout(exchange, controller, timeout_ms).await
+    let (resp, body) = exchange(request, timeout_ms, ANSWER_LIMIT).await?;
+    // A body that fails to read counts as empty: the status alone classifies it.
+    let body = body.unwrap_or_default();
+    Ok(Answer {
+        status: resp.status_code(),
+        body: body.bytes,
+        cut: body.cut,
+        retry_after: resp.headers().get("retry-after").ok().flatten(),
+        headers: resp.headers().entries().collect(),
+    })
 }
 
 /// Sends, classifies the answer and keeps the exchange for the inspector.

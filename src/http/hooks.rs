@@ -4,21 +4,24 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Env, Request, js_sys, web_sys};
+use worker::{D1Database, Env, Request, js_sys, web_sys};
 
 use crate::app::App;
 use crate::auth::AuthContext;
 use crate::collect::accept::{Accepted, accept, body_budget, headers_read, too_large};
 use crate::collect::enqueue::enqueue;
+use crate::collect::handshake::{self, Provider, Reply};
 use crate::collect::idempotency::{Admitted, admit_once};
 use crate::config::Collector;
 use crate::crypto::webcrypto::WebCrypto;
+use crate::dispatch::deliver::master_key;
 use crate::error::ApiError;
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
 use crate::log;
 use crate::outbound::plugins::WorkerPlugins;
 use crate::store::api_keys::D1Keys;
+use crate::store::handshakes;
 use crate::store::seen_ids::D1SeenIds;
 
 /// Where a webhook was sent: the collector's name and the rest of the URL.
@@ -34,7 +37,7 @@ pub struct Target<'a> {
 }
 
 /// What the collector route answers: status, JSON body and what happened to the webhook
-/// (`accepted`, `duplicate` or `dropped`), which is logged and counted.
+/// (`accepted`, `duplicate`, `dropped` or `handshake`), which is logged and counted.
 pub struct HookAnswer {
     /// HTTP status.
     pub status: u16,
@@ -42,6 +45,8 @@ pub struct HookAnswer {
     pub body: Value,
     /// What happened to the webhook.
     pub outcome: &'static str,
+    /// A handshake's answer, in the provider's own form (then `status`/`body` are unused).
+    pub reply: Option<Reply>,
 }
 
 fn answer(status: u16, body: Value, outcome: &'static str) -> HookAnswer {
@@ -49,6 +54,7 @@ fn answer(status: u16, body: Value, outcome: &'static str) -> HookAnswer {
         status,
         body,
         outcome,
+        reply: None,
     }
 }
 
@@ -71,7 +77,9 @@ pub async fn handle(
             format!("no collector is named {:?}", target.collector),
         )
     })?;
-    if method != "POST" {
+    let provider = handshake::of_collector(collector.handshake.as_ref(), collector.auth.scheme());
+    // A provider's handshake may come as GET or HEAD; anything else is for `accept`.
+    if method != "POST" && !provider.is_some_and(|p| p.methods().contains(&method)) {
         return Err(ApiError::method_not_allowed(method, "POST"));
     }
     let url_len = target.path.len() + target.query.len() + usize::from(!target.query.is_empty());
@@ -103,6 +111,31 @@ pub async fn handle(
         api_keys: &D1Keys(&db),
         now_secs: (now_ms / 1000) as i64,
     };
+    // A `jwt` collector with `jwks_url`: its keys fetched first when they must be.
+    crate::outbound::jwks::prepare(app, &collector.auth, &inbound, cx.now_secs).await;
+    if let Some(found) = handshake::recognise(collector, &cx, &inbound).await? {
+        if let Some(secret) = &found.secret {
+            keep_secret(
+                env,
+                &db,
+                &collector.name,
+                found.provider,
+                secret,
+                now_ms / 1000,
+            )
+            .await?;
+        }
+        return Ok(HookAnswer {
+            status: found.reply.status,
+            body: Value::Null,
+            outcome: "handshake",
+            reply: Some(found.reply),
+        });
+    }
+    if let Some(p) = provider.filter(|p| p.stores_secret()) {
+        let stored = stored_secret(env, &db, &collector.name).await?;
+        handshake::verify_stored(p, stored.as_slice(), &inbound)?;
+    }
     let plugins = WorkerPlugins {
         env,
         answer_limit: crate::steps::plugin::answer_limit(collector.max_body_bytes),
@@ -140,6 +173,52 @@ pub async fn handle(
             ))
         }
     }
+}
+
+/// Keeps the secret a provider's handshake gave, sealed; the first one wins
+/// ([`handshake::check_kept`]).
+async fn keep_secret(
+    env: &Env,
+    db: &D1Database,
+    collector: &str,
+    provider: Provider,
+    secret: &str,
+    now_secs: u64,
+) -> Result<(), ApiError> {
+    let key = master_key(env)?;
+    let context = handshakes::seal_context(collector);
+    let nonce = ids::random_bytes::<12>()
+        .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
+    let sealed = key
+        .seal(secret.as_bytes(), &context, nonce)
+        .map_err(|e| ApiError::internal(e.0))?;
+    let unavailable = |e: worker::Error| ApiError::unavailable(format!("handshake secret: {e}"));
+    let stored = handshakes::insert_first(db, collector, provider.name(), &sealed, now_secs)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ApiError::unavailable("the handshake secret was not stored"))?;
+    let kept = key
+        .open(&stored.secret_sealed, &context)
+        .map_err(|e| ApiError::internal(e.0))?;
+    handshake::check_kept(&String::from_utf8_lossy(&kept), secret)
+}
+
+/// The secret `collector`'s handshake gave, opened (none yet: empty).
+async fn stored_secret(
+    env: &Env,
+    db: &D1Database,
+    collector: &str,
+) -> Result<Vec<String>, ApiError> {
+    let row = handshakes::get(db, collector)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("handshake secret: {e}")))?;
+    let Some(row) = row else {
+        return Ok(Vec::new());
+    };
+    let opened = master_key(env)?
+        .open(&row.secret_sealed, &handshakes::seal_context(collector))
+        .map_err(|e| ApiError::internal(e.0))?;
+    Ok(vec![String::from_utf8_lossy(&opened).into_owned()])
 }
 
 /// Reads the body, refusing it as soon as it is known to exceed `limit`: from a declared

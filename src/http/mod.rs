@@ -7,6 +7,7 @@ pub mod bench;
 pub mod call;
 pub mod deliveries;
 pub mod events;
+pub mod handshakes;
 pub mod health;
 pub mod hooks;
 pub mod keys;
@@ -23,6 +24,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response, js_sys, web_sys};
 
 use crate::app;
+use crate::collect::handshake::{Reply, ReplyBody};
 use crate::error::ApiError;
 use crate::inbound;
 use crate::log;
@@ -58,9 +60,39 @@ fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web
         .unwrap_or_else(|_| web_sys::Response::new().unwrap_or_else(|_| unreachable!()))
 }
 
-/// What a route answered: JSON (the collector route, errors) or a [`Response`] (the rest).
+/// A provider's handshake answered in its own form: JSON, text or nothing, with its
+/// headers (an echoed text is never sniffed as a page).
+fn reply_response(reply: &Reply) -> web_sys::Response {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    let Ok(headers) = web_sys::Headers::new() else {
+        return raw_json_response(500, &ApiError::internal("Headers").body(), None);
+    };
+    let body = match &reply.body {
+        ReplyBody::Json(v) => {
+            let _ = headers.set("content-type", "application/json");
+            Some(v.to_string())
+        }
+        ReplyBody::Text(t) => {
+            let _ = headers.set("content-type", "text/plain; charset=utf-8");
+            let _ = headers.set("x-content-type-options", "nosniff");
+            Some(t.clone())
+        }
+        ReplyBody::Empty => None,
+    };
+    for (name, value) in &reply.headers {
+        let _ = headers.set(name, value);
+    }
+    init.set_headers(&headers);
+    web_sys::Response::new_with_opt_str_and_init(body.as_deref(), &init)
+        .unwrap_or_else(|_| web_sys::Response::new().unwrap_or_else(|_| unreachable!()))
+}
+
+/// What a route answered: JSON (the collector route, errors), a handshake's reply, or a
+/// [`Response`] (the rest).
 enum Answer {
     Json(u16, Value),
+    Reply(Reply),
     Response(Response),
 }
 
@@ -68,6 +100,7 @@ impl Answer {
     fn status(&self) -> u16 {
         match self {
             Answer::Json(status, _) => *status,
+            Answer::Reply(r) => r.status,
             Answer::Response(r) => r.status_code(),
         }
     }
@@ -101,6 +134,8 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
         "route": matched.as_ref().map_or("none", |m| m.route.pattern),
     });
     let app = app::app(env);
+    // Access-Control-* of a collector with `cors`, on every answer it gives.
+    let mut cors_headers: Vec<(&'static str, String)> = Vec::new();
     let result = match (&app, matched) {
         (Err(e), _) => Err(e.clone()),
         (Ok(_), None) => Err(ApiError::not_found(path)),
@@ -120,12 +155,45 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
                 } else {
                     fields["unknown_collector"] = json!(log::untrusted(&collector));
                 }
-                hooks::handle(&req, env, ctx, app, &method, target, started)
-                    .await
-                    .map(|answer| {
-                        fields["outcome"] = json!(answer.outcome);
-                        Answer::Json(answer.status, answer.body)
+                let header = |name: &str| req.headers().get(name).ok().flatten();
+                let cors = app
+                    .config
+                    .collector(&collector)
+                    .and_then(|c| c.cors.as_ref());
+                let origin = header("origin");
+                if let Some(cors) = cors {
+                    cors_headers = cors.answer_headers(origin.as_deref());
+                }
+                // A browser's preflight comes without credentials: answered before any check.
+                let preflight = cors.filter(|_| {
+                    method == "OPTIONS" && header("access-control-request-method").is_some()
+                });
+                if let Some(cors) = preflight {
+                    cors.preflight(
+                        origin.as_deref(),
+                        header("access-control-request-method").as_deref(),
+                        header("access-control-request-headers").as_deref(),
+                    )
+                    .map(|headers| {
+                        fields["outcome"] = json!("preflight");
+                        cors_headers.clear();
+                        Answer::Reply(Reply {
+                            status: 204,
+                            body: ReplyBody::Empty,
+                            headers,
+                        })
                     })
+                } else {
+                    hooks::handle(&req, env, ctx, app, &method, target, started)
+                        .await
+                        .map(|answer| {
+                            fields["outcome"] = json!(answer.outcome);
+                            match answer.reply {
+                                Some(reply) => Answer::Reply(reply),
+                                None => Answer::Json(answer.status, answer.body),
+                            }
+                        })
+                }
             }
             Handler::Route(_) if !m.method_allowed => {
                 Err(ApiError::method_not_allowed(&method, &m.allowed))
@@ -189,8 +257,14 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     fields["duration_ms"] = json!(duration_ms);
     observe::analytics(env, &fields);
     log::emit(fields);
-    match answer {
+    let resp = match answer {
         Answer::Json(status, body) => raw_json_response(status, &body, retry_after),
+        Answer::Reply(reply) => reply_response(&reply),
         Answer::Response(resp) => resp.into(),
+    };
+    let headers = resp.headers();
+    for (name, value) in &cors_headers {
+        let _ = headers.set(name, value);
     }
+    resp
 }

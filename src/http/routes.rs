@@ -11,7 +11,7 @@ use worker::Response;
 
 use super::call::{Call, Params};
 use super::{
-    admin, deliveries, events, health, keys, page, plugin_admin, records, rules, stats,
+    admin, deliveries, events, handshakes, health, keys, page, plugin_admin, records, rules, stats,
     subscriptions,
 };
 use crate::error::ApiError;
@@ -169,6 +169,29 @@ pub const ROUTES: &[RouteDef] = &[
         to!(deliveries::retry),
     ),
     r("POST", "/hooks/{collector}", Open, Handler::Collector),
+    // Providers' handshakes (Meta, X, Dropbox, Okta; Trello's HEAD) come as GET.
+    r("GET", "/hooks/{collector}", Open, Handler::Collector),
+    // Browsers' preflights to a collector with `cors`.
+    r("OPTIONS", "/hooks/{collector}", Open, Handler::Collector),
+    r(
+        "OPTIONS",
+        "/hooks/{collector}/{*rest}",
+        Open,
+        Handler::Collector,
+    ),
+    r(
+        "GET",
+        "/hooks/{collector}/{*rest}",
+        Open,
+        Handler::Collector,
+    ),
+    r("GET", "/admin/handshakes", Admin, to!(handshakes::list)),
+    r(
+        "DELETE",
+        "/admin/handshakes/{collector}",
+        Admin,
+        to!(handshakes::delete),
+    ),
     r(
         "POST",
         "/hooks/{collector}/{*rest}",
@@ -354,7 +377,11 @@ mod tests {
         assert_eq!(m.params.get("rest"), Some(""));
         assert!(resolve("POST", "/hooks/").is_none());
         assert!(resolve("POST", "/hooks").is_none());
-        assert!(!resolve("GET", "/hooks/amo").unwrap().method_allowed);
+        // GET and OPTIONS reach the collector route, which answers 405 unless they are a
+        // provider's handshake or a CORS preflight it takes.
+        assert!(resolve("GET", "/hooks/amo").unwrap().method_allowed);
+        assert!(resolve("OPTIONS", "/hooks/amo/x").unwrap().method_allowed);
+        assert!(!resolve("DELETE", "/hooks/amo").unwrap().method_allowed);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! chunk by chunk up to a bound, the rest cancelled unread, so a subscriber cannot make
 //! edgehook hold a large body in memory); and the calls of plugin steps ([`plugins`]).
 
+pub mod jwks;
 pub mod plugins;
 
 use std::future::Future;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
-use worker::{AbortController, Delay, Response};
+use worker::{AbortController, Delay, Fetch, Request, Response};
 
 /// Runs `exchange` (which should send with `controller`'s signal) for at most
 /// `timeout_ms`; on timeout aborts the request and says so.
@@ -29,6 +30,27 @@ pub async fn with_timeout<T>(
             Err(format!("no answer within {timeout_ms} ms"))
         }
     }
+}
+
+/// Sends `request` (which should not follow redirects) with a deadline of `timeout_ms`
+/// ([`with_timeout`]) and reads at most `limit` bytes of the answer ([`read_prefix`]):
+/// the answer, and its body's prefix or why it could not be read.
+pub async fn exchange(
+    request: Request,
+    timeout_ms: u64,
+    limit: usize,
+) -> Result<(Response, Result<Prefix, String>), String> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async {
+        let mut resp = Fetch::Request(request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| format!("network error: {e}"))?;
+        let body = read_prefix(&mut resp, limit).await;
+        Ok((resp, body))
+    };
+    with_timeout(exchange, controller, timeout_ms).await
 }
 
 /// The start of an answer's body: at most the bound, and whether there was more.

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod attempts;
 pub mod batches;
 pub mod counters;
+pub mod handshakes;
 pub mod nonces;
 pub mod plugins;
 pub mod purge;

@@ -1,0 +1,70 @@
+//! Fetching `jwt` collectors' remote key sets (`jwks_url`) when [`crate::auth::jwks::plan`]
+//! says so: through the outbound URL guard, without following redirects, within
+//! [`TIMEOUT_MS`], reading at most [`jwks::MAX_SET_BYTES`]. A failure is logged and leaves
+//! the cached keys as they were.
+
+use serde_json::json;
+use worker::{Method, Request, RequestInit, RequestRedirect};
+
+use crate::app::App;
+use crate::auth::jwks::{self, Plan};
+use crate::auth::keys::JwtKey;
+use crate::auth::{AuthConfig, jwt};
+use crate::dispatch::deliver::policy;
+use crate::dispatch::url_guard;
+use crate::inbound::InboundRequest;
+use crate::log;
+use crate::outbound::exchange;
+
+/// How long a key server has to answer.
+pub const TIMEOUT_MS: u64 = 5_000;
+
+/// Makes sure the keys of `auth`'s `jwks_url` (if it has one) are cached as well as they
+/// can be for `req`'s token at `now`, before it is verified.
+pub async fn prepare(app: &App, auth: &AuthConfig, req: &InboundRequest, now: i64) {
+    let AuthConfig::Jwt(config) = auth else {
+        return;
+    };
+    let Some(url) = config.jwks_url.as_deref() else {
+        return;
+    };
+    let kid = req
+        .headers
+        .get("authorization")
+        .and_then(jwt::bearer)
+        .and_then(jwks::token_kid);
+    if jwks::plan(url, kid.as_deref(), now) == Plan::UseCached {
+        return;
+    }
+    jwks::started(url, now);
+    match fetch(app, url).await {
+        Ok((keys, max_age)) => {
+            log::emit(json!({"event": "jwks", "outcome": "fetched", "url": url,
+                "keys": keys.len(), "max_age_secs": max_age}));
+            jwks::store(url, keys, now, max_age);
+        }
+        Err(e) => {
+            log::emit(json!({"event": "jwks", "outcome": "fetch_failed", "url": url, "error": e}))
+        }
+    }
+}
+
+async fn fetch(app: &App, url: &str) -> Result<(Vec<JwtKey>, u64), String> {
+    url_guard::check(url, &policy(app))
+        .map_err(|e| format!("refused by the URL guard: {}", e.0))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get)
+        .with_redirect(RequestRedirect::Manual);
+    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let (resp, body) = exchange(request, TIMEOUT_MS, jwks::MAX_SET_BYTES).await?;
+    if resp.status_code() != 200 {
+        return Err(format!("answered {}", resp.status_code()));
+    }
+    let body = body?;
+    if body.cut {
+        return Err(format!("the set is over {} bytes", jwks::MAX_SET_BYTES));
+    }
+    let keys = jwks::parse_set(&body.bytes)?;
+    let cache_control = resp.headers().get("cache-control").ok().flatten();
+    Ok((keys, jwks::max_age(cache_control.as_deref())))
+}
