@@ -47,7 +47,7 @@ fn zeros_or(v: Option<&Vec<u64>>, len: usize) -> Value {
 }
 
 /// Per collector (every configured one, then any other with counts): `accepted`,
-/// `duplicate`, `dropped` and `refused` per hour, and `refused_by_code` (one series per
+/// `duplicate`, `dropped`, `handshake` and `refused` per hour, and `refused_by_code` (one series per
 /// refusal code, for the chart's hover legend).
 pub fn collectors(axis: &[u64], configured: &[&str], rows: &[HourRow]) -> Vec<Value> {
     let by_code = series(axis, rows, charted);
@@ -61,7 +61,7 @@ pub fn collectors(axis: &[u64], configured: &[&str], rows: &[HourRow]) -> Vec<Va
             let codes: BTreeMap<&str, &Vec<u64>> = metrics
                 .into_iter()
                 .flatten()
-                .filter(|(m, _)| !matches!(**m, "accepted" | "duplicate" | "dropped"))
+                .filter(|(m, _)| !matches!(**m, "accepted" | "duplicate" | "dropped" | "handshake"))
                 .map(|(m, v)| (*m, v))
                 .collect();
             let refused: Vec<u64> = (0..axis.len())
@@ -72,6 +72,7 @@ pub fn collectors(axis: &[u64], configured: &[&str], rows: &[HourRow]) -> Vec<Va
                 "accepted": zeros_or(get("accepted"), axis.len()),
                 "duplicate": zeros_or(get("duplicate"), axis.len()),
                 "dropped": zeros_or(get("dropped"), axis.len()),
+                "handshake": zeros_or(get("handshake"), axis.len()),
                 "refused": refused,
                 "refused_by_code": codes,
             })

@@ -246,7 +246,8 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     };
     // Only configured collectors are in `fields` (a name in a URL is not worth a D1 row).
     let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
-    if let Some(name) = &collector {
+    // A browser's preflight is no webhook: logged, not counted.
+    if let Some(name) = collector.as_ref().filter(|_| outcome != "preflight") {
         observe::count_hook(name, &outcome, started);
         if outcome == "accepted" {
             observe::count_latency(name, duration_ms, started);
