@@ -3,12 +3,11 @@
 // JWTs minted by `jose`, rules and actions, the URL guard, secrets sealed at rest.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { createExpressApp } from "addons-scanner-utils";
-import { start, testConfig, hugeAnswerServer, TEST_SECRETS } from "./harness.mjs";
+import { start, testConfig, hugeAnswerServer, TEST_SECRETS, subscriberServer } from "./harness.mjs";
 
 const SCHEDULE = [1, 2];
 const ADMIN = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, "content-type": "application/json" };
@@ -26,22 +25,7 @@ after(async () => {
   await eh?.dispose();
 });
 
-/** An HTTP server on 127.0.0.1 that records requests and answers with `respond(req, n)`. */
-async function subscriber(respond) {
-  const requests = [];
-  const srv = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", async () => {
-      const entry = { method: req.method, headers: req.headers, body };
-      requests.push(entry);
-      await respond(entry, requests.length, res);
-    });
-  });
-  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
-  servers.push(srv);
-  return { url: `http://127.0.0.1:${srv.address().port}/hook`, requests, server: srv };
-}
+const subscriber = (respond) => subscriberServer(servers, respond);
 
 function reply(res, status, body) {
   res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });

@@ -489,3 +489,24 @@ export async function hugeAnswerServer(status, total, head, tail = '"}') {
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   return { url: `http://127.0.0.1:${server.address().port}/`, answers, close: () => server.close() };
 }
+
+/**
+ * A subscriber: an HTTP server on 127.0.0.1 that records each request (`method`,
+ * `headers`, `body`, `url`) and answers with `respond(entry, n, res)` (n counts from 1).
+ * It is pushed onto `servers` for the test file to close.
+ */
+export async function subscriberServer(servers, respond) {
+  const requests = [];
+  const srv = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", async () => {
+      const entry = { method: req.method, headers: req.headers, body, url: req.url };
+      requests.push(entry);
+      await respond(entry, requests.length, res);
+    });
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  servers.push(srv);
+  return { url: `http://127.0.0.1:${srv.address().port}/hook`, requests, server: srv };
+}

@@ -19,7 +19,7 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
         Err(e) => log::emit(json!({"event": "cron", "outcome": "failed", "error": e.to_string()})),
     }
     if let Ok(db) = env.d1("DB") {
-        match crate::dispatch::deliver::requeue_stuck(env, &db, (scheduled_ms / 1000) as i64).await
+        match crate::dispatch::publish::requeue_stuck(env, &db, (scheduled_ms / 1000) as i64).await
         {
             Ok(n) => log::emit(json!({"event": "cron", "outcome": "requeued", "deliveries": n})),
             Err(e) => log::emit(json!({"event": "cron", "outcome": "requeue_failed", "error": e})),

@@ -5,7 +5,9 @@
 //! | 2xx `{"version", "matchedRules"?}` (AMO sync) or `{"action":"processed","content"}` | `completed` |
 //! | 406, or `{"action":"rejected"}` | `rejected` |
 //! | 202, or `{"action":"deferred"}` | `deferred` (waits for a PATCH) |
-//! | other 2xx | `delivered` |
+//! | 2xx `{"action":"error"}` | retry, like the 500 it stands for (AShirt) |
+//! | other 2xx with an empty body or another JSON object | `delivered` |
+//! | 2xx whose body is not a JSON object, or names an unknown `action` | `failed` (parsing failed) |
 //! | 408, 429, 5xx, timeout, network error | retry per schedule (`Retry-After` honoured) |
 //! | 410 | `failed`, and the subscription is disabled |
 //! | 3xx (redirects are not followed), other 4xx | `failed` at once |
@@ -120,35 +122,109 @@ pub fn unreachable(reason: impl Into<String>) -> Outcome {
     }
 }
 
+/// The longest part of a subscriber's own error text kept in `last_error`.
+const ERROR_TEXT_LIMIT: usize = 500;
+
+/// Why a 2xx answer whose body does not follow the contract fails (AShirt: "regarded as a
+/// failure with a parsing failed error").
+fn parse_failure(status: u16, what: &str) -> Outcome {
+    Outcome::Failed {
+        reason: format!(
+            "parsing failed: the subscriber answered {status} with {what}; \
+             answer an empty body to acknowledge only"
+        ),
+        disable: false,
+    }
+}
+
+/// A 2xx answer. An empty body is read by its status (AShirt: "when responding with a
+/// status code, leave the body empty"); any other body must be JSON: an object with an
+/// `action` (AShirt) or a `version` (AMO), or another object (a plain acknowledgement,
+/// `delivered`). A body that is not a JSON object, or an unknown `action`, is a parsing
+/// failure; `{"action":"error"}` is an error, retried like the 500 it stands for.
 fn success(status: u16, body: &[u8]) -> Outcome {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(Value::Object(map)) = &parsed {
-        match map.get("action").and_then(Value::as_str) {
-            Some("processed") => {
-                let results = map.get("content").cloned().unwrap_or(Value::Null);
-                let matched_rules = matched_rules(&results);
-                return Outcome::Completed {
-                    results,
-                    matched_rules,
-                };
-            }
-            Some("rejected") => return Outcome::Rejected,
-            Some("deferred") => return Outcome::Deferred,
-            _ => {}
-        }
-        if map.contains_key("version") {
-            let results = Value::Object(map.clone());
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return if status == 202 {
+            Outcome::Deferred
+        } else {
+            Outcome::Delivered
+        };
+    }
+    let map = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return parse_failure(status, "JSON that is not an object"),
+        Err(_) => return parse_failure(status, "a body that is not JSON"),
+    };
+    match map.get("action") {
+        Some(Value::String(a)) if a == "processed" => {
+            let results = map.get("content").cloned().unwrap_or(Value::Null);
             let matched_rules = matched_rules(&results);
-            return Outcome::Completed {
+            Outcome::Completed {
                 results,
                 matched_rules,
-            };
+            }
         }
+        Some(Value::String(a)) if a == "rejected" => Outcome::Rejected,
+        Some(Value::String(a)) if a == "deferred" => Outcome::Deferred,
+        Some(Value::String(a)) if a == "error" => {
+            let said = match map.get("content") {
+                Some(Value::String(c)) if !c.is_empty() => {
+                    format!(": {}", c.chars().take(ERROR_TEXT_LIMIT).collect::<String>())
+                }
+                _ => String::new(),
+            };
+            Outcome::Retry {
+                reason: format!("the subscriber answered {status} with action \"error\"{said}"),
+                retry_after: None,
+            }
+        }
+        Some(other) => parse_failure(
+            status,
+            &format!(
+                "an unknown action {}",
+                other.to_string().chars().take(64).collect::<String>()
+            ),
+        ),
+        None if map.contains_key("version") => {
+            let results = Value::Object(map);
+            let matched_rules = matched_rules(&results);
+            Outcome::Completed {
+                results,
+                matched_rules,
+            }
+        }
+        None if status == 202 => Outcome::Deferred,
+        None => Outcome::Delivered,
     }
-    if status == 202 {
-        Outcome::Deferred
-    } else {
-        Outcome::Delivered
+}
+
+/// What the answer to AShirt's test message says: `Ok` for a 2xx whose body is empty or a
+/// JSON object not saying `{"status":"error"}`; otherwise why not (the subscriber's own
+/// `message` when it sent one).
+pub fn test_answer(status: u16, body: &[u8], cut: bool) -> Result<(), String> {
+    if !(200..300).contains(&status) {
+        return Err(format!("the subscriber answered {status}"));
+    }
+    if cut {
+        return Err(cut_reason(status, ANSWER_LIMIT));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) if map.get("status").and_then(Value::as_str) == Some("error") => {
+            Err(match map.get("message").and_then(Value::as_str) {
+                Some(m) => format!(
+                    "the subscriber reported an error: {}",
+                    m.chars().take(ERROR_TEXT_LIMIT).collect::<String>()
+                ),
+                None => "the subscriber reported an error".into(),
+            })
+        }
+        Ok(Value::Object(_)) => Ok(()),
+        _ => Err(format!(
+            "parsing failed: the subscriber answered {status} with a body that is not a JSON object"
+        )),
     }
 }
 
@@ -203,8 +279,10 @@ mod tests {
         assert_eq!(c(406, ""), Outcome::Rejected);
         assert_eq!(c(202, r#"{"message":"Scan started"}"#), Outcome::Deferred);
         assert_eq!(c(200, r#"{"action":"deferred"}"#), Outcome::Deferred);
-        assert_eq!(c(200, "ok"), Outcome::Delivered);
         assert_eq!(c(204, ""), Outcome::Delivered);
+        assert_eq!(c(200, " \n"), Outcome::Delivered);
+        assert_eq!(c(202, ""), Outcome::Deferred);
+        assert_eq!(c(200, r#"{"received":true}"#), Outcome::Delivered);
         for s in [408, 429, 500, 502, 503, 599] {
             assert!(matches!(c(s, ""), Outcome::Retry { .. }), "{s}");
         }
@@ -241,6 +319,70 @@ mod tests {
             classify(410, b"x", true, None, 0),
             Outcome::Failed { disable: true, .. }
         ));
+    }
+
+    #[test]
+    fn ashirt_error_actions_and_unparseable_2xx_answers_are_not_delivered() {
+        assert_eq!(
+            c(200, r#"{"action":"error","content":"scanner exploded"}"#),
+            Outcome::Retry {
+                reason: r#"the subscriber answered 200 with action "error": scanner exploded"#
+                    .into(),
+                retry_after: None
+            }
+        );
+        assert_eq!(
+            c(200, r#"{"action":"error"}"#),
+            Outcome::Retry {
+                reason: r#"the subscriber answered 200 with action "error""#.into(),
+                retry_after: None
+            }
+        );
+        for (body, what) in [
+            ("ok", "not JSON"),
+            ("<html>", "not JSON"),
+            (r#"{"action":"processed""#, "not JSON"),
+            ("[1]", "not an object"),
+            (r#""done""#, "not an object"),
+            (r#"{"action":"finished"}"#, "unknown action \"finished\""),
+            (r#"{"action":7}"#, "unknown action 7"),
+        ] {
+            match c(200, body) {
+                Outcome::Failed {
+                    reason,
+                    disable: false,
+                } => assert!(
+                    reason.starts_with("parsing failed") && reason.contains(what),
+                    "{body}: {reason}"
+                ),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_test_message_answer_is_ok_only_for_a_2xx_not_saying_error() {
+        assert_eq!(test_answer(200, b"", false), Ok(()));
+        assert_eq!(test_answer(204, b"", false), Ok(()));
+        assert_eq!(test_answer(200, br#"{"status":"ok"}"#, false), Ok(()));
+        assert_eq!(
+            test_answer(200, br#"{"status":"error","message":"no disk"}"#, false),
+            Err("the subscriber reported an error: no disk".into())
+        );
+        assert_eq!(
+            test_answer(200, br#"{"status":"error"}"#, false),
+            Err("the subscriber reported an error".into())
+        );
+        assert!(
+            test_answer(200, b"fine", false)
+                .unwrap_err()
+                .starts_with("parsing failed")
+        );
+        assert_eq!(
+            test_answer(500, b"", false),
+            Err("the subscriber answered 500".into())
+        );
+        assert!(test_answer(200, b"{", true).unwrap_err().contains("65536"));
     }
 
     #[test]

@@ -1,176 +1,36 @@
-//! Dispatch glue: publishing events (results in D1, messages on `DELIVERIES`), the
-//! `DELIVERIES` consumer that sends, classifies and schedules, and the rule actions.
+//! The `DELIVERIES` consumer: it claims each attempt in D1, sends it, and carries out the
+//! [`Plan`](super::plan::Plan) the attempt leads to; also a subscriber's later result
+//! (`PATCH`) and the test message.
 //!
 //! D1 is the source of truth: a result is written before its message is sent, and every
 //! attempt is claimed in D1 before it is made (`attempts = n` only if it was `n - 1`), so
 //! a message delivered twice never sends twice. A lost message leaves its result
 //! `pending` past its due time, and the cron trigger enqueues it again.
 
-use serde_json::{Map, Value, json};
-use worker::{
-    AbortController, BatchMessageBuilder, D1Database, Env, Headers, MessageBuilder, MessageExt,
-    Method, RawMessage, Request, RequestInit, RequestRedirect, wasm_bindgen::JsValue,
-};
+use serde_json::{Value, json};
+use worker::{AbortController, D1Database, Env, MessageExt, RawMessage};
 
-use super::classify::{self, ANSWER_LIMIT, Outcome};
+use super::classify::{self, Outcome};
 use super::exchange::{self, Exchange};
-use super::sealed::MasterKey;
-use super::settle::{self, Attempted, ResultChange, Settlement, settle};
+use super::keys::{api_key_context, master_key, nonce, policy, result_url};
+use super::plan::{self, Attempted, Plan, ResultChange};
+use super::publish::{apply_rules, enqueue};
 use super::sign::{self, Signed};
 use super::transform;
-use super::url_guard::{self, UrlPolicy};
-use super::{DeliveryMessage, RULE_MATCHED, actions};
+use super::url_guard;
+use super::{DeliveryMessage, MESSAGE_VERSION};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::ids;
 use crate::json;
 use crate::log;
 use crate::message::{decode_body, retry_later};
-use crate::outbound::{exchange, with_timeout};
+use crate::outbound::delivery::send;
+use crate::outbound::with_timeout;
 use crate::plugins::loader;
 use crate::steps::plugin::{Answer as PluginAnswer, classify as classify_plugin};
 use crate::store::attempts;
-use crate::store::results::{self, NewResult, ResultRecord, Update};
-use crate::store::{rules, subscriptions};
-
-/// Current [`DeliveryMessage::v`].
-pub const MESSAGE_VERSION: u32 = 1;
-
-/// The master key from the `MASTER_KEY` secret.
-pub fn master_key(env: &Env) -> Result<MasterKey, ApiError> {
-    let secret = env
-        .secret("MASTER_KEY")
-        .map(|s| s.to_string())
-        .map_err(|_| {
-            ApiError::new(
-                500,
-                "master_key_missing",
-                "dispatch needs the MASTER_KEY secret (base64 of 32 random bytes)",
-            )
-        })?;
-    MasterKey::parse(&secret).map_err(|e| ApiError::new(500, "invalid_master_key", e.0))
-}
-
-/// The URL guard's policy for this deployment.
-pub fn policy(app: &App) -> UrlPolicy<'_> {
-    UrlPolicy {
-        allow_http: app.environment == "dev",
-        allow_private_hosts: &app.config.dispatch.allow_private_hosts,
-    }
-}
-
-/// Context string sealing a subscription's key.
-pub fn api_key_context(subscription_id: &str) -> String {
-    format!("subscriptions:{subscription_id}:api_key")
-}
-
-/// Context string sealing a service account's secret.
-pub fn jwt_secret_context(jwt_key: &str) -> String {
-    format!("service_accounts:{jwt_key}:jwt_secret")
-}
-
-/// A 12-byte nonce for sealing.
-pub fn nonce() -> Result<[u8; 12], ApiError> {
-    ids::random_bytes().map_err(|e| ApiError::internal(format!("no randomness available: {e}")))
-}
-
-/// `<public_url>/results/<id>`.
-pub fn result_url(app: &App, id: &str) -> String {
-    format!("{}/results/{id}", app.config.public_url)
-}
-
-fn unavailable(what: &str) -> impl Fn(worker::Error) -> ApiError + '_ {
-    move |e| ApiError::unavailable(format!("{what}: {e}"))
-}
-
-/// One result created by [`publish`].
-#[derive(Debug, Clone)]
-pub struct Published {
-    /// Result id.
-    pub id: String,
-    /// Subscription id.
-    pub subscription: String,
-}
-
-/// Publishes an event: one `pending` result per enabled subscription of `event_type`,
-/// then one `DELIVERIES` message each. If the queue refuses, the results stay due and
-/// the cron trigger enqueues them, so an event once answered `202` is never lost.
-pub async fn publish(
-    env: &Env,
-    db: &D1Database,
-    event_type: &str,
-    payload: &Map<String, Value>,
-    now_ms: u64,
-) -> Result<(String, Vec<Published>), ApiError> {
-    let now = (now_ms / 1000) as i64;
-    let id = |prefix: &str| -> Result<String, ApiError> {
-        let random = ids::random_bytes()
-            .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
-        Ok(format!("{prefix}{}", ids::ulid(now_ms, random)))
-    };
-    let event_id = id("evt_")?;
-    let subs = subscriptions::for_event(db, event_type)
-        .await
-        .map_err(unavailable("could not read subscriptions"))?;
-    let text = Value::Object(payload.clone()).to_string();
-    let published: Vec<Published> = subs
-        .iter()
-        .map(|s| {
-            Ok(Published {
-                id: id("res_")?,
-                subscription: s.id.clone(),
-            })
-        })
-        .collect::<Result<_, ApiError>>()?;
-    let rows: Vec<NewResult<'_>> = published
-        .iter()
-        .map(|p| NewResult {
-            id: &p.id,
-            event_id: &event_id,
-            event_type,
-            subscription_id: &p.subscription,
-            payload: &text,
-        })
-        .collect();
-    results::insert_all(db, &rows, now)
-        .await
-        .map_err(unavailable("could not record the event"))?;
-    let messages: Vec<DeliveryMessage> = published
-        .iter()
-        .map(|p| DeliveryMessage {
-            v: MESSAGE_VERSION,
-            result_id: p.id.clone(),
-            attempt: 1,
-        })
-        .collect();
-    if let Err(e) = enqueue_all(env, messages).await {
-        log::emit(
-            json!({"event": "publish", "outcome": "enqueue_failed", "event_id": event_id,
-            "results": published.len(), "error": e}),
-        );
-    }
-    Ok((event_id, published))
-}
-
-async fn enqueue_all(env: &Env, messages: Vec<DeliveryMessage>) -> Result<(), String> {
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let queue = env.queue("DELIVERIES").map_err(|e| e.to_string())?;
-    queue
-        .send_batch(BatchMessageBuilder::new().messages(messages).build())
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn enqueue(env: &Env, message: DeliveryMessage, delay_secs: u64) -> Result<(), String> {
-    let queue = env.queue("DELIVERIES").map_err(|e| e.to_string())?;
-    let mut builder = MessageBuilder::new(message);
-    if delay_secs > 0 {
-        builder = builder.delay_seconds(u32::try_from(delay_secs).unwrap_or(u32::MAX));
-    }
-    queue.send(builder.build()).await.map_err(|e| e.to_string())
-}
+use crate::store::results::{self, ResultRecord, Update};
+use crate::store::subscriptions;
 
 /// Consumes a batch of `DELIVERIES` messages, one delivery each. Every message ends
 /// acked or retried.
@@ -230,7 +90,7 @@ async fn attempt(
     else {
         return Ok("unknown_result".into());
     };
-    if result.status != "pending" || result.attempts >= msg.attempt {
+    if !plan::due(&result.status, result.attempts, msg.attempt) {
         return Ok("already_done".into());
     }
     if !results::claim_attempt(db, &result.id, msg.attempt, now)
@@ -246,16 +106,13 @@ async fn attempt(
         reason,
         disable: false,
     };
-    let prepared = match &stored {
-        None => Err(failed("the subscription was deleted".to_string())),
-        Some(s) if !s.subscription.enabled => Err(failed(format!(
-            "the subscription is disabled ({})",
-            s.subscription
-                .disabled_reason
-                .as_deref()
-                .unwrap_or("by an operator")
-        ))),
-        Some(s) => match transformed(env, s, &result).await {
+    let prepared = match (
+        &stored,
+        plan::refusal(stored.as_ref().map(|s| &s.subscription)),
+    ) {
+        (_, Some(reason)) => Err(failed(reason)),
+        (None, None) => Err(failed("the subscription was deleted".to_string())),
+        (Some(s), None) => match transformed(env, s, &result).await {
             Ok(payload) => {
                 let payload = payload.as_deref().unwrap_or(&result.payload);
                 prepare(env, app, s, &result.id, payload, now).map_err(failed)
@@ -279,9 +136,9 @@ async fn attempt(
         duration_ms: worker::Date::now().as_millis().saturating_sub(started),
         now_secs: now,
     };
-    let settlement = settle(attempted, &app.config.dispatch.retry_schedule_secs);
+    let plan = plan::plan(attempted, &app.config.dispatch.retry_schedule_secs);
     let sent = exchange.is_some();
-    record(env, db, &result, settlement, exchange.as_ref(), now)
+    record(env, db, &result, plan, exchange.as_ref(), now)
         .await
         .map(|o| {
             if sent {
@@ -353,45 +210,6 @@ fn prepare(
     Ok((s.subscription.url.clone(), signed))
 }
 
-/// An HTTP exchange's answer.
-pub struct Answer {
-    /// Status code.
-    pub status: u16,
-    /// Body bytes, at most [`ANSWER_LIMIT`].
-    pub body: Vec<u8>,
-    /// The body went on past [`ANSWER_LIMIT`] and the rest was cancelled unread.
-    pub cut: bool,
-    /// `Retry-After`, if sent.
-    pub retry_after: Option<String>,
-    /// The answer's headers.
-    pub headers: Vec<(String, String)>,
-}
-
-/// POSTs a signed request without following redirects, giving up after `timeout_ms`;
-/// reads at most [`ANSWER_LIMIT`] of the answer.
-pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, String> {
-    let headers = Headers::new();
-    for (k, v) in &signed.headers {
-        headers.set(k, v).map_err(|e| format!("header {k}: {e}"))?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(&signed.body)))
-        .with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
-    let (resp, body) = exchange(request, timeout_ms, ANSWER_LIMIT).await?;
-    // A body that fails to read counts as empty: the status alone classifies it.
-    let body = body.unwrap_or_default();
-    Ok(Answer {
-        status: resp.status_code(),
-        body: body.bytes,
-        cut: body.cut,
-        retry_after: resp.headers().get("retry-after").ok().flatten(),
-        headers: resp.headers().entries().collect(),
-    })
-}
-
 /// Sends, classifies the answer and keeps the exchange for the inspector.
 async fn send_and_classify(
     url: &str,
@@ -422,13 +240,13 @@ async fn send_and_classify(
     }
 }
 
-/// Carries out an attempt's [`Settlement`]: the attempt row, the result, the next
+/// Carries out an attempt's [`Plan`]: the attempt row, the result, the next
 /// attempt's message, a disabled subscription, rule actions.
 async fn record(
     env: &Env,
     db: &D1Database,
     result: &ResultRecord,
-    s: Settlement,
+    s: Plan,
     exchange: Option<&Exchange>,
     now: i64,
 ) -> Result<String, String> {
@@ -500,7 +318,7 @@ pub async fn complete(
         results,
         matched_rules: matched.clone(),
     };
-    update(db, &result.id, &settle::change(&outcome, None), now)
+    update(db, &result.id, &plan::change(&outcome, None), now)
         .await
         .map_err(|e| format!("the database failed: {e}"))?;
     apply_rules(
@@ -513,60 +331,6 @@ pub async fn complete(
         now,
     )
     .await
-}
-
-/// Runs the actions of the enabled rules `matched` names: `flag` flags the result,
-/// `notify` publishes `rule.matched`.
-pub async fn apply_rules(
-    env: &Env,
-    db: &D1Database,
-    result_id: &str,
-    event_id: &str,
-    event_type: &str,
-    matched: &[String],
-    now: i64,
-) -> Result<(), String> {
-    if matched.is_empty() {
-        return Ok(());
-    }
-    let all = rules::list(db).await.map_err(|e| e.to_string())?;
-    let (flag, notify) = actions(event_type, matched, &all);
-    if flag {
-        results::flag(db, result_id, now)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    for rule in notify {
-        let mut payload = Map::new();
-        payload.insert("rule".into(), json!(rule));
-        payload.insert("result_id".into(), json!(result_id));
-        payload.insert("event_id".into(), json!(event_id));
-        payload.insert("event_type".into(), json!(event_type));
-        payload.insert("matched_rules".into(), json!(matched));
-        publish(env, db, RULE_MATCHED, &payload, (now as u64) * 1000)
-            .await
-            .map_err(|e| e.message)?;
-    }
-    Ok(())
-}
-
-/// Enqueues attempts that are overdue (their message was lost), for the cron trigger.
-pub async fn requeue_stuck(env: &Env, db: &D1Database, now: i64) -> Result<usize, String> {
-    // Messages are due at next_attempt_at; a minute's slack avoids racing the queue.
-    let stuck = results::stuck(db, now - 60, 500)
-        .await
-        .map_err(|e| e.to_string())?;
-    let messages: Vec<DeliveryMessage> = stuck
-        .iter()
-        .map(|(id, attempts)| DeliveryMessage {
-            v: MESSAGE_VERSION,
-            result_id: id.clone(),
-            attempt: attempts + 1,
-        })
-        .collect();
-    let n = messages.len();
-    enqueue_all(env, messages).await?;
-    Ok(n)
 }
 
 /// Sends AShirt's `{"type":"test"}` to a subscription and reports the answer.
@@ -609,17 +373,7 @@ pub async fn test(
                         .collect(),
                 )
             });
-            // AShirt: 200/204 is ok, unless the body says {"status":"error"}; a body cut
-            // at the bound fails as a delivery's would.
-            let error = if a.cut && (200..300).contains(&a.status) {
-                Some(classify::cut_reason(a.status, ANSWER_LIMIT))
-            } else if (200..300).contains(&a.status)
-                && body.get("status").and_then(Value::as_str) != Some("error")
-            {
-                None
-            } else {
-                Some(format!("the subscriber answered {}", a.status))
-            };
+            let error = classify::test_answer(a.status, &a.body, a.cut).err();
             json!({"status_code": a.status, "outcome": if error.is_none() { "ok" } else { "error" },
                 "duration_ms": duration_ms, "body": body, "body_cut": a.cut, "error": error})
         }

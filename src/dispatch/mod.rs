@@ -2,17 +2,22 @@
 //! results answered at once or PATCHed later, rules and their actions (AMO's scanner
 //! webhooks, AShirt's service workers).
 //!
-//! Pure parts: [`schedule`], [`classify`], [`settle`], [`url_guard`], [`sign`], [`sealed`],
-//! [`service_token`] and the model below. The worker glue is [`deliver`] (the
-//! `DELIVERIES` consumer and the publisher) and `http/` (the routes).
+//! Pure parts: [`schedule`], [`classify`], [`plan`] (every decision of the consumer),
+//! [`url_guard`], [`sign`], [`sealed`], [`service_token`] and the model below. The worker
+//! glue carries decisions out: [`publish`] (events to results and messages), [`deliver`]
+//! (the `DELIVERIES` consumer), [`keys`] (secrets and policy the routes share); the
+//! request itself is `outbound::delivery`, the routes are in `http/`.
 
 pub mod classify;
 pub mod deliver;
 pub mod exchange;
+pub mod keys;
+pub mod plan;
+pub mod publish;
+pub mod review;
 pub mod schedule;
 pub mod sealed;
 pub mod service_token;
-pub mod settle;
 pub mod sign;
 pub mod transform;
 pub mod url_guard;
@@ -227,6 +232,9 @@ pub fn check_api_key(key: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// Current [`DeliveryMessage::v`].
+pub const MESSAGE_VERSION: u32 = 1;
 
 /// A `DELIVERIES` message: which result, and which attempt this is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

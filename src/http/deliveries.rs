@@ -8,8 +8,8 @@ use super::admin::{d1_failed, db};
 use super::call::Call;
 use super::call::json_response;
 use super::stats::query_param;
-use crate::dispatch::deliver::MESSAGE_VERSION;
-use crate::dispatch::{DeliveryMessage, STATUSES};
+
+use crate::dispatch::{DeliveryMessage, MESSAGE_VERSION, STATUSES};
 use crate::error::ApiError;
 use crate::json;
 use crate::store::{attempts, results};

@@ -11,7 +11,9 @@ use super::call::{json_response, parse_json, read_json};
 use crate::auth::jwt::{self, JwtError};
 use crate::auth::{AuthError, api_key, ashirt};
 use crate::crypto::webcrypto::WebCrypto;
-use crate::dispatch::deliver::{self, jwt_secret_context, master_key, result_url};
+use crate::dispatch::deliver;
+use crate::dispatch::keys::{jwt_secret_context, master_key, result_url};
+use crate::dispatch::publish;
 use crate::dispatch::service_token::PatchCredentials;
 use crate::dispatch::{self, service_token};
 use crate::error::ApiError;
@@ -69,7 +71,7 @@ pub async fn publish(c: Call<'_>) -> Result<Response, ApiError> {
         ));
     };
     let (event_id, published) =
-        deliver::publish(env, &db(env)?, event_type, &payload, now_ms).await?;
+        publish::publish(env, &db(env)?, event_type, &payload, now_ms).await?;
     let results: Vec<Value> = published
         .iter()
         .map(|p| json!({"id": p.id, "subscription": p.subscription, "result_url": result_url(app, &p.id)}))

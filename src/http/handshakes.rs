@@ -8,7 +8,7 @@ use worker::Response;
 
 use super::admin::{d1_failed, db};
 use super::call::{Call, json_response};
-use crate::dispatch::deliver::master_key;
+use crate::dispatch::keys::master_key;
 use crate::error::ApiError;
 use crate::store::handshakes;
 

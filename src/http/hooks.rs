@@ -14,7 +14,7 @@ use crate::collect::handshake::{self, Provider, Reply};
 use crate::collect::idempotency::{Admitted, admit_once};
 use crate::config::Collector;
 use crate::crypto::webcrypto::WebCrypto;
-use crate::dispatch::deliver::master_key;
+use crate::dispatch::keys::master_key;
 use crate::error::ApiError;
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};

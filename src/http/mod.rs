@@ -14,6 +14,7 @@ pub mod keys;
 pub mod page;
 pub mod plugin_admin;
 pub mod records;
+pub mod reviews;
 pub mod routes;
 pub mod rules;
 pub mod stats;

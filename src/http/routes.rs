@@ -11,8 +11,8 @@ use worker::Response;
 
 use super::call::{Call, Params};
 use super::{
-    admin, deliveries, events, handshakes, health, keys, page, plugin_admin, records, rules, stats,
-    subscriptions,
+    admin, deliveries, events, handshakes, health, keys, page, plugin_admin, records, reviews,
+    rules, stats, subscriptions,
 };
 use crate::error::ApiError;
 
@@ -152,6 +152,13 @@ pub const ROUTES: &[RouteDef] = &[
         "/admin/subscriptions/{id}/rotate",
         Admin,
         to!(subscriptions::rotate),
+    ),
+    r("GET", "/admin/results", Admin, to!(reviews::list)),
+    r(
+        "POST",
+        "/admin/results/{id}/review",
+        Admin,
+        to!(reviews::review),
     ),
     r("GET", "/admin/rules", Admin, to!(rules::list)),
     r("PUT", "/admin/rules/{name}", Admin, to!(rules::put)),

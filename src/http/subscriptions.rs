@@ -12,7 +12,8 @@ use super::admin::{d1_failed, db};
 use super::call::Call;
 use super::call::{json_response, read_json};
 use crate::app::App;
-use crate::dispatch::deliver::{self, api_key_context, jwt_secret_context, master_key, nonce};
+use crate::dispatch::deliver;
+use crate::dispatch::keys::{self, api_key_context, jwt_secret_context, master_key, nonce};
 use crate::dispatch::{
     self, NewSubscription, Subscription, SubscriptionPatch, service_token, sign, url_guard,
 };
@@ -46,7 +47,7 @@ fn not_found(id: &str) -> ApiError {
 }
 
 fn check_url(app: &App, url: &str) -> Result<(), ApiError> {
-    url_guard::check(url, &deliver::policy(app))
+    url_guard::check(url, &keys::policy(app))
         .map(|_| ())
         .map_err(|e| ApiError::new(422, "url_refused", e.0))
 }

@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::auth::jwks::{self, Plan};
 use crate::auth::keys::JwtKey;
 use crate::auth::{AuthConfig, jwt};
-use crate::dispatch::deliver::policy;
+use crate::dispatch::keys::policy;
 use crate::dispatch::url_guard;
 use crate::inbound::InboundRequest;
 use crate::log;

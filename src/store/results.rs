@@ -6,7 +6,8 @@ use serde_json::Value;
 use worker::{D1Database, wasm_bindgen::JsValue};
 
 const COLUMNS: &str = "id, event_id, event_type, subscription_id, payload, status, results, \
-    matched_rules, flagged, attempts, retry_base, next_attempt_at, last_error, created_at, updated_at";
+    matched_rules, flagged, attempts, retry_base, next_attempt_at, last_error, created_at, updated_at, \
+    review_decision, review_reason, reviewed_by, reviewed_at";
 
 #[derive(Deserialize)]
 struct Row {
@@ -25,6 +26,23 @@ struct Row {
     last_error: Option<String>,
     created_at: f64,
     updated_at: f64,
+    review_decision: Option<String>,
+    review_reason: Option<String>,
+    reviewed_by: Option<String>,
+    reviewed_at: Option<f64>,
+}
+
+/// A reviewer's decision on a flagged result (`POST /admin/results/{id}/review`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    /// `approve` or `clear`.
+    pub decision: String,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub by: String,
+    /// When, Unix seconds.
+    pub at: i64,
 }
 
 /// A result.
@@ -63,6 +81,8 @@ pub struct ResultRecord {
     pub created_at: i64,
     /// Last changed, Unix seconds.
     pub updated_at: i64,
+    /// The review of its flag, once reviewed.
+    pub review: Option<Review>,
 }
 
 impl From<Row> for ResultRecord {
@@ -83,6 +103,20 @@ impl From<Row> for ResultRecord {
             last_error: r.last_error,
             created_at: r.created_at as i64,
             updated_at: r.updated_at as i64,
+            review: match (
+                r.review_decision,
+                r.review_reason,
+                r.reviewed_by,
+                r.reviewed_at,
+            ) {
+                (Some(decision), Some(reason), Some(by), Some(at)) => Some(Review {
+                    decision,
+                    reason,
+                    by,
+                    at: at as i64,
+                }),
+                _ => None,
+            },
         }
     }
 }
@@ -213,6 +247,51 @@ pub async fn flag(db: &D1Database, id: &str, now: i64) -> worker::Result<()> {
         .run()
         .await?;
     Ok(())
+}
+
+/// Results, newest change first, filtered by whether they are flagged and whether they
+/// were reviewed (`GET /admin/results`).
+pub async fn list(
+    db: &D1Database,
+    flagged: Option<bool>,
+    reviewed: Option<bool>,
+    limit: u32,
+) -> worker::Result<Vec<ResultRecord>> {
+    let flag = |b: Option<bool>| b.map_or(JsValue::NULL, |b| num(i64::from(b)));
+    let rows: Vec<Row> = db
+        .prepare(format!(
+            "SELECT {COLUMNS} FROM results WHERE (?1 IS NULL OR flagged = ?1)
+             AND (?2 IS NULL OR (reviewed_at IS NOT NULL) = ?2)
+             ORDER BY updated_at DESC, id DESC LIMIT ?3"
+        ))
+        .bind(&[flag(flagged), flag(reviewed), num(i64::from(limit))])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows.into_iter().map(ResultRecord::from).collect())
+}
+
+/// Records a review of a flagged, unreviewed result (`clear` lifts the flag); false when
+/// the result was not such (reviewed meanwhile, or not flagged).
+pub async fn review(
+    db: &D1Database,
+    id: &str,
+    decision: &str,
+    reason: &str,
+    by: &str,
+    now: i64,
+) -> worker::Result<bool> {
+    let result = db
+        .prepare(
+            "UPDATE results SET review_decision = ?2, review_reason = ?3, reviewed_by = ?4,
+               reviewed_at = ?5, flagged = CASE WHEN ?2 = 'clear' THEN 0 ELSE flagged END,
+               updated_at = ?5
+             WHERE id = ?1 AND flagged = 1 AND reviewed_at IS NULL",
+        )
+        .bind(&[text(id), text(decision), text(reason), text(by), num(now)])?
+        .run()
+        .await?;
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
 }
 
 /// Makes a failed result pending again, restarting the schedule; false unless it was

@@ -1,9 +1,12 @@
-//! What one delivery attempt leaves behind, decided without touching D1 or the queue: the
-//! attempt's row, the result's new state, the next attempt's message, a subscription to
-//! disable and rules to act on. `deliver` carries the [`Settlement`] out.
+//! Dispatch's decisions, made without touching D1, the queue or the network: whether a
+//! delivery message is still due ([`due`]), whether its subscription can be sent to
+//! ([`refusal`]), and what an attempt leads to ([`plan`]): the attempt's row, the result's
+//! new state, the next attempt's message, a subscription to disable and rules to act on.
+//! `deliver` (the `DELIVERIES` consumer) only carries a [`Plan`] out.
 
 use serde_json::json;
 
+use super::Subscription;
 use super::classify::Outcome;
 use super::schedule;
 use crate::store::attempts::Attempt;
@@ -43,7 +46,7 @@ pub struct ResultChange {
 
 /// Everything an attempt leads to.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settlement {
+pub struct Plan {
     /// The `attempts` row.
     pub row: Attempt,
     /// The result's new state.
@@ -56,9 +59,28 @@ pub struct Settlement {
     pub matched_rules: Vec<String>,
 }
 
-/// Settles an attempt against the retry `schedule`: a retry the schedule has no room for
-/// becomes a failure.
-pub fn settle(a: Attempted, schedule_secs: &[u64]) -> Settlement {
+/// Whether attempt `attempt` of a result in `status` after `made` attempts is still to be
+/// made: a message delivered twice, or one the cron re-enqueued, finds it already made.
+pub fn due(status: &str, made: u32, attempt: u32) -> bool {
+    status == "pending" && made < attempt
+}
+
+/// Why a delivery to `subscription` (`None`: deleted) cannot be attempted, if it cannot:
+/// the delivery then fails with this reason, without sending.
+pub fn refusal(subscription: Option<&Subscription>) -> Option<String> {
+    match subscription {
+        None => Some("the subscription was deleted".into()),
+        Some(s) if !s.enabled => Some(format!(
+            "the subscription is disabled ({})",
+            s.disabled_reason.as_deref().unwrap_or("by an operator")
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Plans what an attempt leads to, against the retry `schedule`: a retry the schedule has
+/// no room for becomes a failure.
+pub fn plan(a: Attempted, schedule_secs: &[u64]) -> Plan {
     let round = a.attempt.saturating_sub(a.retry_base);
     let (outcome, retry_in) = match a.outcome {
         Outcome::Retry {
@@ -94,7 +116,7 @@ pub fn settle(a: Attempted, schedule_secs: &[u64]) -> Settlement {
         } => Some(reason.clone()),
         _ => None,
     };
-    Settlement {
+    Plan {
         row: Attempt {
             attempt: a.attempt,
             status_code: a.status_code,
@@ -166,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_retry_is_scheduled_with_the_next_message() {
-        let s = settle(attempt(retry(None), 2, 0), &[5, 300, 1_800]);
+        let s = plan(attempt(retry(None), 2, 0), &[5, 300, 1_800]);
         assert_eq!(s.row.outcome, "retry");
         assert_eq!(s.row.retry_in_secs, Some(300));
         assert_eq!(s.change.status, "pending");
@@ -181,14 +203,14 @@ mod tests {
 
     #[test]
     fn retry_after_lengthens_the_wait() {
-        let s = settle(attempt(retry(Some(900)), 1, 0), &[5, 300]);
+        let s = plan(attempt(retry(Some(900)), 1, 0), &[5, 300]);
         assert_eq!(s.next, Some((2, 900)));
     }
 
     #[test]
     fn a_retry_past_the_schedule_fails_counting_from_the_retry_base() {
         // Attempt 5 after an operator's retry at 3: the second of this round.
-        let s = settle(attempt(retry(None), 5, 3), &[5]);
+        let s = plan(attempt(retry(None), 5, 3), &[5]);
         assert_eq!(s.row.outcome, "failed");
         assert_eq!(s.change.status, "failed");
         assert_eq!(
@@ -196,7 +218,7 @@ mod tests {
             Some("the subscriber answered 503; gave up after 2 attempts")
         );
         assert_eq!((s.next, s.row.retry_in_secs), (None, None));
-        assert_eq!(settle(attempt(retry(None), 4, 3), &[5]).next, Some((5, 5)));
+        assert_eq!(plan(attempt(retry(None), 4, 3), &[5]).next, Some((5, 5)));
     }
 
     #[test]
@@ -205,7 +227,7 @@ mod tests {
             results: json!({"version": "1.0", "matchedRules": ["r1"]}),
             matched_rules: vec!["r1".into()],
         };
-        let s = settle(attempt(outcome, 1, 0), &[5]);
+        let s = plan(attempt(outcome, 1, 0), &[5]);
         assert_eq!(s.row.outcome, "completed");
         assert_eq!(s.row.error, None);
         assert_eq!(
@@ -228,7 +250,7 @@ mod tests {
             reason: "410".into(),
             disable: true,
         };
-        let s = settle(attempt(gone, 1, 0), &[5]);
+        let s = plan(attempt(gone, 1, 0), &[5]);
         assert_eq!(s.disable.as_deref(), Some("410"));
         assert_eq!(s.change.status, "failed");
         for (outcome, label) in [
@@ -236,12 +258,55 @@ mod tests {
             (Outcome::Deferred, "deferred"),
             (Outcome::Rejected, "rejected"),
         ] {
-            let s = settle(attempt(outcome, 1, 0), &[5]);
+            let s = plan(attempt(outcome, 1, 0), &[5]);
             assert_eq!((s.row.outcome.as_str(), s.change.status), (label, label));
             assert_eq!(
                 (s.next, s.disable, s.change.results, s.change.last_error),
                 (None, None, None, None)
             );
         }
+    }
+
+    #[test]
+    fn a_message_is_due_only_for_the_next_attempt_of_a_pending_result() {
+        assert!(due("pending", 0, 1));
+        assert!(due("pending", 2, 3));
+        assert!(!due("pending", 1, 1), "delivered twice");
+        assert!(!due("pending", 3, 2), "a stale message");
+        for status in ["completed", "delivered", "deferred", "rejected", "failed"] {
+            assert!(!due(status, 0, 1), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_deleted_or_disabled_subscription_refuses_with_its_reason() {
+        let mut s = Subscription {
+            id: "sub_1".into(),
+            name: "s".into(),
+            url: "https://example.com/".into(),
+            events: vec!["e".into()],
+            headers: Default::default(),
+            enabled: true,
+            disabled_reason: None,
+            previous_valid_until: None,
+            created_at: 0,
+            updated_at: 0,
+            transform: None,
+        };
+        assert_eq!(refusal(Some(&s)), None);
+        assert_eq!(
+            refusal(None).as_deref(),
+            Some("the subscription was deleted")
+        );
+        s.enabled = false;
+        assert_eq!(
+            refusal(Some(&s)).as_deref(),
+            Some("the subscription is disabled (by an operator)")
+        );
+        s.disabled_reason = Some("410".into());
+        assert_eq!(
+            refusal(Some(&s)).as_deref(),
+            Some("the subscription is disabled (410)")
+        );
     }
 }

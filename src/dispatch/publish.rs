@@ -1,0 +1,164 @@
+//! Publishing events: one `pending` result per enabled subscription in D1, then one
+//! `DELIVERIES` message each; the rule actions that publish `rule.matched`; and the cron's
+//! re-enqueueing of deliveries whose message was lost.
+
+use serde_json::{Map, Value, json};
+use worker::{BatchMessageBuilder, D1Database, Env, MessageBuilder};
+
+use super::{DeliveryMessage, MESSAGE_VERSION, RULE_MATCHED, actions};
+use crate::error::ApiError;
+use crate::ids;
+use crate::log;
+use crate::store::results::{self, NewResult};
+use crate::store::{rules, subscriptions};
+
+fn unavailable(what: &str) -> impl Fn(worker::Error) -> ApiError + '_ {
+    move |e| ApiError::unavailable(format!("{what}: {e}"))
+}
+
+/// One result created by [`publish`].
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// Result id.
+    pub id: String,
+    /// Subscription id.
+    pub subscription: String,
+}
+
+/// Publishes an event: one `pending` result per enabled subscription of `event_type`,
+/// then one `DELIVERIES` message each. If the queue refuses, the results stay due and
+/// the cron trigger enqueues them, so an event once answered `202` is never lost.
+pub async fn publish(
+    env: &Env,
+    db: &D1Database,
+    event_type: &str,
+    payload: &Map<String, Value>,
+    now_ms: u64,
+) -> Result<(String, Vec<Published>), ApiError> {
+    let now = (now_ms / 1000) as i64;
+    let id = |prefix: &str| -> Result<String, ApiError> {
+        let random = ids::random_bytes()
+            .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
+        Ok(format!("{prefix}{}", ids::ulid(now_ms, random)))
+    };
+    let event_id = id("evt_")?;
+    let subs = subscriptions::for_event(db, event_type)
+        .await
+        .map_err(unavailable("could not read subscriptions"))?;
+    let text = Value::Object(payload.clone()).to_string();
+    let published: Vec<Published> = subs
+        .iter()
+        .map(|s| {
+            Ok(Published {
+                id: id("res_")?,
+                subscription: s.id.clone(),
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    let rows: Vec<NewResult<'_>> = published
+        .iter()
+        .map(|p| NewResult {
+            id: &p.id,
+            event_id: &event_id,
+            event_type,
+            subscription_id: &p.subscription,
+            payload: &text,
+        })
+        .collect();
+    results::insert_all(db, &rows, now)
+        .await
+        .map_err(unavailable("could not record the event"))?;
+    let messages: Vec<DeliveryMessage> = published
+        .iter()
+        .map(|p| DeliveryMessage {
+            v: MESSAGE_VERSION,
+            result_id: p.id.clone(),
+            attempt: 1,
+        })
+        .collect();
+    if let Err(e) = enqueue_all(env, messages).await {
+        log::emit(
+            json!({"event": "publish", "outcome": "enqueue_failed", "event_id": event_id,
+            "results": published.len(), "error": e}),
+        );
+    }
+    Ok((event_id, published))
+}
+
+async fn enqueue_all(env: &Env, messages: Vec<DeliveryMessage>) -> Result<(), String> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let queue = env.queue("DELIVERIES").map_err(|e| e.to_string())?;
+    queue
+        .send_batch(BatchMessageBuilder::new().messages(messages).build())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+pub(super) async fn enqueue(
+    env: &Env,
+    message: DeliveryMessage,
+    delay_secs: u64,
+) -> Result<(), String> {
+    let queue = env.queue("DELIVERIES").map_err(|e| e.to_string())?;
+    let mut builder = MessageBuilder::new(message);
+    if delay_secs > 0 {
+        builder = builder.delay_seconds(u32::try_from(delay_secs).unwrap_or(u32::MAX));
+    }
+    queue.send(builder.build()).await.map_err(|e| e.to_string())
+}
+
+/// Runs the actions of the enabled rules `matched` names: `flag` flags the result,
+/// `notify` publishes `rule.matched`.
+pub async fn apply_rules(
+    env: &Env,
+    db: &D1Database,
+    result_id: &str,
+    event_id: &str,
+    event_type: &str,
+    matched: &[String],
+    now: i64,
+) -> Result<(), String> {
+    if matched.is_empty() {
+        return Ok(());
+    }
+    let all = rules::list(db).await.map_err(|e| e.to_string())?;
+    let (flag, notify) = actions(event_type, matched, &all);
+    if flag {
+        results::flag(db, result_id, now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for rule in notify {
+        let mut payload = Map::new();
+        payload.insert("rule".into(), json!(rule));
+        payload.insert("result_id".into(), json!(result_id));
+        payload.insert("event_id".into(), json!(event_id));
+        payload.insert("event_type".into(), json!(event_type));
+        payload.insert("matched_rules".into(), json!(matched));
+        publish(env, db, RULE_MATCHED, &payload, (now as u64) * 1000)
+            .await
+            .map_err(|e| e.message)?;
+    }
+    Ok(())
+}
+
+/// Enqueues attempts that are overdue (their message was lost), for the cron trigger.
+pub async fn requeue_stuck(env: &Env, db: &D1Database, now: i64) -> Result<usize, String> {
+    // Messages are due at next_attempt_at; a minute's slack avoids racing the queue.
+    let stuck = results::stuck(db, now - 60, 500)
+        .await
+        .map_err(|e| e.to_string())?;
+    let messages: Vec<DeliveryMessage> = stuck
+        .iter()
+        .map(|(id, attempts)| DeliveryMessage {
+            v: MESSAGE_VERSION,
+            result_id: id.clone(),
+            attempt: attempts + 1,
+        })
+        .collect();
+    let n = messages.len();
+    enqueue_all(env, messages).await?;
+    Ok(n)
+}
