@@ -10,6 +10,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+mod cpu;
+use cpu::cpu_time;
+
 use edgehook::auth::Identity;
 use edgehook::inbound::InboundRequest;
 use edgehook::secrets::Secrets;
@@ -86,18 +89,6 @@ fn cost(steps: &Value, body: &str) -> Cost {
         best.time = best.time.min(time);
     }
     best
-}
-
-/// Time this thread has spent on a CPU, so other work on a loaded machine does not count.
-fn cpu_time() -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec, which `t` is.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
-    assert!(ok, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// `n` levels of `{"a": …}` around an array of `matches` objects with an email.
