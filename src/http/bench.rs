@@ -2,8 +2,10 @@
 //! have none (bench/run.sh checks). `POST /__bench/crypto` runs one verification `n`
 //! times inside the worker, so bench/bench.mjs can time the wasm build's crypto in
 //! workerd (the request with `n` against the same request with `n = 0`).
-//! `POST /__bench/noop` and `/__bench/send` are the Rust floors of the end-to-end table:
-//! read the body and answer 202, or send it as a string to `INGEST` first.
+//! `POST /__bench/noop`, `/__bench/send` and `/__bench/hmac-send` are the Rust floors of
+//! the end-to-end table: read the body and answer 202, send it as a string to `INGEST`
+//! first, or check its `Authorization: HMAC-SHA256 <hex>` under `AMO_KEY` through
+//! WebCrypto and then send it.
 //!
 //! The crypto body: `{"op", "n", "bytes"?, "alg"?}`. Ops: `hmac` (the collector's HMAC check, as
 //! production runs it), `hmac-rust` and `hmac-webcrypto` (one backend, forced),
@@ -72,6 +74,23 @@ pub async fn handle(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         }
         "/__bench/send" => {
             let text = req.text().await.map_err(failed)?;
+            let queue = env.queue("INGEST").map_err(failed)?;
+            let message = RawMessageBuilder::new(JsValue::from_str(&text))
+                .build_with_content_type(QueueContentType::Json);
+            queue.send_raw(message).await.map_err(failed)?;
+            Ok(json_response(202, &json!({"status": "accepted"})))
+        }
+        "/__bench/hmac-send" => {
+            let signature = req.headers().get("authorization").map_err(failed)?;
+            let text = req.text().await.map_err(failed)?;
+            let key = env.secret("AMO_KEY").map_err(failed)?.to_string();
+            let mac = subtle_hmac_sha256(key.as_bytes(), text.as_bytes())
+                .await
+                .map_err(failed)?;
+            let expected = format!("HMAC-SHA256 {}", hex::encode(mac));
+            if signature.as_deref() != Some(expected.as_str()) {
+                return Err(failed("the HMAC does not match"));
+            }
             let queue = env.queue("INGEST").map_err(failed)?;
             let message = RawMessageBuilder::new(JsValue::from_str(&text))
                 .build_with_content_type(QueueContentType::Json);
