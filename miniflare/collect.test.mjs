@@ -300,7 +300,7 @@ test("a_webhook_the_queue_refused_is_not_remembered_as_seen", async () => {
 
 test("webhooks_sharing_a_refused_queue_batch_are_each_answered_503_and_stored_once_when_retried", async () => {
   // The first send is held and refused; the eight webhooks arriving meanwhile wait and go
-  // out together in one sendBatch (src/collect/group_send.mjs), which is refused too.
+  // out together packed in one message (src/collect/group_send.mjs), which is refused too.
   const faulty = await start({ failQueueSends: 2, holdFirstQueueSendMs: 300 });
   try {
     const post = (key) => faulty.fetch("/hooks/open", { method: "POST",
@@ -317,7 +317,7 @@ test("webhooks_sharing_a_refused_queue_batch_are_each_answered_503_and_stored_on
       assert.ok(Number(r.headers.get("retry-after")) > 0);
     }
     const calls = faulty.logs.filter((l) => l.includes('"faulty_queue"')).map((l) => JSON.parse(l));
-    assert.deepEqual(calls.map((c) => [c.call, c.messages]), [["send", 1], ["sendBatch", 8]]);
+    assert.deepEqual(calls.map((c) => [c.call, c.records]), [["send", 1], ["send", 8]]);
     const { results } = await (await faulty.db()).prepare("SELECT * FROM seen_ids").all();
     assert.deepEqual(results, [], "a refused webhook is not remembered as seen");
 

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { groupSend, take, ALONE_BYTES, CONTENT_TYPE, GATHER_MS, MAX_BYTES, MAX_MESSAGES, STUCK_MS } from "../src/collect/group_send.mjs";
+import { groupSend, take, ALONE_BYTES, CONTENT_TYPE, MAX_PACK_BYTES, STUCK_MS } from "../src/collect/group_send.mjs";
 
 /** A queue whose every call waits until the test settles it. */
 function fakeQueue() {
@@ -41,12 +41,11 @@ async function state(p) {
   return r === marker ? "pending" : r;
 }
 
-test("a_lone_message_is_sent_after_the_gathering_wait_with_send_and_kept_alive_with_waitUntil", async () => {
+test("a_lone_message_is_sent_at_once_with_send_and_kept_alive_with_waitUntil", async () => {
   const q = fakeQueue();
   const ctx = fakeCtx();
   const p = groupSend("lone", q, { id: 1 }, 100, ctx);
-  assert.equal(q.calls.length, 0, "waits GATHER_MS for others first");
-  await until(() => q.calls.length === 1, "the send");
+  assert.equal(q.calls.length, 1, "no send in flight: sent in the same turn, no wait");
   assert.deepEqual(q.calls[0].kind, "send");
   assert.deepEqual(q.calls[0].bodies, [{ id: 1 }]);
   assert.deepEqual(q.calls[0].options, [{ contentType: "v8" }]);
@@ -54,21 +53,13 @@ test("a_lone_message_is_sent_after_the_gathering_wait_with_send_and_kept_alive_w
   assert.equal(await state(p), "pending");
   q.calls[0].resolve();
   await p;
+  const next = groupSend("lone", q, { id: 2 }, 100, ctx);
+  assert.equal(q.calls.length, 2, "the next lone one after it settled is sent at once too");
+  q.calls[1].resolve();
+  await next;
 });
 
-test("messages_arriving_within_the_gathering_wait_share_one_sendBatch", async () => {
-  const q = fakeQueue();
-  const sent = ["a", "b", "c"].map((id) => groupSend("gathered", q, { id }, 100, fakeCtx()));
-  await until(() => q.calls.length === 1, "the call");
-  await new Promise((r) => setTimeout(r, 5 * GATHER_MS));
-  assert.equal(q.calls.length, 1, "one call for the three");
-  assert.equal(q.calls[0].kind, "sendBatch");
-  assert.deepEqual(q.calls[0].bodies, [{ id: "a" }, { id: "b" }, { id: "c" }]);
-  q.calls[0].resolve();
-  await Promise.all(sent);
-});
-
-test("messages_arriving_while_a_send_is_in_flight_go_out_together_in_one_sendBatch", async () => {
+test("records_arriving_while_a_send_is_in_flight_go_out_packed_in_one_message", async () => {
   const q = fakeQueue();
   const a = groupSend("together", q, { id: "a" }, 100, fakeCtx());
   await until(() => q.calls.length === 1, "a's send");
@@ -78,15 +69,15 @@ test("messages_arriving_while_a_send_is_in_flight_go_out_together_in_one_sendBat
   q.calls[0].resolve();
   await a;
   await until(() => q.calls.length === 2, "the second call");
-  assert.equal(q.calls[1].kind, "sendBatch");
-  assert.deepEqual(q.calls[1].bodies, [{ id: "b" }, { id: "c" }, { id: "d" }], "in arrival order");
-  assert.deepEqual(q.calls[1].options, [{ contentType: "v8" }, { contentType: "v8" }, { contentType: "v8" }]);
+  assert.equal(q.calls[1].kind, "send", "one message, one queue operation");
+  assert.deepEqual(q.calls[1].bodies, [[{ id: "b" }, { id: "c" }, { id: "d" }]], "an array, in arrival order");
+  assert.deepEqual(q.calls[1].options, [{ contentType: "v8" }]);
   assert.deepEqual(await Promise.all(rest.map(state)), ["pending", "pending", "pending"], "not before their own batch settles");
   q.calls[1].resolve();
   await Promise.all(rest);
 });
 
-test("a_failed_batch_rejects_exactly_its_own_members_with_the_queue_error", async () => {
+test("a_failed_pack_rejects_exactly_its_own_members_with_the_queue_error", async () => {
   const q = fakeQueue();
   const a = groupSend("failing", q, { id: "a" }, 100, fakeCtx());
   await until(() => q.calls.length === 1, "a's send");
@@ -94,7 +85,8 @@ test("a_failed_batch_rejects_exactly_its_own_members_with_the_queue_error", asyn
   const c = groupSend("failing", q, { id: "c" }, 100, fakeCtx());
   q.calls[0].resolve();
   await a;
-  await until(() => q.calls.length === 2, "the batch of b and c");
+  await until(() => q.calls.length === 2, "the pack of b and c");
+  assert.deepEqual(q.calls[1].bodies, [[{ id: "b" }, { id: "c" }]]);
   const d = groupSend("failing", q, { id: "d" }, 100, fakeCtx()); // arrives during the failing batch
   const refused = new Error("queue refused the batch");
   q.calls[1].reject(refused);
@@ -106,7 +98,7 @@ test("a_failed_batch_rejects_exactly_its_own_members_with_the_queue_error", asyn
   await d; // not refused: it was not in the failed batch
 });
 
-test("a_large_message_is_sent_alone_at_once_even_while_a_batch_is_in_flight", async () => {
+test("a_large_record_is_sent_alone_at_once_even_while_a_pack_is_in_flight", async () => {
   const q = fakeQueue();
   try {
     const a = groupSend("large", q, { id: "a" }, 100, fakeCtx());
@@ -129,7 +121,7 @@ test("a_large_message_is_sent_alone_at_once_even_while_a_batch_is_in_flight", as
     assert.deepEqual(q.calls[2].bodies, [{ id: "edge" }]);
     q.calls[2].resolve();
     await edge;
-    assert.ok(ALONE_BYTES * 7 <= MAX_BYTES && ALONE_BYTES * 8 > MAX_BYTES, "a batch of them would hold at most seven");
+    assert.ok(ALONE_BYTES * 4 <= MAX_PACK_BYTES && ALONE_BYTES * 5 > MAX_PACK_BYTES, "a pack of them would hold at most four");
   } finally {
     // Should an assertion fail, settle every call so no waiter polls forever.
     for (let i = 0; i < 50; i++) {
@@ -139,18 +131,16 @@ test("a_large_message_is_sent_alone_at_once_even_while_a_batch_is_in_flight", as
   }
 });
 
-test("a_batch_keeps_to_sendBatch_limits_of_100_messages_and_256_KB", () => {
-  const small = Array.from({ length: 250 }, (_, i) => ({ bytes: 10, i }));
-  assert.equal(take(small).length, MAX_MESSAGES);
-  assert.equal(take(small).length, MAX_MESSAGES);
-  assert.equal(take(small).length, 50);
-  const big = [100_000, 100_000, 100_000].map((bytes) => ({ bytes }));
-  assert.equal(take(big).length, 2, "200 000 bytes fit, 300 000 do not");
+test("a_pack_keeps_within_a_queue_message_of_128_KB", () => {
+  const small = Array.from({ length: 250 }, (_, i) => ({ bytes: 1_000, i }));
+  assert.equal(take(small).length, 128, "128 records of 1 000 bytes");
+  assert.equal(take(small).length, 122, "the rest");
+  const big = [60_000, 60_000, 60_000].map((bytes) => ({ bytes }));
+  assert.equal(take(big).length, 2, "120 000 bytes fit, 180 000 do not");
   assert.equal(take(big).length, 1);
-  const huge = [{ bytes: MAX_BYTES + 1 }, { bytes: 10 }];
-  assert.equal(take(huge).length, 1, "one message too big for a batch still goes alone");
-  assert.equal(MAX_MESSAGES, 100);
-  assert.ok(MAX_BYTES < 256_000);
+  const edge = [{ bytes: MAX_PACK_BYTES - 10 }, { bytes: 10 }, { bytes: 1 }];
+  assert.equal(take(edge).length, 2, "up to the limit exactly");
+  assert.equal(MAX_PACK_BYTES, 128_000);
 });
 
 test("a_v8_message_is_within_the_size_bound_group_send_rs_counts_it_at", () => {
@@ -177,6 +167,15 @@ test("a_v8_message_is_within_the_size_bound_group_send_rs_counts_it_at", () => {
     const size = serialize(record).length;
     assert.ok(size <= 2 * bound(line) + 1024, `${name}: ${size} > ${2 * bound(line) + 1024}`);
   }
+  // A pack (an array of records) is within the sum of its records' bounds: the room each
+  // bound keeps for the other fields covers the array's own few bytes.
+  const pack = Object.values(strings).slice(0, 2).map((line) => ({
+    v: 1, id: "01HZZZZZZZZZZZZZZZZZZZZZZZ", collector: "c".repeat(64), received_at: 1_700_000_000_000, line,
+  }));
+  const packBound = pack.reduce((sum, r) => sum + bound(r.line) + 1024, 0);
+  assert.ok(serialize(pack).length <= packBound, `pack: ${serialize(pack).length} > ${packBound}`);
+  const tiny = Array.from({ length: 100 }, (_, i) => ({ v: 1, id: `01H${i}`, collector: "c", received_at: 1, line: "{}" }));
+  assert.ok(serialize(tiny).length <= tiny.length * (2 + 1024));
   // Where the bound is tight: an ASCII string in a string that is not Latin-1 costs two.
   const tight = strings["ascii and one CJK character"];
   assert.ok(serialize(tight).length > 2 * (utf8(tight) - 3), "V8 stores it at two bytes per character");

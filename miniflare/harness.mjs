@@ -219,19 +219,19 @@ let failuresLeft = null;
 let calls = 0;
 class WorkerQueue {
   constructor(env) { this.env = env; if (failuresLeft === null) failuresLeft = Number(env.FAIL_SENDS); }
-  async refuse(call, messages) {
+  async refuse(call, messages, records = messages) {
     calls++;
     if (calls === 1 && Number(this.env.HOLD_FIRST_MS) > 0) {
-      console.log(JSON.stringify({ event: "faulty_queue_held", call, messages }));
+      console.log(JSON.stringify({ event: "faulty_queue_held", call, messages, records }));
       await new Promise((r) => setTimeout(r, Number(this.env.HOLD_FIRST_MS)));
     }
     if (failuresLeft > 0) {
       failuresLeft--;
-      console.log(JSON.stringify({ event: "faulty_queue", call, messages, refused: true }));
+      console.log(JSON.stringify({ event: "faulty_queue", call, messages, records, refused: true }));
       throw new Error("injected queue send failure");
     }
   }
-  async send(body, options) { await this.refuse("send", 1); return this.env.INNER_QUEUE.send(body, options); }
+  async send(body, options) { await this.refuse("send", 1, Array.isArray(body) ? body.length : 1); return this.env.INNER_QUEUE.send(body, options); }
   async sendBatch(messages, options) { await this.refuse("sendBatch", messages.length); return this.env.INNER_QUEUE.sendBatch(messages, options); }
 }
 export default function (env) { return new WorkerQueue(env); }

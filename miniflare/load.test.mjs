@@ -87,10 +87,17 @@ test("ten_thousand_webhooks_with_duplicates_and_bad_signatures_land_exactly_once
   const expected = new Set(accepted.values());
   assert.equal(ids.length, expected.size, "no record is written twice");
   assert.deepEqual(new Set(ids), expected, "R2 holds exactly the accepted records");
+  // The records went packed: fewer queue messages than records (src/collect/pack.rs).
+  const received = eh.logs.filter((l) => l.includes('"outcome":"received"')).map((l) => JSON.parse(l));
+  const messages = received.reduce((n, r) => n + r.messages, 0);
+  const records = received.reduce((n, r) => n + r.records, 0);
+  assert.equal(records, expected.size, "each accepted record was queued once");
+  assert.ok(messages < records, `${messages} messages for ${records} records: nothing was packed`);
   const totalSecs = (performance.now() - started) / 1000;
   console.log(
     `# load: sent ${TOTAL} with ${SENDERS} senders in ${sentSecs.toFixed(1)} s (${(TOTAL / sentSecs).toFixed(0)} req/s); ` +
       `202 accepted ${counts.accepted}, 200 duplicate ${counts.duplicate}, 401 refused ${counts.refused}; ` +
-      `R2 lines ${ids.length} (distinct ${new Set(ids).size}) in ${(await eh.objects("collectors/load/")).length} objects after ${totalSecs.toFixed(1)} s`,
+      `R2 lines ${ids.length} (distinct ${new Set(ids).size}) in ${(await eh.objects("collectors/load/")).length} objects after ${totalSecs.toFixed(1)} s; ` +
+      `${messages} queue messages (${(messages / records).toFixed(3)} per record)`,
   );
 });

@@ -1,13 +1,13 @@
-// Group commit of queue sends (docs/PERFORMANCE.md): the webhooks one isolate is accepting
-// at the same moment share one `sendBatch`, because a queue call costs more than a message
-// in it. A webhook first waits GATHER_MS, so that those arriving within that millisecond
-// share a call; then the first of them to look sends everything waiting (up to
-// sendBatch's limits) in one call, from its own request. Those that arrive while a send
-// is in flight wait; the first of them to look after it settles sends the next batch. A
-// message over ALONE_BYTES is sent alone, at once, and never waits.
+// Group commit of queue sends (docs/PERFORMANCE.md), without a timer: a webhook that
+// finds no send in flight sends its record at once, alone; those arriving while a send is
+// in flight wait, and the first of them to look after it settles sends the records
+// waiting packed in one message (an array, up to the 128 KB a message holds), from its
+// own request. A lone webhook never waits; under load the sends group themselves, and a
+// queue operation carries many records (the consumer unpacks them: src/collect/pack.rs).
+// A record over ALONE_BYTES is sent alone, at once, and never waits.
 //
-// Each webhook learns its own message's outcome: groupSend resolves once the message is on
-// the queue and rejects with the error if the batch holding it failed, so the Rust side
+// Each webhook learns its own record's outcome: groupSend resolves once the message holding
+// it is on the queue and rejects with the error if that send failed, so the Rust side
 // answers 202 or 503 exactly as for a single send.
 //
 // Why waiting is a poll on the request's own timer and not a promise another request
@@ -21,36 +21,28 @@
 // send is made by a request that is running in its own context.
 //
 // A request that is waiting or sending keeps itself alive with waitUntil, so a sender
-// hanging up cancels neither a batch it is sending nor its place in the queue; if a send
-// stays unsettled for STUCK_MS, the next batch starts anyway, so one stuck call never
+// hanging up cancels neither a pack it is sending nor its place in the queue; if a send
+// stays unsettled for STUCK_MS, the next pack starts anyway, so one stuck call never
 // holds up every later webhook.
 
-/** sendBatch takes at most 100 messages. */
-export const MAX_MESSAGES = 100;
-/** sendBatch takes at most 256 KB; the rest is room for per-message metadata. Callers pass
- * each message's size as an upper bound (src/http/group_send.rs), never an estimate. */
-export const MAX_BYTES = 240_000;
+/** A queue message holds at most 128 KB (MAX_MESSAGE_BYTES of src/collect/group_send.rs).
+ * Callers pass each record's size as an upper bound of its message, never an estimate;
+ * the bound's room for a record's other fields covers its place in a pack's array. */
+export const MAX_PACK_BYTES = 128_000;
 /** Messages go as V8-serialised objects: the runtime copies their strings as they are,
  * where content type "json" would write every one out as JSON first. */
 export const CONTENT_TYPE = "v8";
-/** A message over this many bytes is sent alone, at once, with `send`, never grouped: a
- * batch of such messages holds at most seven, and sendBatch writes every message out in
- * base64 inside a JSON body (send passes it as it is), which at that size costs more than
- * the calls saved; the waiters' polling adds to it. Measured (docs/PERFORMANCE.md): at
- * 64 KiB sending alone took workerd CPU per webhook from 2 104 to 1 725 µs; at 16 and
- * 32 KiB grouped and alone were level. */
+/** A record over this many bytes is sent alone, at once, never waiting: a pack holds at
+ * most four of them, and waiting costs them more than the operations saved. Measured
+ * (docs/PERFORMANCE.md): at 64 KiB sending alone took workerd CPU per webhook from 2 104
+ * to 1 725 µs; at 16 and 32 KiB grouped and alone were level. */
 export const ALONE_BYTES = 32_000;
-/** How long a webhook waits for others to share its call before sending. Measured
- * (docs/PERFORMANCE.md): at 1 KiB, 1 197 -> 1 355 and 1 120 -> 1 364 req/s, 833 -> 733 and
- * 881 -> 729 µs of workerd CPU per webhook, p99 24 -> 22 and 32 -> 22 ms, against sending
- * at once when nothing is in flight; a lone webhook is answered ~1 ms later. */
-export const GATHER_MS = 1;
-/** How long a batch may stay unsettled before the next one starts anyway. */
+/** How long a send may stay unsettled before the next one starts anyway. */
 export const STUCK_MS = 5_000;
-/** How often a waiting webhook looks whether its batch has settled. */
+/** How often a waiting webhook looks whether its pack has settled. */
 export const POLL_MS = 1;
 
-/** One group per queue binding name: the waiting messages and the batch in flight. */
+/** One group per queue binding name: the waiting records and the pack in flight. */
 const groups = new Map();
 
 function group(name) {
@@ -78,21 +70,20 @@ export function groupSend(name, queue, body, bytes, ctx, now = Date.now) {
 
 async function send(g, queue, me, now) {
   g.waiting.push(me);
-  await sleep(GATHER_MS);
   while (!me.settled) {
     const busy = g.inflight !== null && now() - g.inflight.since < STUCK_MS;
-    // Nothing left to take means this message is in the batch in flight.
+    // Nothing left to take means this record is in the pack in flight.
     if (busy || g.waiting.length === 0) await sleep(POLL_MS);
     else await lead(g, queue, now);
   }
   if (me.error) throw me.error;
 }
 
-/** Takes the next batch off the front of `waiting`: as many as sendBatch takes. */
+/** Takes the next pack off the front of `waiting`: as many records as one message holds. */
 export function take(waiting) {
   let bytes = waiting[0].bytes;
   let n = 1;
-  while (n < waiting.length && n < MAX_MESSAGES && bytes + waiting[n].bytes <= MAX_BYTES) {
+  while (n < waiting.length && bytes + waiting[n].bytes <= MAX_PACK_BYTES) {
     bytes += waiting[n].bytes;
     n += 1;
   }
@@ -100,17 +91,16 @@ export function take(waiting) {
 }
 
 async function lead(g, queue, now) {
-  const batch = take(g.waiting);
+  const pack = take(g.waiting);
   const flight = { since: now() };
   g.inflight = flight;
   try {
-    await (batch.length === 1
-      ? queue.send(batch[0].body, { contentType: CONTENT_TYPE })
-      : queue.sendBatch(batch.map((m) => ({ body: m.body, contentType: CONTENT_TYPE }))));
+    const body = pack.length === 1 ? pack[0].body : pack.map((m) => m.body);
+    await queue.send(body, { contentType: CONTENT_TYPE });
   } catch (e) {
-    for (const m of batch) m.error = e;
+    for (const m of pack) m.error = e;
   } finally {
-    for (const m of batch) m.settled = true;
+    for (const m of pack) m.settled = true;
     if (g.inflight === flight) g.inflight = null;
   }
 }

@@ -1,5 +1,5 @@
-//! Sends an accepted webhook's record to `INGEST`, grouped with the other webhooks this
-//! isolate is accepting at the same moment into one `sendBatch` (`group_send.mjs` says how,
+//! Sends an accepted webhook's record to `INGEST`, packed with the other webhooks this
+//! isolate is accepting at the same moment into one message (`group_send.mjs` says how,
 //! and why it is safe on Workers; docs/PERFORMANCE.md what it is worth).
 
 use worker::wasm_bindgen::JsValue;
@@ -32,9 +32,9 @@ pub const MAX_MESSAGE_BYTES: usize = 128_000;
 /// objects (content type `v8`), where a string takes one byte per character when every
 /// character is Latin-1, else two bytes per UTF-16 unit: an ASCII string costs its
 /// length, any other at most twice its UTF-8 length (miniflare/group_send.test.mjs checks
-/// this against V8's own serialiser). sendBatch refuses a batch over 256 KB whole and
-/// send a message over 128 KB, so this must not under-count; over-counting only spills
-/// a non-ASCII record sooner and makes a batch of them smaller.
+/// this against V8's own serialiser). A send over 128 KB is refused, and records are
+/// packed up to that sum of their bounds, so this must not under-count; over-counting only
+/// spills a non-ASCII record sooner and makes a pack of them smaller.
 pub fn message_bytes_bound(record: &QueuedRecord) -> usize {
     let original = record.original.as_deref().map_or(0, string_bytes_bound);
     string_bytes_bound(&record.line) + original + FIELDS_BYTES
@@ -68,12 +68,12 @@ pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
 
 /// Puts `record` on `queue`, the producer bound as `name` ([`binding`]); `bytes` is its
 /// [`message_bytes_bound`], which the caller has computed to decide on spilling; `ctx` is
-/// the request's ExecutionContext (the send is kept alive with its `waitUntil`). The message
-/// is the record as a JS object (as workers-rs' `Queue::send` makes it), sent with
-/// content type `v8`: the runtime copies its strings as they are instead of writing them
-/// out as JSON (docs/PERFORMANCE.md: the send's share of a 64 KiB webhook's profile fell
-/// from ~390 to ~150 µs; end to end within the machine's noise). The consumer reads
-/// either kind (`message::decode_body`).
+/// the request's ExecutionContext (the send is kept alive with its `waitUntil`). The record
+/// goes as a JS object (as workers-rs' `Queue::send` makes it), alone or in a pack's
+/// array ([`super::pack`]), sent with content type `v8`: the runtime copies its strings as
+/// they are instead of writing them out as JSON (docs/PERFORMANCE.md: the send's share of
+/// a 64 KiB webhook's profile fell from ~390 to ~150 µs; end to end within the machine's
+/// noise).
 pub async fn send(
     queue: &JsValue,
     name: &str,

@@ -1,7 +1,7 @@
 //! The `INGEST` consumer: queued records → one NDJSON object per collector in R2.
 //!
-//! Messages are acked only after their object is written and recorded in D1; any
-//! failure retries them with a delay. The object key comes from the records' ids, so a
+//! A message may carry several records ([`pack`]). It is acked only after the objects of
+//! all its records are written and recorded in D1; any failure retries it with a delay. The object key comes from the records' ids, so a
 //! batch delivered again overwrites its object rather than duplicating records.
 
 use serde_json::json;
@@ -9,6 +9,7 @@ use worker::{Bucket, D1Database, Env, MessageExt, RawMessage};
 
 use super::batch::{self, Batch};
 use super::exactly_once;
+use super::pack::{self, IngestMessage};
 use super::record::QueuedRecord;
 use crate::config::Config;
 use crate::log;
@@ -29,13 +30,19 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
     };
 
     // Decode each message on its own: one bad message must not hold back the others.
+    // `owners[i]`: the index in `messages` of record `i`'s message; `failed[i]`: record `i`
+    // must be tried again, and so its whole message.
     let mut records: Vec<QueuedRecord> = Vec::with_capacity(messages.len());
-    let mut owners: Vec<&RawMessage> = Vec::with_capacity(messages.len());
-    for m in &messages {
-        match decode_body::<QueuedRecord>(m) {
-            Ok(r) => {
-                records.push(r);
-                owners.push(m);
+    let mut owners: Vec<usize> = Vec::with_capacity(messages.len());
+    let mut decoded = vec![false; messages.len()];
+    for (at, m) in messages.iter().enumerate() {
+        match decode_body::<IngestMessage>(m) {
+            Ok(message) => {
+                for r in message.records() {
+                    records.push(r);
+                    owners.push(at);
+                }
+                decoded[at] = true;
             }
             Err(error) => {
                 log::emit(json!({"event": "ingest", "outcome": "undecodable",
@@ -44,6 +51,9 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
             }
         }
     }
+    let mut failed = vec![false; records.len()];
+    log::emit(json!({"event": "ingest", "outcome": "received",
+        "messages": messages.len(), "records": records.len()}));
 
     for group in batch::group(&records) {
         let compress = config
@@ -57,7 +67,6 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
                     if !split.done.is_empty() {
                         let done: Vec<usize> =
                             split.done.iter().map(|&j| group.members[j]).collect();
-                        done.iter().for_each(|&i| owners[i].ack());
                         log::emit(json!({"event": "ingest", "outcome": "already_written",
                         "collector": group.collector, "records": done.len()}));
                         delete_spills(&bucket, &records, &done).await;
@@ -66,10 +75,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
                     (todo, claimed_all)
                 }
                 Err(e) => {
-                    group
-                        .members
-                        .iter()
-                        .for_each(|&i| retry_later(owners[i], now_ms));
+                    group.members.iter().for_each(|&i| failed[i] = true);
                     log::emit(json!({"event": "ingest", "outcome": "claims_unreadable",
                     "collector": group.collector, "records": group.members.len(), "error": e}));
                     continue;
@@ -82,8 +88,8 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
                 Ok(()) => ready.push(i),
                 Err(error) => {
                     log::emit(json!({"event": "ingest", "outcome": "spill_unreadable",
-                        "message_id": owners[i].id(), "error": error}));
-                    retry_later(owners[i], now_ms);
+                        "message_id": messages[owners[i]].id(), "error": error}));
+                    failed[i] = true;
                 }
             }
         }
@@ -96,20 +102,26 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
         let written = write(&bucket, &db, &b, &records, compress, claimed, now_ms).await;
         match written {
             Ok((key, bytes)) => {
-                b.members.iter().for_each(|&i| owners[i].ack());
                 log::emit(json!({"event": "ingest", "outcome": "written", "key": key,
                     "collector": b.collector, "records": b.members.len(), "bytes": bytes}));
                 delete_spills(&bucket, &records, &b.members).await;
             }
             Err(e) => {
-                b.members
-                    .iter()
-                    .for_each(|&i| retry_later(owners[i], now_ms));
+                b.members.iter().for_each(|&i| failed[i] = true);
                 log::emit(
                     json!({"event": "ingest", "outcome": "write_failed", "key": b.key,
                     "collector": b.collector, "records": b.members.len(), "error": e}),
                 );
             }
+        }
+    }
+
+    let acks = pack::acks(messages.len(), &owners, &failed);
+    for (at, m) in messages.iter().enumerate() {
+        match (decoded[at], acks[at]) {
+            (false, _) => {} // retried above
+            (true, true) => m.ack(),
+            (true, false) => retry_later(m, now_ms),
         }
     }
 }

@@ -13,4 +13,5 @@ pub mod group_send;
 pub mod handshake;
 pub mod idempotency;
 pub mod ingest;
+pub mod pack;
 pub mod record;
