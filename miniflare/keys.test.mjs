@@ -1,5 +1,6 @@
 // API keys end to end: issued through the admin API, hashed in D1, accepted by
-// /keys/test and an api-key collector, refused the moment they are revoked.
+// /keys/test and an api-key collector, refused the moment they are revoked (collectors: at
+// once in the isolate that revoked the key, within 10 s in others; src/store/api_keys.rs).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";

@@ -125,6 +125,7 @@ pub async fn revoke_key(c: Call<'_>) -> Result<Response, ApiError> {
     let (id, now) = (c.param("id"), c.now_secs());
     let db = db(c.env)?;
     api_keys::revoke(&db, id, now).await.map_err(d1_failed)?;
+    api_keys::forget_cached(id);
     let key = api_keys::find_by_id(&db, id)
         .await
         .map_err(d1_failed)?

@@ -20,7 +20,7 @@ use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
 use crate::log;
 use crate::outbound::plugins::WorkerPlugins;
-use crate::store::api_keys::D1Keys;
+use crate::store::api_keys::{CachedKeys, D1Keys};
 use crate::store::handshakes;
 use crate::store::seen_ids::D1SeenIds;
 
@@ -108,7 +108,7 @@ pub async fn handle(
         secrets: &app.secrets,
         keyring: &app.keyring,
         crypto: &WebCrypto,
-        api_keys: &D1Keys(&db),
+        api_keys: &CachedKeys::new(D1Keys(&db), now_ms),
         now_secs: (now_ms / 1000) as i64,
     };
     // A `jwt` collector with `jwks_url`: its keys fetched first when they must be.

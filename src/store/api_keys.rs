@@ -125,3 +125,211 @@ impl ApiKeyStore for D1Keys<'_> {
         Ok(())
     }
 }
+
+/// How long a key read from D1 is trusted by the isolate that read it: a revocation (or
+/// any other change to the key) reaches a collector within this long (README, "Routes").
+pub const CACHE_MS: u64 = 10_000;
+
+/// At most this many keys are held per isolate; when full, the expired ones go, then the
+/// oldest.
+pub const CACHE_KEYS: usize = 1_024;
+
+/// Keys found by hash, each with when it was read from the store.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    entries: std::collections::HashMap<String, (ApiKey, u64)>,
+}
+
+impl KeyCache {
+    /// The key stored under `hash` if it was read less than [`CACHE_MS`] before `now_ms`.
+    pub fn get(&self, hash: &str, now_ms: u64) -> Option<ApiKey> {
+        let (key, read_at) = self.entries.get(hash)?;
+        (now_ms.saturating_sub(*read_at) < CACHE_MS).then(|| key.clone())
+    }
+
+    /// Drops the key whose public id is `id`.
+    pub fn forget(&mut self, id: &str) {
+        self.entries.retain(|_, (key, _)| key.id != id);
+    }
+
+    /// Holds `key`, read from the store at `now_ms`, under `hash`, within [`CACHE_KEYS`].
+    pub fn put(&mut self, hash: &str, key: ApiKey, now_ms: u64) {
+        if self.entries.len() >= CACHE_KEYS && !self.entries.contains_key(hash) {
+            self.entries
+                .retain(|_, (_, read_at)| now_ms.saturating_sub(*read_at) < CACHE_MS);
+            if self.entries.len() >= CACHE_KEYS {
+                let oldest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, (_, read_at))| *read_at)
+                    .map(|(h, _)| h.clone());
+                if let Some(h) = oldest {
+                    self.entries.remove(&h);
+                }
+            }
+        }
+        self.entries.insert(hash.to_string(), (key, now_ms));
+    }
+}
+
+thread_local! {
+    // One per isolate (wasm32 has one thread).
+    static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::default();
+}
+
+/// Drops key `id` from this isolate's cache: a revocation takes effect at once in the
+/// isolate that made it, within [`CACHE_MS`] in the others.
+pub fn forget_cached(id: &str) {
+    KEYS.with(|c| c.borrow_mut().forget(id));
+}
+
+/// An [`ApiKeyStore`] read through this isolate's [`KeyCache`]: a key found in the store
+/// is trusted for [`CACHE_MS`], so a collector taking API keys reads D1 once per key per
+/// isolate every 10 s instead of on every webhook. `last_used_at` is touched only when the
+/// key was read from the store. Unknown keys are not held (each is looked up again).
+pub struct CachedKeys<S> {
+    /// The store behind the cache.
+    pub store: S,
+    /// The request's time, Unix milliseconds.
+    pub now_ms: u64,
+    hit: std::cell::Cell<bool>,
+}
+
+impl<S> CachedKeys<S> {
+    /// `store` read through the cache at `now_ms`.
+    pub fn new(store: S, now_ms: u64) -> Self {
+        CachedKeys {
+            store,
+            now_ms,
+            hit: std::cell::Cell::new(false),
+        }
+    }
+}
+
+impl<S: ApiKeyStore> ApiKeyStore for CachedKeys<S> {
+    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, String> {
+        if let Some(key) = KEYS.with(|c| c.borrow().get(hash, self.now_ms)) {
+            self.hit.set(true);
+            return Ok(Some(key));
+        }
+        self.hit.set(false);
+        let found = self.store.find_by_hash(hash).await?;
+        if let Some(key) = &found {
+            KEYS.with(|c| c.borrow_mut().put(hash, key.clone(), self.now_ms));
+        }
+        Ok(found)
+    }
+
+    async fn touch(&self, hash: &str, now: i64) -> Result<(), String> {
+        if self.hit.get() {
+            return Ok(());
+        }
+        self.store.touch(hash, now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+
+    fn key(id: &str) -> ApiKey {
+        ApiKey {
+            id: id.into(),
+            name: "n".into(),
+            email: String::new(),
+            scopes: vec![],
+            not_before: 0,
+            not_after: i64::MAX,
+            revoked_at: None,
+            created_at: 0,
+            last_used_at: None,
+        }
+    }
+
+    /// A store whose key can be changed under the cache, counting reads and touches.
+    #[derive(Default)]
+    struct Counting {
+        key: RefCell<Option<ApiKey>>,
+        reads: Cell<u32>,
+        touches: Cell<u32>,
+    }
+
+    impl ApiKeyStore for &Counting {
+        async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
+            self.reads.set(self.reads.get() + 1);
+            Ok(self.key.borrow().clone())
+        }
+        async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
+            self.touches.set(self.touches.get() + 1);
+            Ok(())
+        }
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        futures_executor::block_on(f)
+    }
+
+    #[test]
+    fn a_key_is_read_once_per_ten_seconds_and_a_revocation_shows_within_them() {
+        let store = Counting::default();
+        *store.key.borrow_mut() = Some(key("key_a"));
+        let at = |ms| CachedKeys::new(&store, ms);
+        let hash = "h-revocation";
+        let find = |ms| {
+            let s = at(ms);
+            run(async {
+                let k = s.find_by_hash(hash).await.expect("found");
+                s.touch(hash, 0).await.expect("touched");
+                k
+            })
+        };
+        assert!(find(1_000).is_some());
+        // Revoked in D1 now: the isolate keeps the key it read until CACHE_MS have passed.
+        store.key.borrow_mut().as_mut().expect("key").revoked_at = Some(2);
+        let cached = find(1_000 + CACHE_MS - 1).expect("cached");
+        assert_eq!(cached.revoked_at, None);
+        assert_eq!((store.reads.get(), store.touches.get()), (1, 1));
+        let fresh = find(1_000 + CACHE_MS).expect("read again");
+        assert_eq!(fresh.revoked_at, Some(2), "the revocation shows after 10 s");
+        assert_eq!((store.reads.get(), store.touches.get()), (2, 2));
+    }
+
+    #[test]
+    fn unknown_keys_are_not_held() {
+        let store = Counting::default();
+        let s = CachedKeys::new(&store, 5_000);
+        for _ in 0..3 {
+            assert_eq!(run(s.find_by_hash("h-unknown")).expect("read"), None);
+        }
+        assert_eq!(store.reads.get(), 3);
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_bound_dropping_the_expired_then_the_oldest() {
+        let mut cache = KeyCache::default();
+        for i in 0..CACHE_KEYS {
+            cache.put(&format!("h{i}"), key(&format!("k{i}")), i as u64);
+        }
+        assert_eq!(cache.entries.len(), CACHE_KEYS);
+        cache.put("new", key("k"), CACHE_KEYS as u64);
+        assert_eq!(cache.entries.len(), CACHE_KEYS);
+        assert!(
+            cache.get("h0", CACHE_KEYS as u64).is_none(),
+            "the oldest went"
+        );
+        assert!(cache.get("h1", CACHE_KEYS as u64).is_some());
+        cache.forget("k1");
+        assert!(
+            cache.get("h1", CACHE_KEYS as u64).is_none(),
+            "forgotten by id"
+        );
+        assert!(cache.get("h2", CACHE_KEYS as u64).is_some());
+        cache.put("h1", key("k1"), CACHE_KEYS as u64);
+        // Later, every one read before now - CACHE_MS has expired: they all go at once.
+        let later = CACHE_KEYS as u64 + CACHE_MS;
+        cache.put("later", key("k"), later);
+        assert_eq!(cache.entries.len(), 1);
+        assert!(cache.get("later", later).is_some());
+    }
+}
