@@ -251,11 +251,11 @@ pub struct Config {
 }
 
 impl Scheme for Config {
-    fn headers(&self) -> &'static [&'static str] {
-        &["x-apikey", "authorization"]
+    fn headers(&self) -> Vec<&str> {
+        vec!["x-apikey", "authorization"]
     }
 
-    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+    fn validate(&mut self, path: &str) -> Result<(), ConfigError> {
         match self.scope.as_deref() {
             Some("") => Err(ConfigError(format!("{path}.scope: must not be empty"))),
             _ => Ok(()),

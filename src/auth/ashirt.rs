@@ -127,11 +127,11 @@ pub struct Key {
 }
 
 impl Scheme for Config {
-    fn headers(&self) -> &'static [&'static str] {
-        &["authorization", "date"]
+    fn headers(&self) -> Vec<&str> {
+        vec!["authorization", "date"]
     }
 
-    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+    fn validate(&mut self, path: &str) -> Result<(), ConfigError> {
         if self.keys.is_empty() {
             return Err(ConfigError(format!("{path}.keys: name at least one key")));
         }

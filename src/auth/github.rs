@@ -44,8 +44,8 @@ pub struct Config {
 }
 
 impl Scheme for Config {
-    fn headers(&self) -> &'static [&'static str] {
-        &["x-hub-signature-256"]
+    fn headers(&self) -> Vec<&str> {
+        vec!["x-hub-signature-256"]
     }
 
     fn secrets(&self) -> Option<&[String]> {

@@ -52,8 +52,8 @@ pub struct Config {
 }
 
 impl Scheme for Config {
-    fn headers(&self) -> &'static [&'static str] {
-        &["authorization"]
+    fn headers(&self) -> Vec<&str> {
+        vec!["authorization"]
     }
 
     fn secrets(&self) -> Option<&[String]> {

@@ -312,11 +312,11 @@ fn default_max_lifetime() -> u64 {
 }
 
 impl Scheme for Config {
-    fn headers(&self) -> &'static [&'static str] {
-        &["authorization"]
+    fn headers(&self) -> Vec<&str> {
+        vec!["authorization"]
     }
 
-    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+    fn validate(&mut self, path: &str) -> Result<(), ConfigError> {
         match &self.jwks_url {
             None => validate_names(&format!("{path}.keys"), &self.keys)?,
             Some(url) => {

@@ -12,6 +12,8 @@ pub mod jwks;
 pub mod jwt;
 pub mod keys;
 pub mod none;
+pub mod providers;
+pub mod recipe;
 pub mod standard_webhooks;
 pub mod stripe;
 
@@ -34,7 +36,13 @@ use crate::secrets::Secrets;
 pub trait Scheme {
     /// The request headers [`Scheme::authenticate`] reads, lower case. The worker copies
     /// only these (and [`crate::collect::accept::HEADERS`]) out of the runtime's request.
-    fn headers(&self) -> &'static [&'static str];
+    fn headers(&self) -> Vec<&str>;
+
+    /// The name the collector's `scheme` gave, when it is not the registry's (a provider
+    /// preset is a recipe named after its provider).
+    fn name(&self) -> Option<&'static str> {
+        None
+    }
 
     /// The `secrets = [...]` list of a scheme keyed by shared secrets (`hmac`, `github`,
     /// `stripe`, `standard-webhooks`); the defaults below check and name it.
@@ -42,8 +50,9 @@ pub trait Scheme {
         None
     }
 
-    /// Checks what serde cannot; `path` is the key of this table (`collectors[0].auth`).
-    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+    /// Checks what serde cannot, and compiles what the scheme keeps compiled; `path` is
+    /// the key of this table (`collectors[0].auth`).
+    fn validate(&mut self, path: &str) -> Result<(), ConfigError> {
         match self.secrets() {
             None => Ok(()),
             Some(names) => validate_names(&format!("{path}.secrets"), names),
@@ -89,9 +98,12 @@ pub struct Verified {
 /// and its module (whose `Config` implements [`Scheme`]).
 macro_rules! schemes {
     ($($name:literal => $variant:ident($module:ident)),* $(,)?) => {
-        /// A collector's `auth` table, tagged by `scheme`.
+        /// A collector's `auth` table, tagged by `scheme`: a scheme of the list below, or
+        /// a provider's name (`providers.json`), which is a [`recipe`].
         #[derive(Debug, Clone, Deserialize)]
-        #[serde(tag = "scheme")]
+        #[serde(tag = "scheme", remote = "Self")]
+        // One per collector, built once per isolate: a recipe's size costs nothing.
+        #[allow(clippy::large_enum_variant)]
         pub enum AuthConfig {
             $(
                 #[doc = concat!("`scheme = \"", $name, "\"`: [`", stringify!($module), "::Config`].")]
@@ -100,16 +112,19 @@ macro_rules! schemes {
             )*
         }
 
+        /// The names of the schemes of the registry.
+        pub const SCHEMES: &[&str] = &[$($name),*];
+
         impl AuthConfig {
             /// The scheme's name as written in the config.
             pub fn scheme(&self) -> &'static str {
                 match self {
-                    $(AuthConfig::$variant(_) => $name,)*
+                    $(AuthConfig::$variant(c) => c.name().unwrap_or($name),)*
                 }
             }
 
             /// The request headers [`verify`] reads for this scheme, lower case.
-            pub fn headers(&self) -> &'static [&'static str] {
+            pub fn headers(&self) -> Vec<&str> {
                 match self {
                     $(AuthConfig::$variant(c) => c.headers(),)*
                 }
@@ -117,7 +132,7 @@ macro_rules! schemes {
 
             /// Checks what serde cannot; `path` is the key of this table
             /// (`collectors[0].auth`).
-            pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
+            pub fn validate(&mut self, path: &str) -> Result<(), ConfigError> {
                 match self {
                     $(AuthConfig::$variant(c) => c.validate(path),)*
                 }
@@ -170,10 +185,32 @@ schemes! {
     "github" => Github(github),
     "standard-webhooks" => StandardWebhooks(standard_webhooks),
     "stripe" => Stripe(stripe),
+    "recipe" => Recipe(recipe),
     "ashirt" => Ashirt(ashirt),
     "jwt" => Jwt(jwt),
     "api-key" => ApiKey(api_key),
     "none" => None(none),
+}
+
+impl<'de> Deserialize<'de> for AuthConfig {
+    /// A scheme of the registry, or a provider's preset ([`providers::recipe`]).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(d)?;
+        let scheme = value.get("scheme").and_then(Value::as_str);
+        if let (Some(name), Value::Object(table)) = (scheme, &value)
+            && !SCHEMES.contains(&name)
+        {
+            return match providers::recipe(name, table) {
+                Some(recipe) => recipe.map(AuthConfig::Recipe).map_err(D::Error::custom),
+                None => Err(D::Error::custom(format!(
+                    "unknown scheme `{name}`: one of {} or a provider of docs/PROVIDERS.md",
+                    SCHEMES.join(", ")
+                ))),
+            };
+        }
+        AuthConfig::deserialize(value).map_err(D::Error::custom)
+    }
 }
 
 /// Checks that secret `name` (at config key `key`) decodes with `decode`.
@@ -240,6 +277,8 @@ impl Identity {
 pub enum AuthError {
     /// A required header is absent (`400 missing_header`).
     MissingHeader(&'static str),
+    /// A header or JSON member a recipe reads is absent (`400 missing_header`).
+    MissingValue(String),
     /// A header is present but not in the scheme's format (`401 malformed_signature`).
     Malformed(String),
     /// The signature matches none of the secrets (`401 invalid_signature`).
@@ -281,6 +320,14 @@ impl From<AuthError> for ApiError {
             AuthError::MissingHeader(h) => {
                 ApiError::new(400, "missing_header", format!("the {h} header is required"))
             }
+            AuthError::MissingValue(h) => match h.strip_prefix("json:") {
+                Some(p) => ApiError::new(
+                    400,
+                    "missing_header",
+                    format!("the body's member {p} is required"),
+                ),
+                None => ApiError::new(400, "missing_header", format!("the {h} header is required")),
+            },
             AuthError::Malformed(m) => ApiError::new(401, "malformed_signature", m),
             AuthError::InvalidSignature => ApiError::new(
                 401,

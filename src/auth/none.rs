@@ -13,8 +13,8 @@ use crate::crypto::Crypto;
 pub struct Config {}
 
 impl Scheme for Config {
-    fn headers(&self) -> &'static [&'static str] {
-        &[]
+    fn headers(&self) -> Vec<&str> {
+        vec![]
     }
 
     async fn authenticate<C: Crypto, K: ApiKeyStore>(

@@ -137,15 +137,15 @@ pub struct Config {
 }
 
 impl Scheme for Config {
-    fn headers(&self) -> &'static [&'static str] {
-        &["webhook-id", "webhook-timestamp", "webhook-signature"]
+    fn headers(&self) -> Vec<&str> {
+        vec!["webhook-id", "webhook-timestamp", "webhook-signature"]
     }
 
     fn secrets(&self) -> Option<&[String]> {
         Some(&self.secrets)
     }
 
-    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+    fn validate(&mut self, path: &str) -> Result<(), ConfigError> {
         validate_names(&format!("{path}.secrets"), &self.secrets)?;
         if self.public_keys.is_empty() {
             Ok(())

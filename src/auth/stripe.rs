@@ -86,8 +86,8 @@ pub struct Config {
 }
 
 impl Scheme for Config {
-    fn headers(&self) -> &'static [&'static str] {
-        &["stripe-signature"]
+    fn headers(&self) -> Vec<&str> {
+        vec!["stripe-signature"]
     }
 
     fn secrets(&self) -> Option<&[String]> {

@@ -21,12 +21,16 @@ pub const HEADERS: &[&str] = &["content-type", "webhook-id", "idempotency-key"];
 
 /// Every request header [`accept`] reads for `collector`, each once: the worker copies
 /// these out of the runtime's request and no others.
-pub fn headers_read(collector: &Collector) -> Vec<&'static str> {
+pub fn headers_read(collector: &Collector) -> Vec<&str> {
     let mut names = HEADERS.to_vec();
     let provider = handshake::of_collector(collector.handshake.as_ref(), collector.auth.scheme());
     let handshake_headers = provider.map_or(&[][..], handshake::Provider::headers);
-    for name in collector.auth.headers().iter().chain(handshake_headers) {
-        if !names.contains(name) {
+    let auth_headers = collector.auth.headers();
+    for name in auth_headers
+        .into_iter()
+        .chain(handshake_headers.iter().copied())
+    {
+        if !names.contains(&name) {
             names.push(name);
         }
     }

@@ -51,6 +51,17 @@ impl PublicKey {
     }
 }
 
+/// The hash an HMAC is built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacHash {
+    /// SHA-1 (Twilio, Intercom, Vercel, Segment, …: still what many providers sign with).
+    Sha1,
+    /// SHA-256.
+    Sha256,
+    /// SHA-512.
+    Sha512,
+}
+
 /// A failure of the crypto backend itself (not a signature mismatch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CryptoError(pub String);
@@ -66,6 +77,16 @@ impl std::fmt::Display for CryptoError {
 pub trait Crypto {
     /// HMAC-SHA256 of `data` under `key`.
     async fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError>;
+
+    /// HMAC of `data` under `key` with `hash`; SHA-256 goes through
+    /// [`Crypto::hmac_sha256`], the others are computed in Rust unless a backend says
+    /// otherwise.
+    async fn hmac(&self, hash: HmacHash, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match hash {
+            HmacHash::Sha256 => Ok(self.hmac_sha256(key, data).await?.to_vec()),
+            other => Ok(hmac_rust(other, key, data)),
+        }
+    }
 
     /// Whether `signature` over `message` verifies under `key` (with `key.alg`).
     async fn verify(
@@ -90,8 +111,19 @@ pub async fn hmac_matches_any<C: Crypto>(
     data: &[u8],
     givens: &[&[u8]],
 ) -> Result<bool, CryptoError> {
+    hmac_matches_any_with(crypto, HmacHash::Sha256, keys, data, givens).await
+}
+
+/// [`hmac_matches_any`] with the HMAC built on `hash`.
+pub async fn hmac_matches_any_with<C: Crypto>(
+    crypto: &C,
+    hash: HmacHash,
+    keys: &[&[u8]],
+    data: &[u8],
+    givens: &[&[u8]],
+) -> Result<bool, CryptoError> {
     for key in keys {
-        let mac = crypto.hmac_sha256(key, data).await?;
+        let mac = crypto.hmac(hash, key, data).await?;
         let mut ok = Choice::from(0);
         for given in givens {
             ok |= mac.as_slice().ct_eq(given);
@@ -110,6 +142,22 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<sha2::Sha256>>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
     mac.update(data);
     mac.finalize().into_bytes().into()
+}
+
+/// HMAC with any [`HmacHash`] in pure Rust.
+pub fn hmac_rust(hash: HmacHash, key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
+        // An HMAC key may have any length, so new_from_slice cannot fail.
+        let mut mac = <M as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+    match hash {
+        HmacHash::Sha1 => run::<Hmac<sha1::Sha1>>(key, data),
+        HmacHash::Sha256 => hmac_sha256(key, data).to_vec(),
+        HmacHash::Sha512 => run::<Hmac<sha2::Sha512>>(key, data),
+    }
 }
 
 #[cfg(test)]
