@@ -460,3 +460,17 @@ fn worked_example_three_signs_method_url_and_body_with_ed25519() {
         "invalid_signature"
     );
 }
+
+#[test]
+fn providers_md_has_a_row_per_preset() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let doc = std::fs::read_to_string(format!("{root}/docs/PROVIDERS.md")).unwrap();
+    let presets: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(edgehook::auth::providers::PRESETS_JSON).unwrap();
+    for name in presets.keys() {
+        assert!(
+            doc.contains(&format!("\n| `{name}` ")),
+            "docs/PROVIDERS.md has no row for {name}"
+        );
+    }
+}
