@@ -410,7 +410,12 @@ let eh;
 before(async () => {
   const base = testConfig();
   const collectors = Object.keys(PROVIDERS).map((p) => ({ name: p, auth: { scheme: p, secrets: [secretName(p)] } }));
-  const secrets = { ...TEST_SECRETS };
+  // A recipe of no provider: HMAC-SHA512 over method, URL and body, base64url.
+  collectors.push({
+    name: "recipe512",
+    auth: { scheme: "recipe", secrets: ["RECIPE_512"], header: "X-Sig", algorithm: "hmac-sha512", encoding: "base64url", template: "{method} {url}\n{body}" },
+  });
+  const secrets = { ...TEST_SECRETS, RECIPE_512: "recipe-512-key" };
   for (const [p, { secret }] of Object.entries(PROVIDERS)) secrets[secretName(p)] = secret;
   eh = await start({ config: { ...base, collectors: [...base.collectors, ...collectors] }, secrets });
 });
@@ -506,4 +511,17 @@ test("stale_timestamps_are_refused_where_the_provider_signs_one", async () => {
   const sig = new SvixWebhook(PROVIDERS.svix.secret).sign(id, new Date(stale * 1000), '{"stale":1}');
   const s = await send({ path: "/hooks/svix", headers: { "content-type": "application/json", "svix-id": id, "svix-timestamp": String(stale), "svix-signature": sig }, body: '{"stale":1}' });
   assert.deepEqual([s.status, s.body.error.code], [401, "timestamp_out_of_tolerance"]);
+});
+
+test("a_custom_recipe_with_hmac_sha512_verifies_through_webcrypto", async () => {
+  // Small and large bodies: SHA-512 goes to WebCrypto whatever the size.
+  for (const size of [10, 64 * 1024]) {
+    const body = JSON.stringify({ pad: "x".repeat(size) });
+    const signed = `POST ${urlOf("recipe512")}/orders?x=1\n${body}`;
+    const sig = hmac("sha512", "recipe-512-key", signed, "base64url");
+    const ok = await send({ path: "/hooks/recipe512/orders?x=1", headers: { "content-type": "application/json", "x-sig": sig }, body });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    const moved = await send({ path: "/hooks/recipe512/orders?x=2", headers: { "content-type": "application/json", "x-sig": sig }, body });
+    assert.deepEqual([moved.status, moved.body.error.code], [401, "invalid_signature"]);
+  }
 });

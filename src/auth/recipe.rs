@@ -613,7 +613,7 @@ fn sorted_form(req: &InboundRequest) -> String {
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(&req.body)
         .into_owned()
         .collect();
-    pairs.sort();
+    pairs.sort_unstable();
     pairs.into_iter().map(|(k, v)| k + &v).collect()
 }
 

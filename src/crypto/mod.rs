@@ -78,15 +78,8 @@ pub trait Crypto {
     /// HMAC-SHA256 of `data` under `key`.
     async fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError>;
 
-    /// HMAC of `data` under `key` with `hash`; SHA-256 goes through
-    /// [`Crypto::hmac_sha256`], the others are computed in Rust unless a backend says
-    /// otherwise.
-    async fn hmac(&self, hash: HmacHash, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        match hash {
-            HmacHash::Sha256 => Ok(self.hmac_sha256(key, data).await?.to_vec()),
-            other => Ok(hmac_rust(other, key, data)),
-        }
-    }
+    /// HMAC of `data` under `key` with `hash` (SHA-256 as [`Crypto::hmac_sha256`]).
+    async fn hmac(&self, hash: HmacHash, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError>;
 
     /// Whether `signature` over `message` verifies under `key` (with `key.alg`).
     async fn verify(
@@ -144,22 +137,6 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// HMAC with any [`HmacHash`] in pure Rust.
-pub fn hmac_rust(hash: HmacHash, key: &[u8], data: &[u8]) -> Vec<u8> {
-    use hmac::{Hmac, Mac};
-    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
-        // An HMAC key may have any length, so new_from_slice cannot fail.
-        let mut mac = <M as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-        mac.update(data);
-        mac.finalize().into_bytes().to_vec()
-    }
-    match hash {
-        HmacHash::Sha1 => run::<Hmac<sha1::Sha1>>(key, data),
-        HmacHash::Sha256 => hmac_sha256(key, data).to_vec(),
-        HmacHash::Sha512 => run::<Hmac<sha2::Sha512>>(key, data),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +149,15 @@ mod tests {
         async fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
             self.0.set(self.0.get() + 1);
             Ok(hmac_sha256(key, data))
+        }
+        async fn hmac(
+            &self,
+            hash: HmacHash,
+            key: &[u8],
+            data: &[u8],
+        ) -> Result<Vec<u8>, CryptoError> {
+            assert_eq!(hash, HmacHash::Sha256);
+            Ok(self.hmac_sha256(key, data).await?.to_vec())
         }
         async fn verify(&self, _: &PublicKey, _: &[u8], _: &[u8]) -> Result<bool, CryptoError> {
             Ok(false)

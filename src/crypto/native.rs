@@ -1,6 +1,6 @@
 //! Pure-Rust [`Crypto`] for native builds (`cargo test`, benches).
 
-use super::{Crypto, CryptoError, PublicKey, SigAlg, hmac_sha256};
+use super::{Crypto, CryptoError, HmacHash, PublicKey, SigAlg, hmac_sha256};
 
 /// Everything in pure Rust: RSA (`rsa`), P-256 (`p256`), Ed25519 (`ed25519-dalek`).
 #[derive(Debug, Default, Clone, Copy)]
@@ -13,6 +13,21 @@ fn key_error(e: impl std::fmt::Display) -> CryptoError {
 impl Crypto for NativeCrypto {
     async fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
         Ok(hmac_sha256(key, data))
+    }
+
+    async fn hmac(&self, hash: HmacHash, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        use hmac::{Hmac, Mac};
+        fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
+            // An HMAC key may have any length, so new_from_slice cannot fail.
+            let mut mac = <M as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+            mac.update(data);
+            mac.finalize().into_bytes().to_vec()
+        }
+        Ok(match hash {
+            HmacHash::Sha1 => run::<Hmac<sha1::Sha1>>(key, data),
+            HmacHash::Sha256 => hmac_sha256(key, data).to_vec(),
+            HmacHash::Sha512 => run::<Hmac<sha2::Sha512>>(key, data),
+        })
     }
 
     async fn verify(
