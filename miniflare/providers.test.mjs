@@ -20,6 +20,7 @@ import { Paddle, WebhooksValidator as PaddleValidator } from "@paddle/paddle-nod
 import { WebhooksHelper as SquareWebhooks } from "square";
 import "@shopify/shopify-api/adapters/node";
 import { shopifyApi, ApiVersion, LogSeverity } from "@shopify/shopify-api";
+import { SignJWT } from "jose";
 import { start, testConfig, TEST_SECRETS, root } from "./harness.mjs";
 
 const PUBLIC_URL = testConfig().public_url;
@@ -214,6 +215,19 @@ const PROVIDERS = {
       const t = nowSecs();
       return { headers: { "mux-signature": `t=${t},v1=${hmac("sha256", s, `${t}.${body}`, "hex")}` } };
     },
+  },
+  netlify: {
+    secret: "netlify-jws-secret",
+    sdk: "jose",
+    // A JWS (HS256) whose claims bind the body: iss "netlify", sha256 = hex SHA-256 of it.
+    sign: async (body, s) => ({
+      headers: {
+        "x-webhook-signature": await new SignJWT({ sha256: sha256hex(body) })
+          .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+          .setIssuer("netlify")
+          .sign(new TextEncoder().encode(s)),
+      },
+    }),
   },
   notion: {
     secret: "secret_notion_verification_token",

@@ -474,3 +474,73 @@ fn providers_md_has_a_row_per_preset() {
         );
     }
 }
+
+/// A JWS as Netlify's docs describe it: HS256 over `{"iss":"netlify","sha256":<hex>}`.
+fn netlify_jws(secret: &str, iss: &str, body: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()));
+    let input = format!(
+        "{}.{}",
+        b64.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        b64.encode(format!(r#"{{"iss":"{iss}","sha256":"{digest}"}}"#))
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+#[test]
+fn netlify_verifies_the_jws_and_the_body_it_binds() {
+    let auth = r#"{"scheme": "netlify", "secrets": ["NETLIFY"]}"#;
+    let secrets = [("NETLIFY", "netlify-jws-secret")];
+    let body = r#"{"state":"ready"}"#;
+    let req = |jws: &str, body| post(&[("X-Webhook-Signature", jws)], body);
+    let good = netlify_jws("netlify-jws-secret", "netlify", body);
+    assert_eq!(
+        code(verify_with_config(auth, &secrets, &req(&good, body), 0)),
+        "ok"
+    );
+    assert_eq!(
+        code(verify_with_config(
+            auth,
+            &secrets,
+            &req(&good, r#"{"state":"error"}"#),
+            0
+        )),
+        "invalid_signature"
+    );
+    let other_key = netlify_jws("another-secret", "netlify", body);
+    assert_eq!(
+        code(verify_with_config(
+            auth,
+            &secrets,
+            &req(&other_key, body),
+            0
+        )),
+        "invalid_signature"
+    );
+    let other_issuer = netlify_jws("netlify-jws-secret", "someone", body);
+    assert_eq!(
+        code(verify_with_config(
+            auth,
+            &secrets,
+            &req(&other_issuer, body),
+            0
+        )),
+        "invalid_signature"
+    );
+    assert_eq!(
+        code(verify_with_config(
+            auth,
+            &secrets,
+            &req("not a jws", body),
+            0
+        )),
+        "malformed_signature"
+    );
+    assert_eq!(
+        code(verify_with_config(auth, &secrets, &post(&[], body), 0)),
+        "missing_header"
+    );
+}

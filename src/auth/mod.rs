@@ -11,6 +11,7 @@ pub mod hmac;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
+pub mod netlify;
 pub mod none;
 pub mod providers;
 pub mod recipe;
@@ -186,6 +187,7 @@ schemes! {
     "standard-webhooks" => StandardWebhooks(standard_webhooks),
     "stripe" => Stripe(stripe),
     "recipe" => Recipe(recipe),
+    "netlify" => Netlify(netlify),
     "ashirt" => Ashirt(ashirt),
     "jwt" => Jwt(jwt),
     "api-key" => ApiKey(api_key),
