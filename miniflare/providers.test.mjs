@@ -429,7 +429,14 @@ before(async () => {
     name: "recipe512",
     auth: { scheme: "recipe", secrets: ["RECIPE_512"], header: "X-Sig", algorithm: "hmac-sha512", encoding: "base64url", template: "{method} {url}\n{body}" },
   });
-  const secrets = { ...TEST_SECRETS, RECIPE_512: "recipe-512-key" };
+  // Senders that post forms: Twilio's form posts, Slack's docs example (an old
+  // timestamp, so its tolerance is off), Mandrill.
+  collectors.push(
+    { name: "twilio-form", accept: ["json", "form"], auth: { scheme: "twilio", secrets: [secretName("twilio")] } },
+    { name: "slack-docs", accept: ["form"], auth: { scheme: "slack", secrets: [secretName("slack")], tolerance_secs: 0 } },
+    { name: "mandrill", accept: ["form"], auth: { scheme: "mandrill", secrets: ["PROVIDER_MANDRILL"] } },
+  );
+  const secrets = { ...TEST_SECRETS, RECIPE_512: "recipe-512-key", PROVIDER_MANDRILL: "mandrill-webhook-key" };
   for (const [p, { secret }] of Object.entries(PROVIDERS)) secrets[secretName(p)] = secret;
   eh = await start({ config: { ...base, collectors: [...base.collectors, ...collectors] }, secrets });
 });
@@ -461,10 +468,11 @@ async function send(req) {
 test("every_preset_has_an_interop_case_here", () => {
   const presets = Object.keys(JSON.parse(readFileSync(path.join(root, "src/auth/providers.json"), "utf8")));
   const untested = presets.filter((p) => !(p in PROVIDERS) && !FORM_ONLY.includes(p));
+  assert.ok(presets.length >= 50, `${presets.length} presets`);
   assert.deepEqual(untested, [], "presets without an interop case");
 });
 
-// Providers that only ever post forms: their interop needs collectors that accept forms.
+// Providers that only ever post forms: tested below, by collectors that accept forms.
 const FORM_ONLY = ["mandrill"];
 
 test("requests_signed_the_providers_way_are_accepted_and_land_in_r2", async () => {
@@ -538,4 +546,42 @@ test("a_custom_recipe_with_hmac_sha512_verifies_through_webcrypto", async () => 
     const moved = await send({ path: "/hooks/recipe512/orders?x=2", headers: { "content-type": "application/json", "x-sig": sig }, body });
     assert.deepEqual([moved.status, moved.body.error.code], [401, "invalid_signature"]);
   }
+});
+
+// Providers that post forms (collectors with accept = ["json", "form"]).
+const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+test("twilio_form_posts_signed_by_the_sdk_are_accepted", async () => {
+  const params = { CallSid: "CA1234567890ABCDE", Caller: "+12349013030", Digits: "1234", From: "+12349013030", To: "+18005551212", Body: "a b&c=d" };
+  const url = urlOf("twilio-form");
+  const sig = twilio.getExpectedTwilioSignature(PROVIDERS.twilio.secret, url, params);
+  assert.ok(twilio.validateRequest(PROVIDERS.twilio.secret, sig, url, params), "twilio refuses its own request");
+  const body = new URLSearchParams(params).toString();
+  const ok = await send({ path: "/hooks/twilio-form", headers: { ...FORM, "x-twilio-signature": sig }, body });
+  assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  const tampered = new URLSearchParams({ ...params, Digits: "9999" }).toString();
+  const bad = await send({ path: "/hooks/twilio-form", headers: { ...FORM, "x-twilio-signature": sig }, body: tampered });
+  assert.deepEqual([bad.status, bad.body.error.code], [401, "invalid_signature"]);
+});
+
+test("slacks_docs_example_is_accepted_verbatim", async () => {
+  // "Verifying requests from Slack": the slash command, its timestamp and signature.
+  const body =
+    "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+  const headers = { ...FORM, "x-slack-request-timestamp": "1531420618", "x-slack-signature": "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503" };
+  const ok = await send({ path: "/hooks/slack-docs", headers, body });
+  assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  const bad = await send({ path: "/hooks/slack-docs", headers, body: body.replace("roadrunner", "coyote") });
+  assert.deepEqual([bad.status, bad.body.error.code], [401, "invalid_signature"]);
+});
+
+test("mandrill_form_posts_are_accepted", async () => {
+  // Mandrill's docs: base64 HMAC-SHA1 of the URL followed by each POST field's name and value, sorted by name.
+  const events = JSON.stringify([{ event: "send", ts: nowSecs() }]);
+  const sig = hmac("sha1", "mandrill-webhook-key", urlOf("mandrill") + "mandrill_events" + events, "base64");
+  const body = new URLSearchParams({ mandrill_events: events }).toString();
+  const ok = await send({ path: "/hooks/mandrill", headers: { ...FORM, "x-mandrill-signature": sig }, body });
+  assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  const bad = await send({ path: "/hooks/mandrill", headers: { ...FORM, "x-mandrill-signature": sig }, body: body.replace("send", "open") });
+  assert.deepEqual([bad.status, bad.body.error.code], [401, "invalid_signature"]);
 });
