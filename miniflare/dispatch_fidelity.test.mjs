@@ -5,9 +5,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { start, testConfig, TEST_SECRETS, subscriberServer } from "./harness.mjs";
+import { start, testConfig, subscriberServer, adminCall, subscribeTo, publishEvent, resultUntil, ADMIN_HEADERS as ADMIN } from "./harness.mjs";
 
-const ADMIN = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, "content-type": "application/json" };
 let eh;
 const servers = [];
 
@@ -34,30 +33,10 @@ function text(res, status, body) {
   res.end(body);
 }
 
-async function call(method, pathname, body, headers = ADMIN) {
-  const resp = await eh.fetch(pathname, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const t = await resp.text();
-  return { status: resp.status, body: t ? JSON.parse(t) : null };
-}
-
-async function subscribe(name, url, events, extra = {}) {
-  const r = await call("POST", "/admin/subscriptions", { name, url, events, ...extra });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body;
-}
-
-async function publish(type, payload) {
-  const r = await call("POST", `/events/${type}`, payload);
-  assert.equal(r.status, 202, JSON.stringify(r.body));
-  return r.body.results;
-}
-
-async function untilStatus(id, statuses, ms = 20000) {
-  return eh.until(async () => {
-    const r = await call("GET", `/results/${id}`);
-    return statuses.includes(r.body.status) ? r.body : null;
-  }, ms, `result ${id} to become ${statuses}`);
-}
+const call = (...a) => adminCall(eh, ...a);
+const subscribe = (...a) => subscribeTo(eh, ...a);
+const publish = (...a) => publishEvent(eh, ...a);
+const untilStatus = (...a) => resultUntil(eh, ...a);
 
 const outcomes = (r) => r.attempts.map((a) => [a.status_code, a.outcome]);
 

@@ -289,6 +289,8 @@ export async function start({
     compatibilityDate: "2026-07-30",
     bindings: { EDGEHOOK_ENV: environment, EDGEHOOK_CONFIG: config, ...secrets },
     d1Databases: { DB: "edgehook-db" },
+    // One Durable Object per subscription (wrangler.toml's ENDPOINTS, SQLite storage).
+    durableObjects: { ENDPOINTS: { className: "SubscriptionEndpoint", useSQLite: true } },
     queueProducers: { INGEST: QUEUES.ingest, DELIVERIES: QUEUES.deliveries },
     queueConsumers: autoConsume
       ? {
@@ -492,16 +494,17 @@ export async function hugeAnswerServer(status, total, head, tail = '"}') {
 
 /**
  * A subscriber: an HTTP server on 127.0.0.1 that records each request (`method`,
- * `headers`, `body`, `url`) and answers with `respond(entry, n, res)` (n counts from 1).
+ * `headers`, `body`, `url`, `at`: when it arrived, ms) and answers with `respond(entry, n, res)` (n counts from 1).
  * It is pushed onto `servers` for the test file to close.
  */
 export async function subscriberServer(servers, respond) {
   const requests = [];
   const srv = http.createServer((req, res) => {
+    const at = Date.now();
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", async () => {
-      const entry = { method: req.method, headers: req.headers, body, url: req.url };
+      const entry = { method: req.method, headers: req.headers, body, url: req.url, at };
       requests.push(entry);
       await respond(entry, requests.length, res);
     });
@@ -509,4 +512,36 @@ export async function subscriberServer(servers, respond) {
   await new Promise((r) => srv.listen(0, "127.0.0.1", r));
   servers.push(srv);
   return { url: `http://127.0.0.1:${srv.address().port}/hook`, requests, server: srv };
+}
+
+/** The admin token's headers, for JSON requests. */
+export const ADMIN_HEADERS = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, "content-type": "application/json" };
+
+/** A JSON request to edgehook → `{status, body}` (body parsed, null when empty). */
+export async function adminCall(eh, method, pathname, body, headers = ADMIN_HEADERS) {
+  const resp = await eh.fetch(pathname, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const t = await resp.text();
+  return { status: resp.status, body: t ? JSON.parse(t) : null };
+}
+
+/** Registers a subscription (asserting 201) → the created subscription with its secrets. */
+export async function subscribeTo(eh, name, url, events, extra = {}) {
+  const r = await adminCall(eh, "POST", "/admin/subscriptions", { name, url, events, ...extra });
+  if (r.status !== 201) throw new Error(`subscribe ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Publishes an event with the admin token (asserting 202) → its results. */
+export async function publishEvent(eh, type, payload) {
+  const r = await adminCall(eh, "POST", `/events/${type}`, payload);
+  if (r.status !== 202) throw new Error(`publish ${type}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.results;
+}
+
+/** Waits until result `id` has one of `statuses` → the result with its attempts. */
+export function resultUntil(eh, id, statuses, ms = 30000) {
+  return eh.until(async () => {
+    const r = await adminCall(eh, "GET", `/results/${id}`);
+    return statuses.includes(r.body.status) ? r.body : null;
+  }, ms, `result ${id} to become ${statuses}`);
 }

@@ -11,14 +11,16 @@ use serde_json::{Value, json};
 use worker::{AbortController, D1Database, Env, MessageExt, RawMessage};
 
 use super::classify::{self, Outcome};
+use super::endpoint::{self, Admission, Place, Report, WaitReason};
+use super::endpoint_object::{self, AdmitRequest, SettleRequest, Settled};
 use super::exchange::{self, Exchange};
 use super::keys::{api_key_context, master_key, nonce, policy, result_url};
-use super::plan::{self, Attempted, Plan, ResultChange};
-use super::publish::{apply_rules, enqueue};
+use super::plan::{self, Attempted, Plan, ResultChange, Route};
+use super::publish::{apply_rules, enqueue, publish_own};
 use super::sign::{self, Signed};
 use super::transform;
 use super::url_guard;
-use super::{DeliveryMessage, MESSAGE_VERSION};
+use super::{DeliveryMessage, MESSAGE_VERSION, Subscription};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::json;
@@ -73,9 +75,10 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, app: &App, now_ms: u6
     futures_util::future::join_all(work).await;
 }
 
-/// Makes attempt `msg.attempt` of a result, if it is still due and nobody else has.
-/// Returns what happened, for the log; `Err` only for failures worth retrying the
-/// message for (D1 or the queue unreachable before anything was sent).
+/// Makes attempt `msg.attempt` of a result, if it is still due, its endpoint lets it go
+/// now and nobody else has made it. Returns what happened, for the log; `Err` only for
+/// failures worth retrying the message for (D1, the queue or the endpoint's object
+/// unreachable before anything was sent).
 async fn attempt(
     env: &Env,
     app: &App,
@@ -93,32 +96,72 @@ async fn attempt(
     if !plan::due(&result.status, result.attempts, msg.attempt) {
         return Ok("already_done".into());
     }
+    let stored = subscriptions::get(db, &result.subscription_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let lease = endpoint::lease_key(&result.id, msg.attempt);
+    // Its place in its key's line, when its subscription orders by key.
+    let place = match (&stored, &result.ordering_key) {
+        (Some(s), Some(key)) if s.subscription.flow.ordering.is_some() => Some(Place {
+            key: key.clone(),
+            result: result.id.clone(),
+        }),
+        _ => None,
+    };
+    let admitted = match (
+        plan::route(stored.as_ref().map(|s| &s.subscription)),
+        &stored,
+    ) {
+        (Route::Hold, _) => {
+            results::hold(db, &result.id, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok("held".into());
+        }
+        (Route::Admit, Some(s)) => {
+            let lease_ms = app.config.dispatch.timeout_ms + TRANSFORM_TIMEOUT_MS + LEASE_SLACK_MS;
+            let ask = AdmitRequest {
+                flow: s.subscription.flow.clone(),
+                key: lease.clone(),
+                lease_ms,
+                place: place.clone(),
+            };
+            let body = serde_json::to_value(&ask).map_err(|e| e.to_string())?;
+            match endpoint_object::call(env, &s.subscription.id, "/admit", Some(body)).await? {
+                Admission::Wait { ms, why } => {
+                    return wait(env, db, msg, result.next_attempt_at, (ms, why), now).await;
+                }
+                Admission::Go { .. } => Some(s),
+            }
+        }
+        _ => None,
+    };
     if !results::claim_attempt(db, &result.id, msg.attempt, now)
         .await
         .map_err(|e| e.to_string())?
     {
+        if let Some(s) = admitted {
+            settle_endpoint(env, &s.subscription, &lease, Report::NotSent, None).await;
+        }
         return Ok("claimed_elsewhere".into());
     }
-    let stored = subscriptions::get(db, &result.subscription_id)
-        .await
-        .map_err(|e| e.to_string())?;
     let failed = |reason: String| Outcome::Failed {
         reason,
         disable: false,
     };
     let prepared = match (
         &stored,
-        plan::refusal(stored.as_ref().map(|s| &s.subscription)),
+        plan::route(stored.as_ref().map(|s| &s.subscription)),
     ) {
-        (_, Some(reason)) => Err(failed(reason)),
-        (None, None) => Err(failed("the subscription was deleted".to_string())),
-        (Some(s), None) => match transformed(env, s, &result).await {
+        (_, Route::Refuse(reason)) => Err(failed(reason)),
+        (Some(s), _) => match transformed(env, s, &result).await {
             Ok(payload) => {
                 let payload = payload.as_deref().unwrap_or(&result.payload);
                 prepare(env, app, s, &result.id, payload, now).map_err(failed)
             }
             Err(outcome) => Err(outcome),
         },
+        (None, _) => Err(failed("the subscription was deleted".to_string())),
     };
     let (outcome, status_code, exchange) = match prepared {
         Err(outcome) => (outcome, None, None),
@@ -128,6 +171,8 @@ async fn attempt(
             (outcome, code, Some(exchange))
         }
     };
+    let sent = exchange.is_some();
+    let report = endpoint::report(&outcome, status_code, sent);
     let attempted = Attempted {
         outcome,
         attempt: msg.attempt,
@@ -137,16 +182,114 @@ async fn attempt(
         now_secs: now,
     };
     let plan = plan::plan(attempted, &app.config.dispatch.retry_schedule_secs);
-    let sent = exchange.is_some();
-    record(env, db, &result, plan, exchange.as_ref(), now)
-        .await
-        .map(|o| {
-            if sent {
-                o
-            } else {
-                format!("{o}_without_sending")
-            }
-        })
+    // No further attempt: the next delivery of its ordering key may go.
+    let done = place.filter(|_| plan.next.is_none());
+    let changes = match (&stored, admitted) {
+        (_, Some(s)) => settle_endpoint(env, &s.subscription, &lease, report, done).await,
+        (Some(s), None) if done.is_some() => {
+            settle_endpoint(env, &s.subscription, &lease, Report::NotSent, done).await
+        }
+        _ => Vec::new(),
+    };
+    let outcome = record(env, db, &result, plan, exchange.as_ref(), now).await?;
+    if let Some(s) = admitted {
+        carry_out_endpoint(env, db, &s.subscription, &changes, now).await?;
+    }
+    Ok(if sent {
+        outcome
+    } else {
+        format!("{outcome}_without_sending")
+    })
+}
+
+/// How long past the subscriber's and the transform's deadlines an attempt's slot is
+/// held if its consumer never settles it.
+const LEASE_SLACK_MS: u64 = 30_000;
+
+/// How far a waiting result's due time is moved ahead, so the cron (which requeues
+/// results a minute overdue) does not take a delivery that is only waiting for lost.
+const DEFER_SECS: i64 = 300;
+
+/// The endpoint said wait: the same attempt is asked again after `ms` (a new message;
+/// no attempt is used up). The result's due time moves ahead of the cron's reach when it
+/// is about to fall into it: one write per few minutes of waiting, not one per ask.
+async fn wait(
+    env: &Env,
+    db: &D1Database,
+    msg: &DeliveryMessage,
+    due: Option<i64>,
+    (ms, why): (u64, WaitReason),
+    now: i64,
+) -> Result<String, String> {
+    let delay = ms.div_ceil(1000).max(1);
+    enqueue(env, msg.clone(), delay).await?;
+    let asks_at = now + delay as i64;
+    if due.unwrap_or(0) < asks_at + 60 {
+        results::defer(db, &msg.result_id, asks_at + DEFER_SECS)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(format!(
+        "waiting_{}",
+        json!(why).as_str().unwrap_or("endpoint")
+    ))
+}
+
+/// Tells the endpoint's object how the attempt went; what changed, if it answered (a
+/// slot it never hears of lapses with its lease).
+async fn settle_endpoint(
+    env: &Env,
+    s: &Subscription,
+    lease: &str,
+    report: Report,
+    done: Option<Place>,
+) -> Vec<endpoint::Change> {
+    let ask = SettleRequest {
+        flow: s.flow.clone(),
+        key: lease.to_string(),
+        report,
+        done,
+    };
+    let body = match serde_json::to_value(&ask) {
+        Ok(b) => b,
+        Err(_) => return Vec::new(),
+    };
+    match endpoint_object::call::<Settled>(env, &s.id, "/settle", Some(body)).await {
+        Ok(settled) => settled.changes,
+        Err(e) => {
+            log::emit(
+                json!({"event": "deliver", "outcome": "endpoint_settle_failed",
+                "subscription": s.id, "error": e}),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Carries out what the endpoint's changes lead to: a subscription disabled holding its
+/// deliveries, operational events published.
+async fn carry_out_endpoint(
+    env: &Env,
+    db: &D1Database,
+    s: &Subscription,
+    changes: &[endpoint::Change],
+    now: i64,
+) -> Result<(), String> {
+    for change in changes {
+        log::emit(json!({"event": "endpoint", "subscription": s.id, "change": change}));
+    }
+    let planned = plan::endpoint_plan(s, changes);
+    if let Some(reason) = &planned.disable {
+        subscriptions::disable_holding(db, &s.id, reason, now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for (event_type, payload) in planned.events {
+        if let Value::Object(payload) = payload {
+            publish_own(env, db, event_type, payload, now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// How long a subscription's transform may take.

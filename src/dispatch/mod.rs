@@ -10,6 +10,8 @@
 
 pub mod classify;
 pub mod deliver;
+pub mod endpoint;
+pub mod endpoint_object;
 pub mod exchange;
 pub mod keys;
 pub mod plan;
@@ -85,7 +87,7 @@ impl DispatchConfig {
 }
 
 /// A subscription as the admin API shows it (never its secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Subscription {
     /// Id.
     pub id: String,
@@ -110,6 +112,12 @@ pub struct Subscription {
     /// The plugin that rewrites each delivery's payload before it is signed
     /// (docs/PLUGINS.md).
     pub transform: Option<String>,
+    /// Flow control: `rate_limit`, `max_in_flight`, `breaker`, `disable_after_hours`.
+    #[serde(flatten)]
+    pub flow: endpoint::Flow,
+    /// Disabled by a failure streak: its deliveries (and new events) are held, not sent
+    /// and not failed, until it is enabled again.
+    pub holding: bool,
 }
 
 /// `POST /admin/subscriptions` input.
@@ -131,6 +139,50 @@ pub struct NewSubscription {
     /// A plugin that rewrites the payload before it is signed and sent.
     #[serde(default)]
     pub transform: Option<String>,
+    /// Deliveries per second and/or minute.
+    #[serde(default)]
+    pub rate_limit: Option<endpoint::RateLimit>,
+    /// Deliveries in flight at once.
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    /// The circuit breaker (default: 5 failures, a probe every 30 s).
+    #[serde(default)]
+    pub breaker: Option<endpoint::Breaker>,
+    /// A failure streak this long disables it, holding its deliveries (default 120).
+    #[serde(default)]
+    pub disable_after_hours: Option<f64>,
+    /// `"key"`: FIFO per ordering key.
+    #[serde(default)]
+    pub ordering: Option<endpoint::Ordering>,
+    /// Where the ordering key comes from (a JSONPath, or `header:<name>`).
+    #[serde(default)]
+    pub ordering_key: Option<String>,
+}
+
+impl NewSubscription {
+    /// Its flow settings, defaults filled in.
+    pub fn flow(&self) -> endpoint::Flow {
+        let default = endpoint::Flow::default();
+        endpoint::Flow {
+            rate_limit: self.rate_limit,
+            max_in_flight: self.max_in_flight,
+            breaker: self.breaker.unwrap_or(default.breaker),
+            disable_after_hours: self
+                .disable_after_hours
+                .unwrap_or(default.disable_after_hours),
+            ordering: self.ordering,
+            ordering_key: self.ordering_key.clone(),
+        }
+    }
+}
+
+/// `Some(None)` for an explicit `null` (remove), `None` for an absent member (keep).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
 }
 
 /// `PATCH /admin/subscriptions/{id}` input: what to change.
@@ -149,6 +201,48 @@ pub struct SubscriptionPatch {
     pub enabled: Option<bool>,
     /// New transform plugin; `""` removes it.
     pub transform: Option<String>,
+    /// New rate limit; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub rate_limit: Option<Option<endpoint::RateLimit>>,
+    /// New bound on deliveries in flight; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub max_in_flight: Option<Option<u32>>,
+    /// New breaker settings.
+    pub breaker: Option<endpoint::Breaker>,
+    /// New failure streak that disables.
+    pub disable_after_hours: Option<f64>,
+    /// New ordering; `null` removes it (with `"ordering_key": null`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub ordering: Option<Option<endpoint::Ordering>>,
+    /// New ordering key; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub ordering_key: Option<Option<String>>,
+}
+
+impl SubscriptionPatch {
+    /// `flow` with the patch's changes.
+    pub fn apply_flow(&self, flow: &endpoint::Flow) -> endpoint::Flow {
+        let mut f = flow.clone();
+        if let Some(r) = self.rate_limit {
+            f.rate_limit = r;
+        }
+        if let Some(m) = self.max_in_flight {
+            f.max_in_flight = m;
+        }
+        if let Some(b) = self.breaker {
+            f.breaker = b;
+        }
+        if let Some(h) = self.disable_after_hours {
+            f.disable_after_hours = h;
+        }
+        if let Some(o) = self.ordering {
+            f.ordering = o;
+        }
+        if let Some(k) = &self.ordering_key {
+            f.ordering_key = k.clone();
+        }
+        f
+    }
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -297,12 +391,18 @@ pub const RULE_MATCHED: &str = "rule.matched";
 /// them (`422 reserved_event_type`), so a subscriber can trust they came from edgehook.
 pub const RESERVED_EVENT_TYPES: [&str; 6] = [
     RULE_MATCHED,
-    "endpoint.disabled",
-    "endpoint.recovered",
+    ENDPOINT_DISABLED,
+    ENDPOINT_RECOVERED,
     "endpoint.failing",
     "message.attempt.exhausted",
     "replay.completed",
 ];
+
+/// Published when a failure streak disabled a subscription (its deliveries held).
+pub const ENDPOINT_DISABLED: &str = "endpoint.disabled";
+
+/// Published when a subscription's breaker closed again.
+pub const ENDPOINT_RECOVERED: &str = "endpoint.recovered";
 
 /// Whether `t` is one of [`RESERVED_EVENT_TYPES`], in any case (event types are
 /// case-sensitive, but `Rule.Matched` would pass for the real one to a human reader).
@@ -331,8 +431,9 @@ pub fn actions(event_type: &str, matched: &[String], rules: &[Rule]) -> (bool, V
 }
 
 /// The statuses a result can have.
-pub const STATUSES: [&str; 6] = [
+pub const STATUSES: [&str; 7] = [
     "pending",
+    "held",
     "delivered",
     "completed",
     "rejected",

@@ -4,11 +4,12 @@
 //! new state, the next attempt's message, a subscription to disable and rules to act on.
 //! `deliver` (the `DELIVERIES` consumer) only carries a [`Plan`] out.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::Subscription;
 use super::classify::Outcome;
+use super::endpoint::Change;
 use super::schedule;
+use super::{ENDPOINT_DISABLED, ENDPOINT_RECOVERED, Subscription};
 use crate::store::attempts::Attempt;
 
 /// One attempt as it was made.
@@ -65,17 +66,69 @@ pub fn due(status: &str, made: u32, attempt: u32) -> bool {
     status == "pending" && made < attempt
 }
 
-/// Why a delivery to `subscription` (`None`: deleted) cannot be attempted, if it cannot:
-/// the delivery then fails with this reason, without sending.
-pub fn refusal(subscription: Option<&Subscription>) -> Option<String> {
+/// Where a due delivery goes next, by its subscription (`None`: deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Ask the endpoint's object for a slot, then send.
+    Admit,
+    /// The subscription holds its deliveries (disabled by a failure streak): hold it,
+    /// attempting nothing, until it is enabled again.
+    Hold,
+    /// Fail it without sending, for this reason (deleted, or disabled by an operator or
+    /// a 410).
+    Refuse(String),
+}
+
+/// Routes a due delivery by its subscription.
+pub fn route(subscription: Option<&Subscription>) -> Route {
     match subscription {
-        None => Some("the subscription was deleted".into()),
-        Some(s) if !s.enabled => Some(format!(
+        None => Route::Refuse("the subscription was deleted".into()),
+        Some(s) if !s.enabled && s.holding => Route::Hold,
+        Some(s) if !s.enabled => Route::Refuse(format!(
             "the subscription is disabled ({})",
             s.disabled_reason.as_deref().unwrap_or("by an operator")
         )),
-        Some(_) => None,
+        Some(_) => Route::Admit,
     }
+}
+
+/// What the endpoint's changes after an attempt lead to: a reason to disable the
+/// subscription (holding its deliveries), and operational events to publish.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointPlan {
+    /// Disable the subscription, holding its deliveries, for this reason.
+    pub disable: Option<String>,
+    /// `(event type, payload)` to publish.
+    pub events: Vec<(&'static str, Value)>,
+}
+
+/// Plans what `changes` of subscription `s`'s endpoint lead to.
+pub fn endpoint_plan(s: &Subscription, changes: &[Change]) -> EndpointPlan {
+    let mut plan = EndpointPlan::default();
+    for change in changes {
+        match change {
+            Change::Disabled { failing_since_ms } => {
+                let since = (*failing_since_ms / 1000) as i64;
+                let reason = format!(
+                    "failing since {since} (Unix seconds) for {} hours (disable_after_hours); \
+                     deliveries are held until it is enabled again",
+                    s.flow.disable_after_hours
+                );
+                plan.events.push((
+                    ENDPOINT_DISABLED,
+                    json!({"subscription": s.id, "name": s.name, "failing_since": since,
+                        "reason": reason}),
+                ));
+                plan.disable = Some(reason);
+            }
+            Change::Recovered => plan.events.push((
+                ENDPOINT_RECOVERED,
+                json!({"subscription": s.id, "name": s.name}),
+            )),
+            Change::Opened { .. } => {}
+        }
+    }
+    plan
 }
 
 /// Plans what an attempt leads to, against the retry `schedule`: a retry the schedule has
@@ -278,9 +331,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_deleted_or_disabled_subscription_refuses_with_its_reason() {
-        let mut s = Subscription {
+    fn subscription() -> Subscription {
+        Subscription {
             id: "sub_1".into(),
             name: "s".into(),
             url: "https://example.com/".into(),
@@ -292,21 +344,61 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             transform: None,
-        };
-        assert_eq!(refusal(Some(&s)), None);
+            flow: Default::default(),
+            holding: false,
+        }
+    }
+
+    #[test]
+    fn a_delivery_is_admitted_held_or_refused_by_its_subscription() {
+        let mut s = subscription();
+        assert_eq!(route(Some(&s)), Route::Admit);
         assert_eq!(
-            refusal(None).as_deref(),
-            Some("the subscription was deleted")
+            route(None),
+            Route::Refuse("the subscription was deleted".into())
         );
         s.enabled = false;
         assert_eq!(
-            refusal(Some(&s)).as_deref(),
-            Some("the subscription is disabled (by an operator)")
+            route(Some(&s)),
+            Route::Refuse("the subscription is disabled (by an operator)".into())
         );
         s.disabled_reason = Some("410".into());
         assert_eq!(
-            refusal(Some(&s)).as_deref(),
-            Some("the subscription is disabled (410)")
+            route(Some(&s)),
+            Route::Refuse("the subscription is disabled (410)".into())
         );
+        s.holding = true;
+        assert_eq!(route(Some(&s)), Route::Hold);
+    }
+
+    #[test]
+    fn a_disabling_streak_disables_holding_and_announces_it_and_recovery_is_announced() {
+        let s = subscription();
+        let p = endpoint_plan(
+            &s,
+            &[Change::Disabled {
+                failing_since_ms: 1_700_000_000_500,
+            }],
+        );
+        let reason = p.disable.expect("disabled");
+        assert!(reason.starts_with("failing since 1700000000 (Unix seconds) for 120 hours"));
+        assert_eq!(
+            p.events,
+            vec![(
+                ENDPOINT_DISABLED,
+                json!({"subscription": "sub_1", "name": "s", "failing_since": 1_700_000_000i64,
+                    "reason": reason})
+            )]
+        );
+        let p = endpoint_plan(&s, &[Change::Recovered, Change::Opened { failures: 5 }]);
+        assert_eq!(p.disable, None);
+        assert_eq!(
+            p.events,
+            vec![(
+                ENDPOINT_RECOVERED,
+                json!({"subscription": "sub_1", "name": "s"})
+            )]
+        );
+        assert_eq!(endpoint_plan(&s, &[]), EndpointPlan::default());
     }
 }

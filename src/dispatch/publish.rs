@@ -5,6 +5,8 @@
 use serde_json::{Map, Value, json};
 use worker::{BatchMessageBuilder, D1Database, Env, MessageBuilder};
 
+use super::endpoint::{self, Place};
+use super::endpoint_object::{self, EnqueueRequest};
 use super::{DeliveryMessage, MESSAGE_VERSION, RULE_MATCHED, actions};
 use crate::error::ApiError;
 use crate::ids;
@@ -23,6 +25,40 @@ pub struct Published {
     pub id: String,
     /// Subscription id.
     pub subscription: String,
+    /// Held: the subscription holds its deliveries until it is enabled again.
+    pub held: bool,
+    /// Its ordering key (FIFO per key), when its subscription orders by key.
+    pub ordering_key: Option<String>,
+}
+
+/// Lines ordered results up in their subscriptions' objects, in publish order, before
+/// their messages exist. If an object cannot be reached, its results line up when their
+/// message first asks (the order of that one publish may then not hold).
+async fn line_up(env: &Env, published: &[Published]) {
+    let mut by_subscription: Vec<(&str, Vec<Place>)> = Vec::new();
+    for p in published {
+        let Some(key) = &p.ordering_key else { continue };
+        let place = Place {
+            key: key.clone(),
+            result: p.id.clone(),
+        };
+        match by_subscription
+            .iter_mut()
+            .find(|(s, _)| *s == p.subscription)
+        {
+            Some((_, places)) => places.push(place),
+            None => by_subscription.push((&p.subscription, vec![place])),
+        }
+    }
+    for (subscription, places) in by_subscription {
+        let body = json!(EnqueueRequest { places });
+        if let Err(e) =
+            endpoint_object::call::<Value>(env, subscription, "/enqueue", Some(body)).await
+        {
+            log::emit(json!({"event": "publish", "outcome": "line_up_failed",
+                "subscription": subscription, "error": e}));
+        }
+    }
 }
 
 /// Publishes an event: one `pending` result per enabled subscription of `event_type`,
@@ -33,6 +69,7 @@ pub async fn publish(
     db: &D1Database,
     event_type: &str,
     payload: &Map<String, Value>,
+    header: &dyn Fn(&str) -> Option<String>,
     now_ms: u64,
 ) -> Result<(String, Vec<Published>), ApiError> {
     let now = (now_ms / 1000) as i64;
@@ -45,13 +82,19 @@ pub async fn publish(
     let subs = subscriptions::for_event(db, event_type)
         .await
         .map_err(unavailable("could not read subscriptions"))?;
-    let text = Value::Object(payload.clone()).to_string();
+    let value = Value::Object(payload.clone());
+    let text = value.to_string();
     let published: Vec<Published> = subs
         .iter()
         .map(|s| {
             Ok(Published {
                 id: id("res_")?,
                 subscription: s.id.clone(),
+                held: !s.enabled,
+                ordering_key: match (&s.flow.ordering, &s.flow.ordering_key) {
+                    (Some(_), Some(spec)) => endpoint::ordering_key(spec, &value, header),
+                    _ => None,
+                },
             })
         })
         .collect::<Result<_, ApiError>>()?;
@@ -63,13 +106,17 @@ pub async fn publish(
             event_type,
             subscription_id: &p.subscription,
             payload: &text,
+            held: p.held,
+            ordering_key: p.ordering_key.as_deref(),
         })
         .collect();
     results::insert_all(db, &rows, now)
         .await
         .map_err(unavailable("could not record the event"))?;
+    line_up(env, &published).await;
     let messages: Vec<DeliveryMessage> = published
         .iter()
+        .filter(|p| !p.held)
         .map(|p| DeliveryMessage {
             v: MESSAGE_VERSION,
             result_id: p.id.clone(),
@@ -137,20 +184,35 @@ pub async fn apply_rules(
         payload.insert("event_id".into(), json!(event_id));
         payload.insert("event_type".into(), json!(event_type));
         payload.insert("matched_rules".into(), json!(matched));
-        publish(env, db, RULE_MATCHED, &payload, (now as u64) * 1000)
-            .await
-            .map_err(|e| e.message)?;
+        publish_own(env, db, RULE_MATCHED, payload, now).await?;
     }
     Ok(())
 }
 
-/// Enqueues attempts that are overdue (their message was lost), for the cron trigger.
-pub async fn requeue_stuck(env: &Env, db: &D1Database, now: i64) -> Result<usize, String> {
-    // Messages are due at next_attempt_at; a minute's slack avoids racing the queue.
-    let stuck = results::stuck(db, now - 60, 500)
-        .await
-        .map_err(|e| e.to_string())?;
-    let messages: Vec<DeliveryMessage> = stuck
+/// Publishes an event edgehook emits itself (`rule.matched`, operational events).
+pub async fn publish_own(
+    env: &Env,
+    db: &D1Database,
+    event_type: &str,
+    payload: Map<String, Value>,
+    now: i64,
+) -> Result<(), String> {
+    publish(
+        env,
+        db,
+        event_type,
+        &payload,
+        &|_| None,
+        (now as u64) * 1000,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.message)
+}
+
+/// Enqueues the next attempt of each `(result id, attempts made)`.
+pub async fn enqueue_next(env: &Env, due: &[(String, u32)]) -> Result<usize, String> {
+    let messages: Vec<DeliveryMessage> = due
         .iter()
         .map(|(id, attempts)| DeliveryMessage {
             v: MESSAGE_VERSION,
@@ -161,4 +223,13 @@ pub async fn requeue_stuck(env: &Env, db: &D1Database, now: i64) -> Result<usize
     let n = messages.len();
     enqueue_all(env, messages).await?;
     Ok(n)
+}
+
+/// Enqueues attempts that are overdue (their message was lost), for the cron trigger.
+pub async fn requeue_stuck(env: &Env, db: &D1Database, now: i64) -> Result<usize, String> {
+    // Messages are due at next_attempt_at; a minute's slack avoids racing the queue.
+    let stuck = results::stuck(db, now - 60, 500)
+        .await
+        .map_err(|e| e.to_string())?;
+    enqueue_next(env, &stuck).await
 }

@@ -117,6 +117,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             review,
+            ordering_key: None,
         }
     }
 

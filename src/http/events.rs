@@ -70,11 +70,13 @@ pub async fn publish(c: Call<'_>) -> Result<Response, ApiError> {
             "an event payload is a JSON object",
         ));
     };
+    let header = |name: &str| req.headers().get(name).ok().flatten();
     let (event_id, published) =
-        publish::publish(env, &db(env)?, event_type, &payload, now_ms).await?;
+        publish::publish(env, &db(env)?, event_type, &payload, &header, now_ms).await?;
     let results: Vec<Value> = published
         .iter()
-        .map(|p| json!({"id": p.id, "subscription": p.subscription, "result_url": result_url(app, &p.id)}))
+        .map(|p| json!({"id": p.id, "subscription": p.subscription, "result_url": result_url(app, &p.id), "held": p.held,
+            "ordering_key": p.ordering_key}))
         .collect();
     Ok(json_response(
         202,

@@ -153,6 +153,12 @@ pub const ROUTES: &[RouteDef] = &[
         Admin,
         to!(subscriptions::rotate),
     ),
+    r(
+        "POST",
+        "/admin/subscriptions/{id}/recover",
+        Admin,
+        to!(subscriptions::recover),
+    ),
     r("GET", "/admin/results", Admin, to!(reviews::list)),
     r(
         "POST",

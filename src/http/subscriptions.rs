@@ -6,19 +6,23 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use worker::{Env, Response};
+use worker::{D1Database, Env, Response};
 
 use super::admin::{d1_failed, db};
 use super::call::Call;
 use super::call::{json_response, read_json};
 use crate::app::App;
 use crate::dispatch::deliver;
+use crate::dispatch::endpoint::Endpoint;
 use crate::dispatch::keys::{self, api_key_context, jwt_secret_context, master_key, nonce};
 use crate::dispatch::{
     self, NewSubscription, Subscription, SubscriptionPatch, service_token, sign, url_guard,
 };
+use crate::dispatch::{endpoint_object, publish};
 use crate::error::ApiError;
 use crate::ids;
+use crate::log;
+use crate::store::results;
 use crate::store::{attempts, subscriptions};
 
 fn random_token(prefix: &str) -> Result<String, ApiError> {
@@ -71,6 +75,8 @@ pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
     dispatch::check_events(&input.events)?;
     dispatch::check_headers(&input.headers)?;
     dispatch::check_transform(input.transform.as_deref())?;
+    let flow = input.flow();
+    flow.check()?;
     check_url(app, &input.url)?;
     let api_key = chosen_or_new_key(input.api_key)?;
     let master = master_key(env)?;
@@ -103,6 +109,8 @@ pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
         created_at: now,
         updated_at: now,
         transform: input.transform,
+        flow,
+        holding: false,
     };
     subscriptions::insert(&db(env)?, &s, &api_key_enc, &jwt_key, &jwt_secret_enc)
         .await
@@ -133,12 +141,34 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
     Ok(json_response(200, &json!({ "subscriptions": subs })))
 }
 
-/// `GET /admin/subscriptions/{id}`.
+/// `GET /admin/subscriptions/{id}`, with its endpoint's flow state (`endpoint`: null when
+/// its object cannot be reached).
 pub async fn show(c: Call<'_>) -> Result<Response, ApiError> {
-    Ok(json_response(
-        200,
-        &json!(load(c.env, c.param("id")).await?.subscription),
-    ))
+    let s = load(c.env, c.param("id")).await?.subscription;
+    let state = endpoint_object::call::<Endpoint>(c.env, &s.id, "/state", None)
+        .await
+        .ok();
+    let mut body = json!(s);
+    body["endpoint"] = json!(state.map(|e| endpoint_view(&e, c.now_ms)));
+    Ok(json_response(200, &body))
+}
+
+/// What the admin API shows of an endpoint's state.
+fn endpoint_view(e: &Endpoint, now_ms: u64) -> Value {
+    json!({
+        "breaker": match e.open_until_ms {
+            None => "closed",
+            Some(t) if t > now_ms => "open",
+            Some(_) => "probing",
+        },
+        "open_until_ms": e.open_until_ms,
+        "paused_until_ms": (e.paused_until_ms > now_ms).then_some(e.paused_until_ms),
+        "consecutive_failures": e.consecutive_failures,
+        "failing_since_ms": e.failing_since_ms,
+        "in_flight": e.leases.iter().filter(|l| l.until_ms > now_ms).count(),
+        "ordering_keys": e.keys.len(),
+        "ordering_waiting": e.keys.values().map(|l| l.len().saturating_sub(1)).sum::<usize>(),
+    })
 }
 
 /// `PATCH /admin/subscriptions/{id}`: changes name, url, events, headers or enabled.
@@ -150,6 +180,8 @@ pub async fn update(c: Call<'_>) -> Result<Response, ApiError> {
     } = c;
     let patch: SubscriptionPatch = read_json(&mut req).await?;
     let mut s = load(env, id).await?.subscription;
+    let flow = patch.apply_flow(&s.flow);
+    flow.check()?;
     if let Some(name) = patch.name {
         dispatch::check_name(&name)?;
         s.name = name;
@@ -171,10 +203,13 @@ pub async fn update(c: Call<'_>) -> Result<Response, ApiError> {
         dispatch::check_transform(transform.as_deref())?;
         s.transform = transform;
     }
+    s.flow = flow;
+    let reenabled = patch.enabled == Some(true) && (!s.enabled || s.holding);
     match patch.enabled {
         Some(true) => {
             s.enabled = true;
             s.disabled_reason = None;
+            s.holding = false;
         }
         Some(false) if s.enabled => {
             s.enabled = false;
@@ -183,10 +218,30 @@ pub async fn update(c: Call<'_>) -> Result<Response, ApiError> {
         _ => {}
     }
     s.updated_at = now;
-    subscriptions::update(&db(env)?, &s)
+    let db = db(env)?;
+    subscriptions::update(&db, &s).await.map_err(d1_failed)?;
+    if reenabled {
+        resume(env, &db, id, now).await?;
+    }
+    Ok(json_response(200, &json!(s)))
+}
+
+/// Re-enabled: its endpoint starts afresh (breaker closed, no streak) and its held
+/// deliveries are due now. If the queue refuses, they are due and the cron sends them.
+async fn resume(env: &Env, db: &D1Database, id: &str, now: i64) -> Result<(), ApiError> {
+    endpoint_object::call::<Endpoint>(env, id, "/reset", Some(json!({})))
+        .await
+        .map_err(ApiError::unavailable)?;
+    let released = results::release_held(db, id, now)
         .await
         .map_err(d1_failed)?;
-    Ok(json_response(200, &json!(s)))
+    if let Err(e) = publish::enqueue_next(env, &released).await {
+        log::emit(
+            json!({"event": "resume", "subscription": id, "held": released.len(),
+            "outcome": "enqueue_failed", "error": e}),
+        );
+    }
+    Ok(())
 }
 
 /// `DELETE /admin/subscriptions/{id}`: its results stay; pending deliveries fail.
@@ -262,5 +317,42 @@ pub async fn rotate(c: Call<'_>) -> Result<Response, ApiError> {
         200,
         &json!({"api_key": api_key, "webhook_secret": sign::webhook_secret(&api_key),
             "previous_valid_until": until}),
+    ))
+}
+
+/// `POST /admin/subscriptions/{id}/recover` `{"since": <Unix seconds>}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recover {
+    since: i64,
+}
+
+/// Resends every failed or held delivery of a subscription changed since `since`, each
+/// with a fresh retry schedule → `202 {"recovered": n, "results": [ids]}`.
+pub async fn recover(c: Call<'_>) -> Result<Response, ApiError> {
+    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let Call { mut req, env, .. } = c;
+    let input: Recover = read_json(&mut req).await?;
+    if !(0..=now).contains(&input.since) {
+        return Err(ApiError::new(
+            422,
+            "invalid_request",
+            "since must be Unix seconds, not in the future",
+        ));
+    }
+    load(env, &id).await?;
+    let db = db(env)?;
+    let recovered = results::recover(&db, &id, input.since, now)
+        .await
+        .map_err(d1_failed)?;
+    // If the queue refuses, they are due now and the cron sends them.
+    if let Err(e) = publish::enqueue_next(env, &recovered).await {
+        log::emit(json!({"event": "recover", "subscription": id,
+            "results": recovered.len(), "outcome": "enqueue_failed", "error": e}));
+    }
+    let ids: Vec<&str> = recovered.iter().map(|(r, _)| r.as_str()).collect();
+    Ok(json_response(
+        202,
+        &json!({"recovered": ids.len(), "results": ids}),
     ))
 }

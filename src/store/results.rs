@@ -7,7 +7,7 @@ use worker::{D1Database, wasm_bindgen::JsValue};
 
 const COLUMNS: &str = "id, event_id, event_type, subscription_id, payload, status, results, \
     matched_rules, flagged, attempts, retry_base, next_attempt_at, last_error, created_at, updated_at, \
-    review_decision, review_reason, reviewed_by, reviewed_at";
+    review_decision, review_reason, reviewed_by, reviewed_at, ordering_key";
 
 #[derive(Deserialize)]
 struct Row {
@@ -30,6 +30,7 @@ struct Row {
     review_reason: Option<String>,
     reviewed_by: Option<String>,
     reviewed_at: Option<f64>,
+    ordering_key: Option<String>,
 }
 
 /// A reviewer's decision on a flagged result (`POST /admin/results/{id}/review`).
@@ -83,6 +84,9 @@ pub struct ResultRecord {
     pub updated_at: i64,
     /// The review of its flag, once reviewed.
     pub review: Option<Review>,
+    /// Its ordering key, when its subscription delivers in order per key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
 }
 
 impl From<Row> for ResultRecord {
@@ -117,6 +121,7 @@ impl From<Row> for ResultRecord {
                 }),
                 _ => None,
             },
+            ordering_key: r.ordering_key,
         }
     }
 }
@@ -146,9 +151,13 @@ pub struct NewResult<'a> {
     pub subscription_id: &'a str,
     /// Payload JSON.
     pub payload: &'a str,
+    /// Held (its subscription holds its deliveries) rather than due at once.
+    pub held: bool,
+    /// Its ordering key (FIFO per key).
+    pub ordering_key: Option<&'a str>,
 }
 
-/// Creates the results of one event, due at once.
+/// Creates the results of one event, due at once (or held).
 pub async fn insert_all(db: &D1Database, rows: &[NewResult<'_>], now: i64) -> worker::Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -158,8 +167,8 @@ pub async fn insert_all(db: &D1Database, rows: &[NewResult<'_>], now: i64) -> wo
         .map(|r| {
             db.prepare(
                 "INSERT INTO results (id, event_id, event_type, subscription_id, payload, status,
-                   attempts, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6)",
+                   attempts, next_attempt_at, created_at, updated_at, ordering_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?7, 0, CASE WHEN ?7 = 'held' THEN NULL ELSE ?6 END, ?6, ?6, ?8)",
             )
             .bind(&[
                 text(r.id),
@@ -168,6 +177,8 @@ pub async fn insert_all(db: &D1Database, rows: &[NewResult<'_>], now: i64) -> wo
                 text(r.subscription_id),
                 text(r.payload),
                 num(now),
+                text(if r.held { "held" } else { "pending" }),
+                opt_text(r.ordering_key),
             ])
         })
         .collect::<worker::Result<Vec<_>>>()?;
@@ -294,6 +305,83 @@ pub async fn review(
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
 }
 
+/// `(id, attempts)` rows of a statement `RETURNING id, attempts` or selecting them.
+async fn ids_and_attempts(
+    statement: worker::D1PreparedStatement,
+) -> worker::Result<Vec<(String, u32)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        attempts: f64,
+    }
+    let rows: Vec<Row> = statement.all().await?.results()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.attempts as u32))
+        .collect())
+}
+
+/// Holds a pending result (its subscription holds its deliveries): no attempt is due
+/// until the subscription is enabled again.
+pub async fn hold(db: &D1Database, id: &str, now: i64) -> worker::Result<()> {
+    db.prepare(
+        "UPDATE results SET status = 'held', next_attempt_at = NULL, updated_at = ?2
+         WHERE id = ?1 AND status = 'pending'",
+    )
+    .bind(&[text(id), num(now)])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Makes a subscription's held results pending and due now; returns each with the
+/// attempts it has made.
+pub async fn release_held(
+    db: &D1Database,
+    subscription_id: &str,
+    now: i64,
+) -> worker::Result<Vec<(String, u32)>> {
+    ids_and_attempts(
+        db.prepare(
+            "UPDATE results SET status = 'pending', next_attempt_at = ?2, updated_at = ?2
+             WHERE subscription_id = ?1 AND status = 'held' RETURNING id, attempts",
+        )
+        .bind(&[text(subscription_id), num(now)])?,
+    )
+    .await
+}
+
+/// Makes a subscription's failed and held results changed since `since` pending again,
+/// due now, each with a fresh retry schedule (Svix's "recover"); returns each with the
+/// attempts it has made.
+pub async fn recover(
+    db: &D1Database,
+    subscription_id: &str,
+    since: i64,
+    now: i64,
+) -> worker::Result<Vec<(String, u32)>> {
+    ids_and_attempts(
+        db.prepare(
+            "UPDATE results SET status = 'pending', retry_base = attempts, next_attempt_at = ?3,
+               last_error = NULL, updated_at = ?3
+             WHERE subscription_id = ?1 AND status IN ('failed', 'held') AND updated_at >= ?2
+             RETURNING id, attempts",
+        )
+        .bind(&[text(subscription_id), num(since), num(now)])?,
+    )
+    .await
+}
+
+/// Moves a pending result's due time (its delivery waits for its endpoint), so the cron
+/// does not take it for lost.
+pub async fn defer(db: &D1Database, id: &str, until: i64) -> worker::Result<()> {
+    db.prepare("UPDATE results SET next_attempt_at = ?2 WHERE id = ?1 AND status = 'pending'")
+        .bind(&[text(id), num(until)])?
+        .run()
+        .await?;
+    Ok(())
+}
+
 /// Makes a failed result pending again, restarting the schedule; false unless it was
 /// `failed`.
 pub async fn retry_now(db: &D1Database, id: &str, now: i64) -> worker::Result<bool> {
@@ -358,22 +446,12 @@ pub async fn delivery(db: &D1Database, id: &str) -> worker::Result<Option<Delive
 
 /// Pending results whose attempt was due before `before` and never ran (lost message).
 pub async fn stuck(db: &D1Database, before: i64, limit: u32) -> worker::Result<Vec<(String, u32)>> {
-    #[derive(Deserialize)]
-    struct Stuck {
-        id: String,
-        attempts: f64,
-    }
-    let rows: Vec<Stuck> = db
-        .prepare(
+    ids_and_attempts(
+        db.prepare(
             "SELECT id, attempts FROM results WHERE status = 'pending' AND next_attempt_at <= ?1
              ORDER BY next_attempt_at LIMIT ?2",
         )
-        .bind(&[num(before), num(i64::from(limit))])?
-        .all()
-        .await?
-        .results()?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.id, r.attempts as u32))
-        .collect())
+        .bind(&[num(before), num(i64::from(limit))])?,
+    )
+    .await
 }

@@ -9,7 +9,7 @@ use worker::{D1Database, D1PreparedStatement, wasm_bindgen::JsValue};
 use crate::dispatch::Subscription;
 
 const COLUMNS: &str = "id, name, url, events, headers, api_key_enc, previous_api_key_enc, \
-    previous_valid_until, enabled, disabled_reason, created_at, updated_at, transform";
+    previous_valid_until, enabled, disabled_reason, created_at, updated_at, transform, flow, holding";
 
 #[derive(Deserialize)]
 struct Row {
@@ -26,6 +26,8 @@ struct Row {
     created_at: f64,
     updated_at: f64,
     transform: Option<String>,
+    flow: Option<String>,
+    holding: f64,
 }
 
 /// A subscription with its sealed signing keys.
@@ -55,6 +57,12 @@ impl From<Row> for Stored {
                 created_at: r.created_at as i64,
                 updated_at: r.updated_at as i64,
                 transform: r.transform,
+                // Stored by this code only; an unreadable value falls back to the defaults.
+                flow: r
+                    .flow
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default(),
+                holding: r.holding != 0.0,
             },
             api_key_enc: r.api_key_enc,
             previous_api_key_enc: r.previous_api_key_enc,
@@ -102,7 +110,7 @@ pub async fn insert(
         vec![
         db.prepare(
             "INSERT INTO subscriptions (id, name, url, events, headers, api_key_enc, enabled,
-               created_at, updated_at, transform) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)",
+               created_at, updated_at, transform, flow) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9)",
         )
         .bind(&[
             text(&s.id),
@@ -113,6 +121,7 @@ pub async fn insert(
             text(api_key_enc),
             num(s.created_at),
             s.transform.as_deref().map_or(JsValue::NULL, text),
+            json_text(&s.flow),
         ])?,
         db.prepare(
             "INSERT INTO service_accounts (jwt_key, subscription_id, jwt_secret_enc, created_at)
@@ -153,11 +162,12 @@ pub async fn list(db: &D1Database) -> worker::Result<Vec<Subscription>> {
     Ok(subscriptions(rows))
 }
 
-/// The enabled subscriptions of an event type.
+/// The subscriptions an event of a type goes to: the enabled ones, and those holding
+/// their deliveries (disabled by a failure streak), whose results are held.
 pub async fn for_event(db: &D1Database, event_type: &str) -> worker::Result<Vec<Subscription>> {
     let rows: Vec<Row> = db
         .prepare(format!(
-            "SELECT {COLUMNS} FROM subscriptions WHERE enabled = 1 AND id IN
+            "SELECT {COLUMNS} FROM subscriptions WHERE (enabled = 1 OR holding = 1) AND id IN
                (SELECT subscription_id FROM subscription_events WHERE event_type = ?1)
              ORDER BY created_at, id"
         ))
@@ -168,12 +178,14 @@ pub async fn for_event(db: &D1Database, event_type: &str) -> worker::Result<Vec<
     Ok(subscriptions(rows))
 }
 
-/// Saves changed fields (name, url, events, headers, enabled, reason, transform).
+/// Saves changed fields (name, url, events, headers, enabled, reason, transform, flow,
+/// holding).
 pub async fn update(db: &D1Database, s: &Subscription) -> worker::Result<()> {
     let mut statements = vec![
         db.prepare(
             "UPDATE subscriptions SET name = ?2, url = ?3, events = ?4, headers = ?5, enabled = ?6,
-               disabled_reason = ?7, updated_at = ?8, transform = ?9 WHERE id = ?1",
+               disabled_reason = ?7, updated_at = ?8, transform = ?9, flow = ?10, holding = ?11
+             WHERE id = ?1",
         )
         .bind(&[
             text(&s.id),
@@ -185,6 +197,8 @@ pub async fn update(db: &D1Database, s: &Subscription) -> worker::Result<()> {
             s.disabled_reason.as_deref().map_or(JsValue::NULL, text),
             num(s.updated_at),
             s.transform.as_deref().map_or(JsValue::NULL, text),
+            json_text(&s.flow),
+            num(i64::from(s.holding)),
         ])?,
     ];
     statements.extend(event_rows(db, s)?);
@@ -201,6 +215,25 @@ pub async fn disable(db: &D1Database, id: &str, reason: &str, now: i64) -> worke
     .run()
     .await?;
     Ok(())
+}
+
+/// Disables a subscription whose failure streak lasted `disable_after_hours`: its
+/// deliveries are held until it is enabled again. False when it was no longer enabled.
+pub async fn disable_holding(
+    db: &D1Database,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> worker::Result<bool> {
+    let result = db
+        .prepare(
+            "UPDATE subscriptions SET enabled = 0, holding = 1, disabled_reason = ?2, updated_at = ?3
+             WHERE id = ?1 AND enabled = 1",
+        )
+        .bind(&[text(id), text(reason), num(now)])?
+        .run()
+        .await?;
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
 }
 
 /// Installs a new key; the old one keeps signing until `previous_valid_until`.
