@@ -20,15 +20,21 @@ class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }
 
+// Signed in through Cloudflare Access (the edge adds the identity to every request) or
+// with the admin token kept in this tab.
+let session = null;
+
 async function api(method, path, body) {
-  const headers = { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   let data = null;
   try { data = await r.json(); } catch { /* not JSON */ }
   if (!r.ok) {
     const e = data && data.error ? data.error : { code: "http_" + r.status, message: r.statusText };
-    if (r.status === 401) signOut(e.message);
+    if (r.status === 401 && session?.via !== "access") signOut(e.message);
     throw new ApiError(r.status, e.code, e.message);
   }
   return data;
@@ -191,6 +197,18 @@ const loaders = {
       table(["plugin", "version", "", "bytes", "modules", "uploaded", ""], rows));
   },
 
+  async audit(section) {
+    const rows = list(await api("GET", "/admin/audit?limit=50"), "entries");
+    $(".body", section).replaceChildren(rows.length === 0
+      ? el("p", { class: "note empty", "data-state": "empty" }, "No changes recorded yet. Every change tried through the admin API (keys, subscriptions, rules, plugins, retries) is listed here with who made it, when and from which address.")
+      : table(["when", "who", "role", "change", "status", "from"], rows.map((a) =>
+        el("tr", { "data-audit": String(a.id), "data-actor": a.actor },
+          el("td", {}, when(a.at)), el("td", {}, a.actor + (a.via === "access" ? "" : " (token)")), el("td", {}, a.role),
+          el("td", { class: "mono" }, `${a.method} ${a.path}`),
+          el("td", { class: a.status < 400 ? "status-delivered" : "status-failed", "data-field": "status" }, String(a.status)),
+          el("td", { class: "mono" }, a.ip ?? "—")))));
+  },
+
   async deliveries(section) {
     const status = $("#delivery-status").value;
     const data = await api("GET", `/admin/deliveries${status ? "?status=" + status : ""}`);
@@ -326,10 +344,13 @@ $("#key-form").addEventListener("submit", async (ev) => {
 
 async function loadAll() {
   await load("collectors"); // first: its subscription counts feed the subscriptions panel
-  await Promise.all(["charts", "batches", "keys", "subscriptions", "plugins", "deliveries"].map(load));
+  await Promise.all(["charts", "batches", "keys", "subscriptions", "plugins", "deliveries", "audit"].map(load));
 }
 
 function signOut(message) {
+  // An Access session ends at Access's own logout.
+  if (session?.via === "access") { location.assign("/cdn-cgi/access/logout"); return; }
+  session = null;
   sessionStorage.removeItem(TOKEN_KEY);
   $("#app").hidden = true;
   $("#logout").hidden = true;
@@ -339,16 +360,18 @@ function signOut(message) {
 
 async function signIn() {
   try {
-    await api("GET", "/admin/stats?hours=1");
+    session = await api("GET", "/admin/whoami");
   } catch (e) {
     if (e.status !== 401) signOut(`${e.code}: ${e.message}`);
-    return;
+    return false;
   }
   $("#login").hidden = true;
   $("#app").hidden = false;
   $("#logout").hidden = false;
-  $("#who").textContent = location.host;
+  document.body.dataset.role = session.role;
+  $("#who").textContent = `${session.who} · ${session.role}${session.via === "access" ? " · Cloudflare Access" : ""} · ${location.host}`;
   await loadAll();
+  return true;
 }
 
 $("#login-form").addEventListener("submit", async (ev) => {
@@ -378,4 +401,6 @@ $("#delivery-status").addEventListener("change", () => load("deliveries"));
 }
 for (const b of document.querySelectorAll("[data-refresh]")) b.addEventListener("click", () => load(b.dataset.refresh));
 
-if (sessionStorage.getItem(TOKEN_KEY)) signIn(); else signOut();
+// With a token kept, sign in with it; else Access may have signed this browser in already.
+if (sessionStorage.getItem(TOKEN_KEY)) signIn();
+else signIn().then((ok) => { if (!ok) signOut(); });

@@ -49,6 +49,8 @@ pub struct Call<'a> {
     pub params: Params,
     /// When the request arrived, Unix milliseconds.
     pub now_ms: u64,
+    /// Who is calling, on admin routes.
+    pub actor: Option<super::admin::Actor>,
 }
 
 impl Call<'_> {

@@ -11,8 +11,8 @@ use worker::Response;
 
 use super::call::{Call, Params};
 use super::{
-    admin, deliveries, events, handshakes, health, keys, page, plugin_admin, records, reviews,
-    rules, stats, subscriptions,
+    admin, audit, deliveries, events, handshakes, health, keys, page, plugin_admin, records,
+    reviews, rules, stats, subscriptions,
 };
 use crate::error::ApiError;
 
@@ -34,7 +34,8 @@ pub enum Handler {
 pub enum Access {
     /// Anyone; the handler checks what it needs (an API key, a signature, a token).
     Open,
-    /// `Authorization: Bearer <ADMIN_TOKEN>` (`admin::require_admin`).
+    /// The admin token or a Cloudflare Access identity (`admin::authorize`); a viewer
+    /// only reads.
     Admin,
 }
 
@@ -95,6 +96,8 @@ pub const ROUTES: &[RouteDef] = &[
         to!(page::uplot_style),
     ),
     r("GET", "/keys/test", Open, to!(keys::test)),
+    r("GET", "/admin/whoami", Admin, to!(audit::whoami)),
+    r("GET", "/admin/audit", Admin, to!(audit::list)),
     r("GET", "/admin/keys", Admin, to!(admin::list_keys)),
     r("POST", "/admin/keys", Admin, to!(admin::create_key)),
     r("DELETE", "/admin/keys/{id}", Admin, to!(admin::revoke_key)),
