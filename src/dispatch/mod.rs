@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod exchange;
 pub mod keys;
 pub mod plan;
+pub mod portal;
 pub mod publish;
 pub mod review;
 pub mod schedule;

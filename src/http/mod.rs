@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod keys;
 pub mod page;
 pub mod plugin_admin;
+pub mod portal;
 pub mod records;
 pub mod reviews;
 pub mod routes;
