@@ -87,7 +87,7 @@ test("the_admin_page_is_served_with_a_strict_policy", async () => {
   assert.match(html, /<title>edgehook admin<\/title>/);
   assert.doesNotMatch(html, /<script>|<style>|\sstyle=|\son[a-z]+=/, "the page holds no inline script, style or handler");
   assert.match(html, /<script src="\/admin\/page.js"><\/script>/);
-  for (const [file, type, text] of [["page.js", /^text\/javascript/, /function el\(/], ["page.css", /^text\/css/, /#key-ttl/]]) {
+  for (const [file, type, text] of [["page.js", /^text\/javascript/, /function signIn\(/], ["common.js", /^text\/javascript/, /function el\(/], ["page.css", /^text\/css/, /#key-ttl/]]) {
     const asset = await eh.fetch(`/admin/${file}`);
     assert.equal(asset.status, 200, file);
     assert.match(asset.headers.get("content-type"), type);

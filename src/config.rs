@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 
 use crate::auth::AuthConfig;
+use crate::auth::access::AdminConfig;
 use crate::collect::body::BodyKind;
 use crate::collect::cors::CorsConfig;
 use crate::collect::handshake::HandshakeConfig;
@@ -50,6 +51,9 @@ pub struct Config {
     /// Deliveries to subscribers: retry schedule, timeout, URL guard exceptions.
     #[serde(default)]
     pub dispatch: DispatchConfig,
+    /// The admin API's sign-in: Cloudflare Access and roles.
+    #[serde(default)]
+    pub admin: AdminConfig,
 }
 
 fn default_dedupe_window() -> u64 {
@@ -193,6 +197,7 @@ impl Config {
             }
         }
         self.dispatch.validate()?;
+        self.admin.validate()?;
         let mut names = HashSet::new();
         for (i, c) in self.collectors.iter_mut().enumerate() {
             let path = format!("collectors[{i}]");

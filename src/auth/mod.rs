@@ -4,6 +4,7 @@
 //! and either returns the sender's [`Identity`] or an [`AuthError`] that says which check
 //! failed, without echoing secrets or expected signatures.
 
+pub mod access;
 pub mod api_key;
 pub mod ashirt;
 pub mod github;

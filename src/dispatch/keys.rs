@@ -11,8 +11,18 @@ use crate::ids;
 
 /// The master key from the `MASTER_KEY` secret.
 pub fn master_key(env: &Env) -> Result<MasterKey, ApiError> {
-    let secret = env
-        .secret("MASTER_KEY")
+    MasterKey::parse(&master_secret(env)?)
+        .map_err(|e| ApiError::new(500, "invalid_master_key", e.0))
+}
+
+/// The bytes of the `MASTER_KEY` secret, for the keys derived from it (portal links).
+pub fn master_key_bytes(env: &Env) -> Result<[u8; 32], ApiError> {
+    super::sealed::key_bytes(&master_secret(env)?)
+        .map_err(|e| ApiError::new(500, "invalid_master_key", e.0))
+}
+
+fn master_secret(env: &Env) -> Result<String, ApiError> {
+    env.secret("MASTER_KEY")
         .map(|s| s.to_string())
         .map_err(|_| {
             ApiError::new(
@@ -20,8 +30,7 @@ pub fn master_key(env: &Env) -> Result<MasterKey, ApiError> {
                 "master_key_missing",
                 "dispatch needs the MASTER_KEY secret (base64 of 32 random bytes)",
             )
-        })?;
-    MasterKey::parse(&secret).map_err(|e| ApiError::new(500, "invalid_master_key", e.0))
+        })
 }
 
 /// The URL guard's policy for this deployment.

@@ -15,6 +15,7 @@ pub mod endpoint_object;
 pub mod exchange;
 pub mod keys;
 pub mod plan;
+pub mod portal;
 pub mod publish;
 pub mod review;
 pub mod schedule;

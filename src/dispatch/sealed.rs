@@ -27,16 +27,20 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
+/// The 32 bytes of `MASTER_KEY` (base64), for the keys derived from it.
+pub fn key_bytes(secret: &str) -> Result<[u8; 32], SealError> {
+    let bytes = STANDARD
+        .decode(secret.trim())
+        .map_err(|_| SealError("MASTER_KEY is not base64".into()))?;
+    bytes.try_into().map_err(|_| {
+        SealError("MASTER_KEY must be base64 of 32 bytes (openssl rand -base64 32)".into())
+    })
+}
+
 impl MasterKey {
     /// Parses `MASTER_KEY`: base64 of exactly 32 bytes.
     pub fn parse(secret: &str) -> Result<MasterKey, SealError> {
-        let bytes = STANDARD
-            .decode(secret.trim())
-            .map_err(|_| SealError("MASTER_KEY is not base64".into()))?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| {
-            SealError("MASTER_KEY must be base64 of 32 bytes (openssl rand -base64 32)".into())
-        })?;
-        Ok(MasterKey(Aes256Gcm::new(&key.into())))
+        Ok(MasterKey(Aes256Gcm::new(&key_bytes(secret)?.into())))
     }
 
     /// Seals `plaintext` for the row and column `context` names, with a fresh `nonce`.

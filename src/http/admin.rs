@@ -1,4 +1,7 @@
-//! The admin API's gate and its key routes: `Authorization: Bearer <ADMIN_TOKEN>`.
+//! The admin API's gate and its key routes. An admin is either the bearer of
+//! `ADMIN_TOKEN` (role `admin`, for scripts and CI) or, with `admin.access` set, the
+//! identity Cloudflare Access signed in (`Cf-Access-Jwt-Assertion`, its role from
+//! `admin.roles`: `viewer` reads, `admin` also changes).
 //!
 //! `POST /admin/keys` issues a key and shows its plaintext once; `GET /admin/keys` lists
 //! keys (never their hashes); `DELETE /admin/keys/{id}` revokes one at once.
@@ -10,10 +13,114 @@ use worker::{D1Database, Env, Request, Response};
 
 use super::call::Call;
 use super::call::{json_response, read_json};
+use crate::app::App;
+use crate::auth::access::{self, AccessConfig, Role};
 use crate::auth::api_key::{self, ApiKey, NewKey};
+use crate::auth::jwt::{self, JwtError};
+use crate::crypto::webcrypto::WebCrypto;
 use crate::error::ApiError;
 use crate::ids;
 use crate::store::api_keys;
+use crate::{auth, outbound};
+
+/// Who is calling the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The Access email, or `admin token`.
+    pub who: String,
+    /// What they may do.
+    pub role: Role,
+    /// `access` or `token`.
+    pub via: &'static str,
+}
+
+/// Who is calling: the bearer token when an `Authorization` header is sent, else the
+/// Access assertion when `admin.access` is set. Which methods the role allows is checked
+/// by the caller ([`access::may`]), so a refused change can still be audited.
+pub async fn authorize(
+    req: &Request,
+    env: &Env,
+    app: &App,
+    now_ms: u64,
+) -> Result<Actor, ApiError> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let access_config = app.config.admin.access.as_ref();
+    match (access_config, header(access::ASSERTION_HEADER)) {
+        (Some(cfg), Some(token)) if header("authorization").is_none() => {
+            signed_in(app, cfg, &token, now_ms).await
+        }
+        (Some(_), None) if header("authorization").is_none() => Err(ApiError::new(
+            401,
+            "missing_admin_token",
+            "sign in through Cloudflare Access, or send Authorization: Bearer <ADMIN_TOKEN>",
+        )),
+        _ => require_admin(req, env).map(|()| Actor {
+            who: "admin token".into(),
+            role: Role::Admin,
+            via: "token",
+        }),
+    }
+}
+
+/// The actor of an Access assertion: RS256 against the team's keys, `aud`, `iss`, `exp`
+/// (jwt::verify), then the email's role.
+async fn signed_in(
+    app: &App,
+    cfg: &AccessConfig,
+    token: &str,
+    now_ms: u64,
+) -> Result<Actor, ApiError> {
+    let team = cfg.team_url();
+    let rules = cfg.rules(&team);
+    let now = (now_ms / 1000) as i64;
+    let refused = |e: JwtError| match e {
+        JwtError::Backend(detail) => ApiError::unavailable(detail),
+        e => ApiError::new(
+            401,
+            e.code(),
+            format!("the Cloudflare Access token is refused: {}", e.message()),
+        ),
+    };
+    // The team's certs, cached per isolate like a collector's jwks_url (fetched again for
+    // a kid not cached, which is how Access's key rotation shows).
+    let url = cfg.certs_url();
+    outbound::jwks::refresh(app, &url, auth::jwks::token_kid(token).as_deref(), now).await;
+    let keys = auth::jwks::cached(&url);
+    if keys.is_empty() {
+        return Err(ApiError::unavailable(format!(
+            "no Cloudflare Access certs could be fetched from {url}"
+        )));
+    }
+    let claims = jwt::verify(&WebCrypto, &keys, &rules, token, now)
+        .await
+        .map_err(refused)?;
+    let id = access::identity(&claims)
+        .map_err(|e| ApiError::new(401, "invalid_access_token", e.to_string()))?;
+    let role = access::role(&app.config.admin.roles, &id).ok_or_else(|| {
+        ApiError::new(
+            403,
+            "no_admin_role",
+            format!("{} is signed in but admin.roles gives it no role", id.email),
+        )
+    })?;
+    Ok(Actor {
+        who: id.email,
+        role,
+        via: "access",
+    })
+}
+
+/// `403 read_only` for a viewer's change.
+pub fn read_only(actor: &Actor) -> ApiError {
+    ApiError::new(
+        403,
+        "read_only",
+        format!(
+            "{} has the viewer role, which only reads; an admin can make this change",
+            actor.who
+        ),
+    )
+}
 
 /// Checks the admin bearer token in constant time.
 pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {

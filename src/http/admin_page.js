@@ -2,41 +2,23 @@
 // its own, so the page's Content-Security-Policy allows no inline script.
 "use strict";
 const TOKEN_KEY = "edgehook.adminToken";
-const $ = (sel, root = document) => root.querySelector(sel);
 
-// Builds an element; strings become text nodes, never HTML.
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null) e.setAttribute(k, v);
-  }
-  for (const c of children.flat()) e.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
-  return e;
-}
-
-class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
-}
+// Signed in through Cloudflare Access (the edge adds the identity to every request) or
+// with the admin token kept in this tab.
+let session = null;
 
 async function api(method, path, body) {
-  const headers = { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  let data = null;
-  try { data = await r.json(); } catch { /* not JSON */ }
-  if (!r.ok) {
-    const e = data && data.error ? data.error : { code: "http_" + r.status, message: r.statusText };
-    if (r.status === 401) signOut(e.message);
-    throw new ApiError(r.status, e.code, e.message);
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.authorization = `Bearer ${token}`;
+  try {
+    return await request(method, path, body, headers);
+  } catch (e) {
+    if (e.status === 401 && session?.via !== "access") signOut(e.message);
+    throw e;
   }
-  return data;
 }
 
-const when = (t) => (t ? new Date(t * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") : "—");
-const table = (head, rows) => el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
-const list = (data, key) => (Array.isArray(data) ? data : (data && Array.isArray(data[key]) ? data[key] : []));
 
 // A 404 means this deployment has no such route (yet): say so instead of failing.
 function showFailure(section, e) {
@@ -191,6 +173,18 @@ const loaders = {
       table(["plugin", "version", "", "bytes", "modules", "uploaded", ""], rows));
   },
 
+  async audit(section) {
+    const rows = list(await api("GET", "/admin/audit?limit=50"), "entries");
+    $(".body", section).replaceChildren(rows.length === 0
+      ? el("p", { class: "note empty", "data-state": "empty" }, "No changes recorded yet. Every change tried through the admin API (keys, subscriptions, rules, plugins, retries) is listed here with who made it, when and from which address.")
+      : table(["when", "who", "role", "change", "status", "from"], rows.map((a) =>
+        el("tr", { "data-audit": String(a.id), "data-actor": a.actor },
+          el("td", {}, when(a.at)), el("td", {}, a.actor + (a.via === "access" ? "" : " (token)")), el("td", {}, a.role),
+          el("td", { class: "mono" }, `${a.method} ${a.path}`),
+          el("td", { class: a.status < 400 ? "status-delivered" : "status-failed", "data-field": "status" }, String(a.status)),
+          el("td", { class: "mono" }, a.ip ?? "—")))));
+  },
+
   async deliveries(section) {
     const status = $("#delivery-status").value;
     const data = await api("GET", `/admin/deliveries${status ? "?status=" + status : ""}`);
@@ -227,10 +221,6 @@ async function retry(d) {
   if ($("#inspector").dataset.result === d.id) await inspect(d.id);
 }
 
-const pretty = (v) => el("pre", { class: "json" }, typeof v === "string" ? v : JSON.stringify(v, null, 2));
-const headerTable = (pairs) => (pairs && pairs.length
-  ? table(["header", "value"], pairs.map(([k, v]) => el("tr", {}, el("td", { class: "mono" }, k), el("td", { class: "mono" }, v))))
-  : el("p", { class: "note" }, "none"));
 
 // The record browser: one page of a batch's records; `back` holds the earlier pages' cursors.
 async function openBatch(key, cursor, back) {
@@ -274,32 +264,7 @@ async function inspect(id) {
   try { d = await api("GET", `/admin/deliveries/${encodeURIComponent(id)}`); } catch (e) {
     box.replaceChildren(el("p", { class: "error", "data-state": "error" }, `${e.code}: ${e.message}`)); return;
   }
-  const attempts = d.attempts || [];
-  box.replaceChildren(el("div", { class: "viewer", "data-inspecting": id },
-    el("h3", {}, "Delivery ", el("span", { class: "mono" }, d.id),
-      d.status === "failed" ? el("button", { onclick: () => retry(d) }, "Retry") : "",
-      el("button", { onclick: () => { box.replaceChildren(); delete box.dataset.result; } }, "Close")),
-    table(["subscription", "event", "status", "next attempt", "last error"], [el("tr", {},
-      el("td", {}, d.subscription_name ?? d.subscription_id), el("td", {}, d.event_type),
-      el("td", { class: "status-" + d.status, "data-field": "status" }, d.status),
-      el("td", {}, d.next_attempt_at ? when(d.next_attempt_at) : "none scheduled"), el("td", { class: "mono" }, d.last_error ?? ""))]),
-    el("details", {}, el("summary", {}, "Payload"), pretty(d.payload)),
-    d.results ? el("details", {}, el("summary", {}, "Subscriber's results"), pretty(d.results)) : "",
-    attempts.length === 0 ? el("p", { class: "note empty" }, "No attempt yet: the first one is queued.") : "",
-    attempts.map((a) => {
-      const x = a.exchange;
-      return el("details", { class: "attempt", "data-attempt": String(a.attempt), open: a.attempt === attempts.length ? "" : null },
-        el("summary", {}, `Attempt ${a.attempt} · ${when(a.attempted_at)} · ${a.status_code ?? "no answer"} ${a.outcome} · ${a.duration_ms} ms`
-          + (a.retry_in_secs ? ` · retry in ${a.retry_in_secs} s` : "")),
-        a.error ? el("p", { class: "error mono" }, a.error) : "",
-        x ? [
-          el("p", { class: "note" }, "POST ", el("span", { class: "mono" }, x.url)),
-          el("h4", {}, "Request headers (secrets masked)"), headerTable(x.request_headers),
-          el("h4", {}, "Answer headers"), headerTable(x.response_headers),
-          el("h4", {}, `Answer body${x.response_cut ? " (first 4 KiB)" : ""}`),
-          x.response_body ? el("pre", { class: "json", "data-field": "response-body" }, x.response_body) : el("p", { class: "note" }, "empty"),
-        ] : el("p", { class: "note" }, "Nothing was sent on this attempt."));
-    })));
+  box.replaceChildren(deliveryView(d, { onRetry: () => retry(d), onClose: () => { box.replaceChildren(); delete box.dataset.result; } }));
   box.scrollIntoView({ block: "nearest" });
 }
 
@@ -326,10 +291,13 @@ $("#key-form").addEventListener("submit", async (ev) => {
 
 async function loadAll() {
   await load("collectors"); // first: its subscription counts feed the subscriptions panel
-  await Promise.all(["charts", "batches", "keys", "subscriptions", "plugins", "deliveries"].map(load));
+  await Promise.all(["charts", "batches", "keys", "subscriptions", "plugins", "deliveries", "audit"].map(load));
 }
 
 function signOut(message) {
+  // An Access session ends at Access's own logout.
+  if (session?.via === "access") { location.assign("/cdn-cgi/access/logout"); return; }
+  session = null;
   sessionStorage.removeItem(TOKEN_KEY);
   $("#app").hidden = true;
   $("#logout").hidden = true;
@@ -339,16 +307,18 @@ function signOut(message) {
 
 async function signIn() {
   try {
-    await api("GET", "/admin/stats?hours=1");
+    session = await api("GET", "/admin/whoami");
   } catch (e) {
     if (e.status !== 401) signOut(`${e.code}: ${e.message}`);
-    return;
+    return false;
   }
   $("#login").hidden = true;
   $("#app").hidden = false;
   $("#logout").hidden = false;
-  $("#who").textContent = location.host;
+  document.body.dataset.role = session.role;
+  $("#who").textContent = `${session.who} · ${session.role}${session.via === "access" ? " · Cloudflare Access" : ""} · ${location.host}`;
   await loadAll();
+  return true;
 }
 
 $("#login-form").addEventListener("submit", async (ev) => {
@@ -378,4 +348,6 @@ $("#delivery-status").addEventListener("change", () => load("deliveries"));
 }
 for (const b of document.querySelectorAll("[data-refresh]")) b.addEventListener("click", () => load(b.dataset.refresh));
 
-if (sessionStorage.getItem(TOKEN_KEY)) signIn(); else signOut();
+// With a token kept, sign in with it; else Access may have signed this browser in already.
+if (sessionStorage.getItem(TOKEN_KEY)) signIn();
+else signIn().then((ok) => { if (!ok) signOut(); });

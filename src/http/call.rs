@@ -28,6 +28,18 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiE
     parse_json(&bytes)
 }
 
+/// Reads a JSON body that may be left out: empty (or only whitespace) is `T::default()`,
+/// anything else is read as strictly as [`read_json`] reads.
+pub async fn read_optional_json<T: DeserializeOwned + Default>(
+    req: &mut Request,
+) -> Result<T, ApiError> {
+    let bytes = req.bytes().await.map_err(ApiError::unreadable_body)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(&bytes)
+}
+
 /// Parses a request body already read, as [`read_json`] does.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = json::parse(bytes)?;
@@ -49,6 +61,8 @@ pub struct Call<'a> {
     pub params: Params,
     /// When the request arrived, Unix milliseconds.
     pub now_ms: u64,
+    /// Who is calling, on admin routes.
+    pub actor: Option<super::admin::Actor>,
 }
 
 impl Call<'_> {

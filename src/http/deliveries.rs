@@ -1,8 +1,8 @@
 //! `GET /admin/deliveries[?status=failed&limit=50]`, the inspector's
 //! `GET /admin/deliveries/{id}` and `POST /admin/deliveries/{id}/retry`.
 
-use serde_json::json;
-use worker::Response;
+use serde_json::{Value, json};
+use worker::{Env, Response};
 
 use super::admin::{d1_failed, db};
 use super::call::Call;
@@ -42,7 +42,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
     Ok(json_response(200, &json!({ "deliveries": rows })))
 }
 
-fn unknown_result(id: &str) -> ApiError {
+pub(crate) fn unknown_result(id: &str) -> ApiError {
     ApiError::new(404, "unknown_result", format!("no delivery has id {id:?}"))
 }
 
@@ -50,8 +50,12 @@ fn unknown_result(id: &str) -> ApiError {
 /// request headers sent (secrets masked), the subscriber's status, headers and first
 /// 4 KiB of its answer, its duration and the retry it scheduled.
 pub async fn show(c: Call<'_>) -> Result<Response, ApiError> {
-    let id = c.param("id");
-    let db = db(c.env)?;
+    Ok(json_response(200, &inspected(c.env, c.param("id")).await?))
+}
+
+/// The inspector's view of delivery `id` (also the portal's).
+pub(crate) async fn inspected(env: &Env, id: &str) -> Result<Value, ApiError> {
+    let db = db(env)?;
     let result = results::get(&db, id)
         .await
         .map_err(d1_failed)?
@@ -66,12 +70,19 @@ pub async fn show(c: Call<'_>) -> Result<Response, ApiError> {
     body["attempts"] = json!(list);
     body["attempt_count"] = json!(result.attempts);
     body["subscription_name"] = json!(row.and_then(|r| r.subscription_name));
-    Ok(json_response(200, &body))
+    Ok(body)
 }
 
 /// Sends a failed delivery again, restarting the retry schedule → `202`.
 pub async fn retry(c: Call<'_>) -> Result<Response, ApiError> {
-    let (env, id, now) = (c.env, c.param("id"), c.now_secs());
+    Ok(json_response(
+        202,
+        &retry_now(c.env, c.param("id"), c.now_secs()).await?,
+    ))
+}
+
+/// Sends failed delivery `id` again (also the portal's retry); answers its row.
+pub(crate) async fn retry_now(env: &Env, id: &str, now: i64) -> Result<Value, ApiError> {
     let db = db(env)?;
     let result = results::get(&db, id)
         .await
@@ -97,5 +108,5 @@ pub async fn retry(c: Call<'_>) -> Result<Response, ApiError> {
         let _ = queue.send(message).await;
     }
     let row = results::delivery(&db, id).await.map_err(d1_failed)?;
-    Ok(json_response(202, &json!(row)))
+    Ok(json!(row))
 }

@@ -2,6 +2,7 @@
 //! hold no business rules.
 
 pub mod admin;
+pub mod audit;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod call;
@@ -13,6 +14,7 @@ pub mod hooks;
 pub mod keys;
 pub mod page;
 pub mod plugin_admin;
+pub mod portal;
 pub mod records;
 pub mod reviews;
 pub mod routes;
@@ -25,11 +27,13 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response, js_sys, web_sys};
 
 use crate::app;
+use crate::auth::access;
 use crate::collect::handshake::{Reply, ReplyBody};
 use crate::error::ApiError;
 use crate::inbound;
 use crate::log;
 use crate::observe;
+use crate::store;
 use call::Call;
 use routes::{Access, Handler};
 
@@ -105,6 +109,10 @@ impl Answer {
             Answer::Response(r) => r.status_code(),
         }
     }
+}
+
+async fn audit_change(env: &Env, entry: &store::audit::Entry) -> worker::Result<()> {
+    store::audit::insert(&env.d1("DB")?, entry).await
 }
 
 /// Serves one request: loads the app (config), routes by [`routes::ROUTES`], counts it
@@ -201,23 +209,50 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
             }
             Handler::Route(handler) => {
                 let req = Request::from(req);
-                let allowed = match m.route.access {
-                    Access::Open => Ok(()),
-                    Access::Admin => admin::require_admin(&req, env),
+                let actor = match m.route.access {
+                    Access::Open => Ok(None),
+                    Access::Admin => admin::authorize(&req, env, app, started).await.map(Some),
                 };
-                match allowed {
+                let ip = req.headers().get("cf-connecting-ip").ok().flatten();
+                let answer = match actor.clone() {
                     Err(e) => Err(e),
-                    Ok(()) => handler(Call {
+                    Ok(Some(a)) if !access::may(a.role, &method) => Err(admin::read_only(&a)),
+                    Ok(actor) => handler(Call {
                         req,
                         env,
                         app,
                         path,
                         params: m.params,
                         now_ms: started,
+                        actor,
                     })
                     .await
                     .map(Answer::Response),
+                };
+                // Every change tried by a known caller is audited, refused ones too.
+                if let Ok(Some(a)) = &actor
+                    && !matches!(method.as_str(), "GET" | "HEAD")
+                {
+                    let status = match &answer {
+                        Ok(r) => r.status(),
+                        Err(e) => e.status,
+                    };
+                    let entry = store::audit::Entry {
+                        at: started / 1000,
+                        actor: a.who.clone(),
+                        role: a.role.as_str().into(),
+                        via: a.via.into(),
+                        method: method.clone(),
+                        path: path.to_string(),
+                        route: m.route.pattern.into(),
+                        status,
+                        ip,
+                    };
+                    if let Err(e) = audit_change(env, &entry).await {
+                        fields["audit"] = json!(format!("not recorded: {e}"));
+                    }
                 }
+                answer
             }
         },
     };

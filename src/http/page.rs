@@ -19,6 +19,14 @@ pub const ADMIN_SCRIPT: &str = include_str!("admin_page.js");
 /// The admin page's style, `/admin/page.css`.
 pub const ADMIN_STYLE: &str = include_str!("admin_page.css");
 
+/// What the admin page and the portal share (element building, JSON calls, the delivery
+/// view), `/admin/common.js`.
+pub const COMMON_SCRIPT: &str = include_str!("common.js");
+/// The subscriber portal's page, `/portal/`.
+pub const PORTAL_PAGE: &str = include_str!("portal_page.html");
+/// The portal's script, `/portal/page.js`.
+pub const PORTAL_SCRIPT: &str = include_str!("portal_page.js");
+
 /// uPlot (the charts), `/admin/vendor/uplot.js`: the npm package's minified build, pinned
 /// in package.json and bundled when the worker is built, its MIT license kept at the top.
 pub const UPLOT_SCRIPT: &str = concat!(
@@ -81,7 +89,13 @@ pub async fn uplot_style(_: Call<'_>) -> Result<Response, ApiError> {
     static_file(UPLOT_STYLE, "text/css; charset=utf-8")
 }
 
-fn static_file(body: &str, content_type: &str) -> Result<Response, ApiError> {
+/// `GET /admin/common.js`.
+pub async fn common_script(_: Call<'_>) -> Result<Response, ApiError> {
+    static_file(COMMON_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// A compiled-in file with the pages' Content-Security-Policy.
+pub(crate) fn static_file(body: &str, content_type: &str) -> Result<Response, ApiError> {
     let internal = |e: worker::Error| ApiError::internal(e.to_string());
     let mut resp = Response::ok(body).map_err(internal)?;
     let headers = resp.headers_mut();

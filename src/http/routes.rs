@@ -11,8 +11,8 @@ use worker::Response;
 
 use super::call::{Call, Params};
 use super::{
-    admin, deliveries, events, handshakes, health, keys, page, plugin_admin, records, reviews,
-    rules, stats, subscriptions,
+    admin, audit, deliveries, events, handshakes, health, keys, page, plugin_admin, portal,
+    records, reviews, rules, stats, subscriptions,
 };
 use crate::error::ApiError;
 
@@ -34,7 +34,8 @@ pub enum Handler {
 pub enum Access {
     /// Anyone; the handler checks what it needs (an API key, a signature, a token).
     Open,
-    /// `Authorization: Bearer <ADMIN_TOKEN>` (`admin::require_admin`).
+    /// The admin token or a Cloudflare Access identity (`admin::authorize`); a viewer
+    /// only reads.
     Admin,
 }
 
@@ -82,6 +83,24 @@ pub const ROUTES: &[RouteDef] = &[
     r("GET", "/admin/", Open, to!(page::admin)),
     r("GET", "/admin/page.js", Open, to!(page::admin_script)),
     r("GET", "/admin/page.css", Open, to!(page::admin_style)),
+    r("GET", "/admin/common.js", Open, to!(page::common_script)),
+    r("GET", "/portal/", Open, to!(portal::page)),
+    r("GET", "/portal/page.js", Open, to!(portal::script)),
+    r("GET", "/portal/api", Open, to!(portal::overview)),
+    r(
+        "GET",
+        "/portal/api/deliveries/{id}",
+        Open,
+        to!(portal::delivery),
+    ),
+    r(
+        "POST",
+        "/portal/api/deliveries/{id}/retry",
+        Open,
+        to!(portal::retry),
+    ),
+    r("POST", "/portal/api/test", Open, to!(portal::test)),
+    r("POST", "/portal/api/rotate", Open, to!(portal::rotate)),
     r(
         "GET",
         "/admin/vendor/uplot.js",
@@ -95,6 +114,8 @@ pub const ROUTES: &[RouteDef] = &[
         to!(page::uplot_style),
     ),
     r("GET", "/keys/test", Open, to!(keys::test)),
+    r("GET", "/admin/whoami", Admin, to!(audit::whoami)),
+    r("GET", "/admin/audit", Admin, to!(audit::list)),
     r("GET", "/admin/keys", Admin, to!(admin::list_keys)),
     r("POST", "/admin/keys", Admin, to!(admin::create_key)),
     r("DELETE", "/admin/keys/{id}", Admin, to!(admin::revoke_key)),
@@ -165,6 +186,12 @@ pub const ROUTES: &[RouteDef] = &[
         "/admin/results/{id}/review",
         Admin,
         to!(reviews::review),
+    ),
+    r(
+        "POST",
+        "/admin/subscriptions/{id}/portal",
+        Admin,
+        to!(portal::create_link),
     ),
     r("GET", "/admin/rules", Admin, to!(rules::list)),
     r("PUT", "/admin/rules/{name}", Admin, to!(rules::put)),
@@ -363,6 +390,7 @@ mod tests {
                 "/admin/"
                     | "/admin/page.js"
                     | "/admin/page.css"
+                    | "/admin/common.js"
                     | "/admin/vendor/uplot.js"
                     | "/admin/vendor/uplot.css"
             );

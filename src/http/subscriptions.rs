@@ -10,7 +10,7 @@ use worker::{D1Database, Env, Response};
 
 use super::admin::{d1_failed, db};
 use super::call::Call;
-use super::call::{json_response, read_json};
+use super::call::{json_response, read_json, read_optional_json};
 use crate::app::App;
 use crate::dispatch::deliver;
 use crate::dispatch::endpoint::Endpoint;
@@ -56,7 +56,7 @@ fn check_url(app: &App, url: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::new(422, "url_refused", e.0))
 }
 
-async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, ApiError> {
+pub(crate) async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, ApiError> {
     subscriptions::get(&db(env)?, id)
         .await
         .map_err(d1_failed)?
@@ -263,7 +263,7 @@ pub async fn test(c: Call<'_>) -> Result<Response, ApiError> {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Rotation {
+pub(crate) struct Rotation {
     #[serde(default)]
     api_key: Option<String>,
     #[serde(default)]
@@ -274,17 +274,25 @@ struct Rotation {
 /// a new key, shown once; the old one keeps signing until `previous_valid_until`.
 pub async fn rotate(c: Call<'_>) -> Result<Response, ApiError> {
     let (id, now) = (c.param("id").to_string(), c.now_secs());
-    let id = id.as_str();
     let Call {
         mut req, env, app, ..
     } = c;
-    let text = req.text().await.map_err(ApiError::unreadable_body)?;
-    let input: Rotation = if text.trim().is_empty() {
-        Rotation::default()
-    } else {
-        serde_json::from_str(&text)
-            .map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))?
-    };
+    let input = read_optional_json(&mut req).await?;
+    Ok(json_response(
+        200,
+        &rotate_key(env, app, &id, input, now).await?,
+    ))
+}
+
+/// Rotates subscription `id`'s key as `input` asks (also the portal's rotation); answers
+/// the new key, shown once.
+pub(crate) async fn rotate_key(
+    env: &Env,
+    app: &App,
+    id: &str,
+    input: Rotation,
+    now: i64,
+) -> Result<Value, ApiError> {
     let grace = input
         .grace_secs
         .unwrap_or(app.config.dispatch.rotation_grace_secs);
@@ -313,11 +321,10 @@ pub async fn rotate(c: Call<'_>) -> Result<Response, ApiError> {
     subscriptions::rotate(&db(env)?, id, &new_enc, &old_enc, until, now)
         .await
         .map_err(d1_failed)?;
-    Ok(json_response(
-        200,
-        &json!({"api_key": api_key, "webhook_secret": sign::webhook_secret(&api_key),
-            "previous_valid_until": until}),
-    ))
+    Ok(
+        json!({"api_key": api_key, "webhook_secret": sign::webhook_secret(&api_key),
+        "previous_valid_until": until}),
+    )
 }
 
 /// `POST /admin/subscriptions/{id}/recover` `{"since": <Unix seconds>}`.

@@ -1,5 +1,5 @@
-//! Fetching `jwt` collectors' remote key sets (`jwks_url`) when [`crate::auth::jwks::plan`]
-//! says so: through the outbound URL guard, without following redirects, within
+//! Fetching remote key sets (a `jwt` collector's `jwks_url`, the Cloudflare Access team's
+//! certs of the admin sign-in) when [`crate::auth::jwks::plan`] says so: through the outbound URL guard, without following redirects, within
 //! [`TIMEOUT_MS`], reading at most [`jwks::MAX_SET_BYTES`]. A failure is logged and leaves
 //! the cached keys as they were.
 
@@ -33,7 +33,14 @@ pub async fn prepare(app: &App, auth: &AuthConfig, req: &InboundRequest, now: i6
         .get("authorization")
         .and_then(jwt::bearer)
         .and_then(jwks::token_kid);
-    if jwks::plan(url, kid.as_deref(), now) == Plan::UseCached {
+    refresh(app, url, kid.as_deref(), now).await;
+}
+
+/// Makes sure `url`'s set is cached as well as it can be for a token with `kid` at `now`
+/// (fetched when nothing, a stale set or no key with `kid` is cached, at most once a
+/// minute); read it with [`jwks::cached`].
+pub async fn refresh(app: &App, url: &str, kid: Option<&str>, now: i64) {
+    if jwks::plan(url, kid, now) == Plan::UseCached {
         return;
     }
     jwks::started(url, now);

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod attempts;
+pub mod audit;
 pub mod batches;
 pub mod counters;
 pub mod handshakes;

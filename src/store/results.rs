@@ -436,6 +436,21 @@ pub async fn deliveries(
     .results()
 }
 
+/// The newest deliveries of one subscription.
+pub async fn deliveries_of(
+    db: &D1Database,
+    subscription_id: &str,
+    limit: u32,
+) -> worker::Result<Vec<Delivery>> {
+    db.prepare(format!(
+        "{DELIVERY} WHERE r.subscription_id = ?1 ORDER BY r.updated_at DESC, r.id DESC LIMIT ?2"
+    ))
+    .bind(&[text(subscription_id), num(i64::from(limit))])?
+    .all()
+    .await?
+    .results()
+}
+
 /// One delivery.
 pub async fn delivery(db: &D1Database, id: &str) -> worker::Result<Option<Delivery>> {
     db.prepare(format!("{DELIVERY} WHERE r.id = ?1"))
