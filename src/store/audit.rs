@@ -1,5 +1,5 @@
 //! Table `audit_log`: who changed what through the admin API, when, from where
-//! (migration 0011).
+//! (migration 0012).
 
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, wasm_bindgen::JsValue};
