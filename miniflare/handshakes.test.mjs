@@ -25,6 +25,8 @@ before(async () => {
       collectors: [
         { name: "slack", auth: hmacAuth, handshake: "slack" },
         { name: "zoom", auth: hmacAuth, handshake: { provider: "zoom", secrets: ["ZOOM_SECRET_TOKEN"] } },
+        // No secrets of its own: keyed by the one the collector verifies Zoom with.
+        { name: "zoom-keyed-by-auth", auth: { scheme: "hmac", secrets: ["ZOOM_SECRET_TOKEN"] }, handshake: "zoom" },
         { name: "meta", auth: hmacAuth, handshake: { provider: "meta", secrets: ["META_VERIFY_TOKEN"] } },
         { name: "x", auth: hmacAuth, handshake: { provider: "x", secrets: ["X_CONSUMER_SECRET"] } },
         { name: "dropbox", auth: hmacAuth, handshake: "dropbox" },
@@ -81,6 +83,9 @@ test("zoom_endpoint_url_validation_answers_the_hmac_of_the_plain_token", async (
   // Zoom's documented check: encryptedToken = hex HMAC-SHA256(secret token, plainToken).
   const encryptedToken = createHmac("sha256", SECRETS.ZOOM_SECRET_TOKEN).update(body.payload.plainToken).digest("hex");
   assert.deepEqual(await r.json(), { plainToken: "qgg8vlvZRS6UYooatFL8Aw", encryptedToken });
+  const byAuth = await post("zoom-keyed-by-auth", body, { key: SECRETS.ZOOM_SECRET_TOKEN });
+  assert.equal(byAuth.status, 200);
+  assert.deepEqual(await byAuth.json(), { plainToken: "qgg8vlvZRS6UYooatFL8Aw", encryptedToken });
   const forged = await post("zoom", body, { key: null });
   assert.equal(forged.status, 400);
   assert.equal((await forged.json()).error.code, "missing_header");

@@ -238,7 +238,8 @@ impl Config {
             }
             c.auth.validate(&format!("{path}.auth"))?;
             if let Some(h) = &c.handshake {
-                h.validate(&format!("{path}.handshake"))?;
+                let auth_secrets = c.auth.secret_refs("auth").len();
+                h.validate(&format!("{path}.handshake"), auth_secrets)?;
             }
             if let Some(cors) = &mut c.cors {
                 cors.validate(&format!("{path}.cors"))?;

@@ -107,8 +107,16 @@ impl Provider {
     }
 
     /// Whether the handshake is keyed by a secret (`secrets` required).
-    fn needs_secret(self) -> bool {
+    fn keyed(self) -> bool {
         matches!(self, Provider::Zoom | Provider::Meta | Provider::X)
+    }
+
+    /// Whether its key is a secret of its own, not the one the provider signs with
+    /// (Meta's verify token is not the app secret; Zoom's secret token and X's consumer
+    /// secret are what their signatures are keyed by, so the collector's `auth` secrets
+    /// serve when the handshake names none).
+    fn own_secret(self) -> bool {
+        self == Provider::Meta
     }
 
     /// Whether the handshake gives a secret that later requests are verified with.
@@ -170,15 +178,23 @@ impl HandshakeConfig {
         }
     }
 
-    /// Checks the secrets a provider needs are named; `path` is `collectors[i].handshake`.
-    pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
+    /// Checks the secrets a provider needs are named; `path` is `collectors[i].handshake`,
+    /// `auth_secrets` how many secrets the collector's `auth` names (Zoom's and X's
+    /// handshakes fall back on them).
+    pub fn validate(&self, path: &str, auth_secrets: usize) -> Result<(), ConfigError> {
         let provider = self.provider();
-        if provider.needs_secret() && self.secrets().is_empty() {
-            return Err(ConfigError(format!(
-                "{path}: {}'s handshake is keyed by a secret: write {{ provider = \"{}\", secrets = [\"NAME\"] }}",
-                provider.name(),
-                provider.name()
-            )));
+        let name = provider.name();
+        if provider.keyed() && self.secrets().is_empty() {
+            if provider.own_secret() {
+                return Err(ConfigError(format!(
+                    "{path}: {name}'s handshake is keyed by its verify token: write {{ provider = \"{name}\", secrets = [\"NAME\"] }}"
+                )));
+            }
+            if auth_secrets == 0 {
+                return Err(ConfigError(format!(
+                    "{path}: {name}'s handshake is keyed by the provider's secret: name it in auth.secrets or write {{ provider = \"{name}\", secrets = [\"NAME\"] }}"
+                )));
+            }
         }
         for (i, name) in self.secrets().iter().enumerate() {
             let ok =
@@ -521,7 +537,15 @@ pub async fn recognise<C: Crypto, K: ApiKeyStore>(
     let Some(provider) = of_collector(config, collector.auth.scheme()) else {
         return Ok(None);
     };
-    let secrets = secret_values(config, cx.secrets);
+    let mut secrets = secret_values(config, cx.secrets);
+    if secrets.is_empty() && provider.keyed() {
+        // Zoom, X: keyed by the secret the collector verifies their signatures with.
+        let names = collector.auth.secret_refs("auth");
+        secrets = names
+            .iter()
+            .filter_map(|(_, n)| cx.secrets.get(n))
+            .collect();
+    }
     let Some(handshake) = detect(provider, req, &secrets)? else {
         return Ok(None);
     };
@@ -552,7 +576,7 @@ pub fn check_kept(stored: &str, given: &str) -> Result<(), ApiError> {
 pub fn of_collector(handshake: Option<&HandshakeConfig>, scheme: &str) -> Option<Provider> {
     handshake
         .map(HandshakeConfig::provider)
-        .or_else(|| Provider::of_scheme(scheme).filter(|p| !p.needs_secret()))
+        .or_else(|| Provider::of_scheme(scheme).filter(|p| !p.own_secret()))
 }
 
 /// The values of a handshake's secrets.
@@ -796,13 +820,22 @@ mod tests {
         );
         let c: HandshakeConfig = serde_json::from_value(json!("zoom")).unwrap();
         assert!(
-            c.validate("collectors[0].handshake")
+            c.validate("collectors[0].handshake", 0)
                 .unwrap_err()
                 .0
                 .starts_with("collectors[0].handshake: zoom")
         );
+        assert_eq!(c.validate("collectors[0].handshake", 1), Ok(()));
+        let meta: HandshakeConfig = serde_json::from_value(json!("meta")).unwrap();
+        assert!(
+            meta.validate("h", 1)
+                .unwrap_err()
+                .0
+                .contains("verify token")
+        );
         assert_eq!(of_collector(None, "slack"), Some(Provider::Slack));
-        assert_eq!(of_collector(None, "zoom"), None);
+        assert_eq!(of_collector(None, "zoom"), Some(Provider::Zoom));
+        assert_eq!(of_collector(None, "meta"), None);
         assert_eq!(of_collector(None, "hmac"), None);
     }
 }
