@@ -111,7 +111,7 @@ fn signed(body: &str, key: &str) -> InboundRequest {
 fn status_and_code(req: &InboundRequest, collector: &str) -> (u16, &'static str) {
     let c = config();
     let e = accept(c.collector(collector).unwrap(), &secrets(), req, "01ID", 0).unwrap_err();
-    (e.status, e.code)
+    (e.status(), e.code.as_str())
 }
 
 #[test]
@@ -252,7 +252,7 @@ fn jwt_collector_defaults_iss_and_aud_to_its_url() {
         now_ms,
     )
     .unwrap_err();
-    assert_eq!((e.status, e.code), (401, "invalid_issuer"));
+    assert_eq!((e.status(), e.code.as_str()), (401, "invalid_issuer"));
     let none = with_headers(&[]);
     let e = accept(
         c.collector("portal").unwrap(),
@@ -262,7 +262,7 @@ fn jwt_collector_defaults_iss_and_aud_to_its_url() {
         now_ms,
     )
     .unwrap_err();
-    assert_eq!((e.status, e.code), (400, "missing_header"));
+    assert_eq!((e.status(), e.code.as_str()), (400, "missing_header"));
 }
 
 #[test]
@@ -274,10 +274,13 @@ fn api_key_collector_requires_a_valid_scoped_key() {
     let bearer = with_headers(&[("authorization", &format!("Bearer {KEY}"))]);
     assert!(accept(scraper, &secrets(), &bearer, "01ID", 5_000_000).is_ok());
     let expired = accept(scraper, &secrets(), &ok, "01ID", 10_000_000).unwrap_err();
-    assert_eq!((expired.status, expired.code), (401, "expired_key"));
+    assert_eq!(
+        (expired.status(), expired.code.as_str()),
+        (401, "expired_key")
+    );
     let unknown = with_headers(&[("x-apikey", "ehk_nope")]);
     let e = accept(scraper, &secrets(), &unknown, "01ID", 5_000_000).unwrap_err();
-    assert_eq!((e.status, e.code), (401, "unknown_key"));
+    assert_eq!((e.status(), e.code.as_str()), (401, "unknown_key"));
 }
 
 #[test]
@@ -297,7 +300,11 @@ fn json_nested_to_128_levels_is_read_and_deeper_is_refused_as_invalid_json() {
     }
     for depth in [129, 100_000] {
         let e = accept(open, &secrets(), &nested(depth), "01ID", 0).unwrap_err();
-        assert_eq!((e.status, e.code), (400, "invalid_json"), "{depth}");
+        assert_eq!(
+            (e.status(), e.code.as_str()),
+            (400, "invalid_json"),
+            "{depth}"
+        );
         assert!(
             e.message.contains("nested deeper than 128 levels"),
             "{}",
@@ -319,7 +326,7 @@ fn a_member_name_given_twice_is_refused_with_its_pointer_whatever_the_path() {
         req.body = body.as_bytes().to_vec();
         let e = accept(c.collector(collector).unwrap(), &secrets(), &req, "01ID", 0).unwrap_err();
         assert_eq!(
-            (e.status, e.code),
+            (e.status(), e.code.as_str()),
             (400, "duplicate_key"),
             "{collector} {body:?}"
         );

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::HeaderMap;
 
 /// Every issued key starts with this.
@@ -100,19 +100,15 @@ impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> ApiError {
         match e {
             KeyError::Missing => ApiError::new(
-                400,
-                "missing_header",
+                ErrorCode::MissingHeader,
                 "send the API key as X-ApiKey: <key> or Authorization: Bearer <key>",
             ),
-            KeyError::Unknown => ApiError::new(401, "unknown_key", "the API key is not known"),
-            KeyError::Revoked => ApiError::new(401, "revoked_key", "the API key was revoked"),
-            KeyError::Expired => ApiError::new(401, "expired_key", "the API key has expired"),
-            KeyError::NotYetValid => {
-                ApiError::new(401, "key_not_yet_valid", "the API key is not valid yet")
-            }
+            KeyError::Unknown => ErrorCode::UnknownKey.into(),
+            KeyError::Revoked => ErrorCode::RevokedKey.into(),
+            KeyError::Expired => ErrorCode::ExpiredKey.into(),
+            KeyError::NotYetValid => ErrorCode::KeyNotYetValid.into(),
             KeyError::MissingScope(s) => ApiError::new(
-                403,
-                "insufficient_scope",
+                ErrorCode::InsufficientScope,
                 format!("the API key lacks the `{s}` scope"),
             ),
             KeyError::Store(m) => ApiError::unavailable(format!("key lookup failed: {m}")),
@@ -204,7 +200,7 @@ pub struct NewKey {
 impl NewKey {
     /// Validates the request; returns `(not_before, not_after)`.
     pub fn validity(&self, now: i64) -> Result<(i64, i64), ApiError> {
-        let bad = |m: String| ApiError::new(422, "invalid_request", m);
+        let bad = |m: String| ApiError::new(ErrorCode::InvalidRequest, m);
         let name = self.name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(bad("`name` must be 1 to 200 characters".into()));
@@ -307,8 +303,8 @@ mod tests {
         };
         assert_eq!(nk(None).validity(100).unwrap(), (100, 100 + 30 * 86_400));
         assert_eq!(nk(Some(365)).validity(0).unwrap().1, 365 * 86_400);
-        assert_eq!(nk(Some(366)).validity(0).unwrap_err().status, 422);
-        assert_eq!(nk(Some(0)).validity(0).unwrap_err().status, 422);
+        assert_eq!(nk(Some(366)).validity(0).unwrap_err().status(), 422);
+        assert_eq!(nk(Some(0)).validity(0).unwrap_err().status(), 422);
         let mut bad = nk(None);
         bad.scopes = vec!["Has Space".into()];
         assert!(bad.validity(0).unwrap_err().message.contains("scopes[0]"));

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::keys::{JwtKey, KeyMaterial};
 use crate::crypto::{Crypto, CryptoError, hmac_matches_any};
+use crate::error::ErrorCode;
 
 /// Clock leeway for `iat`, `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 60;
@@ -70,21 +71,21 @@ impl From<CryptoError> for JwtError {
 
 impl JwtError {
     /// The stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            JwtError::Malformed(_) => "malformed_token",
-            JwtError::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
-            JwtError::WrongType => "invalid_token_type",
-            JwtError::UnknownKey => "unknown_key",
-            JwtError::InvalidSignature => "invalid_signature",
-            JwtError::MissingClaim(_) => "missing_claim",
-            JwtError::Expired => "expired_token",
-            JwtError::NotYetValid => "token_not_yet_valid",
-            JwtError::IssuedInFuture => "issued_in_future",
-            JwtError::LifetimeTooLong(_) => "lifetime_too_long",
-            JwtError::WrongIssuer => "invalid_issuer",
-            JwtError::WrongAudience => "invalid_audience",
-            JwtError::Backend(_) => "unavailable",
+            JwtError::Malformed(_) => ErrorCode::MalformedToken,
+            JwtError::AlgorithmNotAllowed(_) => ErrorCode::AlgorithmNotAllowed,
+            JwtError::WrongType => ErrorCode::InvalidTokenType,
+            JwtError::UnknownKey => ErrorCode::UnknownKey,
+            JwtError::InvalidSignature => ErrorCode::InvalidSignature,
+            JwtError::MissingClaim(_) => ErrorCode::MissingClaim,
+            JwtError::Expired => ErrorCode::ExpiredToken,
+            JwtError::NotYetValid => ErrorCode::TokenNotYetValid,
+            JwtError::IssuedInFuture => ErrorCode::IssuedInFuture,
+            JwtError::LifetimeTooLong(_) => ErrorCode::LifetimeTooLong,
+            JwtError::WrongIssuer => ErrorCode::InvalidIssuer,
+            JwtError::WrongAudience => ErrorCode::InvalidAudience,
+            JwtError::Backend(_) => ErrorCode::Unavailable,
         }
     }
 

@@ -21,7 +21,7 @@ use self::jwt::{JwtError, JwtRules};
 use self::keys::Keyring;
 use crate::config::{ConfigError, Secrets};
 use crate::crypto::{Crypto, CryptoError};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::InboundRequest;
 
 /// A collector's `auth` table, tagged by `scheme`.
@@ -327,24 +327,17 @@ impl From<CryptoError> for AuthError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> ApiError {
         match e {
-            AuthError::MissingHeader(h) => {
-                ApiError::new(400, "missing_header", format!("the {h} header is required"))
-            }
-            AuthError::Malformed(m) => ApiError::new(401, "malformed_signature", m),
-            AuthError::InvalidSignature => ApiError::new(
-                401,
-                "invalid_signature",
-                "the signature does not match the body for any of the collector's secrets",
+            AuthError::MissingHeader(h) => ApiError::new(
+                ErrorCode::MissingHeader,
+                format!("the {h} header is required"),
             ),
+            AuthError::Malformed(m) => ApiError::new(ErrorCode::MalformedSignature, m),
+            AuthError::InvalidSignature => ErrorCode::InvalidSignature.into(),
             AuthError::Backend(m) => {
                 ApiError::unavailable(format!("authentication is unavailable: {m}"))
             }
-            AuthError::TimestampOutOfTolerance => ApiError::new(
-                401,
-                "timestamp_out_of_tolerance",
-                "the signed timestamp is too far from the current time",
-            ),
-            AuthError::Jwt(e) => ApiError::new(401, e.code(), e.message()),
+            AuthError::TimestampOutOfTolerance => ErrorCode::TimestampOutOfTolerance.into(),
+            AuthError::Jwt(e) => ApiError::new(e.code(), e.message()),
             AuthError::Key(e) => e.into(),
         }
     }

@@ -8,7 +8,7 @@
 //! since answering `duplicate` would tell the sender a body was stored that never was.
 
 use crate::crypto::{Crypto, CryptoError};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::HeaderMap;
 
 /// Longest id accepted.
@@ -31,8 +31,7 @@ pub fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let k = raw.trim();
     if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) {
         return Err(ApiError::new(
-            400,
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             format!(
                 "webhook-id / Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters"
             ),
@@ -84,12 +83,7 @@ pub fn repeat(first_digest: Option<&str>, body_digest: &str, queued: bool) -> Re
 
 /// `422 idempotency_key_reused`.
 pub fn reused() -> ApiError {
-    ApiError::new(
-        422,
-        "idempotency_key_reused",
-        "this webhook id (webhook-id / Idempotency-Key) was first sent with a different body; \
-         nothing was stored: send a new body under a new id",
-    )
+    ErrorCode::IdempotencyKeyReused.into()
 }
 
 #[cfg(test)]
@@ -135,7 +129,10 @@ mod tests {
         assert_eq!(repeat(None, &b, true), Repeat::Duplicate);
         assert_eq!(repeat(None, &b, false), Repeat::InProgress);
         let e = reused();
-        assert_eq!((e.status, e.code), (422, "idempotency_key_reused"));
+        assert_eq!(
+            (e.status(), e.code.as_str()),
+            (422, "idempotency_key_reused")
+        );
     }
 
     #[test]
@@ -144,7 +141,7 @@ mod tests {
         for bad in ["", "  ", "a b", "caf\u{e9}", long.as_str()] {
             let e = key(&headers(&[("idempotency-key", bad)])).unwrap_err();
             assert_eq!(
-                (e.status, e.code),
+                (e.status(), e.code.as_str()),
                 (400, "invalid_idempotency_key"),
                 "{bad:?}"
             );

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::json;
 use crate::time::Utc;
 
@@ -80,11 +80,7 @@ pub fn require_json_content_type(content_type: Option<&str>) -> Result<(), ApiEr
     if is_json {
         Ok(())
     } else {
-        Err(ApiError::new(
-            415,
-            "unsupported_media_type",
-            "the body must be JSON sent with Content-Type: application/json",
-        ))
+        Err(ErrorCode::UnsupportedMediaType.into())
     }
 }
 
@@ -221,7 +217,7 @@ mod tests {
     #[test]
     fn malformed_json_is_400() {
         let e = parse_payload(b"{\"a\":").unwrap_err();
-        assert_eq!((e.status, e.code), (400, "invalid_json"));
+        assert_eq!((e.status(), e.code), (400, ErrorCode::InvalidJson));
     }
 
     #[test]
@@ -234,7 +230,7 @@ mod tests {
             Some("text/plain"),
             Some("application/x-www-form-urlencoded"),
         ] {
-            assert_eq!(require_json_content_type(bad).unwrap_err().status, 415);
+            assert_eq!(require_json_content_type(bad).unwrap_err().status(), 415);
         }
     }
 }

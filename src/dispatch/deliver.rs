@@ -18,7 +18,7 @@ use super::sign::{self, Signed};
 use super::url_guard::{self, UrlPolicy};
 use super::{DeliveryMessage, RULE_MATCHED, actions, schedule};
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::outbound::with_timeout;
 use crate::ids;
 use crate::json;
@@ -36,14 +36,8 @@ pub fn master_key(env: &Env) -> Result<MasterKey, ApiError> {
     let secret = env
         .secret("MASTER_KEY")
         .map(|s| s.to_string())
-        .map_err(|_| {
-            ApiError::new(
-                500,
-                "master_key_missing",
-                "dispatch needs the MASTER_KEY secret (base64 of 32 random bytes)",
-            )
-        })?;
-    MasterKey::parse(&secret).map_err(|e| ApiError::new(500, "invalid_master_key", e.0))
+        .map_err(|_| ApiError::from(ErrorCode::MasterKeyMissing))?;
+    MasterKey::parse(&secret).map_err(|e| ApiError::new(ErrorCode::InvalidMasterKey, e.0))
 }
 
 /// The URL guard's policy for this deployment.
@@ -560,7 +554,7 @@ pub async fn test(
     now: i64,
 ) -> Result<Value, ApiError> {
     let url = url_guard::check(&s.subscription.url, &policy(app))
-        .map_err(|e| ApiError::new(422, "url_refused", e.0))?;
+        .map_err(|e| ApiError::new(ErrorCode::UrlRefused, e.0))?;
     let master = master_key(env)?;
     let key = master
         .open(&s.api_key_enc, &api_key_context(&s.subscription.id))

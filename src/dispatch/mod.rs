@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The `dispatch` section of the config.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -136,7 +136,7 @@ pub struct SubscriptionPatch {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(422, "invalid_request", message)
+    ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
 /// Whether `t` is a valid event type: 1–128 of `A-Z a-z 0-9 . _ : -`.

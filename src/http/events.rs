@@ -13,7 +13,7 @@ use crate::auth::jwt::{self, JwtError};
 use crate::crypto::webcrypto::WebCrypto;
 use crate::dispatch::deliver::{self, jwt_secret_context, master_key, result_url};
 use crate::dispatch::{self, classify, service_token};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::HeaderMap;
 use crate::store::api_keys::D1Keys;
 use crate::store::results::{self, ResultRecord, Update};
@@ -48,18 +48,13 @@ pub async fn publish(
     require_publisher(&req, env, (now_ms / 1000) as i64).await?;
     if !dispatch::valid_event_type(event_type) {
         return Err(ApiError::new(
-            404,
-            "invalid_event_type",
+            ErrorCode::InvalidEventType,
             format!("{event_type:?} is not an event type (1-128 of A-Z a-z 0-9 . _ : -)"),
         ));
     }
     let payload: Value = read_json(&mut req).await?;
     let Value::Object(payload) = payload else {
-        return Err(ApiError::new(
-            422,
-            "invalid_event",
-            "an event payload is a JSON object",
-        ));
+        return Err(ErrorCode::InvalidEvent.into());
     };
     let (event_id, published) =
         deliver::publish(env, &db(env)?, event_type, &payload, now_ms).await?;
@@ -86,7 +81,7 @@ async fn load(env: &Env, id: &str) -> Result<ResultRecord, ApiError> {
     results::get(&db(env)?, id)
         .await
         .map_err(d1_failed)?
-        .ok_or_else(|| ApiError::new(404, "unknown_result", format!("no result has id {id:?}")))
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownResult, format!("no result has id {id:?}")))
 }
 
 /// `GET /results/{id}` (admin or publish key): the result with its attempts.
@@ -105,7 +100,7 @@ struct ResultPatch {
 fn token_error(e: JwtError) -> ApiError {
     match e {
         JwtError::Backend(m) => ApiError::unavailable(m),
-        other => ApiError::new(401, other.code(), other.message()),
+        other => ApiError::new(other.code(), other.message()),
     }
 }
 
@@ -119,16 +114,14 @@ pub async fn patch(mut req: Request, env: &Env, id: &str, now: i64) -> Result<Re
         .flatten()
         .ok_or_else(|| {
             ApiError::new(
-                400,
-                "missing_header",
+                ErrorCode::MissingHeader,
                 "send Authorization: JWT <service-account token>",
             )
         })?;
     let token = jwt::bearer(&header)
         .ok_or_else(|| {
             ApiError::new(
-                401,
-                "malformed_token",
+                ErrorCode::MalformedToken,
                 "expected Authorization: JWT <token>",
             )
         })?
@@ -140,8 +133,7 @@ pub async fn patch(mut req: Request, env: &Env, id: &str, now: i64) -> Result<Re
         .map_err(d1_failed)?
         .ok_or_else(|| {
             ApiError::new(
-                401,
-                "unknown_key",
+                ErrorCode::UnknownKey,
                 "the token's issuer is not a service account",
             )
         })?;
@@ -153,22 +145,14 @@ pub async fn patch(mut req: Request, env: &Env, id: &str, now: i64) -> Result<Re
         .map_err(token_error)?;
     let result = load(env, id).await?;
     if result.subscription_id != owner {
-        return Err(ApiError::new(
-            403,
-            "not_result_owner",
-            "this service account's subscription does not own the result",
-        ));
+        return Err(ErrorCode::NotResultOwner.into());
     }
     let input: ResultPatch = read_json(&mut req).await?;
     if !nonces::use_once(&db, &claims.jti, &issuer, claims.exp + jwt::LEEWAY_SECS)
         .await
         .map_err(d1_failed)?
     {
-        return Err(ApiError::new(
-            401,
-            "replayed_token",
-            "this token (jti) was already used",
-        ));
+        return Err(ErrorCode::ReplayedToken.into());
     }
     let results_value = Value::Object(input.results);
     let matched = classify::matched_rules(&results_value);

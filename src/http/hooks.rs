@@ -15,7 +15,7 @@ use crate::collect::idempotency::{self, CLAIM_SECS, Repeat};
 use crate::collect::record::{QueuedRecord, original_spill_key, spill_key};
 use crate::config::Collector;
 use crate::crypto::webcrypto::WebCrypto;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
 use crate::log;
@@ -67,8 +67,7 @@ pub async fn handle(
 ) -> Result<HookAnswer, ApiError> {
     let collector = app.config.collector(target.collector).ok_or_else(|| {
         ApiError::new(
-            404,
-            "unknown_collector",
+            ErrorCode::UnknownCollector,
             format!("no collector is named {:?}", target.collector),
         )
     })?;
@@ -141,15 +140,7 @@ pub async fn handle(
                         "duplicate",
                     )),
                     Repeat::Reused => Err(idempotency::reused()),
-                    Repeat::InProgress => {
-                        let mut e = ApiError::new(
-                            409,
-                            "duplicate_in_progress",
-                            "a webhook with this id is being accepted right now; retry to learn its outcome",
-                        );
-                        e.retry_after = Some(5);
-                        Err(e)
-                    }
+                    Repeat::InProgress => Err(ErrorCode::DuplicateInProgress.into()),
                 };
             }
             Some(key.key)
@@ -233,7 +224,7 @@ async fn read_body(
     collector: &Collector,
 ) -> Result<Vec<u8>, ApiError> {
     let unreadable = |e: &dyn std::fmt::Debug| {
-        ApiError::new(400, "bad_request", format!("unreadable body: {e:?}"))
+        ApiError::new(ErrorCode::BadRequest, format!("unreadable body: {e:?}"))
     };
     let declared = content_length.and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {

@@ -25,7 +25,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request, Response, js_sys, web_sys};
 
 use crate::app;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound;
 use crate::json;
 use crate::log;
@@ -48,9 +48,10 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiE
     let bytes = req
         .bytes()
         .await
-        .map_err(|e| ApiError::new(400, "bad_request", format!("unreadable body: {e}")))?;
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("unreadable body: {e}")))?;
     let value = json::parse(&bytes)?;
-    serde_json::from_value(value).map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))
 }
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
@@ -107,7 +108,7 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     if path.starts_with(bench::PREFIX) {
         return match bench::handle(Request::from(req), env).await {
             Ok(resp) => resp.into(),
-            Err(e) => raw_json_response(e.status, &e.body(), e.retry_after),
+            Err(e) => raw_json_response(e.status(), &e.body(), e.retry_after()),
         };
     }
     let started = worker::Date::now().as_millis();
@@ -159,9 +160,9 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     let (answer, error_code, retry_after) = match result {
         Ok(answer) => (answer, None, None),
         Err(e) => (
-            Answer::Json(e.status, e.body()),
+            Answer::Json(e.status(), e.body()),
             Some(e.code),
-            e.retry_after,
+            e.retry_after(),
         ),
     };
     let status = answer.status();
@@ -229,11 +230,11 @@ async fn route(
                 }
                 (RouteId::AdminStats, _) => match req.url() {
                     Ok(url) => stats::stats(&url, env, app, now_secs as u64).await,
-                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                    Err(e) => Err(ApiError::new(ErrorCode::BadRequest, e.to_string())),
                 },
                 (RouteId::AdminBatches, _) => match req.url() {
                     Ok(url) => stats::list_batches(&url, env).await,
-                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                    Err(e) => Err(ApiError::new(ErrorCode::BadRequest, e.to_string())),
                 },
                 (RouteId::AdminSubscriptions, "POST") => {
                     subscriptions::create(req, env, app, now_secs).await
@@ -262,7 +263,7 @@ async fn route(
                 }
                 (RouteId::AdminDeliveries, _) => match req.url() {
                     Ok(url) => deliveries::list(&url, env).await,
-                    Err(e) => Err(ApiError::new(400, "bad_request", e.to_string())),
+                    Err(e) => Err(ApiError::new(ErrorCode::BadRequest, e.to_string())),
                 },
                 (RouteId::AdminDeliveryRetry, _) => {
                     let id = m.params.get("id").unwrap_or_default();

@@ -7,7 +7,7 @@ use worker::{Env, Request, Response};
 use super::admin::{d1_failed, db};
 use super::{json_response, read_json};
 use crate::dispatch::{self, Action, Rule};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::rules;
 
 #[derive(Debug, Deserialize)]
@@ -26,8 +26,7 @@ fn yes() -> bool {
 pub async fn put(mut req: Request, env: &Env, name: &str, now: i64) -> Result<Response, ApiError> {
     if !dispatch::valid_event_type(name) {
         return Err(ApiError::new(
-            422,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("{name:?} is not a rule name (1-128 of A-Z a-z 0-9 . _ : -)"),
         ));
     }

@@ -7,12 +7,12 @@ use worker::{Env, Response};
 use super::admin::{d1_failed, db};
 use super::{json_response, observe};
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{self, SCOPE_COLLECTOR};
 use crate::store::{batches, counters, result_stats};
 
 fn invalid_query(message: String) -> ApiError {
-    ApiError::new(400, "invalid_query", message)
+    ApiError::new(ErrorCode::InvalidQuery, message)
 }
 
 /// The value of query parameter `name`; refuses unknown parameters, so a typo is not

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::auth::Identity;
 use crate::config::{ConfigError, Secrets};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::InboundRequest;
 pub use plugin::{NoPlugins, PluginCaller, PluginReply, PluginTarget};
 
@@ -75,14 +75,10 @@ pub enum StepError {
 impl From<StepError> for ApiError {
     fn from(e: StepError) -> ApiError {
         match e {
-            StepError::ClaimMismatch(m) => ApiError::new(403, "claim_mismatch", m),
-            StepError::Filtered(m) => ApiError::new(422, "filtered", m),
-            StepError::PluginRejected(m) => ApiError::new(422, "rejected_by_plugin", m),
-            StepError::PluginFailed(m) => {
-                let mut e = ApiError::unavailable(m);
-                e.code = "plugin_unavailable";
-                e
-            }
+            StepError::ClaimMismatch(m) => ApiError::new(ErrorCode::ClaimMismatch, m),
+            StepError::Filtered(m) => ApiError::new(ErrorCode::Filtered, m),
+            StepError::PluginRejected(m) => ApiError::new(ErrorCode::RejectedByPlugin, m),
+            StepError::PluginFailed(m) => ApiError::new(ErrorCode::PluginUnavailable, m),
         }
     }
 }
