@@ -44,7 +44,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
         if let Some(flush) = http::observe::scheduled_flush(&env) {
             Context::new(ctx).wait_until(flush);
         }
-        Ok(resp.into())
+        resp.map(Into::into)
     })
 }
 

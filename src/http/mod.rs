@@ -33,11 +33,10 @@ use routes::RouteId;
 
 /// A JSON response.
 pub fn json_response(status: u16, body: &Value) -> Response {
-    let text = body.to_string();
-    let mut resp = Response::ok(text)
-        .map(|r| r.with_status(status))
-        .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable!()));
-    let _ = resp.headers_mut().set("content-type", "application/json");
+    let resp = Response::builder()
+        .with_status(status)
+        .fixed(body.to_string().into_bytes());
+    let _ = resp.headers().set("content-type", "application/json");
     resp
 }
 
@@ -56,8 +55,14 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiE
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
 /// header object cross into JS, nothing else. The collector route and every error answer
-/// this way; other routes build a [`Response`] and are converted.
-fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web_sys::Response {
+/// this way; other routes build a [`Response`] and are converted. Fails only if the runtime
+/// refuses to build a Response; the caller rejects the request then (the runtime answers
+/// 500) rather than answering something else.
+fn raw_json_response(
+    status: u16,
+    body: &Value,
+    retry_after: Option<u32>,
+) -> Result<web_sys::Response, JsValue> {
     thread_local! {
         // The runtime copies init headers into each Response, so one object serves all.
         static JSON_HEADERS: JsValue = {
@@ -79,7 +84,6 @@ fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web
         }
     }
     web_sys::Response::new_with_opt_str_and_init(Some(&body.to_string()), &init)
-        .unwrap_or_else(|_| web_sys::Response::new().unwrap_or_else(|_| unreachable!()))
 }
 
 /// What a route answered: JSON (the collector route, errors) or a [`Response`] (the rest).
@@ -101,13 +105,17 @@ impl Answer {
 /// and logs one line (request id, method, route pattern, collector, outcome, status,
 /// duration). The collector route reads the runtime's request directly (only the headers
 /// its checks need, never `request.cf`); the other routes get a [`Request`].
-pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::Response {
+pub async fn serve(
+    req: web_sys::Request,
+    env: &Env,
+    ctx: &JsValue,
+) -> Result<web_sys::Response, JsValue> {
     let url = req.url();
     let (path, query) = inbound::split_url(&url);
     #[cfg(feature = "bench")]
     if path.starts_with(bench::PREFIX) {
         return match bench::handle(Request::from(req), env).await {
-            Ok(resp) => resp.into(),
+            Ok(resp) => Ok(resp.into()),
             Err(e) => raw_json_response(e.status(), &e.body(), e.retry_after()),
         };
     }
@@ -187,7 +195,7 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     log::emit(fields);
     match answer {
         Answer::Json(status, body) => raw_json_response(status, &body, retry_after),
-        Answer::Response(resp) => resp.into(),
+        Answer::Response(resp) => Ok(resp.into()),
     }
 }
 
