@@ -23,16 +23,9 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
 pub const MAX_BODY_BYTES_LIMIT: u64 = 100 * 1_048_576;
 
 /// A configuration problem, naming the key it is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 fn at(path: impl std::fmt::Display, msg: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("{path}: {msg}"))

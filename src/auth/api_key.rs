@@ -78,41 +78,49 @@ impl ApiKey {
 }
 
 /// Why a presented key was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// No key was presented.
+    #[error("send the API key as X-ApiKey: <key> or Authorization: Bearer <key>")]
     Missing,
     /// No key has that hash.
+    #[error("the API key is not known")]
     Unknown,
     /// The key was revoked.
+    #[error("the API key was revoked")]
     Revoked,
     /// `not_after` has passed.
+    #[error("the API key has expired")]
     Expired,
     /// `not_before` is still ahead.
+    #[error("the API key is not valid yet")]
     NotYetValid,
     /// The key lacks the scope the route requires.
+    #[error("the API key lacks the `{0}` scope")]
     MissingScope(String),
     /// The key store failed: retryable, and never answered as a 401.
+    #[error("key lookup failed: {0}")]
     Store(String),
+}
+
+impl KeyError {
+    /// The stable error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            KeyError::Missing => ErrorCode::MissingHeader,
+            KeyError::Unknown => ErrorCode::UnknownKey,
+            KeyError::Revoked => ErrorCode::RevokedKey,
+            KeyError::Expired => ErrorCode::ExpiredKey,
+            KeyError::NotYetValid => ErrorCode::KeyNotYetValid,
+            KeyError::MissingScope(_) => ErrorCode::InsufficientScope,
+            KeyError::Store(_) => ErrorCode::Unavailable,
+        }
+    }
 }
 
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> ApiError {
-        match e {
-            KeyError::Missing => ApiError::new(
-                ErrorCode::MissingHeader,
-                "send the API key as X-ApiKey: <key> or Authorization: Bearer <key>",
-            ),
-            KeyError::Unknown => ErrorCode::UnknownKey.into(),
-            KeyError::Revoked => ErrorCode::RevokedKey.into(),
-            KeyError::Expired => ErrorCode::ExpiredKey.into(),
-            KeyError::NotYetValid => ErrorCode::KeyNotYetValid.into(),
-            KeyError::MissingScope(s) => ApiError::new(
-                ErrorCode::InsufficientScope,
-                format!("the API key lacks the `{s}` scope"),
-            ),
-            KeyError::Store(m) => ApiError::unavailable(format!("key lookup failed: {m}")),
-        }
+        ApiError::new(e.code(), e.to_string())
     }
 }
 

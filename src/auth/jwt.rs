@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::keys::{JwtKey, KeyMaterial};
 use crate::crypto::{Crypto, CryptoError, hmac_matches_any};
-use crate::error::ErrorCode;
+use crate::error::{ApiError, ErrorCode};
 
 /// Clock leeway for `iat`, `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 60;
@@ -32,41 +32,49 @@ pub struct JwtRules<'a> {
     pub max_lifetime_secs: i64,
 }
 
-/// Why a token was refused; each maps to a stable `401` code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a token was refused; each maps to a stable `401` code. The message never
+/// contains a key or an expected value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {
     /// Not a compact JWS, or its header or claims are not JSON.
+    #[error("the token is not a valid JWT: {0}")]
     Malformed(String),
     /// `alg` is `none` or not bound to any configured key.
+    #[error("algorithm {0:?} is not accepted by this collector")]
     AlgorithmNotAllowed(String),
     /// `typ` is present and not `JWT`.
+    #[error("the token's `typ` must be JWT")]
     WrongType,
     /// No configured key has the token's `kid` (or the token lacks one when keys have ids).
+    #[error("the token's `kid` names no configured key")]
     UnknownKey,
     /// The signature does not verify.
+    #[error("the token's signature does not verify")]
     InvalidSignature,
     /// A required claim (`exp`, `iat`) is missing.
+    #[error("the token has no `{0}` claim")]
     MissingClaim(&'static str),
     /// `exp` has passed.
+    #[error("the token has expired")]
     Expired,
     /// `nbf` is in the future.
+    #[error("the token is not valid yet (`nbf`)")]
     NotYetValid,
     /// `iat` is in the future.
+    #[error("the token's `iat` is in the future")]
     IssuedInFuture,
     /// `exp - iat` exceeds the maximum lifetime.
+    #[error("the token lives longer than the allowed {0} seconds")]
     LifetimeTooLong(i64),
     /// `iss` does not match.
+    #[error("the token's `iss` is not the expected issuer")]
     WrongIssuer,
     /// `aud` does not match.
+    #[error("the token's `aud` is not this collector")]
     WrongAudience,
     /// The crypto backend failed.
-    Backend(String),
-}
-
-impl From<CryptoError> for JwtError {
-    fn from(e: CryptoError) -> Self {
-        JwtError::Backend(e.0)
-    }
+    #[error("token verification is unavailable: {0}")]
+    Backend(#[from] CryptoError),
 }
 
 impl JwtError {
@@ -88,28 +96,11 @@ impl JwtError {
             JwtError::Backend(_) => ErrorCode::Unavailable,
         }
     }
+}
 
-    /// A sentence for the client; never contains a key or an expected value.
-    pub fn message(&self) -> String {
-        match self {
-            JwtError::Malformed(m) => format!("the token is not a valid JWT: {m}"),
-            JwtError::AlgorithmNotAllowed(a) => {
-                format!("algorithm {a:?} is not accepted by this collector")
-            }
-            JwtError::WrongType => "the token's `typ` must be JWT".into(),
-            JwtError::UnknownKey => "the token's `kid` names no configured key".into(),
-            JwtError::InvalidSignature => "the token's signature does not verify".into(),
-            JwtError::MissingClaim(c) => format!("the token has no `{c}` claim"),
-            JwtError::Expired => "the token has expired".into(),
-            JwtError::NotYetValid => "the token is not valid yet (`nbf`)".into(),
-            JwtError::IssuedInFuture => "the token's `iat` is in the future".into(),
-            JwtError::LifetimeTooLong(max) => {
-                format!("the token lives longer than the allowed {max} seconds")
-            }
-            JwtError::WrongIssuer => "the token's `iss` is not the expected issuer".into(),
-            JwtError::WrongAudience => "the token's `aud` is not this collector".into(),
-            JwtError::Backend(m) => format!("token verification is unavailable: {m}"),
-        }
+impl From<JwtError> for ApiError {
+    fn from(e: JwtError) -> ApiError {
+        ApiError::new(e.code(), e.to_string())
     }
 }
 

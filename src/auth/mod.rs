@@ -285,61 +285,59 @@ impl Identity {
 }
 
 /// Why authentication failed. Messages never contain secrets or expected signatures.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// A required header is absent (`400 missing_header`).
+    #[error("the {0} header is required")]
     MissingHeader(&'static str),
     /// A header is present but not in the scheme's format (`401 malformed_signature`).
+    #[error("{0}")]
     Malformed(String),
     /// The signature matches none of the secrets (`401 invalid_signature`).
+    #[error("the signature does not match the body for any of the collector's secrets")]
     InvalidSignature,
     /// The signed timestamp or date is too far from now (`401 timestamp_out_of_tolerance`).
+    #[error("the signed timestamp is too far from the current time")]
     TimestampOutOfTolerance,
     /// The crypto backend failed (`503 unavailable`: retryable, not the sender's fault).
-    Backend(String),
+    #[error("authentication is unavailable: {0}")]
+    Backend(#[from] CryptoError),
     /// A JWT was refused; the code says which check failed.
+    #[error(transparent)]
     Jwt(JwtError),
     /// An API key was refused; the code says why.
-    Key(KeyError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 impl From<JwtError> for AuthError {
+    /// A JWT backend failure is the backend's, not the token's.
     fn from(e: JwtError) -> Self {
         match e {
-            JwtError::Backend(m) => AuthError::Backend(m),
+            JwtError::Backend(e) => AuthError::Backend(e),
             other => AuthError::Jwt(other),
         }
     }
 }
 
-impl From<KeyError> for AuthError {
-    fn from(e: KeyError) -> Self {
-        AuthError::Key(e)
-    }
-}
-
-impl From<CryptoError> for AuthError {
-    fn from(e: CryptoError) -> Self {
-        AuthError::Backend(e.0)
+impl AuthError {
+    /// The stable error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::MissingHeader(_) => ErrorCode::MissingHeader,
+            AuthError::Malformed(_) => ErrorCode::MalformedSignature,
+            AuthError::InvalidSignature => ErrorCode::InvalidSignature,
+            AuthError::TimestampOutOfTolerance => ErrorCode::TimestampOutOfTolerance,
+            AuthError::Backend(_) => ErrorCode::Unavailable,
+            AuthError::Jwt(e) => e.code(),
+            AuthError::Key(e) => e.code(),
+        }
     }
 }
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> ApiError {
-        match e {
-            AuthError::MissingHeader(h) => ApiError::new(
-                ErrorCode::MissingHeader,
-                format!("the {h} header is required"),
-            ),
-            AuthError::Malformed(m) => ApiError::new(ErrorCode::MalformedSignature, m),
-            AuthError::InvalidSignature => ErrorCode::InvalidSignature.into(),
-            AuthError::Backend(m) => {
-                ApiError::unavailable(format!("authentication is unavailable: {m}"))
-            }
-            AuthError::TimestampOutOfTolerance => ErrorCode::TimestampOutOfTolerance.into(),
-            AuthError::Jwt(e) => ApiError::new(e.code(), e.message()),
-            AuthError::Key(e) => e.into(),
-        }
+        ApiError::new(e.code(), e.to_string())
     }
 }
 

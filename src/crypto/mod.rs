@@ -34,14 +34,9 @@ pub struct PublicKey {
 }
 
 /// A failure of the crypto backend itself (not a signature mismatch).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct CryptoError(pub String);
-
-impl std::fmt::Display for CryptoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The signature operations edgehook needs.
 #[allow(async_fn_in_trait)] // used through generics only, never `dyn`, and never sent across threads

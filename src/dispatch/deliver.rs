@@ -553,8 +553,7 @@ pub async fn test(
     s: &subscriptions::Stored,
     now: i64,
 ) -> Result<Value, ApiError> {
-    let url = url_guard::check(&s.subscription.url, &policy(app))
-        .map_err(|e| ApiError::new(ErrorCode::UrlRefused, e.0))?;
+    let url = url_guard::check(&s.subscription.url, &policy(app)).map_err(ApiError::from)?;
     let master = master_key(env)?;
     let key = master
         .open(&s.api_key_enc, &api_key_context(&s.subscription.id))

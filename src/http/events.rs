@@ -99,8 +99,8 @@ struct ResultPatch {
 
 fn token_error(e: JwtError) -> ApiError {
     match e {
-        JwtError::Backend(m) => ApiError::unavailable(m),
-        other => ApiError::new(other.code(), other.message()),
+        JwtError::Backend(e) => ApiError::unavailable(e.0),
+        other => other.into(),
     }
 }
 

@@ -44,7 +44,7 @@ fn not_found(id: &str) -> ApiError {
 fn check_url(app: &App, url: &str) -> Result<(), ApiError> {
     url_guard::check(url, &deliver::policy(app))
         .map(|_| ())
-        .map_err(|e| ApiError::new(ErrorCode::UrlRefused, e.0))
+        .map_err(ApiError::from)
 }
 
 async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, ApiError> {

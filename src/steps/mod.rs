@@ -58,28 +58,40 @@ pub enum Flow {
     Drop,
 }
 
-/// Why a step refused a record. Each maps to one HTTP status and stable code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a step refused a record. Each maps to one HTTP status and stable code; the
+/// message is the step's own sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StepError {
     /// `403 claim_mismatch`: a token claim differs from the request.
+    #[error("{0}")]
     ClaimMismatch(String),
     /// `422 filtered`: a `filter` condition did not hold.
+    #[error("{0}")]
     Filtered(String),
     /// `422 rejected_by_plugin`: the plugin answered `rejected` / 406.
+    #[error("{0}")]
     PluginRejected(String),
     /// `503 plugin_unavailable`: the plugin failed and `on_error = "reject"`; the
     /// sender's retry runs it again.
+    #[error("{0}")]
     PluginFailed(String),
+}
+
+impl StepError {
+    /// The stable error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StepError::ClaimMismatch(_) => ErrorCode::ClaimMismatch,
+            StepError::Filtered(_) => ErrorCode::Filtered,
+            StepError::PluginRejected(_) => ErrorCode::RejectedByPlugin,
+            StepError::PluginFailed(_) => ErrorCode::PluginUnavailable,
+        }
+    }
 }
 
 impl From<StepError> for ApiError {
     fn from(e: StepError) -> ApiError {
-        match e {
-            StepError::ClaimMismatch(m) => ApiError::new(ErrorCode::ClaimMismatch, m),
-            StepError::Filtered(m) => ApiError::new(ErrorCode::Filtered, m),
-            StepError::PluginRejected(m) => ApiError::new(ErrorCode::RejectedByPlugin, m),
-            StepError::PluginFailed(m) => ApiError::new(ErrorCode::PluginUnavailable, m),
-        }
+        ApiError::new(e.code(), e.to_string())
     }
 }
 
