@@ -54,10 +54,11 @@ fn stored_key() -> ApiKey {
 struct MemoryKeys(Vec<ApiKey>);
 
 impl ApiKeyStore for MemoryKeys {
-    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, String> {
+    type Error = std::convert::Infallible;
+    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, Self::Error> {
         Ok((hash == api_key::hash(KEY)).then(|| self.0[0].clone()))
     }
-    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
+    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), Self::Error> {
         Ok(())
     }
 }

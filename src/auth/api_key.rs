@@ -127,10 +127,12 @@ impl From<KeyError> for ApiError {
 /// Where keys are looked up by hash.
 #[allow(async_fn_in_trait)] // used through generics only
 pub trait ApiKeyStore {
+    /// Why the store could not answer (answered as `503 unavailable`, never as a 401).
+    type Error: std::fmt::Display;
     /// The key stored under `hash`, if any.
-    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, String>;
+    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, Self::Error>;
     /// Records that the key was used at `now` (best effort).
-    async fn touch(&self, hash: &str, now: i64) -> Result<(), String>;
+    async fn touch(&self, hash: &str, now: i64) -> Result<(), Self::Error>;
 }
 
 /// Checks a found key at `now`, and that it holds `scope` when one is required.
@@ -155,10 +157,11 @@ pub fn check(key: Option<ApiKey>, now: i64, scope: Option<&str>) -> Result<ApiKe
 pub struct NoKeys;
 
 impl ApiKeyStore for NoKeys {
-    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
+    type Error = std::convert::Infallible;
+    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, Self::Error> {
         Ok(None)
     }
-    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
+    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), Self::Error> {
         Ok(())
     }
 }
@@ -178,7 +181,10 @@ pub async fn authenticate<S: ApiKeyStore>(
     }
     let digest = hash(presented);
     let key = check(
-        store.find_by_hash(&digest).await.map_err(KeyError::Store)?,
+        store
+            .find_by_hash(&digest)
+            .await
+            .map_err(|e| KeyError::Store(e.to_string()))?,
         now,
         scope,
     )?;

@@ -45,8 +45,7 @@ pub async fn stats(
     app: &App,
     now_secs: u64,
 ) -> Result<Response, ApiError> {
-    let hours = metrics::window_hours(query_param(url, "hours", &["hours"])?.as_deref())
-        .map_err(invalid_query)?;
+    let hours = metrics::window_hours(query_param(url, "hours", &["hours"])?.as_deref())?;
     observe::flush(env).await?;
     let since = metrics::window_start(now_secs, hours);
     let db = db(env)?;
@@ -89,7 +88,7 @@ pub struct BatchQuery {
 
 impl BatchQuery {
     /// Validates `collector`, `before` and `limit`.
-    pub fn parse(pairs: &[(String, String)]) -> Result<BatchQuery, String> {
+    pub fn parse(pairs: &[(String, String)]) -> Result<BatchQuery, ApiError> {
         let mut q = BatchQuery {
             collector: None,
             before: None,
@@ -102,15 +101,14 @@ impl BatchQuery {
                         && v.bytes()
                             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
                     if !ok {
-                        return Err(format!("{v:?} is not a collector name"));
+                        return Err(invalid_query(format!("{v:?} is not a collector name")));
                     }
                     q.collector = Some(v.clone());
                 }
                 "before" => {
-                    q.before = Some(
-                        v.parse()
-                            .map_err(|_| format!("before must be Unix seconds, not {v:?}"))?,
-                    )
+                    q.before = Some(v.parse().map_err(|_| {
+                        invalid_query(format!("before must be Unix seconds, not {v:?}"))
+                    })?)
                 }
                 "limit" => {
                     q.limit = v
@@ -118,15 +116,15 @@ impl BatchQuery {
                         .ok()
                         .filter(|n| (1..=MAX_BATCHES).contains(n))
                         .ok_or_else(|| {
-                            format!(
+                            invalid_query(format!(
                                 "limit must be a whole number from 1 to {MAX_BATCHES}, not {v:?}"
-                            )
+                            ))
                         })?
                 }
                 other => {
-                    return Err(format!(
+                    return Err(invalid_query(format!(
                         "unknown query parameter {other:?}; known: collector, before, limit"
-                    ));
+                    )));
                 }
             }
         }
@@ -137,7 +135,7 @@ impl BatchQuery {
 /// `GET /admin/batches[?collector=..&before=..&limit=..]`, newest first.
 pub async fn list_batches(url: &url::Url, env: &Env) -> Result<Response, ApiError> {
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let q = BatchQuery::parse(&pairs).map_err(invalid_query)?;
+    let q = BatchQuery::parse(&pairs)?;
     let rows = batches::list(&db(env)?, q.collector.as_deref(), q.before, q.limit)
         .await
         .map_err(d1_failed)?;
@@ -148,7 +146,7 @@ pub async fn list_batches(url: &url::Url, env: &Env) -> Result<Response, ApiErro
 mod tests {
     use super::*;
 
-    fn parse(q: &[(&str, &str)]) -> Result<BatchQuery, String> {
+    fn parse(q: &[(&str, &str)]) -> Result<BatchQuery, ApiError> {
         let pairs: Vec<_> = q
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -92,19 +92,19 @@ pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigE
     let sub_path = when
         .sub_path
         .as_ref()
-        .map(|t| test(t).map_err(|e| ConfigError(format!("{}: {e}", key("sub_path")))))
+        .map(|t| parse_test(t).map_err(|e| ConfigError(format!("{}: {e}", key("sub_path")))))
         .transpose()?;
     let mut query = Vec::new();
     for (name, t) in &when.query {
-        let t =
-            test(t).map_err(|e| ConfigError(format!("{}: {e}", key(&format!("query.{name}")))))?;
+        let t = parse_test(t)
+            .map_err(|e| ConfigError(format!("{}: {e}", key(&format!("query.{name}")))))?;
         query.push((name.clone(), t));
     }
     let mut payload = Vec::new();
     for (p, t) in &when.payload {
         let at = key(&format!("payload.{p:?}"));
         let path = Path::parse(p).map_err(|e| ConfigError(format!("{at}: {e}")))?;
-        let t = test(t).map_err(|e| ConfigError(format!("{at}: {e}")))?;
+        let t = parse_test(t).map_err(|e| ConfigError(format!("{at}: {e}")))?;
         payload.push((path, t));
     }
     if methods.is_empty() && sub_path.is_none() && query.is_empty() && payload.is_empty() {
@@ -122,23 +122,42 @@ pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigE
     }))
 }
 
-fn test(v: &Value) -> Result<Test, String> {
+/// Why a test table is not one of `exists`, `equals`, `matches`.
+#[derive(Debug, thiserror::Error)]
+enum InvalidTest {
+    #[error("a test table holds exactly one of exists, equals, matches")]
+    NotOneKey,
+    #[error("{pattern:?} is not a valid regular expression: {source}")]
+    Regex {
+        pattern: String,
+        #[source]
+        source: regex_lite::Error,
+    },
+    #[error("{0:?}: expected exists = <bool>, equals = <value> or matches = \"<regex>\"")]
+    Unknown(String),
+}
+
+/// The [`Test`] a config value describes: a bare value is `equals`.
+fn parse_test(v: &Value) -> Result<Test, InvalidTest> {
     let Value::Object(map) = v else {
         return Ok(Test::Equals(v.clone()));
     };
-    if map.len() != 1 {
-        return Err("a test table holds exactly one of exists, equals, matches".into());
-    }
-    match map.iter().next() {
-        Some((k, Value::Bool(b))) if k == "exists" => Ok(Test::Exists(*b)),
-        Some((k, v)) if k == "equals" => Ok(Test::Equals(v.clone())),
-        Some((k, Value::String(re))) if k == "matches" => regex_lite::Regex::new(re)
-            .map(Test::Matches)
-            .map_err(|e| format!("{re:?} is not a valid regular expression: {e}")),
-        Some((k, _)) => Err(format!(
-            "{k:?}: expected exists = <bool>, equals = <value> or matches = \"<regex>\""
-        )),
-        None => Err("empty test".into()),
+    let mut entries = map.iter();
+    let (Some((k, v)), None) = (entries.next(), entries.next()) else {
+        return Err(InvalidTest::NotOneKey);
+    };
+    match (k.as_str(), v) {
+        ("exists", Value::Bool(b)) => Ok(Test::Exists(*b)),
+        ("equals", v) => Ok(Test::Equals(v.clone())),
+        ("matches", Value::String(re)) => {
+            regex_lite::Regex::new(re)
+                .map(Test::Matches)
+                .map_err(|source| InvalidTest::Regex {
+                    pattern: re.clone(),
+                    source,
+                })
+        }
+        (k, _) => Err(InvalidTest::Unknown(k.to_string())),
     }
 }
 

@@ -24,6 +24,17 @@ impl<'de> Deserialize<'de> for Path {
     }
 }
 
+/// A JSONPath that is not valid RFC 9535.
+#[derive(Debug, thiserror::Error)]
+#[error("{text:?} is not a valid JSONPath: {source}")]
+pub struct InvalidPath {
+    /// The path as written.
+    pub text: String,
+    /// Why the parser refused it.
+    #[source]
+    pub source: serde_json_path::ParseError,
+}
+
 /// One step of a location: an object member or an array index.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Segment {
@@ -37,10 +48,12 @@ pub enum Segment {
 pub type Location = Vec<Segment>;
 
 impl Path {
-    /// Compiles `text`; the message says why it is not valid RFC 9535.
-    pub fn parse(text: &str) -> Result<Path, String> {
-        let compiled =
-            JsonPath::parse(text).map_err(|e| format!("{text:?} is not a valid JSONPath: {e}"))?;
+    /// Compiles `text`; the error says why it is not valid RFC 9535.
+    pub fn parse(text: &str) -> Result<Path, InvalidPath> {
+        let compiled = JsonPath::parse(text).map_err(|source| InvalidPath {
+            text: text.to_string(),
+            source,
+        })?;
         Ok(Path {
             text: text.to_string(),
             compiled,
@@ -136,7 +149,7 @@ mod tests {
 
     #[test]
     fn invalid_paths_are_refused_with_their_text() {
-        let e = Path::parse("$.a[").unwrap_err();
+        let e = Path::parse("$.a[").unwrap_err().to_string();
         assert!(e.starts_with("\"$.a[\" is not a valid JSONPath"), "{e}");
     }
 

@@ -157,6 +157,15 @@ struct Template {
     segments: Vec<TemplateSegment>,
 }
 
+/// Why a `path_template` is not one.
+#[derive(Debug, thiserror::Error)]
+enum InvalidTemplate {
+    #[error("{0:?} must start with /")]
+    NoLeadingSlash(String),
+    #[error("{0:?}: a segment is either literal or a whole {{name}}")]
+    PartialParam(String),
+}
+
 #[derive(Debug)]
 enum TemplateSegment {
     Literal(String),
@@ -164,9 +173,9 @@ enum TemplateSegment {
 }
 
 impl Template {
-    fn parse(text: &str) -> Result<Template, String> {
+    fn parse(text: &str) -> Result<Template, InvalidTemplate> {
         if !text.starts_with('/') {
-            return Err(format!("{text:?} must start with /"));
+            return Err(InvalidTemplate::NoLeadingSlash(text.to_string()));
         }
         let segments = text
             .split('/')
@@ -176,9 +185,9 @@ impl Template {
                     Some(name) if !name.is_empty() && !name.contains(['{', '}']) => {
                         Ok(TemplateSegment::Param(name.to_string()))
                     }
-                    _ if s.contains(['{', '}']) => Err(format!(
-                        "{text:?}: a segment is either literal or a whole {{name}}"
-                    )),
+                    _ if s.contains(['{', '}']) => {
+                        Err(InvalidTemplate::PartialParam(text.to_string()))
+                    }
                     _ => Ok(TemplateSegment::Literal(s.to_string())),
                 },
             )
