@@ -42,8 +42,9 @@ pub fn body_json(m: &RawMessage) -> Result<Value, String> {
 /// A message body decoded into `T`.
 ///
 /// Read straight from the JS value the runtime gives (a V8 message's object, or a JSON
-/// message's parsed value), not through `JSON.stringify` and a parse: for a 1 KiB
-/// record that was ~60 µs of the consumer's ~200 µs per record (docs/PERFORMANCE.md).
+/// message's parsed value), not through `JSON.stringify` and a parse, which cost a large
+/// share of the consumer's time per record (docs/PERFORMANCE.md, "Figures behind
+/// choices in the code").
 pub fn decode_body<T: DeserializeOwned>(m: &RawMessage) -> Result<T, String> {
     serde_wasm_bindgen::from_value(m.body()).map_err(|e| e.to_string())
 }

@@ -1,9 +1,9 @@
 //! Signature primitives behind one trait, so each runs where it is fastest.
 //!
 //! In the worker, [`webcrypto::WebCrypto`] uses the runtime's WebCrypto (`crypto.subtle`)
-//! for RS256 / ES256 / EdDSA and for HMACs over large bodies (measured in workerd:
-//! 26 / 57 / 59 µs per verify against 606 / 1149 / 292 µs for pure-Rust wasm; HMAC of
-//! 64 KiB 42 µs against 190 µs), and Rust for small HMACs (1 KiB: 4 µs against 6.5 µs).
+//! for RS256 / ES256 / EdDSA and for HMACs over large bodies, and Rust for small HMACs:
+//! each is the faster side in workerd (figures in docs/PERFORMANCE.md, "Figures behind
+//! choices in the code").
 //! Natively, [`native::NativeCrypto`] does everything in pure Rust, so `cargo test` runs
 //! the same vectors through both.
 
