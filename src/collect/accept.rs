@@ -79,7 +79,7 @@ pub fn too_large(collector: &Collector) -> ApiError {
 pub enum Accepted {
     /// Queue this record; remember `idempotency_key` once it is queued.
     Record {
-        /// The record.
+        /// The record to queue, with its NDJSON line built.
         record: QueuedRecord,
         /// The sender's id for the webhook, if it gave one, with its body's digest.
         idempotency_key: Option<idempotency::Keyed>,

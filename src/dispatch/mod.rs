@@ -79,9 +79,9 @@ impl DispatchConfig {
 /// A subscription as the admin API shows it (never its secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Subscription {
-    /// Id.
+    /// `sub_` + a ULID; the `{id}` of the admin routes.
     pub id: String,
-    /// Name.
+    /// What operators call it; shown in the admin page and `GET /admin/deliveries`.
     pub name: String,
     /// Where deliveries go.
     pub url: String,
@@ -105,7 +105,7 @@ pub struct Subscription {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    /// Name.
+    /// What operators call it (1 to 200 characters).
     pub name: String,
     /// URL (checked by the URL guard).
     pub url: String,

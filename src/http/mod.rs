@@ -31,7 +31,7 @@ use crate::json;
 use crate::log;
 use routes::RouteId;
 
-/// A JSON response.
+/// A response with `status` and `body` serialised, as `application/json`.
 pub fn json_response(status: u16, body: &Value) -> Response {
     let resp = Response::builder()
         .with_status(status)

@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table};
 use crate::config::ConfigError;
 
-/// Default `timeout_ms`.
+/// `timeout_ms` when a `plugin` step does not set one.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 /// Largest `timeout_ms`: a webhook must still be answered promptly.
 pub const MAX_TIMEOUT_MS: u64 = 30_000;
