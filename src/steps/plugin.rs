@@ -73,9 +73,9 @@ impl PluginCaller for NoPlugins {
     }
 }
 
-/// What a plugin answered, read the AShirt way.
+/// What a plugin's reply means for the record, read the AShirt way.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
+pub enum PluginVerdict {
     /// Use this record instead.
     Processed(Value),
     /// Refuse the record (with the plugin's reason, if any).
@@ -88,16 +88,16 @@ pub enum Answer {
 
 /// Reads a plugin's answer. `content` of `processed` may be the record itself or a
 /// string holding it as JSON (AShirt sends strings).
-pub fn classify(status: u16, body: &[u8]) -> Answer {
+pub fn classify(status: u16, body: &[u8]) -> PluginVerdict {
     match status {
-        406 => return Answer::Rejected(String::new()),
-        202 => return Answer::Deferred,
-        500..=599 => return Answer::Error(format!("the plugin answered {status}")),
+        406 => return PluginVerdict::Rejected(String::new()),
+        202 => return PluginVerdict::Deferred,
+        500..=599 => return PluginVerdict::Error(format!("the plugin answered {status}")),
         200..=299 => {}
-        _ => return Answer::Error(format!("the plugin answered {status}")),
+        _ => return PluginVerdict::Error(format!("the plugin answered {status}")),
     }
     let Ok(Value::Object(reply)) = serde_json::from_slice::<Value>(body) else {
-        return Answer::Error(format!(
+        return PluginVerdict::Error(format!(
             "the plugin answered {status} without a JSON object naming an action"
         ));
     };
@@ -106,17 +106,19 @@ pub fn classify(status: u16, body: &[u8]) -> Answer {
     match reply.get("action").and_then(Value::as_str) {
         Some("processed") => match content {
             Some(Value::String(s)) => serde_json::from_str(s)
-                .map(Answer::Processed)
+                .map(PluginVerdict::Processed)
                 .unwrap_or_else(|_| {
-                    Answer::Error("processed content is a string that is not JSON".into())
+                    PluginVerdict::Error("processed content is a string that is not JSON".into())
                 }),
-            Some(v) => Answer::Processed(v.clone()),
-            None => Answer::Error("processed without content".into()),
+            Some(v) => PluginVerdict::Processed(v.clone()),
+            None => PluginVerdict::Error("processed without content".into()),
         },
-        Some("rejected") => Answer::Rejected(text(content)),
-        Some("deferred") => Answer::Deferred,
-        Some("error") => Answer::Error(format!("the plugin reported an error: {}", text(content))),
-        _ => Answer::Error("the plugin's answer names no known action".into()),
+        Some("rejected") => PluginVerdict::Rejected(text(content)),
+        Some("deferred") => PluginVerdict::Deferred,
+        Some("error") => {
+            PluginVerdict::Error(format!("the plugin reported an error: {}", text(content)))
+        }
+        _ => PluginVerdict::Error("the plugin's answer names no known action".into()),
     }
 }
 
@@ -248,22 +250,22 @@ impl Step for Plugin {
                 .await
             {
                 Ok(reply) => classify(reply.status, &reply.body),
-                Err(e) => Answer::Error(e),
+                Err(e) => PluginVerdict::Error(e),
             };
             match answer {
-                Answer::Processed(record) => {
+                PluginVerdict::Processed(record) => {
                     work.payload = record;
                     work.changed = true;
                     Ok(Flow::Continue)
                 }
-                Answer::Deferred => Ok(Flow::Continue),
-                Answer::Rejected(why) => Err(StepError::PluginRejected(if why.is_empty() {
+                PluginVerdict::Deferred => Ok(Flow::Continue),
+                PluginVerdict::Rejected(why) => Err(StepError::PluginRejected(if why.is_empty() {
                     "the plugin rejected the record".into()
                 } else {
                     format!("the plugin rejected the record: {why}")
                 })),
-                Answer::Error(_) if self.on_error == OnError::Pass => Ok(Flow::Continue),
-                Answer::Error(why) => Err(StepError::PluginFailed(why)),
+                PluginVerdict::Error(_) if self.on_error == OnError::Pass => Ok(Flow::Continue),
+                PluginVerdict::Error(why) => Err(StepError::PluginFailed(why)),
             }
         })
     }
@@ -296,25 +298,25 @@ mod tests {
 
     #[test]
     fn classifies_answers_like_ashirt() {
-        let cases: Vec<(u16, &str, Answer)> = vec![
+        let cases: Vec<(u16, &str, PluginVerdict)> = vec![
             (
                 200,
                 r#"{"action":"processed","content":{"a":1}}"#,
-                Answer::Processed(json!({"a": 1})),
+                PluginVerdict::Processed(json!({"a": 1})),
             ),
             (
                 200,
                 r#"{"action":"processed","content":"{\"a\":2}"}"#,
-                Answer::Processed(json!({"a": 2})),
+                PluginVerdict::Processed(json!({"a": 2})),
             ),
             (
                 200,
                 r#"{"action":"rejected","content":"no"}"#,
-                Answer::Rejected("no".into()),
+                PluginVerdict::Rejected("no".into()),
             ),
-            (406, "", Answer::Rejected(String::new())),
-            (202, "", Answer::Deferred),
-            (200, r#"{"action":"deferred"}"#, Answer::Deferred),
+            (406, "", PluginVerdict::Rejected(String::new())),
+            (202, "", PluginVerdict::Deferred),
+            (200, r#"{"action":"deferred"}"#, PluginVerdict::Deferred),
         ];
         for (status, body, want) in cases {
             assert_eq!(classify(status, body.as_bytes()), want, "{status} {body}");
@@ -331,7 +333,7 @@ mod tests {
             (301, ""),
         ] {
             assert!(
-                matches!(classify(status, body.as_bytes()), Answer::Error(_)),
+                matches!(classify(status, body.as_bytes()), PluginVerdict::Error(_)),
                 "{status} {body}"
             );
         }
