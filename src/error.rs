@@ -8,6 +8,8 @@
 //! "Every error code" table and the code to the `Error` schema's `enum` in
 //! docs/openapi.json: `tests/error_codes.rs` fails, printing the expected rows, until the
 //! three agree.
+//!
+//! [`BindingError`] is the glue's error: a D1, R2, queue or fetch call that failed.
 
 use serde_json::json;
 
@@ -266,6 +268,50 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// A Cloudflare binding or the network failed (D1, R2, a queue, a fetch): nothing about
+/// the request or message is wrong, and a retry may succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum BindingError {
+    /// The runtime refused `what` (the operation, e.g. `R2 put <key>`).
+    #[error("{what}: {source}")]
+    Runtime {
+        /// The operation that failed.
+        what: String,
+        /// What the runtime said.
+        #[source]
+        source: worker::Error,
+    },
+    /// Something the operation needs is not there (e.g. a spilled object).
+    #[error("{0}")]
+    Missing(String),
+    /// No answer came before the deadline.
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+}
+
+/// Names the operation a runtime error came from: `bucket.head(key).await.during("R2
+/// head")?`.
+pub trait During<T> {
+    /// This result with its error as a [`BindingError::Runtime`] of `what`.
+    fn during(self, what: impl Into<String>) -> Result<T, BindingError>;
+}
+
+impl<T, E: Into<worker::Error>> During<T> for Result<T, E> {
+    fn during(self, what: impl Into<String>) -> Result<T, BindingError> {
+        self.map_err(|e| BindingError::Runtime {
+            what: what.into(),
+            source: e.into(),
+        })
+    }
+}
+
+impl From<BindingError> for ApiError {
+    /// `503 unavailable`: the client should retry, and nothing was stored.
+    fn from(e: BindingError) -> Self {
+        ApiError::unavailable(e.to_string())
+    }
+}
 
 #[cfg(test)]
 mod tests {

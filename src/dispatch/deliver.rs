@@ -181,7 +181,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, app: &App, now_ms: u6
             Ok(msg) => msg,
             Err(e) => {
                 log::emit(json!({"event": "deliver", "outcome": "undecodable",
-                    "message_id": m.id(), "error": e}));
+                    "message_id": m.id(), "error": e.to_string()}));
                 retry_later(m, now_ms);
                 return;
             }
