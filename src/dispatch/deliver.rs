@@ -18,7 +18,7 @@ use super::sign::{self, Signed};
 use super::url_guard::{self, UrlPolicy};
 use super::{DeliveryMessage, RULE_MATCHED, actions, schedule};
 use crate::app::App;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, BindingError, During, ErrorCode};
 use crate::http::outbound::with_timeout;
 use crate::ids;
 use crate::json;
@@ -321,24 +321,24 @@ pub struct Answer {
 }
 
 /// POSTs a signed request without following redirects, giving up after `timeout_ms`.
-pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, String> {
+pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, BindingError> {
     let headers = Headers::new();
     for (k, v) in &signed.headers {
-        headers.set(k, v).map_err(|e| format!("header {k}: {e}"))?;
+        headers.set(k, v).during(format!("header {k}"))?;
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&signed.body)))
         .with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(url, &init).during("request")?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {
         let mut resp = Fetch::Request(request)
             .send_with_signal(&signal)
             .await
-            .map_err(|e| format!("network error: {e}"))?;
+            .during("network error")?;
         let retry_after = resp.headers().get("retry-after").ok().flatten();
         let body = resp.bytes().await.unwrap_or_default();
         Ok(Answer {
@@ -361,7 +361,7 @@ async fn send_and_classify(
             classify::classify(a.status, &a.body, a.retry_after.as_deref(), now),
             Some(a.status),
         ),
-        Err(e) => (classify::unreachable(e), None),
+        Err(e) => (classify::unreachable(e.to_string()), None),
     }
 }
 
@@ -574,7 +574,7 @@ pub async fn test(
     let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
     Ok(match answer {
         Err(e) => {
-            json!({"status_code": null, "outcome": "error", "duration_ms": duration_ms, "error": e})
+            json!({"status_code": null, "outcome": "error", "duration_ms": duration_ms, "error": e.to_string()})
         }
         Ok(a) => {
             let body: Value = serde_json::from_slice(&a.body).unwrap_or_else(|_| {

@@ -8,7 +8,8 @@ use worker::{
 };
 
 use super::outbound::with_timeout;
-use crate::steps::{PluginCaller, PluginReply, PluginTarget};
+use crate::error::During;
+use crate::steps::{PluginCallError, PluginCaller, PluginReply, PluginTarget};
 
 /// Plugins reached through this worker's bindings.
 pub struct WorkerPlugins<'a>(pub &'a Env);
@@ -20,13 +21,13 @@ impl PluginCaller for WorkerPlugins<'_> {
         headers: Vec<(String, String)>,
         body: String,
         timeout_ms: u64,
-    ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+    ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>> {
         Box::pin(async move {
             let h = Headers::new();
             h.set("content-type", "application/json")
-                .map_err(|e| e.to_string())?;
+                .during("header content-type")?;
             for (k, v) in &headers {
-                h.set(k, v).map_err(|e| format!("header {k}: {e}"))?;
+                h.set(k, v).during(format!("header {k}"))?;
             }
             let mut init = RequestInit::new();
             init.with_method(Method::Post)
@@ -41,25 +42,23 @@ impl PluginCaller for WorkerPlugins<'_> {
                         let service = self
                             .0
                             .service(name)
-                            .map_err(|e| format!("service binding {name}: {e}"))?;
+                            .during(format!("service binding {name}"))?;
                         // The URL only names the route inside the bound Worker.
                         service.fetch("https://plugin.internal/", Some(init)).await
                     }
                     PluginTarget::Url(url) => {
-                        let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+                        let req = Request::new_with_init(url, &init).during("request")?;
                         Fetch::Request(req).send_with_signal(&signal).await
                     }
                 }
-                .map_err(|e| format!("the plugin could not be reached: {e}"))?;
-                let body = resp.bytes().await.map_err(|e| e.to_string())?;
+                .during("the plugin could not be reached")?;
+                let body = resp.bytes().await.during("the plugin's answer")?;
                 Ok(PluginReply {
                     status: resp.status_code(),
                     body,
                 })
             };
-            with_timeout(exchange, controller, timeout_ms)
-                .await
-                .map_err(|e| format!("the plugin failed: {e}"))
+            Ok(with_timeout(exchange, controller, timeout_ms).await?)
         })
     }
 }

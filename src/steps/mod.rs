@@ -23,7 +23,7 @@ use crate::auth::Identity;
 use crate::config::{ConfigError, Secrets};
 use crate::error::{ApiError, ErrorCode};
 use crate::inbound::InboundRequest;
-pub use plugin::{NoPlugins, PluginCaller, PluginReply, PluginTarget};
+pub use plugin::{NoPlugins, PluginCallError, PluginCaller, PluginReply, PluginTarget};
 
 /// What a step works on: the payload being sanitized and the query parameters recorded
 /// with it (`format = "request"`).

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table};
 use crate::config::ConfigError;
+use crate::error::BindingError;
 
 /// `timeout_ms` when a `plugin` step does not set one.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
@@ -43,6 +44,17 @@ pub struct PluginReply {
     pub body: Vec<u8>,
 }
 
+/// Why a plugin call brought no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginCallError {
+    /// This caller reaches no plugins ([`NoPlugins`]).
+    #[error("no plugin can be reached here")]
+    NoPlugins,
+    /// The request failed or timed out.
+    #[error("the plugin failed: {0}")]
+    Failed(#[from] BindingError),
+}
+
 /// Sends plugin requests; the worker glue implements it with service bindings and
 /// `fetch`, tests with canned answers.
 pub trait PluginCaller {
@@ -54,7 +66,7 @@ pub trait PluginCaller {
         headers: Vec<(String, String)>,
         body: String,
         timeout_ms: u64,
-    ) -> LocalBoxFuture<'a, Result<PluginReply, String>>;
+    ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>>;
 }
 
 /// A caller for places where no plugin can be reached (benches, fuzzing, tests of
@@ -68,8 +80,8 @@ impl PluginCaller for NoPlugins {
         _headers: Vec<(String, String)>,
         _body: String,
         _timeout_ms: u64,
-    ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
-        Box::pin(async { Err("no plugin can be reached here".to_string()) })
+    ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>> {
+        Box::pin(async { Err(PluginCallError::NoPlugins) })
     }
 }
 
@@ -250,7 +262,7 @@ impl Step for Plugin {
                 .await
             {
                 Ok(reply) => classify(reply.status, &reply.body),
-                Err(e) => PluginVerdict::Error(e),
+                Err(e) => PluginVerdict::Error(e.to_string()),
             };
             match answer {
                 PluginVerdict::Processed(record) => {
@@ -342,8 +354,8 @@ mod tests {
     /// Headers and body of one call.
     type Sent = (Vec<(String, String)>, String);
 
-    /// Answers with a canned reply and remembers what it was sent.
-    struct Canned(Result<PluginReply, String>, RefCell<Vec<Sent>>);
+    /// Answers with a canned reply (none: a timeout) and remembers what it was sent.
+    struct Canned(Option<PluginReply>, RefCell<Vec<Sent>>);
 
     impl PluginCaller for Canned {
         fn call<'a>(
@@ -352,15 +364,16 @@ mod tests {
             headers: Vec<(String, String)>,
             body: String,
             _timeout_ms: u64,
-        ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+        ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>> {
             self.1.borrow_mut().push((headers, body));
-            Box::pin(async move { self.0.clone() })
+            let reply = self.0.clone();
+            Box::pin(async move { Ok(reply.ok_or(BindingError::Timeout(5_000))?) })
         }
     }
 
     fn run_with(
         spec: Value,
-        reply: Result<PluginReply, String>,
+        reply: Option<PluginReply>,
     ) -> (Result<Flow, StepError>, Work, Canned) {
         let chain = Chain::compile(&[spec], "collectors[0]", "none").unwrap();
         let caller = Canned(reply, RefCell::new(Vec::new()));
@@ -379,8 +392,8 @@ mod tests {
         (flow, work, caller)
     }
 
-    fn reply(status: u16, body: &str) -> Result<PluginReply, String> {
-        Ok(PluginReply {
+    fn reply(status: u16, body: &str) -> Option<PluginReply> {
+        Some(PluginReply {
             status,
             body: body.as_bytes().to_vec(),
         })
@@ -418,13 +431,13 @@ mod tests {
             Err(StepError::PluginRejected(_))
         ));
         assert!(matches!(
-            run_with(spec.clone(), Err("timed out".into())).0,
+            run_with(spec.clone(), None).0,
             Err(StepError::PluginFailed(_))
         ));
         let (flow, work, _) = run_with(spec, reply(202, ""));
         assert_eq!((flow, work.changed), (Ok(Flow::Continue), false));
         let pass = json!({"kind": "plugin", "binding": "SCANNER", "on_error": "pass"});
-        let (flow, work, _) = run_with(pass, Err("timed out".into()));
+        let (flow, work, _) = run_with(pass, None);
         assert_eq!((flow, work.payload), (Ok(Flow::Continue), json!({"n": 1})));
     }
 
