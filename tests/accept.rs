@@ -216,11 +216,11 @@ fn hs256(claims: serde_json::Value) -> String {
         B64.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
         B64.encode(claims.to_string())
     );
-    let key = match &parse_keys(HS256_JWK).unwrap()[0].material {
-        edgehook::auth::keys::KeyMaterial::Hs256(k) => k.clone(),
-        _ => unreachable!(),
+    let keys = parse_keys(HS256_JWK).unwrap();
+    let edgehook::auth::keys::KeyMaterial::Hs256(key) = &keys[0].material else {
+        panic!("the dev JWK is an HS256 key");
     };
-    let sig = edgehook::crypto::hmac_sha256(&key, input.as_bytes());
+    let sig = edgehook::crypto::hmac_sha256(key, input.as_bytes());
     format!("{input}.{}", B64.encode(sig))
 }
 

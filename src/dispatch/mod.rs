@@ -303,7 +303,7 @@ mod tests {
             rule("miner", Action::Notify, true),
             rule("off", Action::Flag, false),
         ];
-        let m = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let m = |names: &[&str]| names.iter().map(ToString::to_string).collect::<Vec<_>>();
         assert_eq!(
             actions("addon.uploaded", &m(&["malware"]), &rules),
             (true, vec![])

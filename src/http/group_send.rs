@@ -63,7 +63,7 @@ fn is_ascii(bytes: &[u8]) -> bool {
 pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
     js_sys::Reflect::get(env, &name.into())
         .ok()
-        .filter(|q| q.is_object())
+        .filter(JsValue::is_object)
 }
 
 /// Puts `record` on `queue`, the producer bound as `name` ([`binding`]); `bytes` is its

@@ -108,7 +108,7 @@ impl BatchQuery {
                 "before" => {
                     q.before = Some(v.parse().map_err(|_| {
                         invalid_query(format!("before must be Unix seconds, not {v:?}"))
-                    })?)
+                    })?);
                 }
                 "limit" => {
                     q.limit = v
@@ -119,7 +119,7 @@ impl BatchQuery {
                             invalid_query(format!(
                                 "limit must be a whole number from 1 to {MAX_BATCHES}, not {v:?}"
                             ))
-                        })?
+                        })?;
                 }
                 other => {
                     return Err(invalid_query(format!(

@@ -104,7 +104,6 @@ pub fn classify(status: u16, body: &[u8]) -> PluginVerdict {
     match status {
         406 => return PluginVerdict::Rejected(String::new()),
         202 => return PluginVerdict::Deferred,
-        500..=599 => return PluginVerdict::Error(format!("the plugin answered {status}")),
         200..=299 => {}
         _ => return PluginVerdict::Error(format!("the plugin answered {status}")),
     }
@@ -117,11 +116,10 @@ pub fn classify(status: u16, body: &[u8]) -> PluginVerdict {
     let text = |c: Option<&Value>| c.and_then(Value::as_str).unwrap_or_default().to_string();
     match reply.get("action").and_then(Value::as_str) {
         Some("processed") => match content {
-            Some(Value::String(s)) => serde_json::from_str(s)
-                .map(PluginVerdict::Processed)
-                .unwrap_or_else(|_| {
-                    PluginVerdict::Error("processed content is a string that is not JSON".into())
-                }),
+            Some(Value::String(s)) => serde_json::from_str(s).map_or_else(
+                |_| PluginVerdict::Error("processed content is a string that is not JSON".into()),
+                PluginVerdict::Processed,
+            ),
             Some(v) => PluginVerdict::Processed(v.clone()),
             None => PluginVerdict::Error("processed without content".into()),
         },
@@ -392,11 +390,11 @@ mod tests {
         (flow, work, caller)
     }
 
-    fn reply(status: u16, body: &str) -> Option<PluginReply> {
-        Some(PluginReply {
+    fn reply(status: u16, body: &str) -> PluginReply {
+        PluginReply {
             status,
             body: body.as_bytes().to_vec(),
-        })
+        }
     }
 
     #[test]
@@ -405,7 +403,7 @@ mod tests {
             "headers": {"X-Team": "red"}, "secret_headers": {"Authorization": "TOKEN"}});
         let (flow, work, caller) = run_with(
             spec,
-            reply(200, r#"{"action":"processed","content":{"n":2}}"#),
+            Some(reply(200, r#"{"action":"processed","content":{"n":2}}"#)),
         );
         assert_eq!(flow, Ok(Flow::Continue));
         assert_eq!(work.payload, json!({"n": 2}));
@@ -427,14 +425,14 @@ mod tests {
     fn rejected_is_422_and_errors_follow_on_error() {
         let spec = json!({"kind": "plugin", "binding": "SCANNER"});
         assert!(matches!(
-            run_with(spec.clone(), reply(406, "")).0,
+            run_with(spec.clone(), Some(reply(406, ""))).0,
             Err(StepError::PluginRejected(_))
         ));
         assert!(matches!(
             run_with(spec.clone(), None).0,
             Err(StepError::PluginFailed(_))
         ));
-        let (flow, work, _) = run_with(spec, reply(202, ""));
+        let (flow, work, _) = run_with(spec, Some(reply(202, "")));
         assert_eq!((flow, work.changed), (Ok(Flow::Continue), false));
         let pass = json!({"kind": "plugin", "binding": "SCANNER", "on_error": "pass"});
         let (flow, work, _) = run_with(pass, None);
