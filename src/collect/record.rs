@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::json;
 use crate::time::Utc;
 
@@ -60,8 +60,8 @@ pub fn original_spill_key(collector: &str, id: &str) -> String {
 /// without line breaks (inside strings JSON forbids raw ones, so outside strings they
 /// are only whitespace), minus surrounding whitespace. `None` when it spans lines.
 pub fn single_line(text: &str) -> Option<&str> {
-    // memchr looks at a word (or a SIMD vector) at a time: a byte loop was a third of
-    // `accept`'s time on a 64 KiB body in wasm.
+    // memchr looks at a word (or a SIMD vector) at a time; a byte loop was a large share
+    // of `accept`'s time on big bodies in wasm (docs/PERFORMANCE.md).
     if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_some() {
         return None;
     }
@@ -80,11 +80,7 @@ pub fn require_json_content_type(content_type: Option<&str>) -> Result<(), ApiEr
     if is_json {
         Ok(())
     } else {
-        Err(ApiError::new(
-            415,
-            "unsupported_media_type",
-            "the body must be JSON sent with Content-Type: application/json",
-        ))
+        Err(ErrorCode::UnsupportedMediaType.into())
     }
 }
 
@@ -221,7 +217,7 @@ mod tests {
     #[test]
     fn malformed_json_is_400() {
         let e = parse_payload(b"{\"a\":").unwrap_err();
-        assert_eq!((e.status, e.code), (400, "invalid_json"));
+        assert_eq!((e.status(), e.code), (400, ErrorCode::InvalidJson));
     }
 
     #[test]
@@ -234,7 +230,7 @@ mod tests {
             Some("text/plain"),
             Some("application/x-www-form-urlencoded"),
         ] {
-            assert_eq!(require_json_content_type(bad).unwrap_err().status, 415);
+            assert_eq!(require_json_content_type(bad).unwrap_err().status(), 415);
         }
     }
 }

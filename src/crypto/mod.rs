@@ -1,9 +1,9 @@
 //! Signature primitives behind one trait, so each runs where it is fastest.
 //!
 //! In the worker, [`webcrypto::WebCrypto`] uses the runtime's WebCrypto (`crypto.subtle`)
-//! for RS256 / ES256 / EdDSA and for HMACs over large bodies (measured in workerd:
-//! 26 / 57 / 59 µs per verify against 606 / 1149 / 292 µs for pure-Rust wasm; HMAC of
-//! 64 KiB 42 µs against 190 µs), and Rust for small HMACs (1 KiB: 4 µs against 6.5 µs).
+//! for RS256 / ES256 / EdDSA and for HMACs over large bodies, and Rust for small HMACs:
+//! each is the faster side in workerd (figures in docs/PERFORMANCE.md, "Figures behind
+//! choices in the code").
 //! Natively, [`native::NativeCrypto`] does everything in pure Rust, so `cargo test` runs
 //! the same vectors through both.
 
@@ -52,14 +52,9 @@ impl PublicKey {
 }
 
 /// A failure of the crypto backend itself (not a signature mismatch).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct CryptoError(pub String);
-
-impl std::fmt::Display for CryptoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The signature operations edgehook needs.
 #[allow(async_fn_in_trait)] // used through generics only, never `dyn`, and never sent across threads
@@ -105,11 +100,26 @@ pub async fn hmac_matches_any<C: Crypto>(
 
 /// HMAC-SHA256 in pure Rust.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    // An HMAC key may have any length, so new_from_slice cannot fail.
-    let mut mac = <Hmac<sha2::Sha256>>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    use hmac::Mac;
+    let mut mac = hmac_sha256_keyed(key);
     mac.update(data);
     mac.finalize().into_bytes().into()
+}
+
+/// An HMAC-SHA256 state keyed by `key`, of any length. RFC 2104 hashes a key longer than
+/// the hash's block and zero-pads a shorter one; doing that here yields a block-sized
+/// key, whose type carries its length, so construction has no error left to handle
+/// (`new_from_slice` returns a `Result` that cannot be `Err` for HMAC).
+pub fn hmac_sha256_keyed(key: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::digest::{Digest, KeyInit};
+    let mut block = hmac::digest::Key::<hmac::Hmac<sha2::Sha256>>::default();
+    if key.len() > block.len() {
+        let digest = sha2::Sha256::digest(key);
+        block[..digest.len()].copy_from_slice(&digest);
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    hmac::Hmac::new(&block)
 }
 
 #[cfg(test)]
@@ -165,5 +175,34 @@ mod tests {
         assert_eq!(matches(&keys, hmac_sha256(b"previous", b"body")), (true, 2));
         // A signature no key makes costs every key, whichever it resembles.
         assert_eq!(matches(&keys, [0; 32]), (false, 2));
+    }
+
+    #[test]
+    fn keyed_hmac_matches_rfc_4231_and_the_crate_for_every_key_length() {
+        use hmac::Mac;
+        // RFC 4231 test cases 1 (20-byte key) and 6 (131-byte key, hashed first).
+        assert_eq!(
+            hex::encode(hmac_sha256(&[0x0b; 20], b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        for len in 0..=130 {
+            let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut ours = hmac_sha256_keyed(&key);
+            let mut theirs = <hmac::Hmac<sha2::Sha256>>::new_from_slice(&key).expect("any length");
+            ours.update(b"body");
+            theirs.update(b"body");
+            assert_eq!(
+                ours.finalize().into_bytes(),
+                theirs.finalize().into_bytes(),
+                "{len}"
+            );
+        }
     }
 }

@@ -20,14 +20,14 @@ use super::transform;
 use super::url_guard::{self, UrlPolicy};
 use super::{DeliveryMessage, RULE_MATCHED, actions};
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{ApiError, BindingError, During, ErrorCode};
 use crate::ids;
 use crate::json;
 use crate::log;
 use crate::message::{decode_body, retry_later};
 use crate::outbound::{read_prefix, with_timeout};
 use crate::plugins::loader;
-use crate::steps::plugin::{Answer as PluginAnswer, classify as classify_plugin};
+use crate::steps::plugin::{PluginVerdict, classify as classify_plugin};
 use crate::store::attempts;
 use crate::store::results::{self, NewResult, ResultRecord, Update};
 use crate::store::{rules, subscriptions};
@@ -40,14 +40,8 @@ pub fn master_key(env: &Env) -> Result<MasterKey, ApiError> {
     let secret = env
         .secret("MASTER_KEY")
         .map(|s| s.to_string())
-        .map_err(|_| {
-            ApiError::new(
-                500,
-                "master_key_missing",
-                "dispatch needs the MASTER_KEY secret (base64 of 32 random bytes)",
-            )
-        })?;
-    MasterKey::parse(&secret).map_err(|e| ApiError::new(500, "invalid_master_key", e.0))
+        .map_err(|_| ApiError::from(ErrorCode::MasterKeyMissing))?;
+    MasterKey::parse(&secret).map_err(|e| ApiError::new(ErrorCode::InvalidMasterKey, e.0))
 }
 
 /// The URL guard's policy for this deployment.
@@ -191,7 +185,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, app: &App, now_ms: u6
             Ok(msg) => msg,
             Err(e) => {
                 log::emit(json!({"event": "deliver", "outcome": "undecodable",
-                    "message_id": m.id(), "error": e}));
+                    "message_id": m.id(), "error": e.to_string()}));
                 retry_later(m, now_ms);
                 return;
             }
@@ -309,7 +303,7 @@ async fn transformed(
     let answer =
         match with_timeout(exchange, AbortController::default(), TRANSFORM_TIMEOUT_MS).await {
             Ok(reply) => classify_plugin(reply.status, &reply.body, reply.cut),
-            Err(e) => PluginAnswer::Error(e),
+            Err(e) => PluginVerdict::Error(e.to_string()),
         };
     Ok(transform::decide(answer)?.map(|payload| Value::Object(payload).to_string()))
 }
@@ -362,24 +356,24 @@ pub struct Answer {
 
 /// POSTs a signed request without following redirects, giving up after `timeout_ms`;
 /// reads at most [`ANSWER_LIMIT`] of the answer.
-pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, String> {
+pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Answer, BindingError> {
     let headers = Headers::new();
     for (k, v) in &signed.headers {
-        headers.set(k, v).map_err(|e| format!("header {k}: {e}"))?;
+        headers.set(k, v).during(format!("header {k}"))?;
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&signed.body)))
         .with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(url, &init).during("request")?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {
         let mut resp = Fetch::Request(request)
             .send_with_signal(&signal)
             .await
-            .map_err(|e| format!("network error: {e}"))?;
+            .during("network error")?;
         let retry_after = resp.headers().get("retry-after").ok().flatten();
         // A body that fails to read counts as empty: the status alone classifies it.
         let body = read_prefix(&mut resp, ANSWER_LIMIT)
@@ -406,7 +400,7 @@ async fn send_and_classify(
             classify::classify(a.status, &a.body, a.cut, a.retry_after.as_deref(), now),
             Some(a.status),
         ),
-        Err(e) => (classify::unreachable(e), None),
+        Err(e) => (classify::unreachable(e.to_string()), None),
     }
 }
 
@@ -563,8 +557,7 @@ pub async fn test(
     s: &subscriptions::Stored,
     now: i64,
 ) -> Result<Value, ApiError> {
-    let url = url_guard::check(&s.subscription.url, &policy(app))
-        .map_err(|e| ApiError::new(422, "url_refused", e.0))?;
+    let url = url_guard::check(&s.subscription.url, &policy(app)).map_err(ApiError::from)?;
     let master = master_key(env)?;
     let key = master
         .open(&s.api_key_enc, &api_key_context(&s.subscription.id))
@@ -585,7 +578,7 @@ pub async fn test(
     let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
     Ok(match answer {
         Err(e) => {
-            json!({"status_code": null, "outcome": "error", "duration_ms": duration_ms, "error": e})
+            json!({"status_code": null, "outcome": "error", "duration_ms": duration_ms, "error": e.to_string()})
         }
         Ok(a) => {
             let body: Value = serde_json::from_slice(&a.body).unwrap_or_else(|_| {

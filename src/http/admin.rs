@@ -11,7 +11,7 @@ use worker::{D1Database, Env, Request, Response};
 use super::call::Call;
 use super::call::{json_response, read_json};
 use crate::auth::api_key::{self, ApiKey, NewKey};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 use crate::store::api_keys;
 
@@ -22,36 +22,20 @@ pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
         .map(|s| s.to_string())
         .ok()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(
-                403,
-                "admin_disabled",
-                "the admin API is off: set the ADMIN_TOKEN secret",
-            )
-        })?;
+        .ok_or_else(|| ApiError::from(ErrorCode::AdminDisabled))?;
     let header = req.headers().get("authorization").ok().flatten();
     let given = header
         .as_deref()
         .and_then(|h| h.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-        .ok_or_else(|| {
-            ApiError::new(
-                401,
-                "missing_admin_token",
-                "send Authorization: Bearer <ADMIN_TOKEN>",
-            )
-        })?;
+        .ok_or_else(|| ApiError::from(ErrorCode::MissingAdminToken))?;
     // Compare digests so the comparison is constant-time whatever the lengths.
     let same = Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes()));
     if bool::from(same) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            401,
-            "invalid_admin_token",
-            "the admin token is not valid",
-        ))
+        Err(ErrorCode::InvalidAdminToken.into())
     }
 }
 
@@ -128,6 +112,6 @@ pub async fn revoke_key(c: Call<'_>) -> Result<Response, ApiError> {
     let key = api_keys::find_by_id(&db, id)
         .await
         .map_err(d1_failed)?
-        .ok_or_else(|| ApiError::new(404, "unknown_key", format!("no key has id {id:?}")))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownKeyId, format!("no key has id {id:?}")))?;
     Ok(json_response(200, &view(&key, now)))
 }

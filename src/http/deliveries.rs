@@ -9,7 +9,7 @@ use super::call::json_response;
 use super::stats::query_param;
 use crate::dispatch::deliver::MESSAGE_VERSION;
 use crate::dispatch::{DeliveryMessage, STATUSES};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::results;
 
 /// Lists deliveries (results), newest change first.
@@ -21,8 +21,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
         && !STATUSES.contains(&s.as_str())
     {
         return Err(ApiError::new(
-            400,
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("status must be one of {}", STATUSES.join(", ")),
         ));
     }
@@ -32,7 +31,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| ApiError::new(400, "invalid_query", "limit must be 1 to 500"))?,
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidQuery, "limit must be 1 to 500"))?,
     };
     let rows = results::deliveries(&db(env)?, status.as_deref(), limit)
         .await
@@ -48,12 +47,14 @@ pub async fn retry(c: Call<'_>) -> Result<Response, ApiError> {
         .await
         .map_err(d1_failed)?
         .ok_or_else(|| {
-            ApiError::new(404, "unknown_result", format!("no delivery has id {id:?}"))
+            ApiError::new(
+                ErrorCode::UnknownResult,
+                format!("no delivery has id {id:?}"),
+            )
         })?;
     if !results::retry_now(&db, id, now).await.map_err(d1_failed)? {
         return Err(ApiError::new(
-            409,
-            "not_failed",
+            ErrorCode::NotFailed,
             format!(
                 "only failed deliveries are retried; this one is {}",
                 result.status

@@ -31,8 +31,14 @@ use routes::{Access, Handler};
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
 /// header object cross into JS, nothing else. The collector route and every error answer
-/// this way; other routes build a [`Response`] and are converted.
-fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web_sys::Response {
+/// this way; other routes build a [`Response`] and are converted. Fails only if the runtime
+/// refuses to build a Response; the caller rejects the request then (the runtime answers
+/// 500) rather than answering something else.
+fn raw_json_response(
+    status: u16,
+    body: &Value,
+    retry_after: Option<u32>,
+) -> Result<web_sys::Response, JsValue> {
     thread_local! {
         // The runtime copies init headers into each Response, so one object serves all.
         static JSON_HEADERS: JsValue = {
@@ -54,7 +60,6 @@ fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web
         }
     }
     web_sys::Response::new_with_opt_str_and_init(Some(&body.to_string()), &init)
-        .unwrap_or_else(|_| web_sys::Response::new().unwrap_or_else(|_| unreachable!()))
 }
 
 /// What a route answered: JSON (the collector route, errors) or a [`Response`] (the rest).
@@ -76,14 +81,18 @@ impl Answer {
 /// and logs one line (request id, method, route pattern, collector, outcome, status,
 /// duration). The collector route reads the runtime's request directly (only the headers
 /// its checks need, never `request.cf`); the other routes get a [`Request`].
-pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::Response {
+pub async fn serve(
+    req: web_sys::Request,
+    env: &Env,
+    ctx: &JsValue,
+) -> Result<web_sys::Response, JsValue> {
     let url = req.url();
     let (path, query) = inbound::split_url(&url);
     #[cfg(feature = "bench")]
     if path.starts_with(bench::PREFIX) {
         return match bench::handle(Request::from(req), env).await {
-            Ok(resp) => resp.into(),
-            Err(e) => raw_json_response(e.status, &e.body(), e.retry_after),
+            Ok(resp) => Ok(resp.into()),
+            Err(e) => raw_json_response(e.status(), &e.body(), e.retry_after()),
         };
     }
     let started = worker::Date::now().as_millis();
@@ -158,9 +167,9 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
                 fields["detail"] = json!(detail);
             }
             (
-                Answer::Json(e.status, e.body()),
+                Answer::Json(e.status(), e.body()),
                 Some(e.code),
-                e.retry_after,
+                e.retry_after(),
             )
         }
     };
@@ -186,6 +195,6 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     log::emit(fields);
     match answer {
         Answer::Json(status, body) => raw_json_response(status, &body, retry_after),
-        Answer::Response(resp) => resp.into(),
+        Answer::Response(resp) => Ok(resp.into()),
     }
 }

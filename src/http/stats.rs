@@ -7,13 +7,13 @@ use worker::Response;
 use super::admin::{d1_failed, db};
 use super::call::Call;
 use super::call::json_response;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{self, SCOPE_COLLECTOR};
 use crate::observe;
 use crate::store::{batches, counters, result_stats};
 
 fn invalid_query(message: String) -> ApiError {
-    ApiError::new(400, "invalid_query", message)
+    ApiError::new(ErrorCode::InvalidQuery, message)
 }
 
 /// The value of query parameter `name`; refuses unknown parameters, so a typo is not
@@ -42,8 +42,7 @@ pub(crate) fn query_param(
 /// the window's counts are read from D1.
 pub async fn stats(c: Call<'_>) -> Result<Response, ApiError> {
     let (url, env, app, now_secs) = (&c.url()?, c.env, c.app, c.now_secs() as u64);
-    let hours = metrics::window_hours(query_param(url, "hours", &["hours"])?.as_deref())
-        .map_err(invalid_query)?;
+    let hours = metrics::window_hours(query_param(url, "hours", &["hours"])?.as_deref())?;
     observe::flush(env).await?;
     let since = metrics::window_start(now_secs, hours);
     let db = db(env)?;
@@ -107,7 +106,7 @@ impl BatchQuery {
                     q.before = Some(
                         v.parse()
                             .map_err(|_| format!("before must be Unix seconds, not {v:?}"))?,
-                    )
+                    );
                 }
                 "limit" => {
                     q.limit = v
@@ -118,7 +117,7 @@ impl BatchQuery {
                             format!(
                                 "limit must be a whole number from 1 to {MAX_BATCHES}, not {v:?}"
                             )
-                        })?
+                        })?;
                 }
                 other => {
                     return Err(format!(

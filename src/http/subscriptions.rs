@@ -16,7 +16,7 @@ use crate::dispatch::deliver::{self, api_key_context, jwt_secret_context, master
 use crate::dispatch::{
     self, NewSubscription, Subscription, SubscriptionPatch, service_token, sign, url_guard,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 use crate::store::{attempts, subscriptions};
 
@@ -39,8 +39,7 @@ fn chosen_or_new_key(given: Option<String>) -> Result<String, ApiError> {
 
 fn not_found(id: &str) -> ApiError {
     ApiError::new(
-        404,
-        "unknown_subscription",
+        ErrorCode::UnknownSubscription,
         format!("no subscription has id {id:?}"),
     )
 }
@@ -48,7 +47,7 @@ fn not_found(id: &str) -> ApiError {
 fn check_url(app: &App, url: &str) -> Result<(), ApiError> {
     url_guard::check(url, &deliver::policy(app))
         .map(|_| ())
-        .map_err(|e| ApiError::new(422, "url_refused", e.0))
+        .map_err(|e| ApiError::new(ErrorCode::UrlRefused, e.0))
 }
 
 async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, ApiError> {
@@ -227,15 +226,14 @@ pub async fn rotate(c: Call<'_>) -> Result<Response, ApiError> {
         Rotation::default()
     } else {
         serde_json::from_str(&text)
-            .map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))?
+            .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))?
     };
     let grace = input
         .grace_secs
         .unwrap_or(app.config.dispatch.rotation_grace_secs);
     if grace > 30 * 86_400 {
         return Err(ApiError::new(
-            422,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "grace_secs is at most 30 days",
         ));
     }
