@@ -37,11 +37,6 @@ fn series<'a>(
     out
 }
 
-// Every collector metric is charted as itself.
-fn charted(metric: &str) -> Option<&str> {
-    Some(metric)
-}
-
 fn zeros_or(v: Option<&Vec<u64>>, len: usize) -> Value {
     v.map_or_else(|| json!(vec![0; len]), |v| json!(v))
 }
@@ -50,7 +45,8 @@ fn zeros_or(v: Option<&Vec<u64>>, len: usize) -> Value {
 /// `duplicate`, `dropped`, `handshake` and `refused` per hour, and `refused_by_code` (one series per
 /// refusal code, for the chart's hover legend).
 pub fn collectors(axis: &[u64], configured: &[&str], rows: &[HourRow]) -> Vec<Value> {
-    let by_code = series(axis, rows, charted);
+    // Every collector metric is charted as itself.
+    let by_code = series(axis, rows, |m| Some(m));
     let mut names: Vec<&str> = configured.to_vec();
     names.extend(by_code.keys().filter(|n| !configured.contains(n)));
     names

@@ -6,9 +6,8 @@
 //! call, a queue push and a microtask on top of the promise itself, and requests that
 //! wake in the same turn are polled from whichever one's microtask runs first. Here the
 //! promise callback that completes an await polls the task directly: one call instead of
-//! three, and a request's code only ever runs inside a callback of its own. Measured in
-//! docs/PERFORMANCE.md: the workers-rs send-only floor went from 0.75× to 0.85–0.95× of
-//! the JavaScript one.
+//! three, and a request's code only ever runs inside a callback of its own (what that
+//! saves: docs/PERFORMANCE.md, "Figures behind choices in the code").
 //!
 //! A wake during the task's own poll (a future waking itself) makes the poll loop go
 //! round again instead of nesting. Everything else — `ctx.wait_until`, the queue

@@ -20,7 +20,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Deepest nesting of arrays and objects accepted: `[[…]]` 128 deep is read, 129 deep is
 /// refused.
@@ -69,11 +69,10 @@ impl From<JsonError> for ApiError {
     fn from(e: JsonError) -> Self {
         match e {
             JsonError::DuplicateKey { .. } => {
-                ApiError::new(400, "duplicate_key", format!("the body is refused: {e}"))
+                ApiError::new(ErrorCode::DuplicateKey, format!("the body is refused: {e}"))
             }
             _ => ApiError::new(
-                400,
-                "invalid_json",
+                ErrorCode::InvalidJson,
                 format!("the body is not valid JSON: {e}"),
             ),
         }

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::error::{ApiError, ErrorCode};
+
 /// Longest a count waits in an isolate before it is written to D1.
 pub const FLUSH_AFTER_MS: u64 = 10_000;
 /// Counts are kept per hour.
@@ -185,14 +187,19 @@ pub fn summarize_subscriptions(rows: &[ResultRow]) -> Vec<Value> {
 }
 
 /// The stats window in hours from `?hours=`: 1 to 720, default 24.
-pub fn window_hours(query: Option<&str>) -> Result<u64, String> {
+pub fn window_hours(query: Option<&str>) -> Result<u64, ApiError> {
     match query {
         None => Ok(24),
         Some(s) => s
             .parse::<u64>()
             .ok()
             .filter(|h| (1..=720).contains(h))
-            .ok_or_else(|| format!("hours must be a whole number from 1 to 720, not {s:?}")),
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("hours must be a whole number from 1 to 720, not {s:?}"),
+                )
+            }),
     }
 }
 

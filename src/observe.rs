@@ -35,7 +35,7 @@ pub fn count_latency(collector: &str, duration_ms: u64, now_ms: u64) {
     let bucket = metrics::latency_bucket(duration_ms);
     BUFFER.with(|b| {
         b.borrow_mut()
-            .add_in(metrics::SCOPE_LATENCY, collector, &bucket, now_ms)
+            .add_in(metrics::SCOPE_LATENCY, collector, &bucket, now_ms);
     });
 }
 

@@ -6,6 +6,9 @@
 //!
 //! One test function: the allocator counts every thread, so nothing may run beside it.
 
+// Counting heap needs a GlobalAlloc, which is an unsafe trait; it only forwards to System.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

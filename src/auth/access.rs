@@ -282,7 +282,10 @@ mod tests {
         };
         let who = |email: &str, groups: &[&str]| Identity {
             email: email.into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
+            groups: groups
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
         };
         assert_eq!(
             role(&roles, &who("alice@example.com", &[])),

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::HeaderMap;
 
 use super::{AuthContext, AuthError, InboundRequest, Scheme, Verified};
@@ -82,55 +82,61 @@ impl ApiKey {
 }
 
 /// Why a presented key was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// No key was presented.
+    #[error("send the API key as X-ApiKey: <key> or Authorization: Bearer <key>")]
     Missing,
     /// No key has that hash.
+    #[error("the API key is not known")]
     Unknown,
     /// The key was revoked.
+    #[error("the API key was revoked")]
     Revoked,
     /// `not_after` has passed.
+    #[error("the API key has expired")]
     Expired,
     /// `not_before` is still ahead.
+    #[error("the API key is not valid yet")]
     NotYetValid,
     /// The key lacks the scope the route requires.
+    #[error("the API key lacks the `{0}` scope")]
     MissingScope(String),
     /// The key store failed: retryable, and never answered as a 401.
+    #[error("key lookup failed: {0}")]
     Store(String),
+}
+
+impl KeyError {
+    /// The stable error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            KeyError::Missing => ErrorCode::MissingHeader,
+            KeyError::Unknown => ErrorCode::UnknownKey,
+            KeyError::Revoked => ErrorCode::RevokedKey,
+            KeyError::Expired => ErrorCode::ExpiredKey,
+            KeyError::NotYetValid => ErrorCode::KeyNotYetValid,
+            KeyError::MissingScope(_) => ErrorCode::InsufficientScope,
+            KeyError::Store(_) => ErrorCode::Unavailable,
+        }
+    }
 }
 
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> ApiError {
-        match e {
-            KeyError::Missing => ApiError::new(
-                400,
-                "missing_header",
-                "send the API key as X-ApiKey: <key> or Authorization: Bearer <key>",
-            ),
-            KeyError::Unknown => ApiError::new(401, "unknown_key", "the API key is not known"),
-            KeyError::Revoked => ApiError::new(401, "revoked_key", "the API key was revoked"),
-            KeyError::Expired => ApiError::new(401, "expired_key", "the API key has expired"),
-            KeyError::NotYetValid => {
-                ApiError::new(401, "key_not_yet_valid", "the API key is not valid yet")
-            }
-            KeyError::MissingScope(s) => ApiError::new(
-                403,
-                "insufficient_scope",
-                format!("the API key lacks the `{s}` scope"),
-            ),
-            KeyError::Store(m) => ApiError::unavailable(format!("key lookup failed: {m}")),
-        }
+        ApiError::new(e.code(), e.to_string())
     }
 }
 
 /// Where keys are looked up by hash.
 #[allow(async_fn_in_trait)] // used through generics only
 pub trait ApiKeyStore {
+    /// Why the store could not answer (answered as `503 unavailable`, never as a 401).
+    type Error: std::fmt::Display;
     /// The key stored under `hash`, if any.
-    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, String>;
+    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, Self::Error>;
     /// Records that the key was used at `now` (best effort).
-    async fn touch(&self, hash: &str, now: i64) -> Result<(), String>;
+    async fn touch(&self, hash: &str, now: i64) -> Result<(), Self::Error>;
 }
 
 /// Checks a found key at `now`, and that it holds `scope` when one is required.
@@ -155,10 +161,11 @@ pub fn check(key: Option<ApiKey>, now: i64, scope: Option<&str>) -> Result<ApiKe
 pub struct NoKeys;
 
 impl ApiKeyStore for NoKeys {
-    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
+    type Error = std::convert::Infallible;
+    async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, Self::Error> {
         Ok(None)
     }
-    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
+    async fn touch(&self, _hash: &str, _now: i64) -> Result<(), Self::Error> {
         Ok(())
     }
 }
@@ -178,7 +185,10 @@ pub async fn authenticate<S: ApiKeyStore>(
     }
     let digest = hash(presented);
     let key = check(
-        store.find_by_hash(&digest).await.map_err(KeyError::Store)?,
+        store
+            .find_by_hash(&digest)
+            .await
+            .map_err(|e| KeyError::Store(e.to_string()))?,
         now,
         scope,
     )?;
@@ -208,7 +218,7 @@ pub struct NewKey {
 impl NewKey {
     /// Validates the request; returns `(not_before, not_after)`.
     pub fn validity(&self, now: i64) -> Result<(i64, i64), ApiError> {
-        let bad = |m: String| ApiError::new(422, "invalid_request", m);
+        let bad = |m: String| ApiError::new(ErrorCode::InvalidRequest, m);
         let name = self.name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(bad("`name` must be 1 to 200 characters".into()));
@@ -347,8 +357,8 @@ mod tests {
         };
         assert_eq!(nk(None).validity(100).unwrap(), (100, 100 + 30 * 86_400));
         assert_eq!(nk(Some(365)).validity(0).unwrap().1, 365 * 86_400);
-        assert_eq!(nk(Some(366)).validity(0).unwrap_err().status, 422);
-        assert_eq!(nk(Some(0)).validity(0).unwrap_err().status, 422);
+        assert_eq!(nk(Some(366)).validity(0).unwrap_err().status(), 422);
+        assert_eq!(nk(Some(0)).validity(0).unwrap_err().status(), 422);
         let mut bad = nk(None);
         bad.scopes = vec!["Has Space".into()];
         assert!(bad.validity(0).unwrap_err().message.contains("scopes[0]"));

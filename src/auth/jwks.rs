@@ -142,10 +142,10 @@ pub fn max_age(cache_control: Option<&str>) -> u64 {
 /// (encryption keys, other curves, symmetric `oct` keys, which a URL must never serve)
 /// are skipped, so a provider adding one does not break the rest; a set with no usable
 /// key is an error.
-pub fn parse_set(text: &[u8]) -> Result<Vec<JwtKey>, String> {
-    let v: Value = serde_json::from_slice(text).map_err(|e| format!("not JSON: {e}"))?;
+pub fn parse_set(text: &[u8]) -> Result<Vec<JwtKey>, SetError> {
+    let v: Value = serde_json::from_slice(text)?;
     let Some(Value::Array(keys)) = v.get("keys") else {
-        return Err("not a JWK set (no `keys` array)".into());
+        return Err(SetError::NoKeys);
     };
     let usable: Vec<JwtKey> = keys
         .iter()
@@ -153,9 +153,23 @@ pub fn parse_set(text: &[u8]) -> Result<Vec<JwtKey>, String> {
         .filter(|k| matches!(k.material, KeyMaterial::Public(_)))
         .collect();
     if usable.is_empty() {
-        return Err("the set holds no RS256, ES256 or EdDSA signing key".into());
+        return Err(SetError::NoUsableKey);
     }
     Ok(usable)
+}
+
+/// Why a fetched JWK set cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    /// The body is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// The JSON has no `keys` array.
+    #[error("not a JWK set (no `keys` array)")]
+    NoKeys,
+    /// Every key is of a kind edgehook skips.
+    #[error("the set holds no RS256, ES256 or EdDSA signing key")]
+    NoUsableKey,
 }
 
 /// The `kid` of a compact JWS's header, if it names one (read without verifying, only to

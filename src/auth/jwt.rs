@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::keys::{JwtKey, KeyMaterial};
 use crate::crypto::{Crypto, CryptoError, hmac_matches_any};
+use crate::error::{ApiError, ErrorCode};
 
 use super::{ApiKeyStore, AuthContext, AuthError, InboundRequest, Scheme, Verified};
 use super::{named, validate_names};
@@ -37,91 +38,83 @@ pub struct JwtRules<'a> {
     pub max_lifetime_secs: i64,
 }
 
-/// Why a token was refused; each maps to a stable `401` code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a token was refused; each maps to a stable `401` code. The message never
+/// contains a key or an expected value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {
     /// Not a compact JWS, or its header or claims are not JSON.
+    #[error("the token is not a valid JWT: {0}")]
     Malformed(String),
     /// `alg` is `none` or not bound to any configured key.
+    #[error("algorithm {0:?} is not accepted by this collector")]
     AlgorithmNotAllowed(String),
     /// `typ` is present and not `JWT`.
+    #[error("the token's `typ` must be JWT")]
     WrongType,
     /// The header has `crit`: it names extensions that must be understood, and edgehook
     /// implements none.
+    #[error("the token's `crit` names extensions edgehook does not implement")]
     CriticalHeader,
     /// No configured key has the token's `kid` (or the token lacks one when keys have ids).
+    #[error("the token's `kid` names no configured key")]
     UnknownKey,
     /// The signature does not verify.
+    #[error("the token's signature does not verify")]
     InvalidSignature,
     /// A required claim (`exp`, `iat`) is missing.
+    #[error("the token has no `{0}` claim")]
     MissingClaim(&'static str),
     /// `exp` has passed.
+    #[error("the token has expired")]
     Expired,
     /// `nbf` is in the future.
+    #[error("the token is not valid yet (`nbf`)")]
     NotYetValid,
     /// `iat` is in the future.
+    #[error("the token's `iat` is in the future")]
     IssuedInFuture,
     /// `exp - iat` exceeds the maximum lifetime.
+    #[error("the token lives longer than the allowed {0} seconds")]
     LifetimeTooLong(i64),
     /// `iss` does not match.
+    #[error("the token's `iss` is not the expected issuer")]
     WrongIssuer,
     /// `aud` does not match.
+    #[error("the token's `aud` is not this collector")]
     WrongAudience,
     /// The crypto backend failed.
-    Backend(String),
-}
-
-impl From<CryptoError> for JwtError {
-    fn from(e: CryptoError) -> Self {
-        JwtError::Backend(e.0)
-    }
+    #[error("token verification is unavailable: {0}")]
+    Backend(#[from] CryptoError),
 }
 
 impl JwtError {
     /// The stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            JwtError::Malformed(_) => "malformed_token",
-            JwtError::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
-            JwtError::WrongType => "invalid_token_type",
-            JwtError::CriticalHeader => "unsupported_critical_header",
-            JwtError::UnknownKey => "unknown_key",
-            JwtError::InvalidSignature => "invalid_signature",
-            JwtError::MissingClaim(_) => "missing_claim",
-            JwtError::Expired => "expired_token",
-            JwtError::NotYetValid => "token_not_yet_valid",
-            JwtError::IssuedInFuture => "issued_in_future",
-            JwtError::LifetimeTooLong(_) => "lifetime_too_long",
-            JwtError::WrongIssuer => "invalid_issuer",
-            JwtError::WrongAudience => "invalid_audience",
-            JwtError::Backend(_) => "unavailable",
+            JwtError::Malformed(_) => ErrorCode::MalformedToken,
+            JwtError::AlgorithmNotAllowed(_) => ErrorCode::AlgorithmNotAllowed,
+            JwtError::WrongType => ErrorCode::InvalidTokenType,
+            JwtError::CriticalHeader => ErrorCode::UnsupportedCriticalHeader,
+            JwtError::UnknownKey => ErrorCode::UnknownKey,
+            JwtError::InvalidSignature => ErrorCode::InvalidSignature,
+            JwtError::MissingClaim(_) => ErrorCode::MissingClaim,
+            JwtError::Expired => ErrorCode::ExpiredToken,
+            JwtError::NotYetValid => ErrorCode::TokenNotYetValid,
+            JwtError::IssuedInFuture => ErrorCode::IssuedInFuture,
+            JwtError::LifetimeTooLong(_) => ErrorCode::LifetimeTooLong,
+            JwtError::WrongIssuer => ErrorCode::InvalidIssuer,
+            JwtError::WrongAudience => ErrorCode::InvalidAudience,
+            JwtError::Backend(_) => ErrorCode::Unavailable,
         }
     }
+}
 
-    /// A sentence for the client; never contains a key or an expected value.
-    pub fn message(&self) -> String {
-        match self {
-            JwtError::Malformed(m) => format!("the token is not a valid JWT: {m}"),
-            JwtError::AlgorithmNotAllowed(a) => {
-                format!("algorithm {a:?} is not accepted by this collector")
-            }
-            JwtError::WrongType => "the token's `typ` must be JWT".into(),
-            JwtError::CriticalHeader => {
-                "the token's `crit` names extensions edgehook does not implement".into()
-            }
-            JwtError::UnknownKey => "the token's `kid` names no configured key".into(),
-            JwtError::InvalidSignature => "the token's signature does not verify".into(),
-            JwtError::MissingClaim(c) => format!("the token has no `{c}` claim"),
-            JwtError::Expired => "the token has expired".into(),
-            JwtError::NotYetValid => "the token is not valid yet (`nbf`)".into(),
-            JwtError::IssuedInFuture => "the token's `iat` is in the future".into(),
-            JwtError::LifetimeTooLong(max) => {
-                format!("the token lives longer than the allowed {max} seconds")
-            }
-            JwtError::WrongIssuer => "the token's `iss` is not the expected issuer".into(),
-            JwtError::WrongAudience => "the token's `aud` is not this collector".into(),
-            // The backend's own text goes to the log (ApiError::unavailable), not here.
-            JwtError::Backend(_) => "token verification is unavailable; retry".into(),
+impl From<JwtError> for ApiError {
+    fn from(e: JwtError) -> ApiError {
+        match e {
+            // The backend's own text goes to the log, not to the client.
+            JwtError::Backend(e) => ApiError::unavailable(e),
+            e => ApiError::new(e.code(), e.to_string()),
         }
     }
 }
@@ -376,7 +369,7 @@ impl Scheme for Config {
             keys.extend(super::jwks::cached(url));
             if keys.is_empty() {
                 // Never fetched (the key server is down): not the sender's fault.
-                return Err(AuthError::Backend(format!("no key of {url} is known yet")));
+                return Err(AuthError::NoKeysYet(url.clone()));
             }
         }
         let claims = verify(cx.crypto, &keys, &rules, token, cx.now_secs).await?;

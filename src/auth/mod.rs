@@ -26,8 +26,7 @@ use self::api_key::{ApiKey, ApiKeyStore, KeyError};
 use self::jwt::JwtError;
 use self::keys::Keyring;
 use crate::crypto::{Crypto, CryptoError};
-use crate::error::ApiError;
-use crate::error::ConfigError;
+use crate::error::{ApiError, ConfigError, ErrorCode};
 use crate::inbound::InboundRequest;
 use crate::secrets::Secrets;
 
@@ -276,77 +275,81 @@ impl Identity {
 }
 
 /// Why authentication failed. Messages never contain secrets or expected signatures.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// A required header is absent (`400 missing_header`).
+    #[error("the {0} header is required")]
     MissingHeader(&'static str),
-    /// A header or JSON member a recipe reads is absent (`400 missing_header`).
+    /// A header or JSON member a recipe reads is absent (`400 missing_header`): a header
+    /// name, or `json:<pointer>` for a member of the body.
+    #[error("{}", missing_value_message(.0))]
     MissingValue(String),
     /// A header is present but not in the scheme's format (`401 malformed_signature`).
+    #[error("{0}")]
     Malformed(String),
     /// The signature matches none of the secrets (`401 invalid_signature`).
+    #[error("the signature does not match the body for any of the collector's secrets")]
     InvalidSignature,
     /// The signed timestamp or date is too far from now (`401 timestamp_out_of_tolerance`).
+    #[error("the signed timestamp is too far from the current time")]
     TimestampOutOfTolerance,
     /// The crypto backend failed (`503 unavailable`: retryable, not the sender's fault).
-    Backend(String),
+    #[error("authentication is unavailable: {0}")]
+    Backend(#[from] CryptoError),
+    /// A `jwks_url`'s keys were never fetched (the key server is down): `503 unavailable`,
+    /// not the sender's fault. Holds the URL.
+    #[error("no key of {0} is known yet")]
+    NoKeysYet(String),
     /// A JWT was refused; the code says which check failed.
+    #[error(transparent)]
     Jwt(JwtError),
     /// An API key was refused; the code says why.
-    Key(KeyError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// The sentence for [`AuthError::MissingValue`]: a header's or a body member's.
+fn missing_value_message(what: &str) -> String {
+    match what.strip_prefix("json:") {
+        Some(pointer) => format!("the body's member {pointer} is required"),
+        None => format!("the {what} header is required"),
+    }
 }
 
 impl From<JwtError> for AuthError {
+    /// A JWT backend failure is the backend's, not the token's.
     fn from(e: JwtError) -> Self {
         match e {
-            JwtError::Backend(m) => AuthError::Backend(m),
+            JwtError::Backend(e) => AuthError::Backend(e),
             other => AuthError::Jwt(other),
         }
     }
 }
 
-impl From<KeyError> for AuthError {
-    fn from(e: KeyError) -> Self {
-        AuthError::Key(e)
-    }
-}
-
-impl From<CryptoError> for AuthError {
-    fn from(e: CryptoError) -> Self {
-        AuthError::Backend(e.0)
+impl AuthError {
+    /// The stable error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::MissingHeader(_) | AuthError::MissingValue(_) => ErrorCode::MissingHeader,
+            AuthError::Malformed(_) => ErrorCode::MalformedSignature,
+            AuthError::InvalidSignature => ErrorCode::InvalidSignature,
+            AuthError::TimestampOutOfTolerance => ErrorCode::TimestampOutOfTolerance,
+            AuthError::Backend(_) | AuthError::NoKeysYet(_) => ErrorCode::Unavailable,
+            AuthError::Jwt(e) => e.code(),
+            AuthError::Key(e) => e.code(),
+        }
     }
 }
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> ApiError {
         match e {
-            AuthError::MissingHeader(h) => {
-                ApiError::new(400, "missing_header", format!("the {h} header is required"))
-            }
-            AuthError::MissingValue(h) => match h.strip_prefix("json:") {
-                Some(p) => ApiError::new(
-                    400,
-                    "missing_header",
-                    format!("the body's member {p} is required"),
-                ),
-                None => ApiError::new(400, "missing_header", format!("the {h} header is required")),
-            },
-            AuthError::Malformed(m) => ApiError::new(401, "malformed_signature", m),
-            AuthError::InvalidSignature => ApiError::new(
-                401,
-                "invalid_signature",
-                "the signature does not match the body for any of the collector's secrets",
-            ),
+            // The backend's own text goes to the log, not to the client.
             AuthError::Backend(m) => {
                 ApiError::unavailable(format!("signature verification failed in the backend: {m}"))
             }
-            AuthError::TimestampOutOfTolerance => ApiError::new(
-                401,
-                "timestamp_out_of_tolerance",
-                "the signed timestamp is too far from the current time",
-            ),
-            AuthError::Jwt(e) => ApiError::new(401, e.code(), e.message()),
-            AuthError::Key(e) => e.into(),
+            e @ AuthError::NoKeysYet(_) => ApiError::unavailable(e),
+            e => ApiError::new(e.code(), e.to_string()),
         }
     }
 }

@@ -58,7 +58,7 @@ impl Scheme for Config {
             .map_err(|e| match e {
                 JwtError::InvalidSignature => AuthError::InvalidSignature,
                 JwtError::Backend(m) => AuthError::Backend(m),
-                other => AuthError::Malformed(format!("{HEADER}: {}", other.message())),
+                other => AuthError::Malformed(format!("{HEADER}: {}", other)),
             })?;
         let claims = parsed
             .deserialize_claims_unchecked::<Claims>()

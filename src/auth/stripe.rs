@@ -73,7 +73,7 @@ pub async fn verify<C: Crypto>(
     if (now - h.timestamp).abs() > TOLERANCE_SECS {
         return Err(AuthError::TimestampOutOfTolerance);
     }
-    let given: Vec<&[u8]> = h.v1.iter().map(|s| s.as_slice()).collect();
+    let given: Vec<&[u8]> = h.v1.iter().map(<[u8; 32]>::as_slice).collect();
     require_hmac(crypto, secrets, &signed_content(h.timestamp, body), &given).await
 }
 

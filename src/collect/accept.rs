@@ -11,7 +11,7 @@ use crate::auth::api_key::ApiKeyStore;
 use crate::auth::{self, AuthContext};
 use crate::config::Collector;
 use crate::crypto::Crypto;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::InboundRequest;
 use crate::steps::{Flow, PluginCaller, StepContext, Work};
 
@@ -54,8 +54,7 @@ pub fn body_budget(
 ) -> Result<u64, ApiError> {
     if url_len > MAX_URL_BYTES {
         return Err(ApiError::new(
-            414,
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             format!("the URL is longer than {MAX_URL_BYTES} bytes"),
         ));
     }
@@ -77,8 +76,7 @@ pub fn too_large(collector: &Collector) -> ApiError {
         Format::Request => "the body, path and query together are",
     };
     ApiError::new(
-        413,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("{what} larger than this collector's limit of {limit} bytes"),
     )
 }
@@ -89,7 +87,7 @@ pub fn too_large(collector: &Collector) -> ApiError {
 pub enum Accepted {
     /// Queue this record; remember `idempotency_key` once it is queued.
     Record {
-        /// The record.
+        /// The record to queue, with its NDJSON line built.
         record: QueuedRecord,
         /// The sender's id for the webhook, if it gave one, with its body's digest.
         idempotency_key: Option<idempotency::Keyed>,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::map::Entry;
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A kind of body a collector takes (`accept = ["json", ...]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -109,7 +109,7 @@ fn unsupported(accept: &[BodyKind]) -> ApiError {
     } else {
         format!("this collector takes bodies of type {}", types.join(", "))
     };
-    ApiError::new(415, "unsupported_media_type", message)
+    ApiError::new(ErrorCode::UnsupportedMediaType, message)
 }
 
 /// A file of a `multipart` body, stored in R2 beside the record before it is queued.
@@ -140,7 +140,7 @@ pub struct Decoded {
 
 /// `400 invalid_body`: the body is not what its `Content-Type` says.
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(400, "invalid_body", message)
+    ApiError::new(ErrorCode::InvalidBody, message)
 }
 
 /// Makes a body of `kind` (not [`BodyKind::Json`]) a JSON payload; files of a multipart
@@ -231,7 +231,7 @@ async fn multipart(
     while let Some(field) = parts.next_field().await.map_err(broken)? {
         let name = field.name().unwrap_or_default().to_string();
         let filename = field.file_name().map(str::to_string);
-        let part_type = field.content_type().map(|m| m.to_string());
+        let part_type = field.content_type().map(std::string::ToString::to_string);
         let data = field.bytes().await.map_err(broken)?;
         let value = match filename {
             None => match String::from_utf8(data.to_vec()) {
@@ -290,7 +290,7 @@ mod tests {
             Some("application/x-www-form-urlencoded"),
         ] {
             let e = classify(bad, &accept).unwrap_err();
-            assert_eq!((e.status, e.code), (415, "unsupported_media_type"));
+            assert_eq!((e.status(), e.code), (415, ErrorCode::UnsupportedMediaType));
             assert!(e.message.contains("application/json"), "{}", e.message);
         }
     }
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(kind("application/xml"), Ok(Text));
         assert_eq!(kind("application/atom+xml"), Ok(Text));
         let e = kind("application/pdf").unwrap_err();
-        assert_eq!(e.status, 415);
+        assert_eq!(e.status(), 415);
         for named in [
             "application/json",
             "x-www-form-urlencoded",
@@ -371,7 +371,7 @@ mod tests {
             json!({"contentType": "application/octet-stream", "body": "AP8B", "encoding": "base64"})
         );
         let e = decode_now(Text, "text/plain", &[0xff]).unwrap_err();
-        assert_eq!((e.status, e.code), (400, "invalid_body"));
+        assert_eq!((e.status(), e.code), (400, ErrorCode::InvalidBody));
         let d = block_on(decode(Text, Some("text/plain"), &[0xff], true, "c", "ID")).unwrap();
         assert_eq!(d.payload["encoding"], "base64");
         let d = block_on(decode(Binary, None, b"x", true, "c", "ID")).unwrap();
@@ -432,7 +432,11 @@ mod tests {
             ),
         ] {
             let e = decode_now(Multipart, ct, body.as_bytes()).unwrap_err();
-            assert_eq!((e.status, e.code), (400, "invalid_body"), "{ct} {body:?}");
+            assert_eq!(
+                (e.status(), e.code),
+                (400, ErrorCode::InvalidBody),
+                "{ct} {body:?}"
+            );
         }
     }
 }

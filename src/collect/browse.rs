@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn pages_follow_the_cursor_to_the_end() {
         let owned: Vec<String> = (0..5).map(|i| format!("{{\"n\":{i}}}")).collect();
-        let ls: Vec<&[u8]> = owned.iter().map(|s| s.as_bytes()).collect();
+        let ls: Vec<&[u8]> = owned.iter().map(std::string::String::as_bytes).collect();
         let ids = vec![None; 5];
         let p = page(&ls, &ids, 0, 2);
         assert_eq!((p.total, p.records.len(), p.next_cursor), (5, 2, Some(2)));

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::error::{ApiError, ConfigError};
+use crate::error::{ApiError, ConfigError, ErrorCode};
 
 /// Default `max_age_secs`: how long a browser may cache a preflight's answer.
 pub const DEFAULT_MAX_AGE_SECS: u32 = 600;
@@ -113,8 +113,7 @@ impl CorsConfig {
     ) -> Result<Headers, ApiError> {
         let Some(origin) = self.listed(origin) else {
             return Err(ApiError::new(
-                403,
-                "origin_not_allowed",
+                ErrorCode::OriginNotAllowed,
                 "this collector takes no requests from that origin",
             ));
         };
@@ -127,8 +126,7 @@ impl CorsConfig {
             .find(|h| !self.headers.iter().any(|l| l.eq_ignore_ascii_case(h)))
         {
             return Err(ApiError::new(
-                403,
-                "header_not_allowed",
+                ErrorCode::HeaderNotAllowed,
                 format!(
                     "this collector's cors.headers do not list {:?}",
                     crate::log::untrusted(h)
@@ -218,15 +216,15 @@ mod tests {
         let e = c
             .preflight(Some("https://evil.example"), Some("POST"), None)
             .unwrap_err();
-        assert_eq!((e.status, e.code), (403, "origin_not_allowed"));
+        assert_eq!((e.status(), e.code), (403, ErrorCode::OriginNotAllowed));
         assert_eq!(
             c.preflight(None, Some("POST"), None).unwrap_err().code,
-            "origin_not_allowed"
+            ErrorCode::OriginNotAllowed
         );
         let e = c
             .preflight(Some("https://app.example.com"), Some("DELETE"), None)
             .unwrap_err();
-        assert_eq!(e.status, 405);
+        assert_eq!(e.status(), 405);
         let e = c
             .preflight(
                 Some("https://app.example.com"),
@@ -234,7 +232,7 @@ mod tests {
                 Some("x-other"),
             )
             .unwrap_err();
-        assert_eq!(e.code, "header_not_allowed");
+        assert_eq!(e.code, ErrorCode::HeaderNotAllowed);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub async fn consume(queue: &str, messages: Vec<RawMessage>, env: &Env, now_ms: 
             .to_string(),
         );
     }
-    let ids: Vec<String> = messages.iter().map(|m| m.id()).collect();
+    let ids: Vec<String> = messages.iter().map(MessageExt::id).collect();
     let key = batch::object_key(
         &format!("dead/{queue}"),
         earliest,
@@ -44,7 +44,7 @@ pub async fn consume(queue: &str, messages: Vec<RawMessage>, env: &Env, now_ms: 
     };
     match written {
         Ok(()) => {
-            messages.iter().for_each(|m| m.ack());
+            messages.iter().for_each(MessageExt::ack);
             log::emit(
                 json!({"event": "dead_letter", "outcome": "written", "queue": queue,
                 "key": key, "messages": messages.len()}),

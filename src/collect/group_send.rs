@@ -63,7 +63,7 @@ fn is_ascii(bytes: &[u8]) -> bool {
 pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
     js_sys::Reflect::get(env, &name.into())
         .ok()
-        .filter(|q| q.is_object())
+        .filter(JsValue::is_object)
 }
 
 /// Puts `record` on `queue`, the producer bound as `name` ([`binding`]); `bytes` is its
@@ -80,14 +80,13 @@ pub async fn send(
     ctx: &JsValue,
     record: &QueuedRecord,
     bytes: usize,
-) -> Result<(), String> {
-    let body = serde_wasm_bindgen::to_value(record).map_err(|e| e.to_string())?;
-    let sent = group_send(name, queue, &body, bytes as f64, ctx).map_err(js_error)?;
-    JsFuture::from(sent).await.map(|_| ()).map_err(js_error)
-}
-
-fn js_error(e: JsValue) -> String {
-    worker::Error::from(e).to_string()
+) -> worker::Result<()> {
+    // worker::Error's own conversion would drop serde's reason.
+    let body = serde_wasm_bindgen::to_value(record)
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let sent = group_send(name, queue, &body, bytes as f64, ctx)?;
+    JsFuture::from(sent).await?;
+    Ok(())
 }
 
 #[cfg(test)]

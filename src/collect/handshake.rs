@@ -10,17 +10,15 @@
 //! or prove nothing the answer could leak (an echo, a MAC under the collector's secret).
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::auth::api_key::ApiKeyStore;
 use crate::auth::{self, AuthContext};
 use crate::config::Collector;
 use crate::crypto::Crypto;
-use crate::error::{ApiError, ConfigError};
+use crate::error::{ApiError, ConfigError, ErrorCode};
 use crate::inbound::InboundRequest;
 use crate::secrets::Secrets;
 
@@ -287,13 +285,11 @@ fn query_param(req: &InboundRequest, name: &str) -> Option<String> {
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    crate::crypto::hmac_sha256(key, data).to_vec()
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::new(400, "invalid_handshake", message)
+    ApiError::new(ErrorCode::InvalidHandshake, message)
 }
 
 /// Recognises `provider`'s handshake in `req`; `secrets` are the values of the
@@ -365,8 +361,7 @@ pub fn detect(
                 .any(|s| bool::from(s.as_bytes().ct_eq(token.as_bytes())));
             if !known {
                 return Err(ApiError::new(
-                    403,
-                    "invalid_verify_token",
+                    ErrorCode::InvalidVerifyToken,
                     "hub.verify_token is not this collector's verify token",
                 ));
             }
@@ -486,8 +481,7 @@ pub fn verify_stored(
     };
     if stored.is_empty() {
         return Err(ApiError::new(
-            401,
-            "handshake_required",
+            ErrorCode::HandshakeRequired,
             format!(
                 "{} has not completed its handshake with this collector yet",
                 provider.name()
@@ -496,8 +490,7 @@ pub fn verify_stored(
     }
     let value = req.headers.get(header).ok_or_else(|| {
         ApiError::new(
-            400,
-            "missing_header",
+            ErrorCode::MissingHeader,
             format!("the {header} header is required"),
         )
     })?;
@@ -506,8 +499,7 @@ pub fn verify_stored(
         .and_then(crate::auth::hex_mac)
         .ok_or_else(|| {
             ApiError::new(
-                401,
-                "malformed_signature",
+                ErrorCode::MalformedSignature,
                 format!("{header} must be {prefix}<64 hex digits>"),
             )
         })?;
@@ -518,8 +510,7 @@ pub fn verify_stored(
         Ok(())
     } else {
         Err(ApiError::new(
-            401,
-            "invalid_signature",
+            ErrorCode::InvalidSignature,
             "the signature does not match the body for the secret the handshake gave",
         ))
     }
@@ -565,8 +556,7 @@ pub fn check_kept(stored: &str, given: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            409,
-            "handshake_done",
+            ErrorCode::HandshakeDone,
             "this collector already holds the secret of an earlier handshake; an operator can forget it with DELETE /admin/handshakes/{collector}",
         ))
     }
@@ -657,7 +647,7 @@ mod tests {
         );
         assert_eq!(h.reply.body, ReplyBody::Text("1158201444".into()));
         let e = detect(Provider::Meta, &req("GET", q, &[], ""), &["nope"]).unwrap_err();
-        assert_eq!((e.status, e.code), (403, "invalid_verify_token"));
+        assert_eq!((e.status(), e.code), (403, ErrorCode::InvalidVerifyToken));
         assert_eq!(
             detect(Provider::Meta, &req("GET", "", &[], ""), &["x"]),
             Ok(None)
@@ -780,9 +770,9 @@ mod tests {
             Ok(())
         );
         let e = verify_stored(Provider::Asana, &["other".into()], &signed).unwrap_err();
-        assert_eq!(e.code, "invalid_signature");
+        assert_eq!(e.code, ErrorCode::InvalidSignature);
         let e = verify_stored(Provider::Asana, &[], &signed).unwrap_err();
-        assert_eq!((e.status, e.code), (401, "handshake_required"));
+        assert_eq!((e.status(), e.code), (401, ErrorCode::HandshakeRequired));
 
         let h = answer(
             Provider::Notion,
@@ -804,7 +794,7 @@ mod tests {
             verify_stored(Provider::Notion, &["secret_tok".into()], &unsigned)
                 .unwrap_err()
                 .code,
-            "missing_header"
+            ErrorCode::MissingHeader
         );
     }
 

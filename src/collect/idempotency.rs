@@ -10,7 +10,7 @@
 use std::future::Future;
 
 use crate::crypto::{Crypto, CryptoError};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::HeaderMap;
 
 /// Longest id accepted.
@@ -33,8 +33,7 @@ pub fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let k = raw.trim();
     if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) {
         return Err(ApiError::new(
-            400,
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             format!(
                 "webhook-id / Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters"
             ),
@@ -86,12 +85,7 @@ pub fn repeat(first_digest: Option<&str>, body_digest: &str, queued: bool) -> Re
 
 /// `422 idempotency_key_reused`.
 pub fn reused() -> ApiError {
-    ApiError::new(
-        422,
-        "idempotency_key_reused",
-        "this webhook id (webhook-id / Idempotency-Key) was first sent with a different body; \
-         nothing was stored: send a new body under a new id",
-    )
+    ErrorCode::IdempotencyKeyReused.into()
 }
 
 /// What a claim found.
@@ -182,12 +176,7 @@ pub async fn admit_once<S: SeenIds>(
         return match repeat(body_digest.as_deref(), &key.body_digest, accepted) {
             Repeat::Duplicate => Ok(Admitted::Duplicate { record_id }),
             Repeat::Reused => Err(reused()),
-            Repeat::InProgress => Err(ApiError::new(
-                409,
-                "duplicate_in_progress",
-                "a webhook with this id is being accepted right now; retry to learn its outcome",
-            )
-            .retry_after(5)),
+            Repeat::InProgress => Err(ErrorCode::DuplicateInProgress.into()),
         };
     }
     if let Err(e) = enqueue.await {
@@ -309,7 +298,7 @@ mod tests {
         );
         let e = admit(&seen, Some(&keyed("msg_1", "a")), "rec_2", &queued, false).unwrap_err();
         assert_eq!(
-            (e.status, e.code, e.retry_after),
+            (e.status(), e.code.as_str(), e.retry_after()),
             (409, "duplicate_in_progress", Some(5))
         );
         assert!(queued.borrow().is_empty());
@@ -320,7 +309,10 @@ mod tests {
         let (seen, queued) = (Seen::default(), RefCell::default());
         admit(&seen, Some(&keyed("msg_1", "a")), "rec_1", &queued, false).unwrap();
         let e = admit(&seen, Some(&keyed("msg_1", "b")), "rec_2", &queued, false).unwrap_err();
-        assert_eq!((e.status, e.code), (422, "idempotency_key_reused"));
+        assert_eq!(
+            (e.status(), e.code.as_str()),
+            (422, "idempotency_key_reused")
+        );
         assert_eq!(*queued.borrow(), vec!["rec_1".to_string()]);
     }
 
@@ -328,7 +320,7 @@ mod tests {
     fn a_refused_send_releases_the_id_so_the_retry_is_taken() {
         let (seen, queued) = (Seen::default(), RefCell::default());
         let e = admit(&seen, Some(&keyed("msg_1", "a")), "rec_1", &queued, true).unwrap_err();
-        assert_eq!(e.status, 503);
+        assert_eq!(e.status(), 503);
         assert_eq!(*seen.calls.borrow(), ["claim", "release"]);
         let retry = admit(&seen, Some(&keyed("msg_1", "a")), "rec_2", &queued, false);
         assert_eq!(retry, Ok(Admitted::Queued { unconfirmed: None }));
@@ -345,7 +337,7 @@ mod tests {
             RefCell::default(),
         );
         let e = admit(&seen, Some(&keyed("msg_1", "a")), "rec_1", &queued, false).unwrap_err();
-        assert_eq!((e.status, e.code), (503, "unavailable"));
+        assert_eq!((e.status(), e.code.as_str()), (503, "unavailable"));
         assert!(queued.borrow().is_empty());
     }
 
@@ -379,7 +371,7 @@ mod tests {
         assert_eq!(
             admit(&seen, None, "rec_2", &queued, true)
                 .unwrap_err()
-                .status,
+                .status(),
             503
         );
     }
@@ -423,7 +415,10 @@ mod tests {
         assert_eq!(repeat(None, &b, true), Repeat::Duplicate);
         assert_eq!(repeat(None, &b, false), Repeat::InProgress);
         let e = reused();
-        assert_eq!((e.status, e.code), (422, "idempotency_key_reused"));
+        assert_eq!(
+            (e.status(), e.code.as_str()),
+            (422, "idempotency_key_reused")
+        );
     }
 
     #[test]
@@ -432,7 +427,7 @@ mod tests {
         for bad in ["", "  ", "a b", "caf\u{e9}", long.as_str()] {
             let e = key(&headers(&[("idempotency-key", bad)])).unwrap_err();
             assert_eq!(
-                (e.status, e.code),
+                (e.status(), e.code.as_str()),
                 (400, "invalid_idempotency_key"),
                 "{bad:?}"
             );

@@ -12,6 +12,7 @@ use super::exactly_once;
 use super::pack::{self, IngestMessage};
 use super::record::QueuedRecord;
 use crate::config::Config;
+use crate::error::{BindingError, During};
 use crate::log;
 use crate::message::{decode_body, retry_later};
 use crate::store::batches::{self, BatchRow};
@@ -46,7 +47,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
             }
             Err(error) => {
                 log::emit(json!({"event": "ingest", "outcome": "undecodable",
-                    "message_id": m.id(), "error": error}));
+                    "message_id": m.id(), "error": error.to_string()}));
                 retry_later(m, now_ms);
             }
         }
@@ -61,26 +62,28 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
             .is_some_and(|c| c.compress);
         let group_key = stored_key(&group.key, compress);
         // `claimed_all`: every record of the group is claimed for the group's object.
-        let (todo, claimed_all) =
-            match unwritten(&bucket, &db, &group, &records, &group_key, now_ms).await {
-                Ok((split, claimed_all)) => {
-                    if !split.done.is_empty() {
-                        let done: Vec<usize> =
-                            split.done.iter().map(|&j| group.members[j]).collect();
-                        log::emit(json!({"event": "ingest", "outcome": "already_written",
+        let (todo, claimed_all) = match unwritten(
+            &bucket, &db, &group, &records, &group_key, now_ms,
+        )
+        .await
+        {
+            Ok((split, claimed_all)) => {
+                if !split.done.is_empty() {
+                    let done: Vec<usize> = split.done.iter().map(|&j| group.members[j]).collect();
+                    log::emit(json!({"event": "ingest", "outcome": "already_written",
                         "collector": group.collector, "records": done.len()}));
-                        delete_spills(&bucket, &records, &done).await;
-                    }
-                    let todo: Vec<usize> = split.todo.iter().map(|&j| group.members[j]).collect();
-                    (todo, claimed_all)
+                    delete_spills(&bucket, &records, &done).await;
                 }
-                Err(e) => {
-                    group.members.iter().for_each(|&i| failed[i] = true);
-                    log::emit(json!({"event": "ingest", "outcome": "claims_unreadable",
-                    "collector": group.collector, "records": group.members.len(), "error": e}));
-                    continue;
-                }
-            };
+                let todo: Vec<usize> = split.todo.iter().map(|&j| group.members[j]).collect();
+                (todo, claimed_all)
+            }
+            Err(e) => {
+                group.members.iter().for_each(|&i| failed[i] = true);
+                log::emit(json!({"event": "ingest", "outcome": "claims_unreadable",
+                    "collector": group.collector, "records": group.members.len(), "error": e.to_string()}));
+                continue;
+            }
+        };
         // Bring back spilled lines; a record whose spill is unreadable waits alone.
         let mut ready = Vec::with_capacity(todo.len());
         for i in todo {
@@ -88,7 +91,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
                 Ok(()) => ready.push(i),
                 Err(error) => {
                     log::emit(json!({"event": "ingest", "outcome": "spill_unreadable",
-                        "message_id": messages[owners[i]].id(), "error": error}));
+                        "message_id": messages[owners[i]].id(), "error": error.to_string()}));
                     failed[i] = true;
                 }
             }
@@ -110,7 +113,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
                 b.members.iter().for_each(|&i| failed[i] = true);
                 log::emit(
                     json!({"event": "ingest", "outcome": "write_failed", "key": b.key,
-                    "collector": b.collector, "records": b.members.len(), "error": e}),
+                    "collector": b.collector, "records": b.members.len(), "error": e.to_string()}),
                 );
             }
         }
@@ -137,7 +140,7 @@ async fn unwritten(
     records: &[QueuedRecord],
     key: &str,
     now_ms: u64,
-) -> Result<(exactly_once::Split, bool), String> {
+) -> Result<(exactly_once::Split, bool), BindingError> {
     let ids: Vec<&str> = group
         .members
         .iter()
@@ -145,13 +148,10 @@ async fn unwritten(
         .collect();
     let claims = written::claims_then_claim_new(db, &ids, key, now_ms / 1000)
         .await
-        .map_err(|e| format!("D1 claims: {e}"))?;
+        .during("D1 claims")?;
     let mut existing = std::collections::BTreeSet::new();
     for key in exactly_once::claimed_keys(&claims) {
-        let head = bucket
-            .head(&key)
-            .await
-            .map_err(|e| format!("R2 head: {e}"))?;
+        let head = bucket.head(&key).await.during("R2 head")?;
         if head.is_some() {
             existing.insert(key);
         }
@@ -184,7 +184,7 @@ async fn delete_spills(bucket: &Bucket, records: &[QueuedRecord], members: &[usi
 }
 
 /// Brings back a line (and original) spilled to R2 because it was too big for the queue.
-async fn restore(bucket: &Bucket, r: &mut QueuedRecord) -> Result<(), String> {
+async fn restore(bucket: &Bucket, r: &mut QueuedRecord) -> Result<(), BindingError> {
     if let Some(key) = &r.spill {
         r.line = read_spill(bucket, key).await?;
     }
@@ -194,15 +194,17 @@ async fn restore(bucket: &Bucket, r: &mut QueuedRecord) -> Result<(), String> {
     Ok(())
 }
 
-async fn read_spill(bucket: &Bucket, key: &str) -> Result<String, String> {
+async fn read_spill(bucket: &Bucket, key: &str) -> Result<String, BindingError> {
     let object = bucket
         .get(key)
         .execute()
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("spilled object {key} is missing"))?;
-    let body = object.body().ok_or("spilled object has no body")?;
-    body.text().await.map_err(|e| e.to_string())
+        .during(format!("R2 get {key}"))?
+        .ok_or_else(|| BindingError::Missing(format!("spilled object {key} is missing")))?;
+    let body = object
+        .body()
+        .ok_or_else(|| BindingError::Missing("spilled object has no body".into()))?;
+    body.text().await.during(format!("R2 read {key}"))
 }
 
 /// Writes one batch: its originals first (when kept), then its NDJSON object, then its
@@ -217,7 +219,7 @@ async fn write(
     compress: bool,
     claimed: bool,
     now_ms: u64,
-) -> Result<(String, u64), String> {
+) -> Result<(String, u64), BindingError> {
     let members = || b.members.iter().map(|&i| &records[i]);
     let originals: Vec<String> = members()
         .filter_map(|r| {
@@ -237,7 +239,7 @@ async fn write(
         let ids: Vec<&str> = members().map(|r| r.id.as_str()).collect();
         written::claim(db, &ids, &stored_key(&b.key, compress), now_ms / 1000)
             .await
-            .map_err(|e| format!("D1 claims: {e}"))?;
+            .during("D1 claims")?;
     }
     let body = batch::encode(members().map(|r| r.line.as_str()));
     let (key, bytes) = put(bucket, &b.key, body, compress).await?;
@@ -252,7 +254,7 @@ async fn write(
         },
     )
     .await
-    .map_err(|e| format!("D1 batches: {e}"))?;
+    .during("D1 batches")?;
     Ok((key, bytes))
 }
 
@@ -263,7 +265,7 @@ async fn put(
     key: &str,
     body: Vec<u8>,
     compress: bool,
-) -> Result<(String, u64), String> {
+) -> Result<(String, u64), BindingError> {
     let (body, content_type) = if compress {
         (batch::gzip(&body), "application/gzip")
     } else {
@@ -279,6 +281,6 @@ async fn put(
         })
         .execute()
         .await
-        .map_err(|e| format!("R2 put {key}: {e}"))?;
+        .during(format!("R2 put {key}"))?;
     Ok((key, bytes))
 }

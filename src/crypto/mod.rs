@@ -1,9 +1,9 @@
 //! Signature primitives behind one trait, so each runs where it is fastest.
 //!
 //! In the worker, [`webcrypto::WebCrypto`] uses the runtime's WebCrypto (`crypto.subtle`)
-//! for RS256 / ES256 / EdDSA and for HMACs over large bodies (measured in workerd:
-//! 26 / 57 / 59 µs per verify against 606 / 1149 / 292 µs for pure-Rust wasm; HMAC of
-//! 64 KiB 42 µs against 190 µs), and Rust for small HMACs (1 KiB: 4 µs against 6.5 µs).
+//! for RS256 / ES256 / EdDSA and for HMACs over large bodies, and Rust for small HMACs:
+//! each is the faster side in workerd (figures in docs/PERFORMANCE.md, "Figures behind
+//! choices in the code").
 //! Natively, [`native::NativeCrypto`] does everything in pure Rust, so `cargo test` runs
 //! the same vectors through both.
 
@@ -63,14 +63,9 @@ pub enum HmacHash {
 }
 
 /// A failure of the crypto backend itself (not a signature mismatch).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct CryptoError(pub String);
-
-impl std::fmt::Display for CryptoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The signature operations edgehook needs.
 #[allow(async_fn_in_trait)] // used through generics only, never `dyn`, and never sent across threads
@@ -130,11 +125,30 @@ pub async fn hmac_matches_any_with<C: Crypto>(
 
 /// HMAC-SHA256 in pure Rust.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    // An HMAC key may have any length, so new_from_slice cannot fail.
-    let mut mac = <Hmac<sha2::Sha256>>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    use hmac::Mac;
+    let mut mac = hmac_sha256_keyed(key);
     mac.update(data);
     mac.finalize().into_bytes().into()
+}
+
+/// An HMAC-SHA256 state keyed by `key`, of any length ([`hmac_keyed`]).
+pub fn hmac_sha256_keyed(key: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    hmac_keyed::<hmac::Hmac<sha2::Sha256>, sha2::Sha256>(key)
+}
+
+/// An HMAC state `M` over hash `D`, keyed by `key` of any length. RFC 2104 hashes a key
+/// longer than the hash's block and zero-pads a shorter one; doing that here yields a
+/// block-sized key, whose type carries its length, so construction has no error left to
+/// handle (`new_from_slice` returns a `Result` that cannot be `Err` for HMAC).
+pub fn hmac_keyed<M: hmac::digest::KeyInit, D: hmac::digest::Digest>(key: &[u8]) -> M {
+    let mut block = hmac::digest::Key::<M>::default();
+    if key.len() > block.len() {
+        let digest = D::digest(key);
+        block[..digest.len()].copy_from_slice(&digest);
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    M::new(&block)
 }
 
 #[cfg(test)]
@@ -193,11 +207,62 @@ mod tests {
     }
 
     #[test]
+    fn a_block_sized_key_gives_the_hmac_of_rfc_2104_for_every_key_length() {
+        use hmac::{Hmac, Mac};
+        fn both<M: Mac + hmac::digest::KeyInit + Clone, D: hmac::digest::Digest>() {
+            for len in [0, 1, 20, 32, 63, 64, 65, 127, 128, 129, 300] {
+                let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let mut ours = hmac_keyed::<M, D>(&key);
+                let mut theirs = <M as Mac>::new_from_slice(&key).expect("any length");
+                ours.update(b"data");
+                theirs.update(b"data");
+                assert_eq!(
+                    ours.finalize().into_bytes(),
+                    theirs.finalize().into_bytes(),
+                    "key of {len} bytes"
+                );
+            }
+        }
+        both::<Hmac<sha1::Sha1>, sha1::Sha1>();
+        both::<Hmac<sha2::Sha256>, sha2::Sha256>();
+        both::<Hmac<sha2::Sha512>, sha2::Sha512>();
+    }
+
+    #[test]
     fn hmac_check_stops_at_the_first_key_that_matches() {
         let keys: [&[u8]; 2] = [b"current", b"previous"];
         assert_eq!(matches(&keys, hmac_sha256(b"current", b"body")), (true, 1));
         assert_eq!(matches(&keys, hmac_sha256(b"previous", b"body")), (true, 2));
         // A signature no key makes costs every key, whichever it resembles.
         assert_eq!(matches(&keys, [0; 32]), (false, 2));
+    }
+
+    #[test]
+    fn keyed_hmac_matches_rfc_4231_and_the_crate_for_every_key_length() {
+        use hmac::Mac;
+        // RFC 4231 test cases 1 (20-byte key) and 6 (131-byte key, hashed first).
+        assert_eq!(
+            hex::encode(hmac_sha256(&[0x0b; 20], b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        for len in 0..=130 {
+            let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut ours = hmac_sha256_keyed(&key);
+            let mut theirs = <hmac::Hmac<sha2::Sha256>>::new_from_slice(&key).expect("any length");
+            ours.update(b"body");
+            theirs.update(b"body");
+            assert_eq!(
+                ours.finalize().into_bytes(),
+                theirs.finalize().into_bytes(),
+                "{len}"
+            );
+        }
     }
 }

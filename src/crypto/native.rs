@@ -17,16 +17,18 @@ impl Crypto for NativeCrypto {
 
     async fn hmac(&self, hash: HmacHash, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
         use hmac::{Hmac, Mac};
-        fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
-            // An HMAC key may have any length, so new_from_slice cannot fail.
-            let mut mac = <M as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+        fn run<M: Mac + hmac::digest::KeyInit, D: hmac::digest::Digest>(
+            key: &[u8],
+            data: &[u8],
+        ) -> Vec<u8> {
+            let mut mac = super::hmac_keyed::<M, D>(key);
             mac.update(data);
             mac.finalize().into_bytes().to_vec()
         }
         Ok(match hash {
-            HmacHash::Sha1 => run::<Hmac<sha1::Sha1>>(key, data),
+            HmacHash::Sha1 => run::<Hmac<sha1::Sha1>, sha1::Sha1>(key, data),
             HmacHash::Sha256 => hmac_sha256(key, data).to_vec(),
-            HmacHash::Sha512 => run::<Hmac<sha2::Sha512>>(key, data),
+            HmacHash::Sha512 => run::<Hmac<sha2::Sha512>, sha2::Sha512>(key, data),
         })
     }
 

@@ -13,9 +13,8 @@ use web_sys::{CryptoKey, SubtleCrypto};
 
 use super::{Crypto, CryptoError, HmacHash, PublicKey, SigAlg, hmac_sha256};
 
-/// Inputs at least this long are HMACed by WebCrypto, shorter ones in Rust. Measured in
-/// workerd: 1 KiB costs 4 µs in wasm and 6.5 µs through WebCrypto; 64 KiB 190 µs and
-/// 42 µs.
+/// Inputs at least this long are HMACed by WebCrypto, shorter ones in Rust, whichever
+/// was faster in workerd (docs/PERFORMANCE.md, "Figures behind choices in the code").
 pub const WEBCRYPTO_HMAC_MIN_BYTES: usize = 4096;
 
 thread_local! {

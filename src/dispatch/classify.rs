@@ -43,14 +43,16 @@ pub enum Outcome {
     Delivered,
     /// Try again later (at least `retry_after` seconds, when given).
     Retry {
-        /// Why.
+        /// A sentence for the attempt's log: what the subscriber answered, or why it
+        /// could not be reached.
         reason: String,
         /// The subscriber's `Retry-After`, in seconds.
         retry_after: Option<u64>,
     },
     /// Give up now.
     Failed {
-        /// Why.
+        /// A sentence for the attempt's log: what the subscriber answered, or why it
+        /// could not be reached.
         reason: String,
         /// The subscriber is gone (410): disable the subscription.
         disable: bool,

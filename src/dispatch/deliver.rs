@@ -29,7 +29,7 @@ use crate::message::{decode_body, retry_later};
 use crate::outbound::delivery::send;
 use crate::outbound::with_timeout;
 use crate::plugins::loader;
-use crate::steps::plugin::{Answer as PluginAnswer, classify as classify_plugin};
+use crate::steps::plugin::{PluginVerdict, classify as classify_plugin};
 use crate::store::attempts;
 use crate::store::results::{self, ResultRecord, Update};
 use crate::store::subscriptions;
@@ -54,7 +54,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, app: &App, now_ms: u6
             Ok(msg) => msg,
             Err(e) => {
                 log::emit(json!({"event": "deliver", "outcome": "undecodable",
-                    "message_id": m.id(), "error": e}));
+                    "message_id": m.id(), "error": e.to_string()}));
                 retry_later(m, now_ms);
                 return;
             }
@@ -314,7 +314,7 @@ async fn transformed(
     let answer =
         match with_timeout(exchange, AbortController::default(), TRANSFORM_TIMEOUT_MS).await {
             Ok(reply) => classify_plugin(reply.status, &reply.body, reply.cut),
-            Err(e) => PluginAnswer::Error(e),
+            Err(e) => PluginVerdict::Error(e.to_string()),
         };
     Ok(transform::decide(answer)?.map(|payload| Value::Object(payload).to_string()))
 }
@@ -376,7 +376,7 @@ async fn send_and_classify(
             ),
         ),
         Err(e) => (
-            classify::unreachable(e),
+            classify::unreachable(e.to_string()),
             None,
             exchange::exchange(url, &sent, None),
         ),
@@ -483,8 +483,7 @@ pub async fn test(
     s: &subscriptions::Stored,
     now: i64,
 ) -> Result<Value, ApiError> {
-    let url = url_guard::check(&s.subscription.url, &policy(app))
-        .map_err(|e| ApiError::new(422, "url_refused", e.0))?;
+    let url = url_guard::check(&s.subscription.url, &policy(app)).map_err(ApiError::from)?;
     let master = master_key(env)?;
     let key = master
         .open(&s.api_key_enc, &api_key_context(&s.subscription.id))
@@ -505,7 +504,7 @@ pub async fn test(
     let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
     Ok(match answer {
         Err(e) => {
-            json!({"status_code": null, "outcome": "error", "duration_ms": duration_ms, "error": e})
+            json!({"status_code": null, "outcome": "error", "duration_ms": duration_ms, "error": e.to_string()})
         }
         Ok(a) => {
             let body: Value = serde_json::from_slice(&a.body).unwrap_or_else(|_| {

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::classify::Outcome;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Deliveries per second and/or per minute.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,7 +123,7 @@ impl Default for Flow {
 impl Flow {
     /// Checks the settings; `422 invalid_request` naming the field.
     pub fn check(&self) -> Result<(), ApiError> {
-        let invalid = |m: &str| Err(ApiError::new(422, "invalid_request", m));
+        let invalid = |m: &str| Err(ApiError::new(ErrorCode::InvalidRequest, m));
         if let Some(r) = self.rate_limit {
             if r.per_second.is_none() && r.per_minute.is_none() {
                 return invalid("rate_limit needs per_second and/or per_minute");
@@ -160,8 +160,7 @@ impl Flow {
                 None => {
                     if let Err(e) = crate::steps::jsonpath::Path::parse(spec) {
                         return Err(ApiError::new(
-                            422,
-                            "invalid_request",
+                            ErrorCode::InvalidRequest,
                             format!("ordering_key: {e}"),
                         ));
                     }
@@ -757,7 +756,11 @@ mod tests {
             r#"{"disable_after_hours":0}"#,
         ] {
             let f: Flow = serde_json::from_str(bad).unwrap();
-            assert_eq!(f.check().unwrap_err().code, "invalid_request", "{bad}");
+            assert_eq!(
+                f.check().unwrap_err().code,
+                ErrorCode::InvalidRequest,
+                "{bad}"
+            );
         }
         assert!(serde_json::from_str::<Flow>(r#"{"rate":1}"#).is_err());
     }

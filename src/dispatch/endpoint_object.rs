@@ -12,8 +12,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{
-    DurableObject, Env, Method, Request, RequestInit, Response, State, durable_object,
-    wasm_bindgen::JsValue,
+    DurableObject, Env, Method, Request, RequestInit, Response, State, wasm_bindgen::JsValue,
 };
 
 use super::endpoint::{Admission, Change, Endpoint, Flow, Place, Report};
@@ -65,10 +64,19 @@ pub struct Settled {
     pub changes: Vec<Change>,
 }
 
-/// One subscription's flow state.
-#[durable_object]
-pub struct SubscriptionEndpoint {
-    state: State,
+pub use object::SubscriptionEndpoint;
+
+/// The class alone, so the `durable_object` macro's generated glue (the JS class and its
+/// methods, which carry no docs) is excused without excusing the rest of this file.
+#[allow(missing_docs)]
+mod object {
+    use worker::{State, durable_object};
+
+    /// One subscription's flow state.
+    #[durable_object]
+    pub struct SubscriptionEndpoint {
+        pub(super) state: State,
+    }
 }
 
 impl SubscriptionEndpoint {

@@ -6,19 +6,19 @@ use worker::Env;
 use super::sealed::MasterKey;
 use super::url_guard::UrlPolicy;
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 
 /// The master key from the `MASTER_KEY` secret.
 pub fn master_key(env: &Env) -> Result<MasterKey, ApiError> {
     MasterKey::parse(&master_secret(env)?)
-        .map_err(|e| ApiError::new(500, "invalid_master_key", e.0))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidMasterKey, e.0))
 }
 
 /// The bytes of the `MASTER_KEY` secret, for the keys derived from it (portal links).
 pub fn master_key_bytes(env: &Env) -> Result<[u8; 32], ApiError> {
     super::sealed::key_bytes(&master_secret(env)?)
-        .map_err(|e| ApiError::new(500, "invalid_master_key", e.0))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidMasterKey, e.0))
 }
 
 fn master_secret(env: &Env) -> Result<String, ApiError> {
@@ -26,8 +26,7 @@ fn master_secret(env: &Env) -> Result<String, ApiError> {
         .map(|s| s.to_string())
         .map_err(|_| {
             ApiError::new(
-                500,
-                "master_key_missing",
+                ErrorCode::MasterKeyMissing,
                 "dispatch needs the MASTER_KEY secret (base64 of 32 random bytes)",
             )
         })

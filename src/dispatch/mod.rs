@@ -29,8 +29,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
-use crate::error::ConfigError;
+use crate::error::{ApiError, ConfigError, ErrorCode};
 
 /// The `dispatch` section of the config.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -90,9 +89,9 @@ impl DispatchConfig {
 /// A subscription as the admin API shows it (never its secrets).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Subscription {
-    /// Id.
+    /// `sub_` + a ULID; the `{id}` of the admin routes.
     pub id: String,
-    /// Name.
+    /// What operators call it; shown in the admin page and `GET /admin/deliveries`.
     pub name: String,
     /// Where deliveries go.
     pub url: String,
@@ -125,7 +124,7 @@ pub struct Subscription {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    /// Name.
+    /// What operators call it (1 to 200 characters).
     pub name: String,
     /// URL (checked by the URL guard).
     pub url: String,
@@ -247,7 +246,7 @@ impl SubscriptionPatch {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(422, "invalid_request", message)
+    ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
 /// Whether `t` is a valid event type: 1–128 of `A-Z a-z 0-9 . _ : -`.
@@ -290,7 +289,7 @@ pub fn check_events(events: &[String]) -> Result<(), ApiError> {
 
 /// `422 invalid_header`, naming the header.
 fn invalid_header(message: String) -> ApiError {
-    ApiError::new(422, "invalid_header", message)
+    ApiError::new(ErrorCode::InvalidHeader, message)
 }
 
 /// Checks extra headers: valid names and values, none reserved
@@ -462,7 +461,7 @@ mod tests {
             rule("miner", Action::Notify, true),
             rule("off", Action::Flag, false),
         ];
-        let m = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let m = |names: &[&str]| names.iter().map(ToString::to_string).collect::<Vec<_>>();
         assert_eq!(
             actions("addon.uploaded", &m(&["malware"]), &rules),
             (true, vec![])

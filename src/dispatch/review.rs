@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::results::ResultRecord;
 
 /// A review's decision.
@@ -46,7 +46,7 @@ pub const ADMIN_TOKEN_REVIEWER: &str = "admin token";
 impl ReviewInput {
     /// Checks the reason and reviewer; `422 invalid_request` naming the field.
     pub fn check(&self) -> Result<(), ApiError> {
-        let invalid = |m: &str| Err(ApiError::new(422, "invalid_request", m));
+        let invalid = |m: &str| Err(ApiError::new(ErrorCode::InvalidRequest, m));
         let reason = self.reason.trim();
         if reason.is_empty() || reason.chars().count() > 1000 {
             return invalid("reason must be 1 to 1000 characters");
@@ -61,10 +61,10 @@ impl ReviewInput {
 
     /// Who the review is recorded as.
     pub fn reviewed_by(&self) -> String {
-        self.reviewer
-            .as_deref()
-            .map(|r| r.trim().to_string())
-            .unwrap_or_else(|| ADMIN_TOKEN_REVIEWER.to_string())
+        self.reviewer.as_deref().map_or_else(
+            || ADMIN_TOKEN_REVIEWER.to_string(),
+            |r| r.trim().to_string(),
+        )
     }
 }
 
@@ -73,8 +73,7 @@ impl ReviewInput {
 pub fn refusal(result: &ResultRecord) -> Option<ApiError> {
     if let Some(review) = &result.review {
         return Some(ApiError::new(
-            409,
-            "already_reviewed",
+            ErrorCode::AlreadyReviewed,
             format!(
                 "result {} was reviewed ({}) by {} at {}",
                 result.id, review.decision, review.by, review.at
@@ -83,8 +82,7 @@ pub fn refusal(result: &ResultRecord) -> Option<ApiError> {
     }
     if !result.flagged {
         return Some(ApiError::new(
-            409,
-            "not_flagged",
+            ErrorCode::NotFlagged,
             format!(
                 "result {} is not flagged; only flagged results are reviewed",
                 result.id
@@ -128,7 +126,10 @@ mod tests {
     #[test]
     fn only_a_flagged_result_not_yet_reviewed_is_reviewable() {
         assert!(refusal(&result(true, None)).is_none());
-        assert_eq!(refusal(&result(false, None)).unwrap().code, "not_flagged");
+        assert_eq!(
+            refusal(&result(false, None)).unwrap().code,
+            ErrorCode::NotFlagged
+        );
         let done = Review {
             decision: "clear".into(),
             reason: "false positive".into(),
@@ -137,7 +138,7 @@ mod tests {
         };
         assert_eq!(
             refusal(&result(false, Some(done))).unwrap().code,
-            "already_reviewed"
+            ErrorCode::AlreadyReviewed
         );
     }
 
@@ -161,7 +162,7 @@ mod tests {
         ] {
             assert_eq!(
                 input(bad).unwrap().check().unwrap_err().code,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "{bad}"
             );
         }

@@ -14,7 +14,8 @@ use base64::engine::general_purpose::STANDARD;
 const PREFIX: &str = "v1:";
 
 /// A problem with the master key or a sealed value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct SealError(pub String);
 
 /// The master key, parsed from the `MASTER_KEY` secret.

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::classify::Outcome;
-use crate::steps::plugin::Answer;
+use crate::steps::plugin::PluginVerdict;
 
 /// The plugin message for one delivery:
 /// `{"type":"delivery","subscription","event_type","record"}`.
@@ -26,19 +26,19 @@ pub fn message(subscription: &str, event_type: &str, payload: &str) -> Result<St
 /// payload instead, `Ok(None)` sends it unchanged (`deferred`); `rejected` fails the
 /// delivery for good, an error (or a payload that is not a JSON object) is retried on
 /// the delivery schedule, so a fixed or rolled-back plugin gets the delivery through.
-pub fn decide(answer: Answer) -> Result<Option<Map<String, Value>>, Outcome> {
+pub fn decide(answer: PluginVerdict) -> Result<Option<Map<String, Value>>, Outcome> {
     match answer {
-        Answer::Processed(Value::Object(payload)) => Ok(Some(payload)),
-        Answer::Processed(_) => Err(Outcome::Retry {
+        PluginVerdict::Processed(Value::Object(payload)) => Ok(Some(payload)),
+        PluginVerdict::Processed(_) => Err(Outcome::Retry {
             reason: "the transform answered a payload that is not a JSON object".into(),
             retry_after: None,
         }),
-        Answer::Deferred => Ok(None),
-        Answer::Rejected(why) => Err(Outcome::Failed {
+        PluginVerdict::Deferred => Ok(None),
+        PluginVerdict::Rejected(why) => Err(Outcome::Failed {
             reason: format!("the transform rejected the delivery: {why}"),
             disable: false,
         }),
-        Answer::Error(why) => Err(Outcome::Retry {
+        PluginVerdict::Error(why) => Err(Outcome::Retry {
             reason: format!("the transform failed: {why}"),
             retry_after: None,
         }),
@@ -61,14 +61,19 @@ mod tests {
 
     #[test]
     fn answers_decide_the_delivery() {
-        let replaced = decide(Answer::Processed(json!({"b": 2}))).unwrap().unwrap();
+        let replaced = decide(PluginVerdict::Processed(json!({"b": 2})))
+            .unwrap()
+            .unwrap();
         assert_eq!(Value::Object(replaced), json!({"b": 2}));
-        assert_eq!(decide(Answer::Deferred).unwrap(), None);
+        assert_eq!(decide(PluginVerdict::Deferred).unwrap(), None);
         assert!(matches!(
-            decide(Answer::Rejected("no".into())),
+            decide(PluginVerdict::Rejected("no".into())),
             Err(Outcome::Failed { disable: false, .. })
         ));
-        for retried in [Answer::Error("boom".into()), Answer::Processed(json!([1]))] {
+        for retried in [
+            PluginVerdict::Error("boom".into()),
+            PluginVerdict::Processed(json!([1])),
+        ] {
             assert!(matches!(decide(retried), Err(Outcome::Retry { .. })));
         }
     }

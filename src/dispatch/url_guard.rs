@@ -24,8 +24,15 @@ pub struct UrlPolicy<'a> {
 }
 
 /// Why a URL was refused (`422 url_refused`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct Refused(pub String);
+
+impl From<Refused> for crate::error::ApiError {
+    fn from(e: Refused) -> Self {
+        crate::error::ApiError::new(crate::error::ErrorCode::UrlRefused, e.0)
+    }
+}
 
 /// Checks `url` against `policy`; returns it parsed.
 pub fn check(url: &str, policy: &UrlPolicy<'_>) -> Result<Url, Refused> {

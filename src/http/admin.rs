@@ -18,7 +18,7 @@ use crate::auth::access::{self, AccessConfig, Role};
 use crate::auth::api_key::{self, ApiKey, NewKey};
 use crate::auth::jwt::{self, JwtError};
 use crate::crypto::webcrypto::WebCrypto;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 use crate::store::api_keys;
 use crate::{auth, outbound};
@@ -50,8 +50,7 @@ pub async fn authorize(
             signed_in(app, cfg, &token, now_ms).await
         }
         (Some(_), None) if header("authorization").is_none() => Err(ApiError::new(
-            401,
-            "missing_admin_token",
+            ErrorCode::MissingAdminToken,
             "sign in through Cloudflare Access, or send Authorization: Bearer <ADMIN_TOKEN>",
         )),
         _ => require_admin(req, env).map(|()| Actor {
@@ -76,9 +75,8 @@ async fn signed_in(
     let refused = |e: JwtError| match e {
         JwtError::Backend(detail) => ApiError::unavailable(detail),
         e => ApiError::new(
-            401,
             e.code(),
-            format!("the Cloudflare Access token is refused: {}", e.message()),
+            format!("the Cloudflare Access token is refused: {e}"),
         ),
     };
     // The team's certs, cached per isolate like a collector's jwks_url (fetched again for
@@ -95,11 +93,10 @@ async fn signed_in(
         .await
         .map_err(refused)?;
     let id = access::identity(&claims)
-        .map_err(|e| ApiError::new(401, "invalid_access_token", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidAccessToken, e.to_string()))?;
     let role = access::role(&app.config.admin.roles, &id).ok_or_else(|| {
         ApiError::new(
-            403,
-            "no_admin_role",
+            ErrorCode::NoAdminRole,
             format!("{} is signed in but admin.roles gives it no role", id.email),
         )
     })?;
@@ -113,8 +110,7 @@ async fn signed_in(
 /// `403 read_only` for a viewer's change.
 pub fn read_only(actor: &Actor) -> ApiError {
     ApiError::new(
-        403,
-        "read_only",
+        ErrorCode::ReadOnly,
         format!(
             "{} has the viewer role, which only reads; an admin can make this change",
             actor.who
@@ -129,36 +125,20 @@ pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
         .map(|s| s.to_string())
         .ok()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(
-                403,
-                "admin_disabled",
-                "the admin API is off: set the ADMIN_TOKEN secret",
-            )
-        })?;
+        .ok_or_else(|| ApiError::from(ErrorCode::AdminDisabled))?;
     let header = req.headers().get("authorization").ok().flatten();
     let given = header
         .as_deref()
         .and_then(|h| h.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-        .ok_or_else(|| {
-            ApiError::new(
-                401,
-                "missing_admin_token",
-                "send Authorization: Bearer <ADMIN_TOKEN>",
-            )
-        })?;
+        .ok_or_else(|| ApiError::from(ErrorCode::MissingAdminToken))?;
     // Compare digests so the comparison is constant-time whatever the lengths.
     let same = Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes()));
     if bool::from(same) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            401,
-            "invalid_admin_token",
-            "the admin token is not valid",
-        ))
+        Err(ErrorCode::InvalidAdminToken.into())
     }
 }
 
@@ -236,6 +216,6 @@ pub async fn revoke_key(c: Call<'_>) -> Result<Response, ApiError> {
     let key = api_keys::find_by_id(&db, id)
         .await
         .map_err(d1_failed)?
-        .ok_or_else(|| ApiError::new(404, "unknown_key", format!("no key has id {id:?}")))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownKeyId, format!("no key has id {id:?}")))?;
     Ok(json_response(200, &view(&key, now)))
 }

@@ -7,7 +7,7 @@ use worker::Response;
 use super::admin::{Actor, d1_failed, db};
 use super::call::{Call, json_response};
 use super::stats::query_param;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::audit;
 
 /// Largest `limit` of `/admin/audit`.
@@ -36,8 +36,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
                     .filter(|n| (1..=max).contains(n))
                     .ok_or_else(|| {
                         ApiError::new(
-                            400,
-                            "invalid_query",
+                            ErrorCode::InvalidQuery,
                             format!("{name} must be a whole number from 1 to {max}, not {v:?}"),
                         )
                     })

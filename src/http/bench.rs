@@ -26,7 +26,7 @@ use crate::collect::accept::accept;
 use crate::config::Config;
 use crate::crypto::hmac_sha256;
 use crate::crypto::webcrypto::{WebCrypto, subtle_hmac_sha256};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::{HeaderMap, InboundRequest};
 use crate::secrets::Secrets;
 use crate::steps::NoPlugins;
@@ -55,7 +55,7 @@ fn json_body(n: usize) -> Vec<u8> {
 }
 
 fn failed(what: impl std::fmt::Display) -> ApiError {
-    ApiError::new(422, "bench_failed", what.to_string())
+    ApiError::new(ErrorCode::BenchFailed, what.to_string())
 }
 
 /// Serves a bench request; `serve` answers its errors like every other route's.

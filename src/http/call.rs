@@ -7,16 +7,15 @@ use serde_json::Value;
 use worker::{Env, Request, Response};
 
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::json;
 
-/// A JSON response.
+/// A response with `status` and `body` serialised, as `application/json`.
 pub fn json_response(status: u16, body: &Value) -> Response {
-    let text = body.to_string();
-    let mut resp = Response::ok(text)
-        .map(|r| r.with_status(status))
-        .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable!()));
-    let _ = resp.headers_mut().set("content-type", "application/json");
+    let resp = Response::builder()
+        .with_status(status)
+        .fixed(body.to_string().into_bytes());
+    let _ = resp.headers().set("content-type", "application/json");
     resp
 }
 
@@ -43,7 +42,8 @@ pub async fn read_optional_json<T: DeserializeOwned + Default>(
 /// Parses a request body already read, as [`read_json`] does.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = json::parse(bytes)?;
-    serde_json::from_value(value).map_err(|e| ApiError::new(422, "invalid_request", e.to_string()))
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))
 }
 
 /// What a handler is given: the request, the bindings, the loaded app, the path and its
@@ -80,7 +80,7 @@ impl Call<'_> {
     pub fn url(&self) -> Result<url::Url, ApiError> {
         self.req
             .url()
-            .map_err(|e| ApiError::new(400, "bad_request", e.to_string()))
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))
     }
 }
 

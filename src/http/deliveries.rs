@@ -10,7 +10,7 @@ use super::call::json_response;
 use super::stats::query_param;
 
 use crate::dispatch::{DeliveryMessage, MESSAGE_VERSION, STATUSES};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::json;
 use crate::store::{attempts, results};
 
@@ -23,8 +23,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
         && !STATUSES.contains(&s.as_str())
     {
         return Err(ApiError::new(
-            400,
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("status must be one of {}", STATUSES.join(", ")),
         ));
     }
@@ -34,7 +33,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| ApiError::new(400, "invalid_query", "limit must be 1 to 500"))?,
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidQuery, "limit must be 1 to 500"))?,
     };
     let rows = results::deliveries(&db(env)?, status.as_deref(), limit)
         .await
@@ -43,7 +42,10 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
 }
 
 pub(crate) fn unknown_result(id: &str) -> ApiError {
-    ApiError::new(404, "unknown_result", format!("no delivery has id {id:?}"))
+    ApiError::new(
+        ErrorCode::UnknownResult,
+        format!("no delivery has id {id:?}"),
+    )
 }
 
 /// The inspector: a delivery (result) with its payload and every attempt, each with the
@@ -90,8 +92,7 @@ pub(crate) async fn retry_now(env: &Env, id: &str, now: i64) -> Result<Value, Ap
         .ok_or_else(|| unknown_result(id))?;
     if !results::retry_now(&db, id, now).await.map_err(d1_failed)? {
         return Err(ApiError::new(
-            409,
-            "not_failed",
+            ErrorCode::NotFailed,
             format!(
                 "only failed deliveries are retried; this one is {}",
                 result.status

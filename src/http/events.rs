@@ -16,7 +16,7 @@ use crate::dispatch::keys::{jwt_secret_context, master_key, result_url};
 use crate::dispatch::publish;
 use crate::dispatch::service_token::PatchCredentials;
 use crate::dispatch::{self, service_token};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbound::HeaderMap;
 use crate::store::api_keys::D1Keys;
 use crate::store::results::{self, ResultRecord};
@@ -50,23 +50,20 @@ pub async fn publish(c: Call<'_>) -> Result<Response, ApiError> {
     require_publisher(&req, env, (now_ms / 1000) as i64).await?;
     if !dispatch::valid_event_type(event_type) {
         return Err(ApiError::new(
-            404,
-            "invalid_event_type",
+            ErrorCode::InvalidEventType,
             format!("{event_type:?} is not an event type (1-128 of A-Z a-z 0-9 . _ : -)"),
         ));
     }
     if dispatch::reserved_event_type(event_type) {
         return Err(ApiError::new(
-            422,
-            "reserved_event_type",
+            ErrorCode::ReservedEventType,
             format!("{event_type} is an event type edgehook publishes itself; publishers cannot"),
         ));
     }
     let payload: Value = read_json(&mut req).await?;
     let Value::Object(payload) = payload else {
         return Err(ApiError::new(
-            422,
-            "invalid_event",
+            ErrorCode::InvalidEvent,
             "an event payload is a JSON object",
         ));
     };
@@ -97,7 +94,7 @@ async fn load(env: &Env, id: &str) -> Result<ResultRecord, ApiError> {
     results::get(&db(env)?, id)
         .await
         .map_err(d1_failed)?
-        .ok_or_else(|| ApiError::new(404, "unknown_result", format!("no result has id {id:?}")))
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownResult, format!("no result has id {id:?}")))
 }
 
 /// `GET /results/{id}` (admin or publish key): the result with its attempts.
@@ -133,10 +130,7 @@ async fn account_secret(
 }
 
 fn token_error(e: JwtError) -> ApiError {
-    match e {
-        JwtError::Backend(m) => ApiError::unavailable(m),
-        other => ApiError::new(401, other.code(), other.message()),
-    }
+    ApiError::from(e)
 }
 
 /// `PATCH /results/{id}` with `{"results":{...}}`, authenticated by the owning
@@ -154,15 +148,13 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
         .flatten()
         .ok_or_else(|| {
             ApiError::new(
-                400,
-                "missing_header",
+                ErrorCode::MissingHeader,
                 "send Authorization: JWT <service-account token>, or AShirt request signing",
             )
         })?;
     let credentials = service_token::patch_credentials(&header).ok_or_else(|| {
         ApiError::new(
-            401,
-            "malformed_token",
+            ErrorCode::MalformedToken,
             "expected Authorization: JWT <token> or <jwt_key>:<base64 HMAC> (AShirt)",
         )
     })?;
@@ -174,8 +166,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
             let issuer = service_token::issuer(token).map_err(token_error)?;
             let (owner, secret) = account_secret(env, &db, &issuer).await?.ok_or_else(|| {
                 ApiError::new(
-                    401,
-                    "unknown_key",
+                    ErrorCode::UnknownKey,
                     "the token's issuer is not a service account",
                 )
             })?;
@@ -214,8 +205,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
             .await
             .map_err(|e| match e {
                 AuthError::InvalidSignature => ApiError::new(
-                    401,
-                    "invalid_signature",
+                    ErrorCode::InvalidSignature,
                     "the AShirt signature does not match for the access key's service account",
                 ),
                 other => other.into(),
@@ -223,8 +213,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
             let Some((owner, _)) = account else {
                 // verify refuses an unknown access key; this only keeps the types honest.
                 return Err(ApiError::new(
-                    401,
-                    "invalid_signature",
+                    ErrorCode::InvalidSignature,
                     "unknown access key",
                 ));
             };
@@ -239,8 +228,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
     let result = load(env, id).await?;
     if result.subscription_id != owner {
         return Err(ApiError::new(
-            403,
-            "not_result_owner",
+            ErrorCode::NotResultOwner,
             "this service account's subscription does not own the result",
         ));
     }
@@ -250,8 +238,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
         .map_err(d1_failed)?
     {
         return Err(ApiError::new(
-            401,
-            "replayed_token",
+            ErrorCode::ReplayedToken,
             "this token (jti) or AShirt signature was already used",
         ));
     }

@@ -9,7 +9,7 @@ use worker::Response;
 use super::admin::{d1_failed, db};
 use super::call::{Call, json_response};
 use crate::dispatch::keys::master_key;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::handshakes;
 
 /// `GET /admin/handshakes` → `{"handshakes":[{collector, provider, secret, created_at}]}`.
@@ -43,8 +43,7 @@ pub async fn delete(c: Call<'_>) -> Result<Response, ApiError> {
         .map_err(d1_failed)?
     {
         return Err(ApiError::new(
-            404,
-            "unknown_handshake",
+            ErrorCode::UnknownHandshake,
             format!("collector {collector:?} holds no handshake secret"),
         ));
     }

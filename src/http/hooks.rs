@@ -15,7 +15,7 @@ use crate::collect::idempotency::{Admitted, admit_once};
 use crate::config::Collector;
 use crate::crypto::webcrypto::WebCrypto;
 use crate::dispatch::keys::master_key;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
 use crate::log;
@@ -72,8 +72,7 @@ pub async fn handle(
 ) -> Result<HookAnswer, ApiError> {
     let collector = app.config.collector(target.collector).ok_or_else(|| {
         ApiError::new(
-            404,
-            "unknown_collector",
+            ErrorCode::UnknownCollector,
             format!("no collector is named {:?}", target.collector),
         )
     })?;

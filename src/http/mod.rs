@@ -39,8 +39,14 @@ use routes::{Access, Handler};
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
 /// header object cross into JS, nothing else. The collector route and every error answer
-/// this way; other routes build a [`Response`] and are converted.
-fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web_sys::Response {
+/// this way; other routes build a [`Response`] and are converted. Fails only if the runtime
+/// refuses to build a Response; the caller rejects the request then (the runtime answers
+/// 500) rather than answering something else.
+fn raw_json_response(
+    status: u16,
+    body: &Value,
+    retry_after: Option<u32>,
+) -> Result<web_sys::Response, JsValue> {
     thread_local! {
         // The runtime copies init headers into each Response, so one object serves all.
         static JSON_HEADERS: JsValue = {
@@ -62,17 +68,14 @@ fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web
         }
     }
     web_sys::Response::new_with_opt_str_and_init(Some(&body.to_string()), &init)
-        .unwrap_or_else(|_| web_sys::Response::new().unwrap_or_else(|_| unreachable!()))
 }
 
 /// A provider's handshake answered in its own form: JSON, text or nothing, with its
 /// headers (an echoed text is never sniffed as a page).
-fn reply_response(reply: &Reply) -> web_sys::Response {
+fn reply_response(reply: &Reply) -> Result<web_sys::Response, JsValue> {
     let init = web_sys::ResponseInit::new();
     init.set_status(reply.status);
-    let Ok(headers) = web_sys::Headers::new() else {
-        return raw_json_response(500, &ApiError::internal("Headers").body(), None);
-    };
+    let headers = web_sys::Headers::new()?;
     let body = match &reply.body {
         ReplyBody::Json(v) => {
             let _ = headers.set("content-type", "application/json");
@@ -90,7 +93,6 @@ fn reply_response(reply: &Reply) -> web_sys::Response {
     }
     init.set_headers(&headers);
     web_sys::Response::new_with_opt_str_and_init(body.as_deref(), &init)
-        .unwrap_or_else(|_| web_sys::Response::new().unwrap_or_else(|_| unreachable!()))
 }
 
 /// What a route answered: JSON (the collector route, errors), a handshake's reply, or a
@@ -119,14 +121,18 @@ async fn audit_change(env: &Env, entry: &store::audit::Entry) -> worker::Result<
 /// and logs one line (request id, method, route pattern, collector, outcome, status,
 /// duration). The collector route reads the runtime's request directly (only the headers
 /// its checks need, never `request.cf`); the other routes get a [`Request`].
-pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::Response {
+pub async fn serve(
+    req: web_sys::Request,
+    env: &Env,
+    ctx: &JsValue,
+) -> Result<web_sys::Response, JsValue> {
     let url = req.url();
     let (path, query) = inbound::split_url(&url);
     #[cfg(feature = "bench")]
     if path.starts_with(bench::PREFIX) {
         return match bench::handle(Request::from(req), env).await {
-            Ok(resp) => resp.into(),
-            Err(e) => raw_json_response(e.status, &e.body(), e.retry_after),
+            Ok(resp) => Ok(resp.into()),
+            Err(e) => raw_json_response(e.status(), &e.body(), e.retry_after()),
         };
     }
     let started = worker::Date::now().as_millis();
@@ -235,7 +241,7 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
                 {
                     let status = match &answer {
                         Ok(r) => r.status(),
-                        Err(e) => e.status,
+                        Err(e) => e.status(),
                     };
                     let entry = store::audit::Entry {
                         at: started / 1000,
@@ -263,9 +269,9 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
                 fields["detail"] = json!(detail);
             }
             (
-                Answer::Json(e.status, e.body()),
+                Answer::Json(e.status(), e.body()),
                 Some(e.code),
-                e.retry_after,
+                e.retry_after(),
             )
         }
     };
@@ -297,11 +303,11 @@ pub async fn serve(req: web_sys::Request, env: &Env, ctx: &JsValue) -> web_sys::
     let resp = match answer {
         Answer::Json(status, body) => raw_json_response(status, &body, retry_after),
         Answer::Reply(reply) => reply_response(&reply),
-        Answer::Response(resp) => resp.into(),
-    };
+        Answer::Response(resp) => Ok(resp.into()),
+    }?;
     let headers = resp.headers();
     for (name, value) in &cors_headers {
         let _ = headers.set(name, value);
     }
-    resp
+    Ok(resp)
 }

@@ -8,13 +8,13 @@ use worker::{Bucket, Env, Request, Response};
 
 use super::admin::{d1_failed, db};
 use super::call::{Call, json_response, read_json};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::plugins::bundle::{self, Bundle, BundleError, MAX_UPLOAD_BYTES};
 use crate::store::plugins::{self, PluginVersion};
 
 impl From<BundleError> for ApiError {
     fn from(e: BundleError) -> ApiError {
-        ApiError::new(e.status(), e.code(), e.message().to_string())
+        ApiError::new(e.code(), e.message().to_string())
     }
 }
 
@@ -23,8 +23,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            422,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("{name:?} is not a plugin name (1-64 of a-z A-Z 0-9 - _)"),
         ))
     }
@@ -41,8 +40,7 @@ pub(crate) fn r2_failed(e: worker::Error) -> ApiError {
 
 fn unknown_plugin(name: &str) -> ApiError {
     ApiError::new(
-        404,
-        "unknown_plugin",
+        ErrorCode::UnknownPlugin,
         format!("no plugin is named {name:?}"),
     )
 }
@@ -89,8 +87,7 @@ async fn read_bundle(req: &mut Request) -> Result<Bundle, ApiError> {
         .to_ascii_lowercase();
     if media != "application/wasm" && media != "application/json" {
         return Err(ApiError::new(
-            415,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send application/wasm (one SDK-built module) or application/json ({\"main\", \"modules\": {name: base64}})",
         ));
     }
@@ -194,8 +191,7 @@ pub async fn activate(c: Call<'_>) -> Result<Response, ApiError> {
         .map_err(d1_failed)?
     {
         return Err(ApiError::new(
-            404,
-            "unknown_version",
+            ErrorCode::UnknownVersion,
             format!("plugin {name:?} has no version {:?}", input.version),
         ));
     }
@@ -229,15 +225,13 @@ pub async fn delete(c: Call<'_>) -> Result<Response, ApiError> {
         ([], None) => return Err(unknown_plugin(name)),
         ([], Some(v)) => {
             return Err(ApiError::new(
-                404,
-                "unknown_version",
+                ErrorCode::UnknownVersion,
                 format!("plugin {name:?} has no version {v:?}"),
             ));
         }
         ([one], Some(_)) if one.active => {
             return Err(ApiError::new(
-                409,
-                "version_active",
+                ErrorCode::VersionActive,
                 "this version is active: activate another one first, or delete the whole plugin",
             ));
         }

@@ -14,20 +14,18 @@ use super::admin::{d1_failed, db};
 use super::call::{Call, json_response, read_optional_json};
 use super::page::{self, PORTAL_PAGE, PORTAL_SCRIPT};
 use super::{deliveries, subscriptions};
-use crate::auth::jwt::{self, bearer};
+use crate::auth::jwt::{self, JwtError, bearer};
 use crate::crypto::webcrypto::WebCrypto;
 use crate::dispatch::exchange;
 use crate::dispatch::{deliver, keys, portal};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::results;
 
 /// The subscription the request's portal token names.
 async fn subscription_of(c: &Call<'_>) -> Result<String, ApiError> {
     let header = c.req.headers().get("authorization").ok().flatten();
     let token = header.as_deref().and_then(bearer).ok_or_else(|| {
-        ApiError::new(
-            401,
-            "missing_portal_token",
+        ApiError::new(ErrorCode::MissingPortalToken,
             "open the portal from its link; the page sends the link's token as Authorization: Bearer",
         )
     })?;
@@ -41,15 +39,13 @@ async fn subscription_of(c: &Call<'_>) -> Result<String, ApiError> {
         c.now_secs(),
     )
     .await
-    .map_err(|e| {
-        ApiError::new(
-            401,
-            "invalid_portal_token",
-            format!(
-                "the portal link is not valid: {} (ask for a new link)",
-                e.message()
-            ),
-        )
+    .map_err(|e| match e {
+        // The backend's own text goes to the log, not to the client.
+        JwtError::Backend(detail) => ApiError::unavailable(detail),
+        e => ApiError::new(
+            ErrorCode::InvalidPortalToken,
+            format!("the portal link is not valid: {e} (ask for a new link)"),
+        ),
     })?;
     claims
         .get("sub")
@@ -57,8 +53,7 @@ async fn subscription_of(c: &Call<'_>) -> Result<String, ApiError> {
         .map(String::from)
         .ok_or_else(|| {
             ApiError::new(
-                401,
-                "invalid_portal_token",
+                ErrorCode::InvalidPortalToken,
                 "the portal link names no subscription",
             )
         })
@@ -79,7 +74,8 @@ pub async fn create_link(c: Call<'_>) -> Result<Response, ApiError> {
         mut req, env, app, ..
     } = c;
     let input: LinkRequest = read_optional_json(&mut req).await?;
-    let ttl = portal::ttl(input.ttl_secs).map_err(|m| ApiError::new(422, "invalid_request", m))?;
+    let ttl =
+        portal::ttl(input.ttl_secs).map_err(|m| ApiError::new(ErrorCode::InvalidRequest, m))?;
     subscriptions::load(env, &id).await?;
     let master = keys::master_key_bytes(env)?;
     let issuer = portal::issuer(&app.config.public_url);

@@ -11,7 +11,7 @@ use super::call::{Call, json_response};
 use super::plugin_admin::{bucket, r2_failed};
 use super::stats::query_param;
 use crate::collect::browse;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::batches::{self, StoredBatch};
 use crate::store::written;
 
@@ -27,7 +27,9 @@ async fn open(env: &Env, key: &str) -> Result<Object, ApiError> {
     let batch = batches::get(&db, key)
         .await
         .map_err(d1_failed)?
-        .ok_or_else(|| ApiError::new(404, "unknown_batch", format!("no batch has key {key:?}")))?;
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::UnknownBatch, format!("no batch has key {key:?}"))
+        })?;
     let object = bucket(env)?
         .get(key)
         .execute()
@@ -35,8 +37,7 @@ async fn open(env: &Env, key: &str) -> Result<Object, ApiError> {
         .map_err(r2_failed)?
         .ok_or_else(|| {
             ApiError::new(
-                410,
-                "batch_gone",
+                ErrorCode::BatchGone,
                 format!("the object {key:?} is no longer in R2 (deleted or expired)"),
             )
         })?;
@@ -46,8 +47,7 @@ async fn open(env: &Env, key: &str) -> Result<Object, ApiError> {
     };
     let text = browse::object_text(key, bytes).map_err(|e| {
         ApiError::new(
-            500,
-            "unreadable_batch",
+            ErrorCode::UnreadableBatch,
             format!("the object {key:?} cannot be read back: {e}"),
         )
     })?;
@@ -61,8 +61,7 @@ async fn open(env: &Env, key: &str) -> Result<Object, ApiError> {
 
 fn unknown_record(id: &str) -> ApiError {
     ApiError::new(
-        404,
-        "unknown_record",
+        ErrorCode::UnknownRecord,
         format!("no written record has id {id:?} (ids are kept 15 days after writing)"),
     )
 }
@@ -75,11 +74,11 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
         query_param(&url, "cursor", &known)?.as_deref(),
         query_param(&url, "limit", &known)?.as_deref(),
     )
-    .map_err(|m| ApiError::new(400, "invalid_query", m))?;
+    .map_err(|m| ApiError::new(ErrorCode::InvalidQuery, m))?;
     let id = query_param(&url, "id", &known)?;
     let key = percent_encoding::percent_decode_str(c.param("key"))
         .decode_utf8()
-        .map_err(|_| ApiError::new(404, "unknown_batch", "the batch key is not UTF-8"))?;
+        .map_err(|_| ApiError::new(ErrorCode::UnknownBatch, "the batch key is not UTF-8"))?;
     let o = open(c.env, &key).await?;
     let lines = browse::lines(&o.text);
     let ids = browse::line_ids(&lines, &o.claimed);

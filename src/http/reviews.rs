@@ -8,11 +8,11 @@ use super::admin::{d1_failed, db};
 use super::call::{Call, json_response, read_json};
 use super::stats::query_param;
 use crate::dispatch::review::{self, ReviewInput};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::results;
 
 fn invalid_query(message: &str) -> ApiError {
-    ApiError::new(400, "invalid_query", message)
+    ApiError::new(ErrorCode::InvalidQuery, message)
 }
 
 fn boolean(value: Option<String>, name: &str) -> Result<Option<bool>, ApiError> {
@@ -50,7 +50,7 @@ pub async fn review(mut c: Call<'_>) -> Result<Response, ApiError> {
     input.check()?;
     let (id, now) = (c.param("id").to_string(), c.now_secs());
     let db = db(c.env)?;
-    let unknown = || ApiError::new(404, "unknown_result", format!("no result has id {id:?}"));
+    let unknown = || ApiError::new(ErrorCode::UnknownResult, format!("no result has id {id:?}"));
     let result = results::get(&db, &id)
         .await
         .map_err(d1_failed)?

@@ -8,7 +8,7 @@ use super::admin::{d1_failed, db};
 use super::call::Call;
 use super::call::{json_response, read_json};
 use crate::dispatch::{self, Action, Rule};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::rules;
 
 #[derive(Debug, Deserialize)]
@@ -30,8 +30,7 @@ pub async fn put(c: Call<'_>) -> Result<Response, ApiError> {
     let Call { mut req, env, .. } = c;
     if !dispatch::valid_event_type(name) {
         return Err(ApiError::new(
-            422,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("{name:?} is not a rule name (1-128 of A-Z a-z 0-9 . _ : -)"),
         ));
     }

@@ -7,7 +7,7 @@ use worker::{D1Database, Response};
 use super::admin::{d1_failed, db};
 use super::call::Call;
 use super::call::json_response;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use std::collections::BTreeMap;
 
 use crate::charts;
@@ -16,7 +16,7 @@ use crate::observe;
 use crate::store::{attempts, batches, counters, result_stats, subscriptions};
 
 fn invalid_query(message: String) -> ApiError {
-    ApiError::new(400, "invalid_query", message)
+    ApiError::new(ErrorCode::InvalidQuery, message)
 }
 
 /// The value of query parameter `name`; refuses unknown parameters, so a typo is not
@@ -52,8 +52,7 @@ struct Window<'a> {
 /// Reads `?hours=` and flushes this isolate's pending counts, so the window's counts in
 /// D1 include them.
 async fn window<'a>(c: &Call<'a>) -> Result<Window<'a>, ApiError> {
-    let hours = metrics::window_hours(query_param(&c.url()?, "hours", &["hours"])?.as_deref())
-        .map_err(invalid_query)?;
+    let hours = metrics::window_hours(query_param(&c.url()?, "hours", &["hours"])?.as_deref())?;
     observe::flush(c.env).await?;
     let configured = c
         .app
@@ -151,7 +150,7 @@ pub struct BatchQuery {
 
 impl BatchQuery {
     /// Validates `collector`, `before`, `hour` and `limit`.
-    pub fn parse(pairs: &[(String, String)]) -> Result<BatchQuery, String> {
+    pub fn parse(pairs: &[(String, String)]) -> Result<BatchQuery, ApiError> {
         let mut q = BatchQuery {
             collector: None,
             before: None,
@@ -165,20 +164,19 @@ impl BatchQuery {
                         && v.bytes()
                             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
                     if !ok {
-                        return Err(format!("{v:?} is not a collector name"));
+                        return Err(invalid_query(format!("{v:?} is not a collector name")));
                     }
                     q.collector = Some(v.clone());
                 }
                 "before" => {
-                    q.before = Some(
-                        v.parse()
-                            .map_err(|_| format!("before must be Unix seconds, not {v:?}"))?,
-                    )
+                    q.before = Some(v.parse().map_err(|_| {
+                        invalid_query(format!("before must be Unix seconds, not {v:?}"))
+                    })?);
                 }
                 "hour" => {
-                    let at: u64 = v
-                        .parse()
-                        .map_err(|_| format!("hour must be Unix seconds, not {v:?}"))?;
+                    let at: u64 = v.parse().map_err(|_| {
+                        invalid_query(format!("hour must be Unix seconds, not {v:?}"))
+                    })?;
                     q.hour = Some(at - at % 3600);
                 }
                 "limit" => {
@@ -187,15 +185,15 @@ impl BatchQuery {
                         .ok()
                         .filter(|n| (1..=MAX_BATCHES).contains(n))
                         .ok_or_else(|| {
-                            format!(
+                            invalid_query(format!(
                                 "limit must be a whole number from 1 to {MAX_BATCHES}, not {v:?}"
-                            )
-                        })?
+                            ))
+                        })?;
                 }
                 other => {
-                    return Err(format!(
+                    return Err(invalid_query(format!(
                         "unknown query parameter {other:?}; known: collector, before, hour, limit"
-                    ));
+                    )));
                 }
             }
         }
@@ -207,7 +205,7 @@ impl BatchQuery {
 pub async fn list_batches(c: Call<'_>) -> Result<Response, ApiError> {
     let (url, env) = (&c.url()?, c.env);
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let q = BatchQuery::parse(&pairs).map_err(invalid_query)?;
+    let q = BatchQuery::parse(&pairs)?;
     let filter = batches::Filter {
         collector: q.collector.as_deref(),
         before: q.before,
@@ -223,7 +221,7 @@ pub async fn list_batches(c: Call<'_>) -> Result<Response, ApiError> {
 mod tests {
     use super::*;
 
-    fn parse(q: &[(&str, &str)]) -> Result<BatchQuery, String> {
+    fn parse(q: &[(&str, &str)]) -> Result<BatchQuery, ApiError> {
         let pairs: Vec<_> = q
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

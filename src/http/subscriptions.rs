@@ -19,7 +19,7 @@ use crate::dispatch::{
     self, NewSubscription, Subscription, SubscriptionPatch, service_token, sign, url_guard,
 };
 use crate::dispatch::{endpoint_object, publish};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 use crate::log;
 use crate::store::results;
@@ -44,8 +44,7 @@ fn chosen_or_new_key(given: Option<String>) -> Result<String, ApiError> {
 
 fn not_found(id: &str) -> ApiError {
     ApiError::new(
-        404,
-        "unknown_subscription",
+        ErrorCode::UnknownSubscription,
         format!("no subscription has id {id:?}"),
     )
 }
@@ -53,7 +52,7 @@ fn not_found(id: &str) -> ApiError {
 fn check_url(app: &App, url: &str) -> Result<(), ApiError> {
     url_guard::check(url, &keys::policy(app))
         .map(|_| ())
-        .map_err(|e| ApiError::new(422, "url_refused", e.0))
+        .map_err(|e| ApiError::new(ErrorCode::UrlRefused, e.0))
 }
 
 pub(crate) async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, ApiError> {
@@ -298,8 +297,7 @@ pub(crate) async fn rotate_key(
         .unwrap_or(app.config.dispatch.rotation_grace_secs);
     if grace > 30 * 86_400 {
         return Err(ApiError::new(
-            422,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "grace_secs is at most 30 days",
         ));
     }
@@ -342,8 +340,7 @@ pub async fn recover(c: Call<'_>) -> Result<Response, ApiError> {
     let input: Recover = read_json(&mut req).await?;
     if !(0..=now).contains(&input.since) {
         return Err(ApiError::new(
-            422,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "since must be Unix seconds, not in the future",
         ));
     }

@@ -6,6 +6,7 @@ use worker::{Headers, Method, Request, RequestInit, RequestRedirect, wasm_bindge
 use super::exchange;
 use crate::dispatch::classify::ANSWER_LIMIT;
 use crate::dispatch::sign::Signed;
+use crate::error::{BindingError, During};
 
 /// A subscriber's answer to a delivery.
 pub struct Reply {
@@ -23,17 +24,17 @@ pub struct Reply {
 
 /// POSTs a signed request without following redirects, giving up after `timeout_ms`;
 /// reads at most [`ANSWER_LIMIT`] of the answer.
-pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Reply, String> {
+pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Reply, BindingError> {
     let headers = Headers::new();
     for (k, v) in &signed.headers {
-        headers.set(k, v).map_err(|e| format!("header {k}: {e}"))?;
+        headers.set(k, v).during(format!("header {k}"))?;
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&signed.body)))
         .with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(url, &init).during("request")?;
     let (resp, body) = exchange(request, timeout_ms, ANSWER_LIMIT).await?;
     // A body that fails to read counts as empty: the status alone classifies it.
     let body = body.unwrap_or_default();

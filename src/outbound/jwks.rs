@@ -12,6 +12,7 @@ use crate::auth::keys::JwtKey;
 use crate::auth::{AuthConfig, jwt};
 use crate::dispatch::keys::policy;
 use crate::dispatch::url_guard;
+use crate::error::{BindingError, During};
 use crate::inbound::InboundRequest;
 use crate::log;
 use crate::outbound::exchange;
@@ -51,25 +52,42 @@ pub async fn refresh(app: &App, url: &str, kid: Option<&str>, now: i64) {
             jwks::store(url, keys, now, max_age);
         }
         Err(e) => {
-            log::emit(json!({"event": "jwks", "outcome": "fetch_failed", "url": url, "error": e}))
+            log::emit(
+                json!({"event": "jwks", "outcome": "fetch_failed", "url": url,
+                "error": e.to_string()}),
+            );
         }
     }
 }
 
-async fn fetch(app: &App, url: &str) -> Result<(Vec<JwtKey>, u64), String> {
-    url_guard::check(url, &policy(app))
-        .map_err(|e| format!("refused by the URL guard: {}", e.0))?;
+/// Why a key set could not be fetched (logged; the cached keys stay as they were).
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("refused by the URL guard: {0}")]
+    Refused(#[from] url_guard::Refused),
+    #[error(transparent)]
+    Binding(#[from] BindingError),
+    #[error("answered {0}")]
+    Status(u16),
+    #[error("the set is over {} bytes", jwks::MAX_SET_BYTES)]
+    TooLarge,
+    #[error(transparent)]
+    Set(#[from] jwks::SetError),
+}
+
+async fn fetch(app: &App, url: &str) -> Result<(Vec<JwtKey>, u64), FetchError> {
+    url_guard::check(url, &policy(app))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Get)
         .with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(url, &init).during("request")?;
     let (resp, body) = exchange(request, TIMEOUT_MS, jwks::MAX_SET_BYTES).await?;
     if resp.status_code() != 200 {
-        return Err(format!("answered {}", resp.status_code()));
+        return Err(FetchError::Status(resp.status_code()));
     }
     let body = body?;
     if body.cut {
-        return Err(format!("the set is over {} bytes", jwks::MAX_SET_BYTES));
+        return Err(FetchError::TooLarge);
     }
     let keys = jwks::parse_set(&body.bytes)?;
     let cache_control = resp.headers().get("cache-control").ok().flatten();

@@ -15,20 +15,22 @@ use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use worker::{AbortController, Delay, Fetch, Request, Response};
 
+use crate::error::{BindingError, During};
+
 /// Runs `exchange` (which should send with `controller`'s signal) for at most
 /// `timeout_ms`; on timeout aborts the request and says so.
 pub async fn with_timeout<T>(
-    exchange: impl Future<Output = Result<T, String>>,
+    exchange: impl Future<Output = Result<T, BindingError>>,
     controller: AbortController,
     timeout_ms: u64,
-) -> Result<T, String> {
+) -> Result<T, BindingError> {
     let timeout = Delay::from(Duration::from_millis(timeout_ms));
     futures_util::pin_mut!(exchange);
     match select(exchange, timeout).await {
         Either::Left((answer, _)) => answer,
         Either::Right(((), _)) => {
             controller.abort();
-            Err(format!("no answer within {timeout_ms} ms"))
+            Err(BindingError::Timeout(timeout_ms))
         }
     }
 }
@@ -40,14 +42,14 @@ pub async fn exchange(
     request: Request,
     timeout_ms: u64,
     limit: usize,
-) -> Result<(Response, Result<Prefix, String>), String> {
+) -> Result<(Response, Result<Prefix, BindingError>), BindingError> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {
         let mut resp = Fetch::Request(request)
             .send_with_signal(&signal)
             .await
-            .map_err(|e| format!("network error: {e}"))?;
+            .during("network error")?;
         let body = read_prefix(&mut resp, limit).await;
         Ok((resp, body))
     };
@@ -80,16 +82,16 @@ impl Prefix {
 
 /// Reads `resp`'s body chunk by chunk, keeping at most `limit` bytes; at the bound the
 /// body stream is cancelled (dropping the reader cancels it), so the rest is never read.
-pub async fn read_prefix(resp: &mut Response, limit: usize) -> Result<Prefix, String> {
+pub async fn read_prefix(resp: &mut Response, limit: usize) -> Result<Prefix, BindingError> {
     let mut prefix = Prefix::default();
     let Ok(mut stream) = resp.stream() else {
         // No stream: an empty body, or one the runtime already holds.
-        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        let body = resp.bytes().await.during("reading the answer")?;
         prefix.push(&body, limit);
         return Ok(prefix);
     };
     while let Some(chunk) = stream.next().await {
-        if !prefix.push(&chunk.map_err(|e| e.to_string())?, limit) {
+        if !prefix.push(&chunk.during("reading the answer")?, limit) {
             break;
         }
     }

@@ -9,8 +9,9 @@ use worker::{
 };
 
 use super::{read_prefix, with_timeout};
+use crate::error::During;
 use crate::plugins::loader;
-use crate::steps::{PluginCaller, PluginReply, PluginTarget};
+use crate::steps::{PluginCallError, PluginCaller, PluginReply, PluginTarget};
 
 /// Plugins reached through this worker's bindings, their answers read up to
 /// `answer_limit` bytes (`steps::plugin::answer_limit`).
@@ -28,13 +29,13 @@ impl PluginCaller for WorkerPlugins<'_> {
         headers: Vec<(String, String)>,
         body: String,
         timeout_ms: u64,
-    ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+    ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>> {
         Box::pin(async move {
             let h = Headers::new();
             h.set("content-type", "application/json")
-                .map_err(|e| e.to_string())?;
+                .during("header content-type")?;
             for (k, v) in &headers {
-                h.set(k, v).map_err(|e| format!("header {k}: {e}"))?;
+                h.set(k, v).during(format!("header {k}"))?;
             }
             let mut init = RequestInit::new();
             init.with_method(Method::Post)
@@ -49,12 +50,12 @@ impl PluginCaller for WorkerPlugins<'_> {
                         let service = self
                             .env
                             .service(name)
-                            .map_err(|e| format!("service binding {name}: {e}"))?;
+                            .during(format!("service binding {name}"))?;
                         // The URL only names the route inside the bound Worker.
                         service.fetch("https://plugin.internal/", Some(init)).await
                     }
                     PluginTarget::Url(url) => {
-                        let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+                        let req = Request::new_with_init(url, &init).during("request")?;
                         Fetch::Request(req).send_with_signal(&signal).await
                     }
                     // Its own isolate, through the Worker Loader: answers a PluginReply.
@@ -69,7 +70,7 @@ impl PluginCaller for WorkerPlugins<'_> {
                         .await;
                     }
                 }
-                .map_err(|e| format!("the plugin could not be reached: {e}"))?;
+                .during("the plugin could not be reached")?;
                 let body = read_prefix(&mut resp, self.answer_limit).await?;
                 Ok(PluginReply {
                     status: resp.status_code(),
@@ -77,9 +78,7 @@ impl PluginCaller for WorkerPlugins<'_> {
                     cut: body.cut,
                 })
             };
-            with_timeout(exchange, controller, timeout_ms)
-                .await
-                .map_err(|e| format!("the plugin failed: {e}"))
+            Ok(with_timeout(exchange, controller, timeout_ms).await?)
         })
     }
 }

@@ -12,6 +12,7 @@
 //! name, length and bytes in name order), so the same code uploaded twice is one version
 //! and the Worker Loader's isolate id `<name>@<version>` names exactly one code.
 
+use crate::error::ErrorCode;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -88,18 +89,15 @@ pub enum BundleError {
 impl BundleError {
     /// HTTP status.
     pub fn status(&self) -> u16 {
-        match self {
-            BundleError::TooLarge(_) | BundleError::PartTooLarge(_) => 413,
-            BundleError::Invalid(_) => 422,
-        }
+        self.code().status()
     }
 
     /// Stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            BundleError::TooLarge(_) => "bundle_too_large",
-            BundleError::PartTooLarge(_) => "part_too_large",
-            BundleError::Invalid(_) => "invalid_bundle",
+            BundleError::TooLarge(_) => ErrorCode::BundleTooLarge,
+            BundleError::PartTooLarge(_) => ErrorCode::PartTooLarge,
+            BundleError::Invalid(_) => ErrorCode::InvalidBundle,
         }
     }
 
@@ -390,7 +388,7 @@ mod tests {
         ];
         for (body, code, says) in cases {
             let e = json_bundle(body.clone()).unwrap_err();
-            assert_eq!(e.code(), code, "{body}");
+            assert_eq!(e.code().as_str(), code, "{body}");
             assert!(e.message().contains(says), "{body}: {}", e.message());
         }
         let many: Vec<_> = (0..=MAX_PARTS)
@@ -401,7 +399,7 @@ mod tests {
             .map(|i| (format!("m{i}.js"), vec![b' '; MAX_PART_BYTES]))
             .collect();
         let e = Bundle::new(Some("m0.js"), big).unwrap_err();
-        assert_eq!((e.status(), e.code()), (413, "bundle_too_large"));
+        assert_eq!((e.status(), e.code()), (413, ErrorCode::BundleTooLarge));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use worker::{Env, js_sys};
 
 use super::MAX_RECORD_BYTES;
 use super::bundle::{isolate_id, prefix};
+use crate::error::{BindingError, During};
 use crate::steps::PluginReply;
 use crate::store::plugins;
 
@@ -33,18 +34,20 @@ extern "C" {
     ) -> Result<js_sys::Promise, JsValue>;
 }
 
-fn js_error(e: JsValue) -> String {
-    js_sys::Error::from(e)
-        .message()
-        .as_string()
-        .unwrap_or_else(|| "unknown error".into())
+fn js_error(e: JsValue) -> BindingError {
+    BindingError::Failed(
+        js_sys::Error::from(e)
+            .message()
+            .as_string()
+            .unwrap_or_else(|| "unknown error".into()),
+    )
 }
 
-fn binding(env: &Env, name: &str) -> Result<JsValue, String> {
+fn binding(env: &Env, name: &str) -> Result<JsValue, BindingError> {
     js_sys::Reflect::get(env, &JsValue::from_str(name))
         .ok()
         .filter(|v| !v.is_undefined() && !v.is_null())
-        .ok_or_else(|| format!("the worker has no {name} binding"))
+        .ok_or_else(|| BindingError::Missing(format!("the worker has no {name} binding")))
 }
 
 /// POSTs `body` to `plugin` (at `version`, else its active version); `Err` when there is
@@ -57,22 +60,24 @@ pub async fn call(
     version: Option<&str>,
     body: &str,
     timeout_ms: u64,
-) -> Result<PluginReply, String> {
+) -> Result<PluginReply, BindingError> {
     if body.len() > MAX_RECORD_BYTES {
-        return Err(format!(
+        return Err(BindingError::Failed(format!(
             "the record is {} bytes; a plugin takes at most {MAX_RECORD_BYTES}",
             body.len()
-        ));
+        )));
     }
     let loader = binding(env, LOADER_BINDING)?;
     let bucket = binding(env, "ARCHIVE")?;
-    let db = env.d1("DB").map_err(|e| format!("DB binding: {e}"))?;
+    let db = env.d1("DB").during("DB binding")?;
     let found = plugins::find(&db, plugin, version)
         .await
-        .map_err(|e| format!("could not read plugin {plugin} from D1: {e}"))?
-        .ok_or_else(|| match version {
-            Some(v) => format!("plugin {plugin} has no version {v}"),
-            None => format!("plugin {plugin} has no active version"),
+        .during(format!("reading plugin {plugin} from D1"))?
+        .ok_or_else(|| {
+            BindingError::Missing(match version {
+                Some(v) => format!("plugin {plugin} has no version {v}"),
+                None => format!("plugin {plugin} has no active version"),
+            })
         })?;
     let promise = call_plugin(
         &loader,

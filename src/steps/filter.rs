@@ -255,7 +255,7 @@ fn regex(re: &str) -> Result<Pattern, String> {
 fn texts(v: &Value) -> Result<Vec<String>, String> {
     let one = |v: &Value| {
         scalar_text(v)
-            .map(|t| t.into_owned())
+            .map(std::borrow::Cow::into_owned)
             .ok_or_else(|| format!("expected strings or numbers, found {v}"))
     };
     match v {

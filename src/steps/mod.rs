@@ -25,11 +25,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::auth::Identity;
-use crate::error::ApiError;
-use crate::error::ConfigError;
+use crate::error::{ApiError, ConfigError, ErrorCode};
 use crate::inbound::InboundRequest;
 use crate::secrets::Secrets;
-pub use plugin::{NoPlugins, PluginCaller, PluginReply, PluginTarget};
+pub use plugin::{NoPlugins, PluginCallError, PluginCaller, PluginReply, PluginTarget};
 
 /// What a step works on: the payload being sanitized and the query parameters recorded
 /// with it (`format = "request"`).
@@ -68,40 +67,55 @@ pub enum Flow {
     Drop,
 }
 
-/// Why a step refused a record. Each maps to one HTTP status and stable code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a step refused a record. Each maps to one HTTP status and stable code; the
+/// message is the step's own sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StepError {
     /// `403 claim_mismatch`: a token claim differs from the request.
+    #[error("{0}")]
     ClaimMismatch(String),
     /// `422 filtered`: a `filter` condition did not hold.
+    #[error("{0}")]
     Filtered(String),
     /// `422 rejected_by_plugin`: the plugin answered `rejected` / 406.
+    #[error("{0}")]
     PluginRejected(String),
     /// `422 secret_detected`: `scan-secrets` with `action = "reject"` found a secret
     /// (the message names the detector and where, never the secret).
+    #[error("{0}")]
     SecretDetected(String),
     /// `422 schema_mismatch`: the payload does not satisfy a `validate` step's schema
     /// (the message names the instance location and the failed keyword).
+    #[error("{0}")]
     SchemaMismatch(String),
     /// `503 plugin_unavailable`: the plugin failed and `on_error = "reject"`; the
     /// sender's retry runs it again.
+    #[error("{0}")]
     PluginFailed(String),
+}
+
+impl StepError {
+    /// The stable error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StepError::ClaimMismatch(_) => ErrorCode::ClaimMismatch,
+            StepError::Filtered(_) => ErrorCode::Filtered,
+            StepError::PluginRejected(_) => ErrorCode::RejectedByPlugin,
+            StepError::SecretDetected(_) => ErrorCode::SecretDetected,
+            StepError::SchemaMismatch(_) => ErrorCode::SchemaMismatch,
+            StepError::PluginFailed(_) => ErrorCode::PluginUnavailable,
+        }
+    }
 }
 
 impl From<StepError> for ApiError {
     fn from(e: StepError) -> ApiError {
         match e {
-            StepError::ClaimMismatch(m) => ApiError::new(403, "claim_mismatch", m),
-            StepError::Filtered(m) => ApiError::new(422, "filtered", m),
-            StepError::PluginRejected(m) => ApiError::new(422, "rejected_by_plugin", m),
-            StepError::SecretDetected(m) => ApiError::new(422, "secret_detected", m),
-            StepError::SchemaMismatch(m) => ApiError::new(422, "schema_mismatch", m),
+            // The plugin's failure goes to the log; the sender reads a stable sentence.
             StepError::PluginFailed(m) => {
-                let mut e = ApiError::unavailable(m);
-                e.code = "plugin_unavailable";
-                e.message = "a plugin failed or timed out; nothing was stored, retry".into();
-                e
+                ApiError::from(ErrorCode::PluginUnavailable).with_detail(m)
             }
+            e => ApiError::new(e.code(), e.to_string()),
         }
     }
 }

@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{BuildContext, Flow, Step, StepContext, StepError, Work, parse_table};
-use crate::error::ConfigError;
+use crate::error::{BindingError, ConfigError};
 
-/// Default `timeout_ms`.
+/// `timeout_ms` when a `plugin` step does not set one.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 /// Largest `timeout_ms`: a webhook must still be answered promptly.
 pub const MAX_TIMEOUT_MS: u64 = 30_000;
@@ -68,6 +68,17 @@ pub fn answer_limit(max_body_bytes: u64) -> usize {
         .saturating_add(64 * 1024)
 }
 
+/// Why a plugin call brought no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginCallError {
+    /// This caller reaches no plugins ([`NoPlugins`]).
+    #[error("no plugin can be reached here")]
+    NoPlugins,
+    /// The request failed or timed out.
+    #[error("the plugin failed: {0}")]
+    Failed(#[from] BindingError),
+}
+
 /// Sends plugin requests; the worker glue implements it with service bindings and
 /// `fetch`, tests with canned answers.
 pub trait PluginCaller {
@@ -79,7 +90,7 @@ pub trait PluginCaller {
         headers: Vec<(String, String)>,
         body: String,
         timeout_ms: u64,
-    ) -> LocalBoxFuture<'a, Result<PluginReply, String>>;
+    ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>>;
 }
 
 /// A caller for places where no plugin can be reached (benches, fuzzing, tests of
@@ -93,14 +104,14 @@ impl PluginCaller for NoPlugins {
         _headers: Vec<(String, String)>,
         _body: String,
         _timeout_ms: u64,
-    ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
-        Box::pin(async { Err("no plugin can be reached here".to_string()) })
+    ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>> {
+        Box::pin(async { Err(PluginCallError::NoPlugins) })
     }
 }
 
-/// What a plugin answered, read the AShirt way.
+/// What a plugin's reply means for the record, read the AShirt way.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
+pub enum PluginVerdict {
     /// Use this record instead.
     Processed(Value),
     /// Refuse the record (with the plugin's reason, if any).
@@ -114,22 +125,21 @@ pub enum Answer {
 /// Reads a plugin's answer, its body `cut` at the bound or whole. `content` of
 /// `processed` may be the record itself or a string holding it as JSON (AShirt sends
 /// strings).
-pub fn classify(status: u16, body: &[u8], cut: bool) -> Answer {
+pub fn classify(status: u16, body: &[u8], cut: bool) -> PluginVerdict {
     match status {
-        406 => return Answer::Rejected(String::new()),
-        202 => return Answer::Deferred,
-        500..=599 => return Answer::Error(format!("the plugin answered {status}")),
+        406 => return PluginVerdict::Rejected(String::new()),
+        202 => return PluginVerdict::Deferred,
         200..=299 if cut => {
-            return Answer::Error(format!(
+            return PluginVerdict::Error(format!(
                 "the plugin answered {status} with a body over {} bytes, more than edgehook reads",
                 body.len()
             ));
         }
         200..=299 => {}
-        _ => return Answer::Error(format!("the plugin answered {status}")),
+        _ => return PluginVerdict::Error(format!("the plugin answered {status}")),
     }
     let Ok(Value::Object(reply)) = serde_json::from_slice::<Value>(body) else {
-        return Answer::Error(format!(
+        return PluginVerdict::Error(format!(
             "the plugin answered {status} without a JSON object naming an action"
         ));
     };
@@ -137,18 +147,19 @@ pub fn classify(status: u16, body: &[u8], cut: bool) -> Answer {
     let text = |c: Option<&Value>| c.and_then(Value::as_str).unwrap_or_default().to_string();
     match reply.get("action").and_then(Value::as_str) {
         Some("processed") => match content {
-            Some(Value::String(s)) => serde_json::from_str(s)
-                .map(Answer::Processed)
-                .unwrap_or_else(|_| {
-                    Answer::Error("processed content is a string that is not JSON".into())
-                }),
-            Some(v) => Answer::Processed(v.clone()),
-            None => Answer::Error("processed without content".into()),
+            Some(Value::String(s)) => serde_json::from_str(s).map_or_else(
+                |_| PluginVerdict::Error("processed content is a string that is not JSON".into()),
+                PluginVerdict::Processed,
+            ),
+            Some(v) => PluginVerdict::Processed(v.clone()),
+            None => PluginVerdict::Error("processed without content".into()),
         },
-        Some("rejected") => Answer::Rejected(text(content)),
-        Some("deferred") => Answer::Deferred,
-        Some("error") => Answer::Error(format!("the plugin reported an error: {}", text(content))),
-        _ => Answer::Error("the plugin's answer names no known action".into()),
+        Some("rejected") => PluginVerdict::Rejected(text(content)),
+        Some("deferred") => PluginVerdict::Deferred,
+        Some("error") => {
+            PluginVerdict::Error(format!("the plugin reported an error: {}", text(content)))
+        }
+        _ => PluginVerdict::Error("the plugin's answer names no known action".into()),
     }
 }
 
@@ -278,22 +289,22 @@ pub async fn call(
     .map_err(|e| StepError::PluginFailed(format!("could not encode the record: {e}")))?;
     let answer = match cx.plugins.call(target, headers, body, timeout_ms).await {
         Ok(reply) => classify(reply.status, &reply.body, reply.cut),
-        Err(e) => Answer::Error(e),
+        Err(e) => PluginVerdict::Error(e.to_string()),
     };
     match answer {
-        Answer::Processed(record) => {
+        PluginVerdict::Processed(record) => {
             work.payload = record;
             work.changed = true;
             Ok(Flow::Continue)
         }
-        Answer::Deferred => Ok(Flow::Continue),
-        Answer::Rejected(why) => Err(StepError::PluginRejected(if why.is_empty() {
+        PluginVerdict::Deferred => Ok(Flow::Continue),
+        PluginVerdict::Rejected(why) => Err(StepError::PluginRejected(if why.is_empty() {
             "the plugin rejected the record".into()
         } else {
             format!("the plugin rejected the record: {why}")
         })),
-        Answer::Error(_) if on_error == OnError::Pass => Ok(Flow::Continue),
-        Answer::Error(why) => Err(StepError::PluginFailed(why)),
+        PluginVerdict::Error(_) if on_error == OnError::Pass => Ok(Flow::Continue),
+        PluginVerdict::Error(why) => Err(StepError::PluginFailed(why)),
     }
 }
 
@@ -348,25 +359,25 @@ mod tests {
 
     #[test]
     fn classifies_answers_like_ashirt() {
-        let cases: Vec<(u16, &str, Answer)> = vec![
+        let cases: Vec<(u16, &str, PluginVerdict)> = vec![
             (
                 200,
                 r#"{"action":"processed","content":{"a":1}}"#,
-                Answer::Processed(json!({"a": 1})),
+                PluginVerdict::Processed(json!({"a": 1})),
             ),
             (
                 200,
                 r#"{"action":"processed","content":"{\"a\":2}"}"#,
-                Answer::Processed(json!({"a": 2})),
+                PluginVerdict::Processed(json!({"a": 2})),
             ),
             (
                 200,
                 r#"{"action":"rejected","content":"no"}"#,
-                Answer::Rejected("no".into()),
+                PluginVerdict::Rejected("no".into()),
             ),
-            (406, "", Answer::Rejected(String::new())),
-            (202, "", Answer::Deferred),
-            (200, r#"{"action":"deferred"}"#, Answer::Deferred),
+            (406, "", PluginVerdict::Rejected(String::new())),
+            (202, "", PluginVerdict::Deferred),
+            (200, r#"{"action":"deferred"}"#, PluginVerdict::Deferred),
         ];
         for (status, body, want) in cases {
             assert_eq!(
@@ -387,7 +398,10 @@ mod tests {
             (301, ""),
         ] {
             assert!(
-                matches!(classify(status, body.as_bytes(), false), Answer::Error(_)),
+                matches!(
+                    classify(status, body.as_bytes(), false),
+                    PluginVerdict::Error(_)
+                ),
                 "{status} {body}"
             );
         }
@@ -396,8 +410,8 @@ mod tests {
     /// Headers and body of one call.
     type Sent = (Vec<(String, String)>, String);
 
-    /// Answers with a canned reply and remembers what it was sent.
-    struct Canned(Result<PluginReply, String>, RefCell<Vec<Sent>>);
+    /// Answers with a canned reply (none: a timeout) and remembers what it was sent.
+    struct Canned(Option<PluginReply>, RefCell<Vec<Sent>>);
 
     impl PluginCaller for Canned {
         fn call<'a>(
@@ -406,15 +420,16 @@ mod tests {
             headers: Vec<(String, String)>,
             body: String,
             _timeout_ms: u64,
-        ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+        ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>> {
             self.1.borrow_mut().push((headers, body));
-            Box::pin(async move { self.0.clone() })
+            let reply = self.0.clone();
+            Box::pin(async move { Ok(reply.ok_or(BindingError::Timeout(5_000))?) })
         }
     }
 
     fn run_with(
         spec: Value,
-        reply: Result<PluginReply, String>,
+        reply: Option<PluginReply>,
     ) -> (Result<Flow, StepError>, Work, Canned) {
         let chain = Chain::compile(&[spec], "collectors[0]", "none").unwrap();
         let caller = Canned(reply, RefCell::new(Vec::new()));
@@ -433,12 +448,12 @@ mod tests {
         (flow, work, caller)
     }
 
-    fn reply(status: u16, body: &str) -> Result<PluginReply, String> {
-        Ok(PluginReply {
+    fn reply(status: u16, body: &str) -> PluginReply {
+        PluginReply {
             status,
             body: body.as_bytes().to_vec(),
             cut: false,
-        })
+        }
     }
 
     #[test]
@@ -446,12 +461,15 @@ mod tests {
         let prefix = br#"{"action":"processed","content":{"n":2,"pad":"xx"#;
         assert!(matches!(
             classify(200, prefix, true),
-            Answer::Error(e) if e.contains("over 48 bytes")
+            PluginVerdict::Error(e) if e.contains("over 48 bytes")
         ));
-        assert_eq!(classify(202, prefix, true), Answer::Deferred);
-        assert_eq!(classify(406, prefix, true), Answer::Rejected(String::new()));
+        assert_eq!(classify(202, prefix, true), PluginVerdict::Deferred);
+        assert_eq!(
+            classify(406, prefix, true),
+            PluginVerdict::Rejected(String::new())
+        );
         let spec = json!({"kind": "plugin", "binding": "SCANNER", "on_error": "pass"});
-        let cut = Ok(PluginReply {
+        let cut = Some(PluginReply {
             status: 200,
             body: prefix.to_vec(),
             cut: true,
@@ -473,7 +491,7 @@ mod tests {
             "headers": {"X-Team": "red"}, "secret_headers": {"Authorization": "TOKEN"}});
         let (flow, work, caller) = run_with(
             spec,
-            reply(200, r#"{"action":"processed","content":{"n":2}}"#),
+            Some(reply(200, r#"{"action":"processed","content":{"n":2}}"#)),
         );
         assert_eq!(flow, Ok(Flow::Continue));
         assert_eq!(work.payload, json!({"n": 2}));
@@ -495,17 +513,17 @@ mod tests {
     fn rejected_is_422_and_errors_follow_on_error() {
         let spec = json!({"kind": "plugin", "binding": "SCANNER"});
         assert!(matches!(
-            run_with(spec.clone(), reply(406, "")).0,
+            run_with(spec.clone(), Some(reply(406, ""))).0,
             Err(StepError::PluginRejected(_))
         ));
         assert!(matches!(
-            run_with(spec.clone(), Err("timed out".into())).0,
+            run_with(spec.clone(), None).0,
             Err(StepError::PluginFailed(_))
         ));
-        let (flow, work, _) = run_with(spec, reply(202, ""));
+        let (flow, work, _) = run_with(spec, Some(reply(202, "")));
         assert_eq!((flow, work.changed), (Ok(Flow::Continue), false));
         let pass = json!({"kind": "plugin", "binding": "SCANNER", "on_error": "pass"});
-        let (flow, work, _) = run_with(pass, Err("timed out".into()));
+        let (flow, work, _) = run_with(pass, None);
         assert_eq!((flow, work.payload), (Ok(Flow::Continue), json!({"n": 1})));
     }
 

@@ -94,8 +94,7 @@ pub struct Pseudonymizer(Hmac<Sha256>);
 impl Pseudonymizer {
     /// A pseudonymizer keyed by `salt`.
     pub fn new(salt: &[u8]) -> Pseudonymizer {
-        // HMAC takes keys of any length.
-        Pseudonymizer(Hmac::new_from_slice(salt).unwrap_or_else(|_| unreachable!()))
+        Pseudonymizer(crate::crypto::hmac_sha256_keyed(salt))
     }
 
     /// The pseudonym of `value`.

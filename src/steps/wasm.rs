@@ -89,9 +89,10 @@ impl Step for Wasm {
 #[cfg(test)]
 mod tests {
     use super::super::testing::step;
-    use super::super::{Chain, PluginCaller, PluginReply};
+    use super::super::{Chain, PluginCallError, PluginCaller, PluginReply};
     use super::*;
     use crate::auth::Identity;
+    use crate::error::BindingError;
     use crate::inbound::InboundRequest;
     use crate::secrets::Secrets;
     use crate::steps::plugin::DEFAULT_TIMEOUT_MS;
@@ -111,10 +112,11 @@ mod tests {
             headers: Vec<(String, String)>,
             _body: String,
             timeout_ms: u64,
-        ) -> LocalBoxFuture<'a, Result<PluginReply, String>> {
+        ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>> {
             assert!(headers.is_empty());
             self.1.borrow_mut().push((target.clone(), timeout_ms));
-            Box::pin(async move { self.0.clone() })
+            let reply = self.0.clone().map_err(|e| BindingError::Failed(e).into());
+            Box::pin(async move { reply })
         }
     }
 
@@ -141,19 +143,22 @@ mod tests {
         (flow, work, caller)
     }
 
-    fn ok(body: &str) -> Result<PluginReply, String> {
-        Ok(PluginReply {
+    fn reply(body: &str) -> PluginReply {
+        PluginReply {
             status: 200,
             body: body.as_bytes().to_vec(),
             cut: false,
-        })
+        }
     }
 
     #[test]
     fn calls_the_named_plugin_with_the_plugin_steps_contract() {
         let v = "ab".repeat(32);
         let spec = json!({"kind": "wasm", "plugin": "scanner", "version": v, "timeout_ms": 250});
-        let (flow, work, caller) = run(spec, ok(r#"{"action":"processed","content":{"n":2}}"#));
+        let (flow, work, caller) = run(
+            spec,
+            Ok(reply(r#"{"action":"processed","content":{"n":2}}"#)),
+        );
         assert_eq!(
             (flow, work.payload, work.changed),
             (Ok(Flow::Continue), json!({"n": 2}), true)
@@ -167,7 +172,7 @@ mod tests {
         let active = json!({"kind": "wasm", "plugin": "scanner"});
         let (flow, _, caller) = run(
             active.clone(),
-            ok(r#"{"action":"rejected","content":"bad host"}"#),
+            Ok(reply(r#"{"action":"rejected","content":"bad host"}"#)),
         );
         assert_eq!(
             flow,
@@ -185,7 +190,7 @@ mod tests {
                 DEFAULT_TIMEOUT_MS
             )
         );
-        let (flow, work, _) = run(active.clone(), ok(r#"{"action":"deferred"}"#));
+        let (flow, work, _) = run(active.clone(), Ok(reply(r#"{"action":"deferred"}"#)));
         assert_eq!((flow, work.changed), (Ok(Flow::Continue), false));
     }
 
@@ -195,8 +200,8 @@ mod tests {
         let pass = json!({"kind": "wasm", "plugin": "p", "on_error": "pass"});
         for reply in [
             Err("no answer within 5000 ms".to_string()),
-            ok("garbage"),
-            ok(r#"{"action":"error"}"#),
+            Ok(reply("garbage")),
+            Ok(reply(r#"{"action":"error"}"#)),
         ] {
             assert!(matches!(
                 run(reject.clone(), reply.clone()).0,

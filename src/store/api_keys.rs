@@ -98,30 +98,27 @@ pub async fn revoke(db: &D1Database, id: &str, now: i64) -> worker::Result<()> {
 pub struct D1Keys<'a>(pub &'a D1Database);
 
 impl ApiKeyStore for D1Keys<'_> {
-    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, String> {
+    type Error = worker::Error;
+    async fn find_by_hash(&self, hash: &str) -> worker::Result<Option<ApiKey>> {
         let row: Option<Row> = self
             .0
             .prepare(format!("SELECT {COLUMNS} FROM api_keys WHERE hash = ?1"))
-            .bind(&[JsValue::from_str(hash)])
-            .map_err(|e| e.to_string())?
+            .bind(&[JsValue::from_str(hash)])?
             .first(None)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(row.map(ApiKey::from))
     }
 
-    async fn touch(&self, hash: &str, now: i64) -> Result<(), String> {
+    async fn touch(&self, hash: &str, now: i64) -> worker::Result<()> {
         // At most one write a minute per key: last_used_at is for humans, not billing.
         self.0
             .prepare(
                 "UPDATE api_keys SET last_used_at = ?1
                  WHERE hash = ?2 AND (last_used_at IS NULL OR last_used_at < ?1 - 60)",
             )
-            .bind(&[num(now), JsValue::from_str(hash)])
-            .map_err(|e| e.to_string())?
+            .bind(&[num(now), JsValue::from_str(hash)])?
             .run()
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(())
     }
 }
@@ -207,7 +204,9 @@ impl<S> CachedKeys<S> {
 }
 
 impl<S: ApiKeyStore> ApiKeyStore for CachedKeys<S> {
-    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, String> {
+    type Error = S::Error;
+
+    async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, S::Error> {
         if let Some(key) = KEYS.with(|c| c.borrow().get(hash, self.now_ms)) {
             self.hit.set(true);
             return Ok(Some(key));
@@ -220,7 +219,7 @@ impl<S: ApiKeyStore> ApiKeyStore for CachedKeys<S> {
         Ok(found)
     }
 
-    async fn touch(&self, hash: &str, now: i64) -> Result<(), String> {
+    async fn touch(&self, hash: &str, now: i64) -> Result<(), S::Error> {
         if self.hit.get() {
             return Ok(());
         }
@@ -256,11 +255,13 @@ mod tests {
     }
 
     impl ApiKeyStore for &Counting {
-        async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, String> {
+        type Error = std::convert::Infallible;
+
+        async fn find_by_hash(&self, _hash: &str) -> Result<Option<ApiKey>, Self::Error> {
             self.reads.set(self.reads.get() + 1);
             Ok(self.key.borrow().clone())
         }
-        async fn touch(&self, _hash: &str, _now: i64) -> Result<(), String> {
+        async fn touch(&self, _hash: &str, _now: i64) -> Result<(), Self::Error> {
             self.touches.set(self.touches.get() + 1);
             Ok(())
         }

@@ -141,15 +141,15 @@ fn opt_text(s: Option<&str>) -> JsValue {
 /// A result to create for a published event.
 #[derive(Debug, Clone)]
 pub struct NewResult<'a> {
-    /// Result id.
+    /// `res_` + a ULID: one per event and subscription.
     pub id: &'a str,
-    /// Event id.
+    /// `evt_` + a ULID, shared by every result of the published event.
     pub event_id: &'a str,
-    /// Event type.
+    /// The `{type}` the event was published to.
     pub event_type: &'a str,
-    /// Subscription.
+    /// The subscription the event is delivered to.
     pub subscription_id: &'a str,
-    /// Payload JSON.
+    /// The event's JSON object as published, delivered as the body.
     pub payload: &'a str,
     /// Held (its subscription holds its deliveries) rather than due at once.
     pub held: bool,
@@ -399,15 +399,15 @@ pub async fn retry_now(db: &D1Database, id: &str, now: i64) -> worker::Result<bo
 /// A row of `GET /admin/deliveries`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
-    /// Result id.
+    /// The result this delivery settles (`res_` + a ULID).
     pub id: String,
-    /// Subscription id.
+    /// The subscription delivered to.
     pub subscription_id: String,
     /// Subscription name (gone when deleted).
     pub subscription_name: Option<String>,
-    /// Event type.
+    /// The `{type}` the event was published to.
     pub event_type: String,
-    /// Status.
+    /// Where the delivery stands: one of `GET /admin/deliveries`' `status` values.
     pub status: String,
     /// Attempts made.
     pub attempts: f64,

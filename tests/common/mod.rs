@@ -83,7 +83,7 @@ pub fn cases(file: &str) -> Vec<Case> {
 pub fn outcome(r: &Result<(), AuthError>) -> &'static str {
     match r {
         Ok(()) => "ok",
-        Err(e) => ApiError::from(e.clone()).code,
+        Err(e) => ApiError::from(e.clone()).code.as_str(),
     }
 }
 
