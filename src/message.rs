@@ -27,22 +27,37 @@ pub fn retry_later(m: &RawMessage, now_ms: u64) {
     );
 }
 
+/// Why a message body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// `JSON.stringify` refused the body.
+    #[error("body is not JSON-serializable")]
+    NotJson,
+    /// The JSON text did not parse.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The body is not the shape expected.
+    #[error(transparent)]
+    Decode(#[from] serde_wasm_bindgen::Error),
+}
+
 /// A message body as JSON.
-pub fn body_json(m: &RawMessage) -> Result<Value, String> {
+pub fn body_json(m: &RawMessage) -> Result<Value, BodyError> {
     let text = worker::js_sys::JSON::stringify(&m.body())
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or("body is not JSON-serializable")?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+        .ok_or(BodyError::NotJson)?;
+    Ok(serde_json::from_str(&text)?)
 }
 
 /// A message body decoded into `T`.
 ///
 /// Read straight from the JS value the runtime gives (a V8 message's object, or a JSON
-/// message's parsed value), not through `JSON.stringify` and a parse: for a 1 KiB
-/// record that was ~60 µs of the consumer's ~200 µs per record (docs/PERFORMANCE.md).
-pub fn decode_body<T: DeserializeOwned>(m: &RawMessage) -> Result<T, String> {
-    serde_wasm_bindgen::from_value(m.body()).map_err(|e| e.to_string())
+/// message's parsed value), not through `JSON.stringify` and a parse, which cost a large
+/// share of the consumer's time per record (docs/PERFORMANCE.md, "Figures behind
+/// choices in the code").
+pub fn decode_body<T: DeserializeOwned>(m: &RawMessage) -> Result<T, BodyError> {
+    Ok(serde_wasm_bindgen::from_value(m.body())?)
 }
 
 #[cfg(test)]

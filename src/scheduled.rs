@@ -22,7 +22,9 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
         match crate::dispatch::publish::requeue_stuck(env, &db, (scheduled_ms / 1000) as i64).await
         {
             Ok(n) => log::emit(json!({"event": "cron", "outcome": "requeued", "deliveries": n})),
-            Err(e) => log::emit(json!({"event": "cron", "outcome": "requeue_failed", "error": e})),
+            Err(e) => log::emit(
+                json!({"event": "cron", "outcome": "requeue_failed", "error": e.to_string()}),
+            ),
         }
     }
 }

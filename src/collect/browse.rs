@@ -13,6 +13,8 @@ use std::io::Read;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::error::{ApiError, ErrorCode};
+
 /// Most bytes a gzip object may inflate to when read back (a bomb stops here).
 pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
 /// Most records one page answers.
@@ -145,13 +147,17 @@ pub fn find(lines: &[&[u8]], ids: &[Option<String>], id: &str) -> Option<Line> {
     })
 }
 
-/// Parses a page's `cursor` (a line number) and `limit` (1 to [`MAX_PAGE_RECORDS`]).
-pub fn page_query(cursor: Option<&str>, limit: Option<&str>) -> Result<(usize, usize), String> {
+/// Parses a page's `cursor` (a line number) and `limit` (1 to [`MAX_PAGE_RECORDS`]);
+/// `400 invalid_query` saying which is wrong.
+pub fn page_query(cursor: Option<&str>, limit: Option<&str>) -> Result<(usize, usize), ApiError> {
+    let invalid = |m: String| ApiError::new(ErrorCode::InvalidQuery, m);
     let cursor = match cursor {
         None => 0,
-        Some(c) => c
-            .parse()
-            .map_err(|_| format!("cursor must be a line number from a next_cursor, not {c:?}"))?,
+        Some(c) => c.parse().map_err(|_| {
+            invalid(format!(
+                "cursor must be a line number from a next_cursor, not {c:?}"
+            ))
+        })?,
     };
     let limit = match limit {
         None => DEFAULT_PAGE_RECORDS,
@@ -159,7 +165,7 @@ pub fn page_query(cursor: Option<&str>, limit: Option<&str>) -> Result<(usize, u
             .parse()
             .ok()
             .filter(|n| (1..=MAX_PAGE_RECORDS).contains(n))
-            .ok_or_else(|| format!("limit must be 1 to {MAX_PAGE_RECORDS}, not {l:?}"))?,
+            .ok_or_else(|| invalid(format!("limit must be 1 to {MAX_PAGE_RECORDS}, not {l:?}")))?,
     };
     Ok((cursor, limit))
 }

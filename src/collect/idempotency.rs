@@ -108,6 +108,8 @@ pub enum Claim {
 /// Where a collector's webhook ids are remembered (`store::seen_ids::D1SeenIds`).
 #[allow(async_fn_in_trait)] // used through generics only
 pub trait SeenIds {
+    /// Why the store could not answer (answered as `503 unavailable`).
+    type Error: std::fmt::Display;
     /// Claims `key` (with its body's digest) for `record_id` until `hold_until`, unless
     /// a live claim holds it.
     async fn claim(
@@ -116,7 +118,7 @@ pub trait SeenIds {
         record_id: &str,
         now_secs: u64,
         hold_until: u64,
-    ) -> Result<Claim, String>;
+    ) -> Result<Claim, Self::Error>;
     /// Confirms the claim once the webhook is queued: remembered until `expires_at`.
     async fn confirm(
         &self,
@@ -124,9 +126,9 @@ pub trait SeenIds {
         record_id: &str,
         now_secs: u64,
         expires_at: u64,
-    ) -> Result<(), String>;
+    ) -> Result<(), Self::Error>;
     /// Releases the claim of a webhook that could not be queued.
-    async fn release(&self, key: &str, record_id: &str) -> Result<(), String>;
+    async fn release(&self, key: &str, record_id: &str) -> Result<(), Self::Error>;
 }
 
 /// What became of a webhook that [`admit_once`] let through or turned away.
@@ -188,7 +190,7 @@ pub async fn admit_once<S: SeenIds>(
         .confirm(&key.key, record_id, now_secs, now_secs + window_secs)
         .await;
     Ok(Admitted::Queued {
-        unconfirmed: confirmed.err(),
+        unconfirmed: confirmed.err().map(|e| e.to_string()),
     })
 }
 
@@ -219,6 +221,8 @@ mod tests {
     }
 
     impl SeenIds for Seen {
+        type Error = String;
+
         async fn claim(&self, key: &Keyed, id: &str, _: u64, _: u64) -> Result<Claim, String> {
             self.call("claim")?;
             let mut rows = self.rows.borrow_mut();

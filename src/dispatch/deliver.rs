@@ -20,9 +20,9 @@ use super::publish::{apply_rules, enqueue, publish_own};
 use super::sign::{self, Signed};
 use super::transform;
 use super::url_guard;
-use super::{DeliveryMessage, MESSAGE_VERSION, Subscription};
+use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, Subscription};
 use crate::app::App;
-use crate::error::ApiError;
+use crate::error::{ApiError, During};
 use crate::json;
 use crate::log;
 use crate::message::{decode_body, retry_later};
@@ -68,7 +68,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, app: &App, now_ms: u6
             Err(e) => {
                 retry_later(m, now_ms);
                 log::emit(json!({"event": "deliver", "outcome": "error",
-                    "result_id": msg.result_id, "attempt": msg.attempt, "error": e}));
+                    "result_id": msg.result_id, "attempt": msg.attempt, "error": e.to_string()}));
             }
         }
     });
@@ -84,13 +84,10 @@ async fn attempt(
     app: &App,
     db: &D1Database,
     msg: &DeliveryMessage,
-) -> Result<String, String> {
+) -> Result<String, DispatchError> {
     let started = worker::Date::now().as_millis();
     let now = (started / 1000) as i64;
-    let Some(result) = results::get(db, &msg.result_id)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+    let Some(result) = results::get(db, &msg.result_id).await.during("D1 result")? else {
         return Ok("unknown_result".into());
     };
     if !plan::due(&result.status, result.attempts, msg.attempt) {
@@ -98,7 +95,7 @@ async fn attempt(
     }
     let stored = subscriptions::get(db, &result.subscription_id)
         .await
-        .map_err(|e| e.to_string())?;
+        .during("D1 subscription")?;
     let lease = endpoint::lease_key(&result.id, msg.attempt);
     // Its place in its key's line, when its subscription orders by key.
     let place = match (&stored, &result.ordering_key) {
@@ -115,7 +112,7 @@ async fn attempt(
         (Route::Hold, _) => {
             results::hold(db, &result.id, now)
                 .await
-                .map_err(|e| e.to_string())?;
+                .during("D1 hold result")?;
             return Ok("held".into());
         }
         (Route::Admit, Some(s)) => {
@@ -126,7 +123,7 @@ async fn attempt(
                 lease_ms,
                 place: place.clone(),
             };
-            let body = serde_json::to_value(&ask).map_err(|e| e.to_string())?;
+            let body = serde_json::to_value(&ask).during("admit request")?;
             match endpoint_object::call(env, &s.subscription.id, "/admit", Some(body)).await? {
                 Admission::Wait { ms, why } => {
                     return wait(env, db, msg, result.next_attempt_at, (ms, why), now).await;
@@ -138,7 +135,7 @@ async fn attempt(
     };
     if !results::claim_attempt(db, &result.id, msg.attempt, now)
         .await
-        .map_err(|e| e.to_string())?
+        .during("D1 claim attempt")?
     {
         if let Some(s) = admitted {
             settle_endpoint(env, &s.subscription, &lease, Report::NotSent, None).await;
@@ -220,14 +217,14 @@ async fn wait(
     due: Option<i64>,
     (ms, why): (u64, WaitReason),
     now: i64,
-) -> Result<String, String> {
+) -> Result<String, DispatchError> {
     let delay = ms.div_ceil(1000).max(1);
     enqueue(env, msg.clone(), delay).await?;
     let asks_at = now + delay as i64;
     if due.unwrap_or(0) < asks_at + 60 {
         results::defer(db, &msg.result_id, asks_at + DEFER_SECS)
             .await
-            .map_err(|e| e.to_string())?;
+            .during("D1 defer result")?;
     }
     Ok(format!(
         "waiting_{}",
@@ -259,7 +256,7 @@ async fn settle_endpoint(
         Err(e) => {
             log::emit(
                 json!({"event": "deliver", "outcome": "endpoint_settle_failed",
-                "subscription": s.id, "error": e}),
+                "subscription": s.id, "error": e.to_string()}),
             );
             Vec::new()
         }
@@ -274,7 +271,7 @@ async fn carry_out_endpoint(
     s: &Subscription,
     changes: &[endpoint::Change],
     now: i64,
-) -> Result<(), String> {
+) -> Result<(), DispatchError> {
     for change in changes {
         log::emit(json!({"event": "endpoint", "subscription": s.id, "change": change}));
     }
@@ -282,7 +279,7 @@ async fn carry_out_endpoint(
     if let Some(reason) = &planned.disable {
         subscriptions::disable_holding(db, &s.id, reason, now)
             .await
-            .map_err(|e| e.to_string())?;
+            .during("D1 disable subscription")?;
     }
     for (event_type, payload) in planned.events {
         if let Value::Object(payload) = payload {
@@ -392,14 +389,14 @@ async fn record(
     s: Plan,
     exchange: Option<&Exchange>,
     now: i64,
-) -> Result<String, String> {
+) -> Result<String, DispatchError> {
     let result_id = result.id.as_str();
     attempts::insert(db, result_id, &s.row, exchange)
         .await
-        .map_err(|e| e.to_string())?;
+        .during("D1 insert attempt")?;
     update(db, result_id, &s.change, now)
         .await
-        .map_err(|e| e.to_string())?;
+        .during("D1 update result")?;
     if let Some((attempt, delay)) = s.next {
         let next = DeliveryMessage {
             v: MESSAGE_VERSION,
@@ -409,13 +406,13 @@ async fn record(
         // If this fails the result stays due and the cron trigger enqueues it.
         if let Err(e) = enqueue(env, next, delay).await {
             log::emit(json!({"event": "deliver", "outcome": "reschedule_failed",
-                "result_id": result_id, "error": e}));
+                "result_id": result_id, "error": e.to_string()}));
         }
     }
     if let Some(reason) = &s.disable {
         subscriptions::disable(db, &result.subscription_id, reason, now)
             .await
-            .map_err(|e| e.to_string())?;
+            .during("D1 disable subscription")?;
     }
     apply_rules(
         env,
@@ -455,7 +452,7 @@ pub async fn complete(
     result: &ResultRecord,
     results: Value,
     now: i64,
-) -> Result<(), String> {
+) -> Result<(), DispatchError> {
     let matched = classify::matched_rules(&results);
     let outcome = Outcome::Completed {
         results,
@@ -463,7 +460,7 @@ pub async fn complete(
     };
     update(db, &result.id, &plan::change(&outcome, None), now)
         .await
-        .map_err(|e| format!("the database failed: {e}"))?;
+        .during("D1 update result")?;
     apply_rules(
         env,
         db,

@@ -16,6 +16,7 @@ use worker::{
 };
 
 use super::endpoint::{Admission, Change, Endpoint, Flow, Place, Report};
+use crate::error::{BindingError, During};
 
 /// The binding of the namespace.
 pub const BINDING: &str = "ENDPOINTS";
@@ -157,12 +158,12 @@ pub async fn call<T: serde::de::DeserializeOwned>(
     id: &str,
     path: &str,
     body: Option<serde_json::Value>,
-) -> Result<T, String> {
-    let namespace = env.durable_object(BINDING).map_err(|e| e.to_string())?;
+) -> Result<T, BindingError> {
+    let namespace = env.durable_object(BINDING).during(BINDING)?;
     let stub = namespace
         .id_from_name(id)
         .and_then(|o| o.get_stub())
-        .map_err(|e| e.to_string())?;
+        .during("the endpoint object's stub")?;
     let mut init = RequestInit::new();
     match &body {
         Some(b) => init
@@ -170,17 +171,17 @@ pub async fn call<T: serde::de::DeserializeOwned>(
             .with_body(Some(JsValue::from_str(&b.to_string()))),
         None => init.with_method(Method::Get),
     };
-    let req = Request::new_with_init(&format!("https://endpoint{path}"), &init)
-        .map_err(|e| e.to_string())?;
+    let req =
+        Request::new_with_init(&format!("https://endpoint{path}"), &init).during("request")?;
     let mut resp = stub
         .fetch_with_request(req)
         .await
-        .map_err(|e| format!("the endpoint object failed: {e}"))?;
+        .during("the endpoint object failed")?;
     if resp.status_code() != 200 {
-        return Err(format!(
+        return Err(BindingError::Failed(format!(
             "the endpoint object answered {}",
             resp.status_code()
-        ));
+        )));
     }
-    resp.json().await.map_err(|e| e.to_string())
+    resp.json().await.during("the endpoint object's answer")
 }

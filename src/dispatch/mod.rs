@@ -29,7 +29,20 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ApiError, ConfigError, ErrorCode};
+use crate::error::{ApiError, BindingError, ConfigError, ErrorCode};
+
+/// Why the dispatch glue could not carry a delivery's or an event's bookkeeping out
+/// (the message is retried, or the cron picks the result up; nothing is lost).
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// D1, the queue or an endpoint's object failed.
+    #[error(transparent)]
+    Binding(#[from] BindingError),
+    /// An event edgehook publishes itself could not be published; what went wrong
+    /// underneath (the error's logged detail) when there is one.
+    #[error("publishing failed: {}", .0.detail.as_deref().unwrap_or(&.0.message))]
+    Publish(ApiError),
+}
 
 /// The `dispatch` section of the config.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::auth::jwt::JwtRules;
 use crate::auth::keys::{JwtKey, KeyMaterial};
 use crate::crypto::hmac_sha256;
+use crate::error::{ApiError, ErrorCode};
 
 /// Longest a link lives.
 pub const MAX_TTL_SECS: u64 = 86_400;
@@ -52,13 +53,17 @@ pub fn issuer(public_url: &str) -> String {
     format!("{public_url}/portal")
 }
 
-/// A link's lifetime from `ttl_secs` (default [`DEFAULT_TTL_SECS`]), at most a day.
-pub fn ttl(ttl_secs: Option<u64>) -> Result<u64, String> {
+/// A link's lifetime from `ttl_secs` (default [`DEFAULT_TTL_SECS`]), at most a day;
+/// else `422 invalid_request`.
+pub fn ttl(ttl_secs: Option<u64>) -> Result<u64, ApiError> {
     match ttl_secs {
         None => Ok(DEFAULT_TTL_SECS),
         Some(t) if (60..=MAX_TTL_SECS).contains(&t) => Ok(t),
-        Some(t) => Err(format!(
-            "ttl_secs must be 60 to {MAX_TTL_SECS} (a portal link lives at most a day), not {t}"
+        Some(t) => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "ttl_secs must be 60 to {MAX_TTL_SECS} (a portal link lives at most a day), not {t}"
+            ),
         )),
     }
 }

@@ -7,8 +7,8 @@ use worker::{BatchMessageBuilder, D1Database, Env, MessageBuilder};
 
 use super::endpoint::{self, Place};
 use super::endpoint_object::{self, EnqueueRequest};
-use super::{DeliveryMessage, MESSAGE_VERSION, RULE_MATCHED, actions};
-use crate::error::ApiError;
+use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, RULE_MATCHED, actions};
+use crate::error::{ApiError, BindingError, During};
 use crate::ids;
 use crate::log;
 use crate::store::results::{self, NewResult};
@@ -56,7 +56,7 @@ async fn line_up(env: &Env, published: &[Published]) {
             endpoint_object::call::<Value>(env, subscription, "/enqueue", Some(body)).await
         {
             log::emit(json!({"event": "publish", "outcome": "line_up_failed",
-                "subscription": subscription, "error": e}));
+                "subscription": subscription, "error": e.to_string()}));
         }
     }
 }
@@ -126,34 +126,34 @@ pub async fn publish(
     if let Err(e) = enqueue_all(env, messages).await {
         log::emit(
             json!({"event": "publish", "outcome": "enqueue_failed", "event_id": event_id,
-            "results": published.len(), "error": e}),
+            "results": published.len(), "error": e.to_string()}),
         );
     }
     Ok((event_id, published))
 }
 
-async fn enqueue_all(env: &Env, messages: Vec<DeliveryMessage>) -> Result<(), String> {
+async fn enqueue_all(env: &Env, messages: Vec<DeliveryMessage>) -> Result<(), BindingError> {
     if messages.is_empty() {
         return Ok(());
     }
-    let queue = env.queue("DELIVERIES").map_err(|e| e.to_string())?;
+    let queue = env.queue("DELIVERIES").during("DELIVERIES")?;
     queue
         .send_batch(BatchMessageBuilder::new().messages(messages).build())
         .await
-        .map_err(|e| e.to_string())
+        .during("DELIVERIES send_batch")
 }
 
 pub(super) async fn enqueue(
     env: &Env,
     message: DeliveryMessage,
     delay_secs: u64,
-) -> Result<(), String> {
-    let queue = env.queue("DELIVERIES").map_err(|e| e.to_string())?;
+) -> Result<(), BindingError> {
+    let queue = env.queue("DELIVERIES").during("DELIVERIES")?;
     let mut builder = MessageBuilder::new(message);
     if delay_secs > 0 {
         builder = builder.delay_seconds(u32::try_from(delay_secs).unwrap_or(u32::MAX));
     }
-    queue.send(builder.build()).await.map_err(|e| e.to_string())
+    queue.send(builder.build()).await.during("DELIVERIES send")
 }
 
 /// Runs the actions of the enabled rules `matched` names: `flag` flags the result,
@@ -166,16 +166,16 @@ pub async fn apply_rules(
     event_type: &str,
     matched: &[String],
     now: i64,
-) -> Result<(), String> {
+) -> Result<(), DispatchError> {
     if matched.is_empty() {
         return Ok(());
     }
-    let all = rules::list(db).await.map_err(|e| e.to_string())?;
+    let all = rules::list(db).await.during("D1 rules")?;
     let (flag, notify) = actions(event_type, matched, &all);
     if flag {
         results::flag(db, result_id, now)
             .await
-            .map_err(|e| e.to_string())?;
+            .during("D1 flag result")?;
     }
     for rule in notify {
         let mut payload = Map::new();
@@ -196,7 +196,7 @@ pub async fn publish_own(
     event_type: &str,
     payload: Map<String, Value>,
     now: i64,
-) -> Result<(), String> {
+) -> Result<(), DispatchError> {
     publish(
         env,
         db,
@@ -207,11 +207,11 @@ pub async fn publish_own(
     )
     .await
     .map(|_| ())
-    .map_err(|e| e.message)
+    .map_err(DispatchError::Publish)
 }
 
 /// Enqueues the next attempt of each `(result id, attempts made)`.
-pub async fn enqueue_next(env: &Env, due: &[(String, u32)]) -> Result<usize, String> {
+pub async fn enqueue_next(env: &Env, due: &[(String, u32)]) -> Result<usize, BindingError> {
     let messages: Vec<DeliveryMessage> = due
         .iter()
         .map(|(id, attempts)| DeliveryMessage {
@@ -226,10 +226,10 @@ pub async fn enqueue_next(env: &Env, due: &[(String, u32)]) -> Result<usize, Str
 }
 
 /// Enqueues attempts that are overdue (their message was lost), for the cron trigger.
-pub async fn requeue_stuck(env: &Env, db: &D1Database, now: i64) -> Result<usize, String> {
+pub async fn requeue_stuck(env: &Env, db: &D1Database, now: i64) -> Result<usize, BindingError> {
     // Messages are due at next_attempt_at; a minute's slack avoids racing the queue.
     let stuck = results::stuck(db, now - 60, 500)
         .await
-        .map_err(|e| e.to_string())?;
+        .during("D1 stuck results")?;
     enqueue_next(env, &stuck).await
 }

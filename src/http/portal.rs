@@ -74,8 +74,7 @@ pub async fn create_link(c: Call<'_>) -> Result<Response, ApiError> {
         mut req, env, app, ..
     } = c;
     let input: LinkRequest = read_optional_json(&mut req).await?;
-    let ttl =
-        portal::ttl(input.ttl_secs).map_err(|m| ApiError::new(ErrorCode::InvalidRequest, m))?;
+    let ttl = portal::ttl(input.ttl_secs)?;
     subscriptions::load(env, &id).await?;
     let master = keys::master_key_bytes(env)?;
     let issuer = portal::issuer(&app.config.public_url);

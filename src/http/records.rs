@@ -73,8 +73,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
     let (cursor, limit) = browse::page_query(
         query_param(&url, "cursor", &known)?.as_deref(),
         query_param(&url, "limit", &known)?.as_deref(),
-    )
-    .map_err(|m| ApiError::new(ErrorCode::InvalidQuery, m))?;
+    )?;
     let id = query_param(&url, "id", &known)?;
     let key = percent_encoding::percent_decode_str(c.param("key"))
         .decode_utf8()

@@ -237,7 +237,7 @@ async fn resume(env: &Env, db: &D1Database, id: &str, now: i64) -> Result<(), Ap
     if let Err(e) = publish::enqueue_next(env, &released).await {
         log::emit(
             json!({"event": "resume", "subscription": id, "held": released.len(),
-            "outcome": "enqueue_failed", "error": e}),
+            "outcome": "enqueue_failed", "error": e.to_string()}),
         );
     }
     Ok(())
@@ -352,7 +352,7 @@ pub async fn recover(c: Call<'_>) -> Result<Response, ApiError> {
     // If the queue refuses, they are due now and the cron sends them.
     if let Err(e) = publish::enqueue_next(env, &recovered).await {
         log::emit(json!({"event": "recover", "subscription": id,
-            "results": recovered.len(), "outcome": "enqueue_failed", "error": e}));
+            "results": recovered.len(), "outcome": "enqueue_failed", "error": e.to_string()}));
     }
     let ids: Vec<&str> = recovered.iter().map(|(r, _)| r.as_str()).collect();
     Ok(json_response(

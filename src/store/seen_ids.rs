@@ -130,13 +130,15 @@ pub struct D1SeenIds<'a> {
 }
 
 impl SeenIds for D1SeenIds<'_> {
+    type Error = worker::Error;
+
     async fn claim(
         &self,
         key: &Keyed,
         record_id: &str,
         now_secs: u64,
         hold_until: u64,
-    ) -> Result<Claim, String> {
+    ) -> Result<Claim, worker::Error> {
         let (db, collector) = (self.db, self.collector);
         claim(
             db,
@@ -148,7 +150,6 @@ impl SeenIds for D1SeenIds<'_> {
             hold_until,
         )
         .await
-        .map_err(|e| e.to_string())
     }
 
     async fn confirm(
@@ -157,7 +158,7 @@ impl SeenIds for D1SeenIds<'_> {
         record_id: &str,
         now_secs: u64,
         expires_at: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), worker::Error> {
         confirm(
             self.db,
             self.collector,
@@ -167,12 +168,9 @@ impl SeenIds for D1SeenIds<'_> {
             expires_at,
         )
         .await
-        .map_err(|e| e.to_string())
     }
 
-    async fn release(&self, key: &str, record_id: &str) -> Result<(), String> {
-        release(self.db, self.collector, key, record_id)
-            .await
-            .map_err(|e| e.to_string())
+    async fn release(&self, key: &str, record_id: &str) -> Result<(), worker::Error> {
+        release(self.db, self.collector, key, record_id).await
     }
 }
