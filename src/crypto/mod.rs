@@ -207,28 +207,6 @@ mod tests {
     }
 
     #[test]
-    fn a_block_sized_key_gives_the_hmac_of_rfc_2104_for_every_key_length() {
-        use hmac::{Hmac, Mac};
-        fn both<M: Mac + hmac::digest::KeyInit + Clone, D: hmac::digest::Digest>() {
-            for len in [0, 1, 20, 32, 63, 64, 65, 127, 128, 129, 300] {
-                let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
-                let mut ours = hmac_keyed::<M, D>(&key);
-                let mut theirs = <M as Mac>::new_from_slice(&key).expect("any length");
-                ours.update(b"data");
-                theirs.update(b"data");
-                assert_eq!(
-                    ours.finalize().into_bytes(),
-                    theirs.finalize().into_bytes(),
-                    "key of {len} bytes"
-                );
-            }
-        }
-        both::<Hmac<sha1::Sha1>, sha1::Sha1>();
-        both::<Hmac<sha2::Sha256>, sha2::Sha256>();
-        both::<Hmac<sha2::Sha512>, sha2::Sha512>();
-    }
-
-    #[test]
     fn hmac_check_stops_at_the_first_key_that_matches() {
         let keys: [&[u8]; 2] = [b"current", b"previous"];
         assert_eq!(matches(&keys, hmac_sha256(b"current", b"body")), (true, 1));
@@ -252,17 +230,23 @@ mod tests {
             )),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
-        for len in 0..=130 {
-            let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            let mut ours = hmac_sha256_keyed(&key);
-            let mut theirs = <hmac::Hmac<sha2::Sha256>>::new_from_slice(&key).expect("any length");
-            ours.update(b"body");
-            theirs.update(b"body");
-            assert_eq!(
-                ours.finalize().into_bytes(),
-                theirs.finalize().into_bytes(),
-                "{len}"
-            );
+        // hmac_keyed against the crate's own keying, around each hash's block size.
+        fn agree<M: Mac + hmac::digest::KeyInit, D: hmac::digest::Digest>() {
+            for len in 0..=260 {
+                let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let mut ours = hmac_keyed::<M, D>(&key);
+                let mut theirs = <M as Mac>::new_from_slice(&key).expect("any length");
+                ours.update(b"body");
+                theirs.update(b"body");
+                assert_eq!(
+                    ours.finalize().into_bytes(),
+                    theirs.finalize().into_bytes(),
+                    "{len}"
+                );
+            }
         }
+        agree::<hmac::Hmac<sha1::Sha1>, sha1::Sha1>();
+        agree::<hmac::Hmac<sha2::Sha256>, sha2::Sha256>();
+        agree::<hmac::Hmac<sha2::Sha512>, sha2::Sha512>();
     }
 }
