@@ -67,13 +67,13 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
-    /// `active`, `revoked`, `expired` or `pending` at `now`.
-    pub fn status(&self, now: i64) -> &'static str {
+    /// `active`, `revoked`, `expired` or `pending` at `now_secs`.
+    pub fn status(&self, now_secs: i64) -> &'static str {
         if self.revoked_at.is_some() {
             "revoked"
-        } else if now >= self.not_after {
+        } else if now_secs >= self.not_after {
             "expired"
-        } else if now < self.not_before {
+        } else if now_secs < self.not_before {
             "pending"
         } else {
             "active"
@@ -135,14 +135,14 @@ pub trait ApiKeyStore {
     type Error: std::fmt::Display;
     /// The key stored under `hash`, if any.
     async fn find_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, Self::Error>;
-    /// Records that the key was used at `now` (best effort).
-    async fn touch(&self, hash: &str, now: i64) -> Result<(), Self::Error>;
+    /// Records that the key was used at `now_secs` (best effort).
+    async fn touch(&self, hash: &str, now_secs: i64) -> Result<(), Self::Error>;
 }
 
-/// Checks a found key at `now`, and that it holds `scope` when one is required.
-pub fn check(key: Option<ApiKey>, now: i64, scope: Option<&str>) -> Result<ApiKey, KeyError> {
+/// Checks a found key at `now_secs`, and that it holds `scope` when one is required.
+pub fn check(key: Option<ApiKey>, now_secs: i64, scope: Option<&str>) -> Result<ApiKey, KeyError> {
     let key = key.ok_or(KeyError::Unknown)?;
-    match key.status(now) {
+    match key.status(now_secs) {
         "revoked" => return Err(KeyError::Revoked),
         "expired" => return Err(KeyError::Expired),
         "pending" => return Err(KeyError::NotYetValid),
@@ -174,7 +174,7 @@ impl ApiKeyStore for NoKeys {
 pub async fn authenticate<S: ApiKeyStore>(
     store: &S,
     headers: &HeaderMap,
-    now: i64,
+    now_secs: i64,
     scope: Option<&str>,
 ) -> Result<ApiKey, KeyError> {
     let presented = presented(headers)
@@ -189,11 +189,11 @@ pub async fn authenticate<S: ApiKeyStore>(
             .find_by_hash(&digest)
             .await
             .map_err(|e| KeyError::Store(e.to_string()))?,
-        now,
+        now_secs,
         scope,
     )?;
     // A failed last_used_at update must not refuse a valid key.
-    let _ = store.touch(&digest, now).await;
+    let _ = store.touch(&digest, now_secs).await;
     Ok(key)
 }
 
@@ -217,7 +217,7 @@ pub struct NewKey {
 
 impl NewKey {
     /// Validates the request; returns `(not_before, not_after)`.
-    pub fn validity(&self, now: i64) -> Result<(i64, i64), ApiError> {
+    pub fn validity(&self, now_secs: i64) -> Result<(i64, i64), ApiError> {
         let bad = |m: String| ApiError::new(ErrorCode::InvalidRequest, m);
         let name = self.name.trim();
         if name.is_empty() || name.len() > 200 {
@@ -242,7 +242,7 @@ impl NewKey {
                 "`ttl_days` must be between 1 and {MAX_TTL_DAYS}"
             )));
         }
-        let not_before = self.not_before.unwrap_or(now);
+        let not_before = self.not_before.unwrap_or(now_secs);
         if not_before < 0 {
             return Err(bad("`not_before` must be a Unix time in seconds".into()));
         }

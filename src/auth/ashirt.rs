@@ -59,7 +59,7 @@ pub async fn verify<C: Crypto>(
     method: &str,
     uri: &str,
     body: &[u8],
-    now: i64,
+    now_secs: i64,
 ) -> Result<(), AuthError> {
     let authorization = authorization.ok_or(AuthError::MissingHeader("Authorization"))?;
     let date = date.ok_or(AuthError::MissingHeader("Date"))?;
@@ -77,7 +77,7 @@ pub async fn verify<C: Crypto>(
     let sent = parse_http_date(date).ok_or_else(|| {
         AuthError::Malformed("the Date header must be an HTTP date in GMT (RFC 1123)".into())
     })?;
-    if (now - sent).abs() > TOLERANCE_SECS {
+    if (now_secs - sent).abs() > TOLERANCE_SECS {
         return Err(AuthError::TimestampOutOfTolerance);
     }
     // Every configured access key is compared (constant time, no early exit) and an

@@ -54,9 +54,9 @@ pub enum Plan {
 }
 
 /// Decides whether `url`'s set must be fetched before a token with `kid` is verified at
-/// `now`: when nothing is cached, when the set is stale, or when `kid` is not in it; but
+/// `now_secs`: when nothing is cached, when the set is stale, or when `kid` is not in it; but
 /// never twice within [`REFRESH_INTERVAL_SECS`] except for a first fetch.
-pub fn plan(url: &str, kid: Option<&str>, now: i64) -> Plan {
+pub fn plan(url: &str, kid: Option<&str>, now_secs: i64) -> Plan {
     CACHE.with(|c| {
         let cache = c.borrow();
         let Some(entry) = cache.get(url) else {
@@ -64,8 +64,8 @@ pub fn plan(url: &str, kid: Option<&str>, now: i64) -> Plan {
         };
         let recently = entry
             .last_attempt
-            .is_some_and(|t| now - t < REFRESH_INTERVAL_SECS);
-        let stale = now >= entry.fresh_until;
+            .is_some_and(|t| now_secs - t < REFRESH_INTERVAL_SECS);
+        let stale = now_secs >= entry.fresh_until;
         let unknown_kid =
             kid.is_some_and(|k| !entry.keys.iter().any(|key| key.kid.as_deref() == Some(k)));
         if entry.keys.is_empty() && !recently {
@@ -79,23 +79,24 @@ pub fn plan(url: &str, kid: Option<&str>, now: i64) -> Plan {
     })
 }
 
-/// Notes that a fetch of `url` starts at `now` (so concurrent requests do not start more).
-pub fn started(url: &str, now: i64) {
+/// Notes that a fetch of `url` starts at `now_secs` (so concurrent requests do not start more).
+pub fn started(url: &str, now_secs: i64) {
     CACHE.with(|c| {
         c.borrow_mut()
             .entry(url.to_string())
             .or_default()
-            .last_attempt = Some(now);
+            .last_attempt = Some(now_secs);
     });
 }
 
-/// Keeps the set fetched from `url` at `now`, fresh for `max_age_secs`.
-pub fn store(url: &str, keys: Vec<JwtKey>, now: i64, max_age_secs: u64) {
+/// Keeps the set fetched from `url` at `now_secs`, fresh for `max_age_secs`.
+pub fn store(url: &str, keys: Vec<JwtKey>, now_secs: i64, max_age_secs: u64) {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         let entry = cache.entry(url.to_string()).or_default();
         entry.keys = keys;
-        entry.fresh_until = now.saturating_add(i64::try_from(max_age_secs).unwrap_or(i64::MAX));
+        entry.fresh_until =
+            now_secs.saturating_add(i64::try_from(max_age_secs).unwrap_or(i64::MAX));
     });
 }
 

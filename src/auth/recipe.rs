@@ -472,8 +472,8 @@ impl Config {
         }
     }
 
-    /// The signed timestamp's text, after checking it against `now`.
-    fn timestamp(&self, value: &str, now: i64) -> Result<String, AuthError> {
+    /// The signed timestamp's text, after checking it against `now_secs`.
+    fn timestamp(&self, value: &str, now_secs: i64) -> Result<String, AuthError> {
         let text = if self.timestamp_prefix.is_empty() {
             value.trim()
         } else {
@@ -495,7 +495,7 @@ impl Config {
                 .timestamp(),
         };
         let tolerance = self.compiled.tolerance_secs;
-        if tolerance > 0 && now.abs_diff(secs) > tolerance {
+        if tolerance > 0 && now_secs.abs_diff(secs) > tolerance {
             return Err(AuthError::TimestampOutOfTolerance);
         }
         Ok(text.to_string())

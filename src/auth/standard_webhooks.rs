@@ -52,14 +52,14 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
 /// could cost, since each `v1a` entry is a full verify over the body.
 pub const MAX_SIGNATURES: usize = 16;
 
-/// Checks a request's headers against the keys at `now`.
+/// Checks a request's headers against the keys at `now_secs`.
 pub async fn verify<C: Crypto>(
     crypto: &C,
     keys: &[Vec<u8>],
     public_keys: &[PublicKey],
     headers: &HeaderMap,
     body: &[u8],
-    now: i64,
+    now_secs: i64,
 ) -> Result<(), AuthError> {
     let id = headers
         .get("webhook-id")
@@ -71,7 +71,7 @@ pub async fn verify<C: Crypto>(
         .get("webhook-signature")
         .ok_or(AuthError::MissingHeader("webhook-signature"))?;
     let ts = parse_timestamp(ts_text)?;
-    if (now - ts).abs() > TOLERANCE_SECS {
+    if (now_secs - ts).abs() > TOLERANCE_SECS {
         return Err(AuthError::TimestampOutOfTolerance);
     }
     // The official libraries sign the parsed integer, not the header's text.

@@ -61,16 +61,16 @@ fn signed_content(timestamp: i64, body: &[u8]) -> Vec<u8> {
     [format!("{timestamp}.").as_bytes(), body].concat()
 }
 
-/// Checks the header against every secret at `now`.
+/// Checks the header against every secret at `now_secs`.
 pub async fn verify<C: Crypto>(
     crypto: &C,
     secrets: &[&[u8]],
     header: Option<&str>,
     body: &[u8],
-    now: i64,
+    now_secs: i64,
 ) -> Result<(), AuthError> {
     let h = parse(header.ok_or(AuthError::MissingHeader(HEADER))?)?;
-    if (now - h.timestamp).abs() > TOLERANCE_SECS {
+    if (now_secs - h.timestamp).abs() > TOLERANCE_SECS {
         return Err(AuthError::TimestampOutOfTolerance);
     }
     let given: Vec<&[u8]> = h.v1.iter().map(<[u8; 32]>::as_slice).collect();

@@ -86,7 +86,7 @@ async fn attempt(
     msg: &DeliveryMessage,
 ) -> Result<String, DispatchError> {
     let started = worker::Date::now().as_millis();
-    let now = (started / 1000) as i64;
+    let now_secs = (started / 1000) as i64;
     let Some(result) = results::get(db, &msg.result_id).await.during("D1 result")? else {
         return Ok("unknown_result".into());
     };
@@ -110,7 +110,7 @@ async fn attempt(
         &stored,
     ) {
         (Route::Hold, _) => {
-            results::hold(db, &result.id, now)
+            results::hold(db, &result.id, now_secs)
                 .await
                 .during("D1 hold result")?;
             return Ok("held".into());
@@ -126,14 +126,14 @@ async fn attempt(
             let body = serde_json::to_value(&ask).during("admit request")?;
             match endpoint_object::call(env, &s.subscription.id, "/admit", Some(body)).await? {
                 Admission::Wait { ms, why } => {
-                    return wait(env, db, msg, result.next_attempt_at, (ms, why), now).await;
+                    return wait(env, db, msg, result.next_attempt_at, (ms, why), now_secs).await;
                 }
                 Admission::Go { .. } => Some(s),
             }
         }
         _ => None,
     };
-    if !results::claim_attempt(db, &result.id, msg.attempt, now)
+    if !results::claim_attempt(db, &result.id, msg.attempt, now_secs)
         .await
         .during("D1 claim attempt")?
     {
@@ -154,7 +154,7 @@ async fn attempt(
         (Some(s), _) => match transformed(env, s, &result).await {
             Ok(payload) => {
                 let payload = payload.as_deref().unwrap_or(&result.payload);
-                prepare(env, app, s, &result.id, payload, now).map_err(failed)
+                prepare(env, app, s, &result.id, payload, now_secs).map_err(failed)
             }
             Err(outcome) => Err(outcome),
         },
@@ -164,7 +164,7 @@ async fn attempt(
         Err(outcome) => (outcome, None, None),
         Ok((url, signed)) => {
             let (outcome, code, exchange) =
-                send_and_classify(&url, signed, app.config.dispatch.timeout_ms, now).await;
+                send_and_classify(&url, signed, app.config.dispatch.timeout_ms, now_secs).await;
             (outcome, code, Some(exchange))
         }
     };
@@ -176,7 +176,7 @@ async fn attempt(
         retry_base: result.retry_base,
         status_code,
         duration_ms: worker::Date::now().as_millis().saturating_sub(started),
-        now_secs: now,
+        now_secs,
     };
     let plan = plan::plan(attempted, &app.config.dispatch.retry_schedule_secs);
     // No further attempt: the next delivery of its ordering key may go.
@@ -188,9 +188,9 @@ async fn attempt(
         }
         _ => Vec::new(),
     };
-    let outcome = record(env, db, &result, plan, exchange.as_ref(), now).await?;
+    let outcome = record(env, db, &result, plan, exchange.as_ref(), now_secs).await?;
     if let Some(s) = admitted {
-        carry_out_endpoint(env, db, &s.subscription, &changes, now).await?;
+        carry_out_endpoint(env, db, &s.subscription, &changes, now_secs).await?;
     }
     Ok(if sent {
         outcome
@@ -216,11 +216,11 @@ async fn wait(
     msg: &DeliveryMessage,
     due: Option<i64>,
     (ms, why): (u64, WaitReason),
-    now: i64,
+    now_secs: i64,
 ) -> Result<String, DispatchError> {
     let delay = ms.div_ceil(1000).max(1);
     enqueue(env, msg.clone(), delay).await?;
-    let asks_at = now + delay as i64;
+    let asks_at = now_secs + delay as i64;
     if due.unwrap_or(0) < asks_at + 60 {
         results::defer(db, &msg.result_id, asks_at + DEFER_SECS)
             .await
@@ -270,20 +270,20 @@ async fn carry_out_endpoint(
     db: &D1Database,
     s: &Subscription,
     changes: &[endpoint::Change],
-    now: i64,
+    now_secs: i64,
 ) -> Result<(), DispatchError> {
     for change in changes {
         log::emit(json!({"event": "endpoint", "subscription": s.id, "change": change}));
     }
     let planned = plan::endpoint_plan(s, changes);
     if let Some(reason) = &planned.disable {
-        subscriptions::disable_holding(db, &s.id, reason, now)
+        subscriptions::disable_holding(db, &s.id, reason, now_secs)
             .await
             .during("D1 disable subscription")?;
     }
     for (event_type, payload) in planned.events {
         if let Value::Object(payload) = payload {
-            publish_own(env, db, event_type, payload, now).await?;
+            publish_own(env, db, event_type, payload, now_secs).await?;
         }
     }
     Ok(())
@@ -323,7 +323,7 @@ fn prepare(
     s: &subscriptions::Stored,
     result_id: &str,
     payload: &str,
-    now: i64,
+    now_secs: i64,
 ) -> Result<(String, Signed), String> {
     url_guard::check(&s.subscription.url, &policy(app))
         .map_err(|e| format!("url_refused: {}", e.0))?;
@@ -331,7 +331,7 @@ fn prepare(
     let context = api_key_context(&s.subscription.id);
     let key = master.open(&s.api_key_enc, &context).map_err(|e| e.0)?;
     let previous = match (&s.previous_api_key_enc, s.subscription.previous_valid_until) {
-        (Some(enc), Some(until)) if until > now => {
+        (Some(enc), Some(until)) if until > now_secs => {
             Some(master.open(enc, &context).map_err(|e| e.0)?)
         }
         _ => None,
@@ -346,7 +346,7 @@ fn prepare(
     let key = String::from_utf8_lossy(&key).into_owned();
     let previous = previous.map(|p| String::from_utf8_lossy(&p).into_owned());
     let extra: Vec<(String, String)> = s.subscription.headers.clone().into_iter().collect();
-    let signed = sign::sign(body, result_id, now, &key, previous.as_deref(), &extra);
+    let signed = sign::sign(body, result_id, now_secs, &key, previous.as_deref(), &extra);
     Ok((s.subscription.url.clone(), signed))
 }
 
@@ -355,12 +355,12 @@ async fn send_and_classify(
     url: &str,
     signed: Signed,
     timeout_ms: u64,
-    now: i64,
+    now_secs: i64,
 ) -> (Outcome, Option<u16>, Exchange) {
     let sent = signed.headers.clone();
     match send(url, signed, timeout_ms).await {
         Ok(a) => (
-            classify::classify(a.status, &a.body, a.cut, a.retry_after.as_deref(), now),
+            classify::classify(a.status, &a.body, a.cut, a.retry_after.as_deref(), now_secs),
             Some(a.status),
             exchange::exchange(
                 url,
@@ -388,13 +388,13 @@ async fn record(
     result: &ResultRecord,
     s: Plan,
     exchange: Option<&Exchange>,
-    now: i64,
+    now_secs: i64,
 ) -> Result<String, DispatchError> {
     let result_id = result.id.as_str();
     attempts::insert(db, result_id, &s.row, exchange)
         .await
         .during("D1 insert attempt")?;
-    update(db, result_id, &s.change, now)
+    update(db, result_id, &s.change, now_secs)
         .await
         .during("D1 update result")?;
     if let Some((attempt, delay)) = s.next {
@@ -410,7 +410,7 @@ async fn record(
         }
     }
     if let Some(reason) = &s.disable {
-        subscriptions::disable(db, &result.subscription_id, reason, now)
+        subscriptions::disable(db, &result.subscription_id, reason, now_secs)
             .await
             .during("D1 disable subscription")?;
     }
@@ -421,7 +421,7 @@ async fn record(
         &result.event_id,
         &result.event_type,
         &s.matched_rules,
-        now,
+        now_secs,
     )
     .await?;
     Ok(s.row.outcome)
@@ -432,7 +432,7 @@ async fn update(
     db: &D1Database,
     result_id: &str,
     change: &ResultChange,
-    now: i64,
+    now_secs: i64,
 ) -> worker::Result<()> {
     let update = Update {
         status: change.status,
@@ -441,7 +441,7 @@ async fn update(
         next_attempt_at: change.next_attempt_at,
         last_error: change.last_error.as_deref(),
     };
-    results::update(db, result_id, &update, now).await
+    results::update(db, result_id, &update, now_secs).await
 }
 
 /// A subscriber's later results (`PATCH /results/{id}`): the result is completed with
@@ -451,14 +451,14 @@ pub async fn complete(
     db: &D1Database,
     result: &ResultRecord,
     results: Value,
-    now: i64,
+    now_secs: i64,
 ) -> Result<(), DispatchError> {
     let matched = classify::matched_rules(&results);
     let outcome = Outcome::Completed {
         results,
         matched_rules: matched.clone(),
     };
-    update(db, &result.id, &plan::change(&outcome, None), now)
+    update(db, &result.id, &plan::change(&outcome, None), now_secs)
         .await
         .during("D1 update result")?;
     apply_rules(
@@ -468,17 +468,17 @@ pub async fn complete(
         &result.event_id,
         &result.event_type,
         &matched,
-        now,
+        now_secs,
     )
     .await
 }
 
 /// Sends AShirt's `{"type":"test"}` to a subscription and reports the answer.
-pub async fn test(
+pub async fn send_test_message(
     env: &Env,
     app: &App,
     s: &subscriptions::Stored,
-    now: i64,
+    now_secs: i64,
 ) -> Result<Value, ApiError> {
     let url = url_guard::check(&s.subscription.url, &policy(app)).map_err(ApiError::from)?;
     let master = master_key(env)?;
@@ -491,7 +491,7 @@ pub async fn test(
     let signed = sign::sign(
         r#"{"type":"test"}"#.to_string(),
         &id,
-        now,
+        now_secs,
         &String::from_utf8_lossy(&key),
         None,
         &extra,

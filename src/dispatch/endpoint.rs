@@ -489,8 +489,8 @@ mod tests {
         Flow::default()
     }
 
-    fn go(e: &mut Endpoint, f: &Flow, key: &str, now: u64) -> Admission {
-        e.admit(f, key, None, now, LEASE)
+    fn go(e: &mut Endpoint, f: &Flow, key: &str, now_ms: u64) -> Admission {
+        e.admit(f, key, None, now_ms, LEASE)
     }
 
     fn failed() -> Report {
@@ -777,12 +777,12 @@ mod tests {
         let f = flow();
         let mut e = Endpoint::default();
         e.enqueue(&[place("k1", "r1"), place("k1", "r2"), place("k2", "r3")]);
-        let ask = |e: &mut Endpoint, result: &str, key: &str, attempt: u32, now: u64| {
+        let ask = |e: &mut Endpoint, result: &str, key: &str, attempt: u32, now_ms: u64| {
             e.admit(
                 &f,
                 &lease_key(result, attempt),
                 Some(&place(key, result)),
-                now,
+                now_ms,
                 LEASE,
             )
         };

@@ -68,12 +68,12 @@ pub fn ttl(ttl_secs: Option<u64>) -> Result<u64, ApiError> {
     }
 }
 
-/// A portal token for `subscription_id`, valid `ttl_secs` from `now`.
+/// A portal token for `subscription_id`, valid `ttl_secs` from `now_secs`.
 pub fn mint(
     master: &[u8; 32],
     issuer: &str,
     subscription_id: &str,
-    now: i64,
+    now_secs: i64,
     ttl_secs: u64,
 ) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
@@ -81,8 +81,8 @@ pub fn mint(
         "sub": subscription_id,
         "aud": AUDIENCE,
         "iss": issuer,
-        "iat": now,
-        "exp": now + ttl_secs as i64,
+        "iat": now_secs,
+        "exp": now_secs + ttl_secs as i64,
     });
     let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signing_input = format!("{header}.{claims}");
@@ -98,10 +98,15 @@ mod tests {
 
     const MASTER: [u8; 32] = [7; 32];
 
-    fn check(token: &str, iss: &str, now: i64) -> Result<String, JwtError> {
+    fn check(token: &str, iss: &str, now_secs: i64) -> Result<String, JwtError> {
         let keys = [verifying_key(&MASTER)];
-        let claims =
-            futures_executor::block_on(jwt::verify(&NativeCrypto, &keys, &rules(iss), token, now))?;
+        let claims = futures_executor::block_on(jwt::verify(
+            &NativeCrypto,
+            &keys,
+            &rules(iss),
+            token,
+            now_secs,
+        ))?;
         Ok(claims["sub"].as_str().unwrap().to_string())
     }
 

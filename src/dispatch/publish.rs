@@ -72,7 +72,7 @@ pub async fn publish(
     header: &dyn Fn(&str) -> Option<String>,
     now_ms: u64,
 ) -> Result<(String, Vec<Published>), ApiError> {
-    let now = (now_ms / 1000) as i64;
+    let now_secs = (now_ms / 1000) as i64;
     let id = |prefix: &str| -> Result<String, ApiError> {
         let random = ids::random_bytes()
             .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
@@ -110,7 +110,7 @@ pub async fn publish(
             ordering_key: p.ordering_key.as_deref(),
         })
         .collect();
-    results::insert_all(db, &rows, now)
+    results::insert_all(db, &rows, now_secs)
         .await
         .map_err(unavailable("could not record the event"))?;
     line_up(env, &published).await;
@@ -165,7 +165,7 @@ pub async fn apply_rules(
     event_id: &str,
     event_type: &str,
     matched: &[String],
-    now: i64,
+    now_secs: i64,
 ) -> Result<(), DispatchError> {
     if matched.is_empty() {
         return Ok(());
@@ -173,7 +173,7 @@ pub async fn apply_rules(
     let all = rules::list(db).await.during("D1 rules")?;
     let (flag, notify) = actions(event_type, matched, &all);
     if flag {
-        results::flag(db, result_id, now)
+        results::flag(db, result_id, now_secs)
             .await
             .during("D1 flag result")?;
     }
@@ -184,7 +184,7 @@ pub async fn apply_rules(
         payload.insert("event_id".into(), json!(event_id));
         payload.insert("event_type".into(), json!(event_type));
         payload.insert("matched_rules".into(), json!(matched));
-        publish_own(env, db, RULE_MATCHED, payload, now).await?;
+        publish_own(env, db, RULE_MATCHED, payload, now_secs).await?;
     }
     Ok(())
 }
@@ -195,7 +195,7 @@ pub async fn publish_own(
     db: &D1Database,
     event_type: &str,
     payload: Map<String, Value>,
-    now: i64,
+    now_secs: i64,
 ) -> Result<(), DispatchError> {
     publish(
         env,
@@ -203,7 +203,7 @@ pub async fn publish_own(
         event_type,
         &payload,
         &|_| None,
-        (now as u64) * 1000,
+        (now_secs as u64) * 1000,
     )
     .await
     .map(|_| ())
@@ -226,9 +226,13 @@ pub async fn enqueue_next(env: &Env, due: &[(String, u32)]) -> Result<usize, Bin
 }
 
 /// Enqueues attempts that are overdue (their message was lost), for the cron trigger.
-pub async fn requeue_stuck(env: &Env, db: &D1Database, now: i64) -> Result<usize, BindingError> {
+pub async fn requeue_stuck(
+    env: &Env,
+    db: &D1Database,
+    now_secs: i64,
+) -> Result<usize, BindingError> {
     // Messages are due at next_attempt_at; a minute's slack avoids racing the queue.
-    let stuck = results::stuck(db, now - 60, 500)
+    let stuck = results::stuck(db, now_secs - 60, 500)
         .await
         .during("D1 stuck results")?;
     enqueue_next(env, &stuck).await

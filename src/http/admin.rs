@@ -71,7 +71,7 @@ async fn signed_in(
 ) -> Result<Actor, ApiError> {
     let team = cfg.team_url();
     let rules = cfg.rules(&team);
-    let now = (now_ms / 1000) as i64;
+    let now_secs = (now_ms / 1000) as i64;
     let refused = |e: JwtError| match e {
         JwtError::Backend(detail) => ApiError::unavailable(detail),
         e => ApiError::new(
@@ -82,14 +82,14 @@ async fn signed_in(
     // The team's certs, cached per isolate like a collector's jwks_url (fetched again for
     // a kid not cached, which is how Access's key rotation shows).
     let url = cfg.certs_url();
-    outbound::jwks::refresh(app, &url, auth::jwks::token_kid(token).as_deref(), now).await;
+    outbound::jwks::refresh(app, &url, auth::jwks::token_kid(token).as_deref(), now_secs).await;
     let keys = auth::jwks::cached(&url);
     if keys.is_empty() {
         return Err(ApiError::unavailable(format!(
             "no Cloudflare Access certs could be fetched from {url}"
         )));
     }
-    let claims = jwt::verify(&WebCrypto, &keys, &rules, token, now)
+    let claims = jwt::verify(&WebCrypto, &keys, &rules, token, now_secs)
         .await
         .map_err(refused)?;
     let id = access::identity(&claims)
@@ -153,7 +153,7 @@ pub(crate) fn d1_failed(e: worker::Error) -> ApiError {
 }
 
 /// A key as the admin API shows it.
-fn view(key: &ApiKey, now: i64) -> serde_json::Value {
+fn view(key: &ApiKey, now_secs: i64) -> serde_json::Value {
     json!({
         "id": key.id,
         "name": key.name,
@@ -164,23 +164,26 @@ fn view(key: &ApiKey, now: i64) -> serde_json::Value {
         "revoked_at": key.revoked_at,
         "created_at": key.created_at,
         "last_used_at": key.last_used_at,
-        "status": key.status(now),
+        "status": key.status(now_secs),
     })
 }
 
 /// `POST /admin/keys` → `201` with the plaintext key, shown this once.
 pub async fn create_key(c: Call<'_>) -> Result<Response, ApiError> {
-    let now = c.now_secs();
+    let now_secs = c.now_secs();
     let Call { mut req, env, .. } = c;
     let input: NewKey = read_json(&mut req).await?;
-    let (not_before, not_after) = input.validity(now)?;
+    let (not_before, not_after) = input.validity(now_secs)?;
     let random = ids::random_bytes::<32>()
         .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
     let plaintext = api_key::format_key(random);
     let key = ApiKey {
         id: format!(
             "key_{}",
-            ids::ulid(now as u64 * 1000, ids::random_bytes().unwrap_or_default())
+            ids::ulid(
+                now_secs as u64 * 1000,
+                ids::random_bytes().unwrap_or_default()
+            )
         ),
         name: input.name.trim().to_string(),
         email: input.email,
@@ -188,34 +191,36 @@ pub async fn create_key(c: Call<'_>) -> Result<Response, ApiError> {
         not_before,
         not_after,
         revoked_at: None,
-        created_at: now,
+        created_at: now_secs,
         last_used_at: None,
     };
     api_keys::insert(&db(env)?, &api_key::hash(&plaintext), &key)
         .await
         .map_err(d1_failed)?;
-    let mut body = view(&key, now);
+    let mut body = view(&key, now_secs);
     body["key"] = json!(plaintext);
     Ok(json_response(201, &body))
 }
 
 /// `GET /admin/keys`.
 pub async fn list_keys(c: Call<'_>) -> Result<Response, ApiError> {
-    let now = c.now_secs();
+    let now_secs = c.now_secs();
     let keys = api_keys::list(&db(c.env)?).await.map_err(d1_failed)?;
-    let keys: Vec<_> = keys.iter().map(|k| view(k, now)).collect();
+    let keys: Vec<_> = keys.iter().map(|k| view(k, now_secs)).collect();
     Ok(json_response(200, &json!({ "keys": keys })))
 }
 
 /// `DELETE /admin/keys/{id}`: revokes at once; revoking again is harmless.
 pub async fn revoke_key(c: Call<'_>) -> Result<Response, ApiError> {
-    let (id, now) = (c.param("id"), c.now_secs());
+    let (id, now_secs) = (c.param("id"), c.now_secs());
     let db = db(c.env)?;
-    api_keys::revoke(&db, id, now).await.map_err(d1_failed)?;
+    api_keys::revoke(&db, id, now_secs)
+        .await
+        .map_err(d1_failed)?;
     api_keys::forget_cached(id);
     let key = api_keys::find_by_id(&db, id)
         .await
         .map_err(d1_failed)?
         .ok_or_else(|| ApiError::new(ErrorCode::UnknownKeyId, format!("no key has id {id:?}")))?;
-    Ok(json_response(200, &view(&key, now)))
+    Ok(json_response(200, &view(&key, now_secs)))
 }

@@ -128,17 +128,17 @@ async fn run(job: &Job) -> Result<(), ApiError> {
                 standard_webhooks::decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
                     .map_err(failed)?,
             ];
-            let now = 1_800_000_000;
+            let now_secs = 1_800_000_000;
             let headers = HeaderMap::from_pairs([
                 ("webhook-id", "msg_bench".to_string()),
-                ("webhook-timestamp", now.to_string()),
+                ("webhook-timestamp", now_secs.to_string()),
                 (
                     "webhook-signature",
-                    standard_webhooks::sign(&keys[0], "msg_bench", now, &body),
+                    standard_webhooks::sign(&keys[0], "msg_bench", now_secs, &body),
                 ),
             ]);
             for _ in 0..job.n {
-                standard_webhooks::verify(&WebCrypto, &keys, &[], &headers, &body, now)
+                standard_webhooks::verify(&WebCrypto, &keys, &[], &headers, &body, now_secs)
                     .await
                     .map_err(|e| failed(format!("{e:?}")))?;
             }

@@ -84,13 +84,16 @@ pub async fn retry(c: Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// Sends failed delivery `id` again (also the portal's retry); answers its row.
-pub(crate) async fn retry_now(env: &Env, id: &str, now: i64) -> Result<Value, ApiError> {
+pub(crate) async fn retry_now(env: &Env, id: &str, now_secs: i64) -> Result<Value, ApiError> {
     let db = db(env)?;
     let result = results::get(&db, id)
         .await
         .map_err(d1_failed)?
         .ok_or_else(|| unknown_result(id))?;
-    if !results::retry_now(&db, id, now).await.map_err(d1_failed)? {
+    if !results::retry_now(&db, id, now_secs)
+        .await
+        .map_err(d1_failed)?
+    {
         return Err(ApiError::new(
             ErrorCode::NotFailed,
             format!(

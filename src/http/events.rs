@@ -26,11 +26,11 @@ use crate::store::{attempts, nonces, subscriptions};
 pub const PUBLISH_SCOPE: &str = "publish";
 
 /// Admin token or an API key with the `publish` scope.
-async fn require_publisher(req: &Request, env: &Env, now: i64) -> Result<(), ApiError> {
+async fn require_publisher(req: &Request, env: &Env, now_secs: i64) -> Result<(), ApiError> {
     let headers = HeaderMap::from_pairs(req.headers().entries());
     match api_key::presented(&headers) {
         Some(k) if k.starts_with(api_key::PREFIX) => {
-            api_key::authenticate(&D1Keys(&db(env)?), &headers, now, Some(PUBLISH_SCOPE))
+            api_key::authenticate(&D1Keys(&db(env)?), &headers, now_secs, Some(PUBLISH_SCOPE))
                 .await
                 .map(|_| ())
                 .map_err(ApiError::from)
@@ -138,7 +138,7 @@ fn token_error(e: JwtError) -> ApiError {
 /// once, or AShirt request signing (`Authorization: <jwt_key>:<base64 HMAC>` + `Date`)
 /// under the same secret, each signature once.
 pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
-    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let (id, now_secs) = (c.param("id").to_string(), c.now_secs());
     let id = id.as_str();
     let Call { mut req, env, .. } = c;
     let header = req
@@ -170,7 +170,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
                     "the token's issuer is not a service account",
                 )
             })?;
-            let claims = service_token::verify(&WebCrypto, token, &issuer, &secret, now)
+            let claims = service_token::verify(&WebCrypto, token, &issuer, &secret, now_secs)
                 .await
                 .map_err(token_error)?;
             (owner, claims.jti, issuer, claims.exp + jwt::LEEWAY_SECS)
@@ -200,7 +200,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
                 "PATCH",
                 &uri,
                 &body,
-                now,
+                now_secs,
             )
             .await
             .map_err(|e| match e {
@@ -221,7 +221,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
                 owner,
                 format!("ashirt:{signature}"),
                 access_key.to_string(),
-                now + ashirt::TOLERANCE_SECS,
+                now_secs + ashirt::TOLERANCE_SECS,
             )
         }
     };
@@ -242,7 +242,7 @@ pub async fn patch(c: Call<'_>) -> Result<Response, ApiError> {
             "this token (jti) or AShirt signature was already used",
         ));
     }
-    deliver::complete(env, &db, &result, Value::Object(input.results), now)
+    deliver::complete(env, &db, &result, Value::Object(input.results), now_secs)
         .await
         .map_err(ApiError::unavailable)?;
     let updated = load(env, id).await?;

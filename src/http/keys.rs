@@ -12,11 +12,11 @@ use crate::inbound::HeaderMap;
 use crate::store::api_keys::D1Keys;
 
 /// Answers `200 {"valid":true,"name","expires_at"}` for a valid key.
-pub async fn test(c: Call<'_>) -> Result<Response, ApiError> {
-    let now = c.now_secs();
+pub async fn check_key(c: Call<'_>) -> Result<Response, ApiError> {
+    let now_secs = c.now_secs();
     let headers = HeaderMap::from_pairs(c.req.headers().entries());
     let db = db(c.env)?;
-    let key = api_key::authenticate(&D1Keys(&db), &headers, now, None).await?;
+    let key = api_key::authenticate(&D1Keys(&db), &headers, now_secs, None).await?;
     Ok(json_response(
         200,
         &json!({

@@ -106,7 +106,7 @@ async fn read_bundle(req: &mut Request) -> Result<Bundle, ApiError> {
 /// code was uploaded before. Modules go to R2 first, then the D1 row: a version is
 /// listed only once all its modules are stored.
 pub async fn put(c: Call<'_>) -> Result<Response, ApiError> {
-    let (name, now) = (c.param("name").to_string(), c.now_secs());
+    let (name, now_secs) = (c.param("name").to_string(), c.now_secs());
     let (name, env, mut req) = (name.as_str(), c.env, c.req);
     check_name(name)?;
     let bundle = read_bundle(&mut req).await?;
@@ -134,7 +134,7 @@ pub async fn put(c: Call<'_>) -> Result<Response, ApiError> {
         main: bundle.main.clone(),
         modules: serde_json::to_string(&bundle.modules())
             .map_err(|e| ApiError::internal(e.to_string()))?,
-        created_at: now,
+        created_at: now_secs,
         active: false,
     };
     let created = plugins::insert(&db, &row).await.map_err(d1_failed)?;

@@ -69,7 +69,7 @@ struct LinkRequest {
 /// `POST /admin/subscriptions/{id}/portal` (body optional: `{ttl_secs}`, 60 to 86400,
 /// default 3600) → `201 {url, token, expires_at}`.
 pub async fn create_link(c: Call<'_>) -> Result<Response, ApiError> {
-    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let (id, now_secs) = (c.param("id").to_string(), c.now_secs());
     let Call {
         mut req, env, app, ..
     } = c;
@@ -78,10 +78,10 @@ pub async fn create_link(c: Call<'_>) -> Result<Response, ApiError> {
     subscriptions::load(env, &id).await?;
     let master = keys::master_key_bytes(env)?;
     let issuer = portal::issuer(&app.config.public_url);
-    let token = portal::mint(&master, &issuer, &id, now, ttl);
+    let token = portal::mint(&master, &issuer, &id, now_secs, ttl);
     Ok(json_response(
         201,
-        &json!({ "url": format!("{issuer}/#{token}"), "token": token, "expires_at": now + ttl as i64 }),
+        &json!({ "url": format!("{issuer}/#{token}"), "token": token, "expires_at": now_secs + ttl as i64 }),
     ))
 }
 
@@ -145,25 +145,25 @@ pub async fn retry(c: Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// `POST /portal/api/test`: AShirt's `{"type":"test"}` to the subscription.
-pub async fn test(c: Call<'_>) -> Result<Response, ApiError> {
+pub async fn send_test(c: Call<'_>) -> Result<Response, ApiError> {
     let id = subscription_of(&c).await?;
     let s = subscriptions::load(c.env, &id).await?;
     Ok(json_response(
         200,
-        &deliver::test(c.env, c.app, &s, c.now_secs()).await?,
+        &deliver::send_test_message(c.env, c.app, &s, c.now_secs()).await?,
     ))
 }
 
 /// `POST /portal/api/rotate` (body optional: `{grace_secs}`): a new secret, shown once.
 pub async fn rotate(c: Call<'_>) -> Result<Response, ApiError> {
     let id = subscription_of(&c).await?;
-    let now = c.now_secs();
+    let now_secs = c.now_secs();
     let Call {
         mut req, env, app, ..
     } = c;
     let input = read_optional_json(&mut req).await?;
     Ok(json_response(
         200,
-        &subscriptions::rotate_key(env, app, &id, input, now).await?,
+        &subscriptions::rotate_key(env, app, &id, input, now_secs).await?,
     ))
 }

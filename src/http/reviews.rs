@@ -48,7 +48,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
 pub async fn review(mut c: Call<'_>) -> Result<Response, ApiError> {
     let input: ReviewInput = read_json(&mut c.req).await?;
     input.check()?;
-    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let (id, now_secs) = (c.param("id").to_string(), c.now_secs());
     let db = db(c.env)?;
     let unknown = || ApiError::new(ErrorCode::UnknownResult, format!("no result has id {id:?}"));
     let result = results::get(&db, &id)
@@ -60,7 +60,7 @@ pub async fn review(mut c: Call<'_>) -> Result<Response, ApiError> {
     }
     let by = input.reviewed_by();
     let reason = input.reason.trim();
-    if !results::review(&db, &id, input.decision.as_str(), reason, &by, now)
+    if !results::review(&db, &id, input.decision.as_str(), reason, &by, now_secs)
         .await
         .map_err(d1_failed)?
     {

@@ -99,7 +99,7 @@ pub const ROUTES: &[RouteDef] = &[
         Open,
         to!(portal::retry),
     ),
-    r("POST", "/portal/api/test", Open, to!(portal::test)),
+    r("POST", "/portal/api/test", Open, to!(portal::send_test)),
     r("POST", "/portal/api/rotate", Open, to!(portal::rotate)),
     r(
         "GET",
@@ -113,7 +113,7 @@ pub const ROUTES: &[RouteDef] = &[
         Open,
         to!(page::uplot_style),
     ),
-    r("GET", "/keys/test", Open, to!(keys::test)),
+    r("GET", "/keys/test", Open, to!(keys::check_key)),
     r("GET", "/admin/whoami", Admin, to!(audit::whoami)),
     r("GET", "/admin/audit", Admin, to!(audit::list)),
     r("GET", "/admin/keys", Admin, to!(admin::list_keys)),
@@ -166,7 +166,7 @@ pub const ROUTES: &[RouteDef] = &[
         "POST",
         "/admin/subscriptions/{id}/test",
         Admin,
-        to!(subscriptions::test),
+        to!(subscriptions::send_test),
     ),
     r(
         "POST",

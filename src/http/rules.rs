@@ -25,7 +25,7 @@ fn yes() -> bool {
 
 /// `PUT /admin/rules/{name}` `{action: "flag"|"notify", enabled?}` → `200` the rule.
 pub async fn put(c: Call<'_>) -> Result<Response, ApiError> {
-    let (name, now) = (c.param("name").to_string(), c.now_secs());
+    let (name, now_secs) = (c.param("name").to_string(), c.now_secs());
     let name = name.as_str();
     let Call { mut req, env, .. } = c;
     if !dispatch::valid_event_type(name) {
@@ -39,7 +39,7 @@ pub async fn put(c: Call<'_>) -> Result<Response, ApiError> {
         name: name.to_string(),
         action: input.action,
         enabled: input.enabled,
-        updated_at: now,
+        updated_at: now_secs,
     };
     rules::put(&db(env)?, &rule).await.map_err(d1_failed)?;
     Ok(json_response(200, &json!(rule)))

@@ -65,7 +65,7 @@ pub(crate) async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, A
 /// `POST /admin/subscriptions`: `201` with the subscription, its `api_key` (and the same
 /// key as a Standard Webhooks `webhook_secret`) and its `service_account`, shown once.
 pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
-    let now = c.now_secs();
+    let now_secs = c.now_secs();
     let Call {
         mut req, env, app, ..
     } = c;
@@ -81,7 +81,7 @@ pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
     let master = master_key(env)?;
     let id_random = ids::random_bytes()
         .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;
-    let id = format!("sub_{}", ids::ulid((now as u64) * 1000, id_random));
+    let id = format!("sub_{}", ids::ulid((now_secs as u64) * 1000, id_random));
     let jwt_key_bytes: [u8; 12] = nonce()?;
     let jwt_key = format!("sa_{}", hex::encode(jwt_key_bytes));
     let jwt_secret = random_token("")?;
@@ -105,8 +105,8 @@ pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
         enabled: true,
         disabled_reason: None,
         previous_valid_until: None,
-        created_at: now,
-        updated_at: now,
+        created_at: now_secs,
+        updated_at: now_secs,
         transform: input.transform,
         flow,
         holding: false,
@@ -172,7 +172,7 @@ fn endpoint_view(e: &Endpoint, now_ms: u64) -> Value {
 
 /// `PATCH /admin/subscriptions/{id}`: changes name, url, events, headers or enabled.
 pub async fn update(c: Call<'_>) -> Result<Response, ApiError> {
-    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let (id, now_secs) = (c.param("id").to_string(), c.now_secs());
     let id = id.as_str();
     let Call {
         mut req, env, app, ..
@@ -216,22 +216,22 @@ pub async fn update(c: Call<'_>) -> Result<Response, ApiError> {
         }
         _ => {}
     }
-    s.updated_at = now;
+    s.updated_at = now_secs;
     let db = db(env)?;
     subscriptions::update(&db, &s).await.map_err(d1_failed)?;
     if reenabled {
-        resume(env, &db, id, now).await?;
+        resume(env, &db, id, now_secs).await?;
     }
     Ok(json_response(200, &json!(s)))
 }
 
 /// Re-enabled: its endpoint starts afresh (breaker closed, no streak) and its held
 /// deliveries are due now. If the queue refuses, they are due and the cron sends them.
-async fn resume(env: &Env, db: &D1Database, id: &str, now: i64) -> Result<(), ApiError> {
+async fn resume(env: &Env, db: &D1Database, id: &str, now_secs: i64) -> Result<(), ApiError> {
     endpoint_object::call::<Endpoint>(env, id, "/reset", Some(json!({})))
         .await
         .map_err(ApiError::unavailable)?;
-    let released = results::release_held(db, id, now)
+    let released = results::release_held(db, id, now_secs)
         .await
         .map_err(d1_failed)?;
     if let Err(e) = publish::enqueue_next(env, &released).await {
@@ -254,9 +254,9 @@ pub async fn delete(c: Call<'_>) -> Result<Response, ApiError> {
 }
 
 /// `POST /admin/subscriptions/{id}/test`: AShirt's `{"type":"test"}`, and its answer.
-pub async fn test(c: Call<'_>) -> Result<Response, ApiError> {
+pub async fn send_test(c: Call<'_>) -> Result<Response, ApiError> {
     let s = load(c.env, c.param("id")).await?;
-    let answer = deliver::test(c.env, c.app, &s, c.now_secs()).await?;
+    let answer = deliver::send_test_message(c.env, c.app, &s, c.now_secs()).await?;
     Ok(json_response(200, &answer))
 }
 
@@ -272,14 +272,14 @@ pub(crate) struct Rotation {
 /// `POST /admin/subscriptions/{id}/rotate` (body optional: `{api_key?, grace_secs?}`):
 /// a new key, shown once; the old one keeps signing until `previous_valid_until`.
 pub async fn rotate(c: Call<'_>) -> Result<Response, ApiError> {
-    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let (id, now_secs) = (c.param("id").to_string(), c.now_secs());
     let Call {
         mut req, env, app, ..
     } = c;
     let input = read_optional_json(&mut req).await?;
     Ok(json_response(
         200,
-        &rotate_key(env, app, &id, input, now).await?,
+        &rotate_key(env, app, &id, input, now_secs).await?,
     ))
 }
 
@@ -290,7 +290,7 @@ pub(crate) async fn rotate_key(
     app: &App,
     id: &str,
     input: Rotation,
-    now: i64,
+    now_secs: i64,
 ) -> Result<Value, ApiError> {
     let grace = input
         .grace_secs
@@ -315,8 +315,8 @@ pub(crate) async fn rotate_key(
     let old_enc = master
         .seal(&previous, &context, nonce()?)
         .map_err(seal_failed)?;
-    let until = now + grace as i64;
-    subscriptions::rotate(&db(env)?, id, &new_enc, &old_enc, until, now)
+    let until = now_secs + grace as i64;
+    subscriptions::rotate(&db(env)?, id, &new_enc, &old_enc, until, now_secs)
         .await
         .map_err(d1_failed)?;
     Ok(
@@ -335,10 +335,10 @@ struct Recover {
 /// Resends every failed or held delivery of a subscription changed since `since`, each
 /// with a fresh retry schedule → `202 {"recovered": n, "results": [ids]}`.
 pub async fn recover(c: Call<'_>) -> Result<Response, ApiError> {
-    let (id, now) = (c.param("id").to_string(), c.now_secs());
+    let (id, now_secs) = (c.param("id").to_string(), c.now_secs());
     let Call { mut req, env, .. } = c;
     let input: Recover = read_json(&mut req).await?;
-    if !(0..=now).contains(&input.since) {
+    if !(0..=now_secs).contains(&input.since) {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
             "since must be Unix seconds, not in the future",
@@ -346,7 +346,7 @@ pub async fn recover(c: Call<'_>) -> Result<Response, ApiError> {
     }
     load(env, &id).await?;
     let db = db(env)?;
-    let recovered = results::recover(&db, &id, input.since, now)
+    let recovered = results::recover(&db, &id, input.since, now_secs)
         .await
         .map_err(d1_failed)?;
     // If the queue refuses, they are due now and the cron sends them.

@@ -9,7 +9,7 @@ use crate::dispatch::sign::Signed;
 use crate::error::{BindingError, During};
 
 /// A subscriber's answer to a delivery.
-pub struct Reply {
+pub struct SubscriberAnswer {
     /// Status code.
     pub status: u16,
     /// Body bytes, at most [`ANSWER_LIMIT`].
@@ -24,7 +24,11 @@ pub struct Reply {
 
 /// POSTs a signed request without following redirects, giving up after `timeout_ms`;
 /// reads at most [`ANSWER_LIMIT`] of the answer.
-pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Reply, BindingError> {
+pub async fn send(
+    url: &str,
+    signed: Signed,
+    timeout_ms: u64,
+) -> Result<SubscriberAnswer, BindingError> {
     let headers = Headers::new();
     for (k, v) in &signed.headers {
         headers.set(k, v).during(format!("header {k}"))?;
@@ -38,7 +42,7 @@ pub async fn send(url: &str, signed: Signed, timeout_ms: u64) -> Result<Reply, B
     let (resp, body) = exchange(request, timeout_ms, ANSWER_LIMIT).await?;
     // A body that fails to read counts as empty: the status alone classifies it.
     let body = body.unwrap_or_default();
-    Ok(Reply {
+    Ok(SubscriberAnswer {
         status: resp.status_code(),
         body: body.bytes,
         cut: body.cut,

@@ -21,8 +21,8 @@ use crate::outbound::exchange;
 pub const TIMEOUT_MS: u64 = 5_000;
 
 /// Makes sure the keys of `auth`'s `jwks_url` (if it has one) are cached as well as they
-/// can be for `req`'s token at `now`, before it is verified.
-pub async fn prepare(app: &App, auth: &AuthConfig, req: &InboundRequest, now: i64) {
+/// can be for `req`'s token at `now_secs`, before it is verified.
+pub async fn prepare(app: &App, auth: &AuthConfig, req: &InboundRequest, now_secs: i64) {
     let AuthConfig::Jwt(config) = auth else {
         return;
     };
@@ -34,22 +34,22 @@ pub async fn prepare(app: &App, auth: &AuthConfig, req: &InboundRequest, now: i6
         .get("authorization")
         .and_then(jwt::bearer)
         .and_then(jwks::token_kid);
-    refresh(app, url, kid.as_deref(), now).await;
+    refresh(app, url, kid.as_deref(), now_secs).await;
 }
 
-/// Makes sure `url`'s set is cached as well as it can be for a token with `kid` at `now`
+/// Makes sure `url`'s set is cached as well as it can be for a token with `kid` at `now_secs`
 /// (fetched when nothing, a stale set or no key with `kid` is cached, at most once a
 /// minute); read it with [`jwks::cached`].
-pub async fn refresh(app: &App, url: &str, kid: Option<&str>, now: i64) {
-    if jwks::plan(url, kid, now) == Plan::UseCached {
+pub async fn refresh(app: &App, url: &str, kid: Option<&str>, now_secs: i64) {
+    if jwks::plan(url, kid, now_secs) == Plan::UseCached {
         return;
     }
-    jwks::started(url, now);
+    jwks::started(url, now_secs);
     match fetch(app, url).await {
         Ok((keys, max_age)) => {
             log::emit(json!({"event": "jwks", "outcome": "fetched", "url": url,
                 "keys": keys.len(), "max_age_secs": max_age}));
-            jwks::store(url, keys, now, max_age);
+            jwks::store(url, keys, now_secs, max_age);
         }
         Err(e) => {
             log::emit(

@@ -159,18 +159,18 @@ fn compile(when: &When, at: &str) -> Result<Cond, ConfigError> {
         )),
     }
     if let Some(t) = &when.sub_path {
-        all.push(Cond::SubPath(test(t, &key("sub_path"))?));
+        all.push(Cond::SubPath(parse_test(t, &key("sub_path"))?));
     }
     for (name, t) in &when.query {
         all.push(Cond::Query(
             name.clone(),
-            test(t, &key(&format!("query.{name}")))?,
+            parse_test(t, &key(&format!("query.{name}")))?,
         ));
     }
     for (p, t) in &when.payload {
         let at = key(&format!("payload.{p:?}"));
         let path = Path::parse(p).map_err(|e| ConfigError(format!("{at}: {e}")))?;
-        all.push(Cond::Payload(path, test(t, &at)?));
+        all.push(Cond::Payload(path, parse_test(t, &at)?));
     }
     if let Some(inner) = &when.not {
         all.push(Cond::Not(Box::new(compile(inner, &key("not"))?)));
@@ -205,7 +205,7 @@ fn compile(when: &When, at: &str) -> Result<Cond, ConfigError> {
 
 const TEST_WORDS: &str = "exists, equals, matches, not_matches, contains, in, not_in";
 
-fn test(v: &Value, at: &str) -> Result<Test, ConfigError> {
+fn parse_test(v: &Value, at: &str) -> Result<Test, ConfigError> {
     let err = |m: String| ConfigError(format!("{at}: {m}"));
     let Value::Object(map) = v else {
         return Ok(Test::Equals(v.clone()));

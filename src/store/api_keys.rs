@@ -85,10 +85,10 @@ pub async fn find_by_id(db: &D1Database, id: &str) -> worker::Result<Option<ApiK
     Ok(row.map(ApiKey::from))
 }
 
-/// Revokes key `id` at `now` unless already revoked.
-pub async fn revoke(db: &D1Database, id: &str, now: i64) -> worker::Result<()> {
+/// Revokes key `id` at `now_secs` unless already revoked.
+pub async fn revoke(db: &D1Database, id: &str, now_secs: i64) -> worker::Result<()> {
     db.prepare("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
-        .bind(&[num(now), JsValue::from_str(id)])?
+        .bind(&[num(now_secs), JsValue::from_str(id)])?
         .run()
         .await?;
     Ok(())
@@ -109,14 +109,14 @@ impl ApiKeyStore for D1Keys<'_> {
         Ok(row.map(ApiKey::from))
     }
 
-    async fn touch(&self, hash: &str, now: i64) -> worker::Result<()> {
+    async fn touch(&self, hash: &str, now_secs: i64) -> worker::Result<()> {
         // At most one write a minute per key: last_used_at is for humans, not billing.
         self.0
             .prepare(
                 "UPDATE api_keys SET last_used_at = ?1
                  WHERE hash = ?2 AND (last_used_at IS NULL OR last_used_at < ?1 - 60)",
             )
-            .bind(&[num(now), JsValue::from_str(hash)])?
+            .bind(&[num(now_secs), JsValue::from_str(hash)])?
             .run()
             .await?;
         Ok(())
@@ -219,11 +219,11 @@ impl<S: ApiKeyStore> ApiKeyStore for CachedKeys<S> {
         Ok(found)
     }
 
-    async fn touch(&self, hash: &str, now: i64) -> Result<(), S::Error> {
+    async fn touch(&self, hash: &str, now_secs: i64) -> Result<(), S::Error> {
         if self.hit.get() {
             return Ok(());
         }
-        self.store.touch(hash, now).await
+        self.store.touch(hash, now_secs).await
     }
 }
 

@@ -158,7 +158,11 @@ pub struct NewResult<'a> {
 }
 
 /// Creates the results of one event, due at once (or held).
-pub async fn insert_all(db: &D1Database, rows: &[NewResult<'_>], now: i64) -> worker::Result<()> {
+pub async fn insert_all(
+    db: &D1Database,
+    rows: &[NewResult<'_>],
+    now_secs: i64,
+) -> worker::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -176,7 +180,7 @@ pub async fn insert_all(db: &D1Database, rows: &[NewResult<'_>], now: i64) -> wo
                 text(r.event_type),
                 text(r.subscription_id),
                 text(r.payload),
-                num(now),
+                num(now_secs),
                 text(if r.held { "held" } else { "pending" }),
                 opt_text(r.ordering_key),
             ])
@@ -202,14 +206,14 @@ pub async fn claim_attempt(
     db: &D1Database,
     id: &str,
     attempt: u32,
-    now: i64,
+    now_secs: i64,
 ) -> worker::Result<bool> {
     let result = db
         .prepare(
             "UPDATE results SET attempts = ?2, updated_at = ?3
              WHERE id = ?1 AND status = 'pending' AND attempts = ?2 - 1",
         )
-        .bind(&[text(id), num(i64::from(attempt)), num(now)])?
+        .bind(&[text(id), num(i64::from(attempt)), num(now_secs)])?
         .run()
         .await?;
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
@@ -231,7 +235,12 @@ pub struct Update<'a> {
 }
 
 /// Records an attempt's outcome. Results are only replaced when new ones came.
-pub async fn update(db: &D1Database, id: &str, u: &Update<'_>, now: i64) -> worker::Result<()> {
+pub async fn update(
+    db: &D1Database,
+    id: &str,
+    u: &Update<'_>,
+    now_secs: i64,
+) -> worker::Result<()> {
     db.prepare(
         "UPDATE results SET status = ?2, results = COALESCE(?3, results),
            matched_rules = COALESCE(?4, matched_rules), next_attempt_at = ?5, last_error = ?6,
@@ -244,7 +253,7 @@ pub async fn update(db: &D1Database, id: &str, u: &Update<'_>, now: i64) -> work
         opt_text(u.matched_rules),
         u.next_attempt_at.map_or(JsValue::NULL, num),
         opt_text(u.last_error),
-        num(now),
+        num(now_secs),
     ])?
     .run()
     .await?;
@@ -252,9 +261,9 @@ pub async fn update(db: &D1Database, id: &str, u: &Update<'_>, now: i64) -> work
 }
 
 /// Flags a result (a `flag` rule matched).
-pub async fn flag(db: &D1Database, id: &str, now: i64) -> worker::Result<()> {
+pub async fn flag(db: &D1Database, id: &str, now_secs: i64) -> worker::Result<()> {
     db.prepare("UPDATE results SET flagged = 1, updated_at = ?2 WHERE id = ?1")
-        .bind(&[text(id), num(now)])?
+        .bind(&[text(id), num(now_secs)])?
         .run()
         .await?;
     Ok(())
@@ -290,7 +299,7 @@ pub async fn review(
     decision: &str,
     reason: &str,
     by: &str,
-    now: i64,
+    now_secs: i64,
 ) -> worker::Result<bool> {
     let result = db
         .prepare(
@@ -299,7 +308,13 @@ pub async fn review(
                updated_at = ?5
              WHERE id = ?1 AND flagged = 1 AND reviewed_at IS NULL",
         )
-        .bind(&[text(id), text(decision), text(reason), text(by), num(now)])?
+        .bind(&[
+            text(id),
+            text(decision),
+            text(reason),
+            text(by),
+            num(now_secs),
+        ])?
         .run()
         .await?;
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
@@ -323,12 +338,12 @@ async fn ids_and_attempts(
 
 /// Holds a pending result (its subscription holds its deliveries): no attempt is due
 /// until the subscription is enabled again.
-pub async fn hold(db: &D1Database, id: &str, now: i64) -> worker::Result<()> {
+pub async fn hold(db: &D1Database, id: &str, now_secs: i64) -> worker::Result<()> {
     db.prepare(
         "UPDATE results SET status = 'held', next_attempt_at = NULL, updated_at = ?2
          WHERE id = ?1 AND status = 'pending'",
     )
-    .bind(&[text(id), num(now)])?
+    .bind(&[text(id), num(now_secs)])?
     .run()
     .await?;
     Ok(())
@@ -339,14 +354,14 @@ pub async fn hold(db: &D1Database, id: &str, now: i64) -> worker::Result<()> {
 pub async fn release_held(
     db: &D1Database,
     subscription_id: &str,
-    now: i64,
+    now_secs: i64,
 ) -> worker::Result<Vec<(String, u32)>> {
     ids_and_attempts(
         db.prepare(
             "UPDATE results SET status = 'pending', next_attempt_at = ?2, updated_at = ?2
              WHERE subscription_id = ?1 AND status = 'held' RETURNING id, attempts",
         )
-        .bind(&[text(subscription_id), num(now)])?,
+        .bind(&[text(subscription_id), num(now_secs)])?,
     )
     .await
 }
@@ -358,7 +373,7 @@ pub async fn recover(
     db: &D1Database,
     subscription_id: &str,
     since: i64,
-    now: i64,
+    now_secs: i64,
 ) -> worker::Result<Vec<(String, u32)>> {
     ids_and_attempts(
         db.prepare(
@@ -367,7 +382,7 @@ pub async fn recover(
              WHERE subscription_id = ?1 AND status IN ('failed', 'held') AND updated_at >= ?2
              RETURNING id, attempts",
         )
-        .bind(&[text(subscription_id), num(since), num(now)])?,
+        .bind(&[text(subscription_id), num(since), num(now_secs)])?,
     )
     .await
 }
@@ -384,13 +399,13 @@ pub async fn defer(db: &D1Database, id: &str, until: i64) -> worker::Result<()> 
 
 /// Makes a failed result pending again, restarting the schedule; false unless it was
 /// `failed`.
-pub async fn retry_now(db: &D1Database, id: &str, now: i64) -> worker::Result<bool> {
+pub async fn retry_now(db: &D1Database, id: &str, now_secs: i64) -> worker::Result<bool> {
     let result = db
         .prepare(
             "UPDATE results SET status = 'pending', retry_base = attempts, next_attempt_at = ?2,
                last_error = NULL, updated_at = ?2 WHERE id = ?1 AND status = 'failed'",
         )
-        .bind(&[text(id), num(now)])?
+        .bind(&[text(id), num(now_secs)])?
         .run()
         .await?;
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)

@@ -207,11 +207,11 @@ pub async fn update(db: &D1Database, s: &Subscription) -> worker::Result<()> {
 }
 
 /// Disables a subscription (a subscriber answered 410).
-pub async fn disable(db: &D1Database, id: &str, reason: &str, now: i64) -> worker::Result<()> {
+pub async fn disable(db: &D1Database, id: &str, reason: &str, now_secs: i64) -> worker::Result<()> {
     db.prepare(
         "UPDATE subscriptions SET enabled = 0, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1",
     )
-    .bind(&[text(id), text(reason), num(now)])?
+    .bind(&[text(id), text(reason), num(now_secs)])?
     .run()
     .await?;
     Ok(())
@@ -223,14 +223,14 @@ pub async fn disable_holding(
     db: &D1Database,
     id: &str,
     reason: &str,
-    now: i64,
+    now_secs: i64,
 ) -> worker::Result<bool> {
     let result = db
         .prepare(
             "UPDATE subscriptions SET enabled = 0, holding = 1, disabled_reason = ?2, updated_at = ?3
              WHERE id = ?1 AND enabled = 1",
         )
-        .bind(&[text(id), text(reason), num(now)])?
+        .bind(&[text(id), text(reason), num(now_secs)])?
         .run()
         .await?;
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
@@ -243,7 +243,7 @@ pub async fn rotate(
     api_key_enc: &str,
     previous_api_key_enc: &str,
     previous_valid_until: i64,
-    now: i64,
+    now_secs: i64,
 ) -> worker::Result<()> {
     db.prepare(
         "UPDATE subscriptions SET api_key_enc = ?2, previous_api_key_enc = ?3,
@@ -254,7 +254,7 @@ pub async fn rotate(
         text(api_key_enc),
         text(previous_api_key_enc),
         num(previous_valid_until),
-        num(now),
+        num(now_secs),
     ])?
     .run()
     .await?;
