@@ -208,6 +208,22 @@ const PROVIDERS = {
     },
     token: true,
   },
+  monday: {
+    secret: "monday-signing-secret",
+    sdk: "jose",
+    // monday's Authorization token as its docs show it: HS256 under the app's signing
+    // secret, five minutes long; it does not bind the body.
+    sign: async (_body, s) => ({
+      headers: {
+        authorization: await new SignJWT({ accountId: 5, userId: 7, aud: urlOf("monday"), shortLivedToken: "eyJ.short.lived" })
+          .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+          .setIssuedAt()
+          .setExpirationTime("5m")
+          .sign(new TextEncoder().encode(s)),
+      },
+    }),
+    token: true,
+  },
   mux: {
     secret: "mux-webhook-secret",
     sdk: null,

@@ -544,3 +544,59 @@ fn netlify_verifies_the_jws_and_the_body_it_binds() {
         "missing_header"
     );
 }
+
+/// A token as monday.com's docs show one (HS256; `accountId`, `userId`, `aud`,
+/// `shortLivedToken`, `iat`, `exp` five minutes later), signed with RustCrypto's HMAC.
+fn monday_jwt(secret: &str, iat: i64, aud: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = format!(
+        r#"{{"accountId":5,"userId":7,"aud":"{aud}","shortLivedToken":"eyJ...","iat":{iat},"exp":{}}}"#,
+        iat + 300
+    );
+    let input = format!(
+        "{}.{}",
+        b64.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        b64.encode(claims)
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+#[test]
+fn monday_verifies_the_bare_token_its_expiry_and_audience() {
+    let auth = r#"{"scheme": "monday", "secrets": ["OLD", "MONDAY"], "audience": "https://edge.example/hooks/c"}"#;
+    let secrets = [("MONDAY", "monday-signing-secret"), ("OLD", "rotated-out")];
+    let aud = "https://edge.example/hooks/c";
+    let now = 1_700_000_000;
+    let req = |token: &str| post(&[("Authorization", token)], "{}");
+    let good = monday_jwt("monday-signing-secret", now - 10, aud);
+    assert_eq!(
+        code(verify_with_config(auth, &secrets, &req(&good), now)),
+        "ok"
+    );
+    let bearer = format!("Bearer {good}");
+    assert_eq!(
+        code(verify_with_config(auth, &secrets, &req(&bearer), now)),
+        "ok"
+    );
+    let other_key = monday_jwt("another-secret", now - 10, aud);
+    assert_eq!(
+        code(verify_with_config(auth, &secrets, &req(&other_key), now)),
+        "invalid_signature"
+    );
+    assert_eq!(
+        code(verify_with_config(auth, &secrets, &req(&good), now + 3600)),
+        "expired_token"
+    );
+    let elsewhere = monday_jwt("monday-signing-secret", now - 10, "https://other.example/");
+    assert_eq!(
+        code(verify_with_config(auth, &secrets, &req(&elsewhere), now)),
+        "invalid_audience"
+    );
+    assert_eq!(
+        code(verify_with_config(auth, &secrets, &post(&[], "{}"), now)),
+        "missing_header"
+    );
+}

@@ -12,6 +12,7 @@ pub mod hmac;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
+pub mod monday;
 pub mod netlify;
 pub mod none;
 pub mod providers;
@@ -188,6 +189,7 @@ schemes! {
     "stripe" => Stripe(stripe),
     "recipe" => Recipe(recipe),
     "netlify" => Netlify(netlify),
+    "monday" => Monday(monday),
     "ashirt" => Ashirt(ashirt),
     "jwt" => Jwt(jwt),
     "api-key" => ApiKey(api_key),
