@@ -63,7 +63,7 @@ pub struct InboundRequest {
     pub uri: String,
     /// The raw query string without `?` (empty when absent).
     pub query: String,
-    /// Request headers.
+    /// The request's headers (names lower case).
     pub headers: HeaderMap,
     /// The raw body, exactly as received.
     pub body: Vec<u8>,

@@ -46,7 +46,7 @@ pub struct Roles {
     /// May read and change.
     #[serde(default)]
     pub admin: Vec<String>,
-    /// May read.
+    /// Emails or `group:<name>` entries that may read but change nothing.
     #[serde(default)]
     pub viewer: Vec<String>,
 }
@@ -54,7 +54,7 @@ pub struct Roles {
 /// What a signed-in admin may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
-    /// Read only.
+    /// Reads the admin API; every change is refused `403 read_only`.
     Viewer,
     /// Read and change.
     Admin,

@@ -206,7 +206,8 @@ pub struct NewKey {
     /// Who the key is for.
     #[serde(default)]
     pub email: String,
-    /// Scopes granted.
+    /// The scopes a collector's `scope` is checked against (none: no scoped collector takes
+    /// it).
     #[serde(default)]
     pub scopes: Vec<String>,
     /// Lifetime in days (default 30, at most 365).

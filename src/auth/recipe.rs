@@ -101,10 +101,10 @@ pub enum KeyEncoding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum TimestampFormat {
-    /// Unix seconds.
+    /// A decimal count of Unix seconds (most providers).
     #[default]
     Unix,
-    /// Unix milliseconds.
+    /// A decimal count of Unix milliseconds.
     UnixMs,
     /// RFC 3339 (`2026-12-03T01:02:03Z`, fractions allowed).
     Rfc3339,

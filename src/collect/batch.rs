@@ -14,7 +14,7 @@ use crate::time::Utc;
 /// One NDJSON object to write: the records of one collector from one queue batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
-    /// Collector name.
+    /// The collector whose records these are (one object per collector).
     pub collector: String,
     /// R2 key: `collectors/<name>/dt=YYYY-MM-DD/hr=HH/<batch-id>.ndjson`.
     pub key: String,

@@ -132,7 +132,7 @@ pub fn attachment_key(collector: &str, id: &str, n: usize) -> String {
 /// to store first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
-    /// The payload.
+    /// The JSON object the record carries: fields, text or base64, file references.
     pub payload: Value,
     /// The files of a `multipart` body.
     pub attachments: Vec<Attachment>,

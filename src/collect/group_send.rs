@@ -49,8 +49,8 @@ fn string_bytes_bound(s: &str) -> usize {
 }
 
 /// `bytes.is_ascii()`, sixteen bytes at a time: core's goes a `usize` at a time, four
-/// bytes on wasm32, and was 26 µs of a 64 KiB webhook's profile; this one compiles to
-/// SIMD128 ORs.
+/// bytes on wasm32; this one compiles to SIMD128 ORs (what that saved:
+/// docs/PERFORMANCE.md, "Figures behind choices in the code").
 fn is_ascii(bytes: &[u8]) -> bool {
     let (chunks, rest) = bytes.as_chunks::<16>();
     let high = chunks
@@ -71,9 +71,8 @@ pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
 /// the request's ExecutionContext (the send is kept alive with its `waitUntil`). The record
 /// goes as a JS object (as workers-rs' `Queue::send` makes it), alone or in a pack's
 /// array ([`super::pack`]), sent with content type `v8`: the runtime copies its strings as
-/// they are instead of writing them out as JSON (docs/PERFORMANCE.md: the send's share of
-/// a 64 KiB webhook's profile fell from ~390 to ~150 µs; end to end within the machine's
-/// noise).
+/// they are instead of writing them out as JSON (what that saved: docs/PERFORMANCE.md,
+/// "Figures behind choices in the code").
 pub async fn send(
     queue: &JsValue,
     name: &str,

@@ -151,7 +151,7 @@ pub enum HandshakeConfig {
     Name(Provider),
     /// `handshake = { provider = "zoom", secrets = ["ZOOM_SECRET_TOKEN"] }`.
     Table {
-        /// Whose handshake.
+        /// The provider whose handshake this is.
         provider: Provider,
         /// The secrets the handshake is keyed by (Zoom's secret token, Meta's verify
         /// token, X's consumer secret); several for rotation, the first answers.
@@ -161,7 +161,7 @@ pub enum HandshakeConfig {
 }
 
 impl HandshakeConfig {
-    /// Whose handshake.
+    /// The provider whose handshake this is.
     pub fn provider(&self) -> Provider {
         match self {
             HandshakeConfig::Name(p) | HandshakeConfig::Table { provider: p, .. } => *p,
@@ -223,7 +223,7 @@ pub enum ReplyBody {
     Json(Value),
     /// `text/plain` (with `X-Content-Type-Options: nosniff`: an echo is never a page).
     Text(String),
-    /// No body.
+    /// An empty body (status and headers carry the answer).
     Empty,
 }
 
@@ -249,13 +249,13 @@ fn reply(body: ReplyBody) -> Reply {
 /// A handshake recognised in a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handshake {
-    /// Whose.
+    /// The provider whose handshake was recognised.
     pub provider: Provider,
     /// The provider signs it: answer only once the request passes the collector's `auth`.
     pub signed: bool,
     /// A secret to keep sealed before answering (Asana's hook secret, Notion's token).
     pub secret: Option<String>,
-    /// The answer.
+    /// What to answer the provider (status, body, headers).
     pub reply: Reply,
 }
 

@@ -16,7 +16,7 @@ use super::record::QueuedRecord;
 pub enum IngestMessage {
     /// Several records in one message, in arrival order.
     Packed(Vec<QueuedRecord>),
-    /// One record.
+    /// A message holding a single record (what producers sent before packing).
     One(QueuedRecord),
 }
 

@@ -25,7 +25,7 @@ pub struct QueuedRecord {
     pub v: u32,
     /// The record id answered to the sender (a ULID).
     pub id: String,
-    /// Collector name.
+    /// The collector that accepted the record (its batch's prefix).
     pub collector: String,
     /// When edgehook accepted it, Unix milliseconds.
     pub received_at: u64,

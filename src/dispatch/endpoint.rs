@@ -206,7 +206,8 @@ pub enum Admission {
     Wait {
         /// How long, milliseconds.
         ms: u64,
-        /// Why.
+        /// What holds the delivery back (in flight, rate, paused, breaker open, its key's
+        /// turn).
         why: WaitReason,
     },
 }
@@ -254,7 +255,7 @@ pub fn report(outcome: &Outcome, status: Option<u16>, sent: bool) -> Report {
 pub enum Change {
     /// The breaker opened after `failures` consecutive failures.
     Opened {
-        /// The streak.
+        /// How many failures in a row opened it.
         failures: u32,
     },
     /// A success closed the breaker (or ended a failure streak that had opened it).
@@ -305,7 +306,7 @@ pub struct Endpoint {
 pub struct Place {
     /// The ordering key.
     pub key: String,
-    /// The result.
+    /// The result id waiting in that key's line.
     pub result: String,
 }
 

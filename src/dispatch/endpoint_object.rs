@@ -61,7 +61,7 @@ pub struct SettleRequest {
 /// `POST /settle`'s answer.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Settled {
-    /// What changed.
+    /// The breaker and pause changes this settlement caused, for the consumer to act on.
     pub changes: Vec<Change>,
 }
 

@@ -47,7 +47,7 @@ pub fn masked(headers: &[(String, String)]) -> Vec<(String, String)> {
 /// The subscriber's answer, as read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Answered<'a> {
-    /// Its headers.
+    /// The subscriber's answer headers, as received.
     pub headers: &'a [(String, String)],
     /// Its body, as much as was read.
     pub body: &'a [u8],

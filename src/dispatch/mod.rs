@@ -141,12 +141,12 @@ pub struct NewSubscription {
     pub name: String,
     /// URL (checked by the URL guard).
     pub url: String,
-    /// Event types.
+    /// The event types subscribed to (exact names).
     pub events: Vec<String>,
     /// The HMAC key to sign with; generated when absent.
     #[serde(default)]
     pub api_key: Option<String>,
-    /// Extra headers.
+    /// Headers added to every delivery (names checked against the reserved ones).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// A plugin that rewrites the payload before it is signed and sent.
@@ -202,7 +202,7 @@ where
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionPatch {
-    /// New name.
+    /// A new name, unique among subscriptions.
     pub name: Option<String>,
     /// New URL.
     pub url: Option<String>,
@@ -346,7 +346,7 @@ pub const MESSAGE_VERSION: u32 = 1;
 /// A `DELIVERIES` message: which result, and which attempt this is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryMessage {
-    /// Layout version.
+    /// The message layout's version ([`MESSAGE_VERSION`]).
     pub v: u32,
     /// The result (one per event and subscription).
     pub result_id: String,

@@ -21,9 +21,9 @@ fn unavailable(what: &str) -> impl Fn(worker::Error) -> ApiError + '_ {
 /// One result created by [`publish`].
 #[derive(Debug, Clone)]
 pub struct Published {
-    /// Result id.
+    /// The result's id (`res_<ULID>`).
     pub id: String,
-    /// Subscription id.
+    /// The subscription it is delivered to.
     pub subscription: String,
     /// Held: the subscription holds its deliveries until it is enabled again.
     pub held: bool,

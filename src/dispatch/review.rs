@@ -18,7 +18,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// As stored.
+    /// The decision as the `reviews` column and the API spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Approve => "approve",

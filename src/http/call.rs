@@ -49,7 +49,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// What a handler is given: the request, the bindings, the loaded app, the path and its
 /// `{params}`, and when the request arrived.
 pub struct Call<'a> {
-    /// The request.
+    /// The runtime's request, for the body and the headers not already read.
     pub req: Request,
     /// The worker's bindings.
     pub env: &'a Env,

@@ -235,8 +235,8 @@ async fn read_body(
     }
     if declared.is_some() {
         // The runtime holds a body to its declared length, so it is read in one piece:
-        // one ArrayBuffer copy instead of a promise per stream chunk (bench/: 64 KiB
-        // bodies cost 0.6 ms less per request). The check after is belt and braces.
+        // one ArrayBuffer copy instead of a promise per stream chunk (docs/PERFORMANCE.md,
+        // "Figures behind choices in the code"). The check after is belt and braces.
         let buffer = req.array_buffer().map_err(|e| unreadable(&e))?;
         let buffer = JsFuture::from(buffer).await.map_err(|e| unreadable(&e))?;
         let body = js_sys::Uint8Array::new(&buffer).to_vec();

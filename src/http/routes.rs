@@ -270,7 +270,7 @@ pub struct Matched {
     /// The row for the request's method, or (when no row takes it) the first row with
     /// the path's pattern.
     pub route: &'static RouteDef,
-    /// Path parameters.
+    /// The `{name}` segments of the pattern, as matched (still percent-encoded).
     pub params: Params,
     /// Whether some row with this pattern takes the request's method.
     pub method_allowed: bool,

@@ -10,7 +10,7 @@ use crate::error::{BindingError, During};
 
 /// A subscriber's answer to a delivery.
 pub struct SubscriberAnswer {
-    /// Status code.
+    /// The HTTP status the subscriber answered.
     pub status: u16,
     /// Body bytes, at most [`ANSWER_LIMIT`].
     pub body: Vec<u8>,

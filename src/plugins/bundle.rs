@@ -51,7 +51,7 @@ pub struct Part {
     pub name: String,
     /// Its kind, from the name's extension.
     pub kind: PartKind,
-    /// Its bytes.
+    /// The module's bytes, as uploaded.
     pub bytes: Vec<u8>,
 }
 
@@ -67,9 +67,9 @@ pub struct Bundle {
 /// One module as recorded in D1 (the bytes live in R2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModuleEntry {
-    /// Module name.
+    /// The module's name, as the main module imports it.
     pub name: String,
-    /// Module kind.
+    /// What the module is (an ES module or a wasm module), from its extension.
     pub kind: PartKind,
     /// Size in bytes.
     pub size: usize,
@@ -92,7 +92,7 @@ impl BundleError {
         self.code().status()
     }
 
-    /// Stable code.
+    /// The ErrorCode this refusal is answered with.
     pub fn code(&self) -> ErrorCode {
         match self {
             BundleError::TooLarge(_) => ErrorCode::BundleTooLarge,
@@ -101,7 +101,7 @@ impl BundleError {
         }
     }
 
-    /// Human sentence.
+    /// The sentence answered with the code.
     pub fn message(&self) -> &str {
         match self {
             BundleError::TooLarge(m) | BundleError::PartTooLarge(m) | BundleError::Invalid(m) => m,

@@ -122,7 +122,7 @@ impl From<StepError> for ApiError {
 
 /// Everything a step may read besides the [`Work`] it changes.
 pub struct StepContext<'a> {
-    /// Collector name.
+    /// The collector whose chain runs.
     pub collector: &'a str,
     /// The request as received (method, sub-path, headers).
     pub request: &'a InboundRequest,

@@ -40,9 +40,9 @@ pub enum PluginTarget {
     /// A plugin uploaded at runtime (`wasm` step), run through the Worker Loader: this
     /// version, else the active one.
     Loaded {
-        /// Plugin name.
+        /// The uploaded plugin's name.
         plugin: String,
-        /// Pinned version.
+        /// The version (digest) to run; none runs the active one.
         version: Option<String>,
     },
 }
@@ -50,7 +50,7 @@ pub enum PluginTarget {
 /// A plugin's HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginReply {
-    /// Status code.
+    /// The HTTP status the plugin answered.
     pub status: u16,
     /// Body bytes, at most the caller's bound.
     pub body: Vec<u8>,

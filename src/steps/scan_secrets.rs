@@ -229,7 +229,7 @@ pub struct Hit {
 /// normalized path (`$['commits'][0]['message']`) or `?name` for a query parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// Detector name.
+    /// The detector that matched (e.g. `github-pat`).
     pub detector: String,
     /// Where the string holding it is.
     pub at: String,

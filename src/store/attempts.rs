@@ -8,7 +8,7 @@ use worker::{D1Database, wasm_bindgen::JsValue};
 use crate::charts::HourRow;
 use crate::dispatch::exchange::Exchange;
 
-/// One attempt.
+/// One delivery attempt as stored: outcome, status, duration, the retry it scheduled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Attempt {
     /// 1-based attempt number.
@@ -106,7 +106,7 @@ pub async fn for_result(db: &D1Database, result_id: &str) -> worker::Result<Vec<
 /// An attempt with what it sent and what it was answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Inspected {
-    /// The attempt.
+    /// The attempt's own row.
     #[serde(flatten)]
     pub attempt: Attempt,
     /// Its exchange; none when nothing was sent (or the attempt predates migration 0008).

@@ -6,7 +6,7 @@ use worker::{D1Database, wasm_bindgen::JsValue};
 
 use super::int;
 
-/// One entry.
+/// One audited admin change: who, with which role, what, and its status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// When, Unix seconds.

@@ -9,7 +9,7 @@ use super::int;
 pub struct BatchRow<'a> {
     /// R2 key.
     pub key: &'a str,
-    /// Collector name.
+    /// The collector whose records the batch holds.
     pub collector: &'a str,
     /// Number of records (lines).
     pub records: u64,
@@ -43,7 +43,7 @@ pub async fn record(db: &D1Database, row: &BatchRow<'_>) -> worker::Result<()> {
 pub struct StoredBatch {
     /// R2 key.
     pub key: String,
-    /// Collector name.
+    /// The collector whose records the batch holds.
     pub collector: String,
     /// Number of records.
     pub records: u64,

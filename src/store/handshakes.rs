@@ -9,13 +9,13 @@ use super::int;
 /// One collector's stored handshake secret, still sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
-    /// The collector.
+    /// The collector the handshake's secret belongs to.
     pub collector: String,
     /// Whose handshake gave it.
     pub provider: String,
     /// The secret, sealed (`crate::dispatch::sealed`).
     pub secret_sealed: String,
-    /// Unix seconds.
+    /// When the secret was kept, Unix seconds.
     pub created_at: i64,
 }
 

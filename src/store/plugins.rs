@@ -8,7 +8,7 @@ use super::int;
 /// One version of a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginVersion {
-    /// Plugin name.
+    /// The plugin's name (1-64 of a-z A-Z 0-9 - _).
     pub name: String,
     /// SHA-256 of the bundle, hex.
     pub version: String,
@@ -18,7 +18,7 @@ pub struct PluginVersion {
     pub main: String,
     /// Its modules (`[{name, kind, size}]`), as JSON text.
     pub modules: String,
-    /// Unix seconds.
+    /// When the version was uploaded, Unix seconds.
     pub created_at: i64,
     /// Whether steps without a pinned version run this one.
     pub active: bool,
@@ -117,7 +117,7 @@ pub async fn versions(db: &D1Database, name: &str) -> worker::Result<Vec<PluginV
 /// A plugin as `GET /admin/plugins` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PluginSummary {
-    /// Plugin name.
+    /// The plugin's name (1-64 of a-z A-Z 0-9 - _).
     pub name: String,
     /// The active version, if any.
     pub active_version: Option<String>,

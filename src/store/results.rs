@@ -38,22 +38,22 @@ struct Row {
 pub struct Review {
     /// `approve` or `clear`.
     pub decision: String,
-    /// Why.
+    /// The reviewer's reason, as given.
     pub reason: String,
-    /// Who.
+    /// The reviewer: the Access email, or `admin token`.
     pub by: String,
     /// When, Unix seconds.
     pub at: i64,
 }
 
-/// A result.
+/// A result: one event for one subscription, with its delivery state.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResultRecord {
     /// Id (also the deliveries' `webhook-id`).
     pub id: String,
     /// The published event.
     pub event_id: String,
-    /// Its type.
+    /// The event type it was published to.
     pub event_type: String,
     /// Whose result it is.
     pub subscription_id: String,
@@ -190,7 +190,7 @@ pub async fn insert_all(
     Ok(())
 }
 
-/// One result.
+/// Result `id`, if it exists.
 pub async fn get(db: &D1Database, id: &str) -> worker::Result<Option<ResultRecord>> {
     let row: Option<Row> = db
         .prepare(format!("SELECT {COLUMNS} FROM results WHERE id = ?1"))
@@ -222,7 +222,7 @@ pub async fn claim_attempt(
 /// What an attempt (or a PATCH) leaves on a result.
 #[derive(Debug, Clone)]
 pub struct Update<'a> {
-    /// New status.
+    /// The status it moves to (`pending`, `delivered`, `failed`, ...).
     pub status: &'a str,
     /// Results JSON, when the subscriber sent some.
     pub results: Option<&'a str>,
@@ -424,11 +424,11 @@ pub struct Delivery {
     pub event_type: String,
     /// Where the delivery stands: one of `GET /admin/deliveries`' `status` values.
     pub status: String,
-    /// Attempts made.
+    /// How many attempts were made so far.
     pub attempts: f64,
-    /// Last failure.
+    /// Why the last failed attempt failed, if one did.
     pub last_error: Option<String>,
-    /// Last change.
+    /// When the delivery last changed, Unix seconds.
     pub updated_at: f64,
 }
 
@@ -466,7 +466,7 @@ pub async fn deliveries_of(
     .results()
 }
 
-/// One delivery.
+/// Delivery (result) `id` as the deliveries list shows it, if it exists.
 pub async fn delivery(db: &D1Database, id: &str) -> worker::Result<Option<Delivery>> {
     db.prepare(format!("{DELIVERY} WHERE r.id = ?1"))
         .bind(&[text(id)])?

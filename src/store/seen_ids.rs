@@ -123,7 +123,7 @@ pub async fn release(
 
 /// A collector's webhook ids in D1, for [`crate::collect::idempotency::admit_once`].
 pub struct D1SeenIds<'a> {
-    /// The database.
+    /// The D1 database holding `seen_ids`.
     pub db: &'a D1Database,
     /// The collector the ids are for.
     pub collector: &'a str,

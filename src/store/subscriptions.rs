@@ -140,7 +140,7 @@ fn subscriptions(rows: Vec<Row>) -> Vec<Subscription> {
         .collect()
 }
 
-/// One subscription.
+/// Subscription `id` with its sealed keys, if it exists.
 pub async fn get(db: &D1Database, id: &str) -> worker::Result<Option<Stored>> {
     let row: Option<Row> = db
         .prepare(format!("SELECT {COLUMNS} FROM subscriptions WHERE id = ?1"))
