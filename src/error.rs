@@ -348,6 +348,32 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Declares why a text (a pattern, a path, a template, a schema) is refused: a
+/// `thiserror` newtype holding the sentence that says so, which a config check wraps
+/// in a [`ConfigError`] naming its key. `From<String>` and `From<&str>` let a parser
+/// write `Err(format!(..).into())` and `.ok_or("..")?`.
+#[macro_export]
+macro_rules! refusal {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("{0}")]
+        pub struct $name(pub String);
+
+        impl From<String> for $name {
+            fn from(why: String) -> Self {
+                $name(why)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(why: &str) -> Self {
+                $name(why.to_string())
+            }
+        }
+    };
+}
+
 /// A configuration problem, naming the key it is about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

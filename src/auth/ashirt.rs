@@ -14,7 +14,7 @@ use crate::crypto::{Crypto, hmac_matches_any, hmac_sha256};
 use crate::time::parse_http_date;
 
 use super::{ApiKeyStore, AuthContext, InboundRequest, Scheme, Verified};
-use super::{check_secret, validate_names};
+use super::{InvalidSecret, check_secret, validate_names};
 use crate::error::ConfigError;
 use crate::secrets::Secrets;
 
@@ -22,7 +22,7 @@ use crate::secrets::Secrets;
 pub const TOLERANCE_SECS: i64 = 3600;
 
 /// The secret key bytes of a secret holding base64.
-pub fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
+pub fn decode_secret(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
     let key = STANDARD
         .decode(secret.trim())
         .map_err(|e| format!("not a base64 secret key ({e})"))?;

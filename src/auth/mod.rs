@@ -217,12 +217,17 @@ impl<'de> Deserialize<'de> for AuthConfig {
     }
 }
 
+crate::refusal! {
+    /// Why a secret's text is not a usable key (its encoding, or an empty key).
+    InvalidSecret
+}
+
 /// Checks that secret `name` (at config key `key`) decodes with `decode`.
 fn check_secret(
     key: &str,
     name: &str,
     secrets: &Secrets,
-    decode: fn(&str) -> Result<(), String>,
+    decode: fn(&str) -> Result<(), InvalidSecret>,
 ) -> Result<(), ConfigError> {
     decode(secrets.get(name).unwrap_or_default())
         .map_err(|e| ConfigError(format!("{key}: secret {name}: {e}")))

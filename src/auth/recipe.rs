@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::keys::{self, KeyMaterial};
 use super::{ApiKeyStore, AuthContext, AuthError, InboundRequest, Scheme, Verified};
-use super::{named, parse_timestamp, secret_values};
+use super::{InvalidSecret, named, parse_timestamp, secret_values};
 use crate::crypto::{Crypto, HmacHash, PublicKey, SigAlg, hmac_matches_any_with};
 use crate::error::ConfigError;
 use crate::secrets::Secrets;
@@ -195,6 +195,11 @@ pub struct Config {
     compiled: Compiled,
 }
 
+crate::refusal! {
+    /// Why a recipe's `header`, `template` or a source in it is refused.
+    InvalidRecipe
+}
+
 /// Where a value is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
@@ -205,18 +210,16 @@ enum Source {
 }
 
 impl Source {
-    fn parse(text: &str) -> Result<Source, String> {
+    fn parse(text: &str) -> Result<Source, InvalidRecipe> {
         if let Some(pointer) = text.strip_prefix("json:") {
             if !(pointer.is_empty() || pointer.starts_with('/')) {
-                return Err(format!(
-                    "{text:?}: a JSON pointer is empty or starts with '/'"
-                ));
+                return Err(format!("{text:?}: a JSON pointer is empty or starts with '/'").into());
             }
             return Ok(Source::Json(pointer.to_string()));
         }
         let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         if text.is_empty() || !text.bytes().all(token) {
-            return Err(format!("{text:?} is not a header name"));
+            return Err(format!("{text:?} is not a header name").into());
         }
         Ok(Source::Header(text.to_ascii_lowercase()))
     }
@@ -261,7 +264,7 @@ fn default_template() -> Vec<Part> {
 }
 
 /// Parses a template into its parts.
-fn parse_template(text: &str) -> Result<Vec<Part>, String> {
+fn parse_template(text: &str) -> Result<Vec<Part>, InvalidRecipe> {
     let mut parts = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
@@ -293,7 +296,8 @@ fn parse_template(text: &str) -> Result<Vec<Part>, String> {
                     return Err(format!(
                         "unknown placeholder {{{name}}} (body, timestamp, id, method, url, \
                          form, header:<name>, json:<pointer>)"
-                    ));
+                    )
+                    .into());
                 }
             }
         });
@@ -327,7 +331,7 @@ impl Config {
             .iter()
             .map(|h| Source::parse(h))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| at("header", e))?;
+            .map_err(|e| at("header", e.0))?;
         let template = match &self.template {
             None => default_template(),
             Some(_) if self.algorithm == Algorithm::Token => {
@@ -336,7 +340,7 @@ impl Config {
                     "a token is compared with the secret, nothing is signed: remove it".into(),
                 ));
             }
-            Some(t) => parse_template(t).map_err(|e| at("template", e))?,
+            Some(t) => parse_template(t).map_err(|e| at("template", e.0))?,
         };
         if self.encoding == Encoding::Text && self.algorithm != Algorithm::Token {
             return Err(at(
@@ -356,7 +360,7 @@ impl Config {
             v.as_deref()
                 .map(Source::parse)
                 .transpose()
-                .map_err(|e| at(key, e))
+                .map_err(|e| at(key, e.0))
         };
         let id = source("id_header", &self.id_header)?;
         let timestamp = source("timestamp_header", &self.timestamp_header)?;
@@ -394,7 +398,7 @@ impl Config {
     }
 
     /// The key of one secret's text.
-    fn key(&self, text: &str) -> Result<Key, String> {
+    fn key(&self, text: &str) -> Result<Key, InvalidSecret> {
         let text = text.strip_prefix(self.key_prefix.as_str()).unwrap_or(text);
         let bytes = || match self.key_encoding {
             KeyEncoding::Utf8 => Ok(text.as_bytes().to_vec()),
@@ -432,7 +436,8 @@ impl Config {
             return Err(format!(
                 "not an {} public key",
                 keys::alg_name(alg).to_ascii_lowercase()
-            ));
+            )
+            .into());
         }
         Ok(Key::Public(key))
     }

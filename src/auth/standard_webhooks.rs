@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::{AuthError, check_secret, parse_timestamp, require_hmac};
+use super::{AuthError, InvalidSecret, check_secret, parse_timestamp, require_hmac};
 use crate::crypto::{Crypto, PublicKey, hmac_sha256};
 use crate::inbound::HeaderMap;
 
@@ -21,7 +21,7 @@ use crate::secrets::Secrets;
 pub const TOLERANCE_SECS: i64 = 300;
 
 /// The HMAC key of a secret: base64 after an optional `whsec_` prefix.
-pub fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
+pub fn decode_secret(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
     let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
     let key = STANDARD
         .decode(b64)
@@ -33,12 +33,12 @@ pub fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The Ed25519 key of a `whpk_<base64>` public key.
-pub fn decode_public_key(key: &str) -> Result<PublicKey, String> {
+pub fn decode_public_key(key: &str) -> Result<PublicKey, InvalidSecret> {
     let b64 = key.strip_prefix("whpk_").unwrap_or(key);
     let raw = STANDARD
         .decode(b64)
         .map_err(|e| format!("not a whpk_<base64> public key ({e})"))?;
-    super::keys::ed25519(&raw).map_err(|e| e.to_string())
+    super::keys::ed25519(&raw).map_err(|e| InvalidSecret(e.to_string()))
 }
 
 /// The `webhook-signature` entry for a message: `v1,<base64>`.

@@ -200,15 +200,20 @@ fn success(status: u16, body: &[u8]) -> Outcome {
     }
 }
 
+crate::refusal! {
+    /// Why a subscriber's answer to the test message is not a pass.
+    TestFailed
+}
+
 /// What the answer to AShirt's test message says: `Ok` for a 2xx whose body is empty or a
 /// JSON object not saying `{"status":"error"}`; otherwise why not (the subscriber's own
 /// `message` when it sent one).
-pub fn test_answer(status: u16, body: &[u8], cut: bool) -> Result<(), String> {
+pub fn test_answer(status: u16, body: &[u8], cut: bool) -> Result<(), TestFailed> {
     if !(200..300).contains(&status) {
-        return Err(format!("the subscriber answered {status}"));
+        return Err(format!("the subscriber answered {status}").into());
     }
     if cut {
-        return Err(cut_reason(status, ANSWER_LIMIT));
+        return Err(cut_reason(status, ANSWER_LIMIT).into());
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
@@ -219,14 +224,16 @@ pub fn test_answer(status: u16, body: &[u8], cut: bool) -> Result<(), String> {
                 Some(m) => format!(
                     "the subscriber reported an error: {}",
                     m.chars().take(ERROR_TEXT_LIMIT).collect::<String>()
-                ),
+                )
+                .into(),
                 None => "the subscriber reported an error".into(),
             })
         }
         Ok(Value::Object(_)) => Ok(()),
         _ => Err(format!(
             "parsing failed: the subscriber answered {status} with a body that is not a JSON object"
-        )),
+        )
+        .into()),
     }
 }
 
@@ -378,13 +385,19 @@ mod tests {
         assert!(
             test_answer(200, b"fine", false)
                 .unwrap_err()
+                .0
                 .starts_with("parsing failed")
         );
         assert_eq!(
             test_answer(500, b"", false),
             Err("the subscriber answered 500".into())
         );
-        assert!(test_answer(200, b"{", true).unwrap_err().contains("65536"));
+        assert!(
+            test_answer(200, b"{", true)
+                .unwrap_err()
+                .0
+                .contains("65536")
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::publish::{apply_rules, enqueue, publish_own};
 use super::sign::{self, Signed};
 use super::transform;
 use super::url_guard;
-use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, Subscription};
+use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, Subscription, Undeliverable};
 use crate::app::App;
 use crate::error::{ApiError, During};
 use crate::json;
@@ -154,7 +154,7 @@ async fn attempt(
         (Some(s), _) => match transformed(env, s, &result).await {
             Ok(payload) => {
                 let payload = payload.as_deref().unwrap_or(&result.payload);
-                prepare(env, app, s, &result.id, payload, now_secs).map_err(failed)
+                prepare(env, app, s, &result.id, payload, now_secs).map_err(|e| failed(e.0))
             }
             Err(outcome) => Err(outcome),
         },
@@ -304,7 +304,7 @@ async fn transformed(
     };
     let message = transform::message(&s.subscription.name, &result.event_type, &result.payload)
         .map_err(|reason| Outcome::Failed {
-            reason,
+            reason: reason.0,
             disable: false,
         })?;
     let exchange = loader::call(env, plugin, None, &message, TRANSFORM_TIMEOUT_MS);
@@ -324,7 +324,7 @@ fn prepare(
     result_id: &str,
     payload: &str,
     now_secs: i64,
-) -> Result<(String, Signed), String> {
+) -> Result<(String, Signed), Undeliverable> {
     url_guard::check(&s.subscription.url, &policy(app))
         .map_err(|e| format!("url_refused: {}", e.0))?;
     let master = master_key(env).map_err(|e| e.message)?;
@@ -512,7 +512,9 @@ pub async fn send_test_message(
                         .collect(),
                 )
             });
-            let error = classify::test_answer(a.status, &a.body, a.cut).err();
+            let error = classify::test_answer(a.status, &a.body, a.cut)
+                .err()
+                .map(|e| e.0);
             json!({"status_code": a.status, "outcome": if error.is_none() { "ok" } else { "error" },
                 "duration_ms": duration_ms, "body": body, "body_cut": a.cut, "error": error})
         }

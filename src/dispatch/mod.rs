@@ -31,6 +31,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, BindingError, ConfigError, ErrorCode};
 
+crate::refusal! {
+    /// Why a delivery cannot be sent at all (its URL refused, its key unreadable, its
+    /// stored payload unreadable): the attempt fails with this reason.
+    Undeliverable
+}
+
 /// Why the dispatch glue could not carry a delivery's or an event's bookkeeping out
 /// (the message is retried, or the cron picks the result up; nothing is lost).
 #[derive(Debug, thiserror::Error)]

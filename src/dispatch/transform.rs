@@ -5,12 +5,17 @@
 
 use serde_json::{Map, Value, json};
 
+use super::Undeliverable;
 use super::classify::Outcome;
 use crate::steps::plugin::PluginVerdict;
 
 /// The plugin message for one delivery:
 /// `{"type":"delivery","subscription","event_type","record"}`.
-pub fn message(subscription: &str, event_type: &str, payload: &str) -> Result<String, String> {
+pub fn message(
+    subscription: &str,
+    event_type: &str,
+    payload: &str,
+) -> Result<String, Undeliverable> {
     let record: Value =
         serde_json::from_str(payload).map_err(|e| format!("stored payload unreadable: {e}"))?;
     Ok(json!({

@@ -219,8 +219,12 @@ fn parse_test(v: &Value, at: &str) -> Result<Test, ConfigError> {
     match (word.as_str(), arg) {
         ("exists", Value::Bool(b)) => Ok(Test::Exists(*b)),
         ("equals", v) => Ok(Test::Equals(v.clone())),
-        ("matches", Value::String(re)) => Ok(Test::Matches(regex(re).map_err(err)?)),
-        ("not_matches", Value::String(re)) => Ok(Test::NotMatches(regex(re).map_err(err)?)),
+        ("matches", Value::String(re)) => {
+            Ok(Test::Matches(Pattern::new(re).map_err(|e| err(e.0))?))
+        }
+        ("not_matches", Value::String(re)) => {
+            Ok(Test::NotMatches(Pattern::new(re).map_err(|e| err(e.0))?))
+        }
         ("contains", v) => {
             let literals = texts(v).map_err(|m| err(format!("contains: {m}")))?;
             if literals.iter().any(String::is_empty) {
@@ -247,16 +251,17 @@ fn parse_test(v: &Value, at: &str) -> Result<Test, ConfigError> {
     }
 }
 
-fn regex(re: &str) -> Result<Pattern, String> {
-    Pattern::new(re)
+crate::refusal! {
+    /// Why a list (`contains`, `in`, `not_in`, or a list secret's text) is refused.
+    InvalidList
 }
 
 /// The text of each string or number of `v` (one scalar or an array of them).
-fn texts(v: &Value) -> Result<Vec<String>, String> {
+fn texts(v: &Value) -> Result<Vec<String>, InvalidList> {
     let one = |v: &Value| {
         scalar_text(v)
             .map(std::borrow::Cow::into_owned)
-            .ok_or_else(|| format!("expected strings or numbers, found {v}"))
+            .ok_or_else(|| InvalidList(format!("expected strings or numbers, found {v}")))
     };
     match v {
         Value::Array(items) => items.iter().map(one).collect(),
@@ -291,7 +296,7 @@ fn list(v: &Value, key: &str) -> Result<List, ConfigError> {
 }
 
 /// Parses a list secret: a JSON array of strings and numbers.
-fn secret_list(text: &str) -> Result<HashSet<String>, String> {
+fn secret_list(text: &str) -> Result<HashSet<String>, InvalidList> {
     let v: Value = serde_json::from_str(text)
         .map_err(|e| format!("must hold a JSON array of strings or numbers ({e})"))?;
     if !v.is_array() {

@@ -35,10 +35,15 @@ impl<'de> Deserialize<'de> for Path {
     }
 }
 
+crate::refusal! {
+    /// Why a JSONPath (or a step's set of them) is refused: the path's text and the reason.
+    InvalidPath
+}
+
 impl Path {
     /// Compiles `text`; the message says why it is not valid RFC 9535, or which part
     /// edgehook refuses.
-    pub fn parse(text: &str) -> Result<Path, String> {
+    pub fn parse(text: &str) -> Result<Path, InvalidPath> {
         JsonPath::parse(text).map_err(|e| format!("{text:?} is not a valid JSONPath: {e}"))?;
         let segments = Parser { rest: text }
             .query()
@@ -48,7 +53,8 @@ impl Path {
                 "{text:?} has {} segments; at most {} are evaluated",
                 segments.len(),
                 MAX_STATES - 1
-            ));
+            )
+            .into());
         }
         let mut next: Vec<Option<Segment>> = segments.into_iter().map(Some).collect();
         next.push(None);
@@ -123,13 +129,14 @@ pub struct Matcher {
 impl Matcher {
     /// The automaton of all of `paths`; refused when they have more than 128 states
     /// (segments, plus one per path) in all.
-    pub fn new(paths: &[Path]) -> Result<Matcher, String> {
+    pub fn new(paths: &[Path]) -> Result<Matcher, InvalidPath> {
         let states: usize = paths.iter().map(|p| p.matcher.next.len()).sum();
         if states > MAX_STATES {
             return Err(format!(
                 "these paths have {states} segments and roots in all; at most {MAX_STATES} \
                  fit in one step (split them across steps)"
-            ));
+            )
+            .into());
         }
         let mut m = Matcher {
             next: Vec::with_capacity(states),
@@ -374,7 +381,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn query(mut self) -> Result<Vec<Segment>, String> {
+    fn query(mut self) -> Result<Vec<Segment>, InvalidPath> {
         if !self.eat("$") {
             return Err("a path starts with $".into());
         }
@@ -393,7 +400,7 @@ impl Parser<'_> {
             } else if dot {
                 vec![Selector::Name(self.shorthand()?)]
             } else {
-                return Err(format!("unexpected {:?}", self.rest));
+                return Err(format!("unexpected {:?}", self.rest).into());
             };
             segments.push(Segment {
                 descendant,
@@ -416,7 +423,7 @@ impl Parser<'_> {
         self.rest = self.rest.trim_start_matches([' ', '\t', '\n', '\r']);
     }
 
-    fn bracketed(&mut self) -> Result<Vec<Selector>, String> {
+    fn bracketed(&mut self) -> Result<Vec<Selector>, InvalidPath> {
         self.eat("[");
         let mut selectors = Vec::new();
         loop {
@@ -427,12 +434,12 @@ impl Parser<'_> {
                 return Ok(selectors);
             }
             if !self.eat(",") {
-                return Err(format!("unexpected {:?}", self.rest));
+                return Err(format!("unexpected {:?}", self.rest).into());
             }
         }
     }
 
-    fn selector(&mut self) -> Result<Selector, String> {
+    fn selector(&mut self) -> Result<Selector, InvalidPath> {
         if self.rest.starts_with(['\'', '"']) {
             return Ok(Selector::Name(self.string()?));
         }
@@ -447,7 +454,7 @@ impl Parser<'_> {
         if !self.eat(":") {
             return start
                 .map(Selector::Index)
-                .ok_or_else(|| format!("unexpected {:?}", self.rest));
+                .ok_or_else(|| InvalidPath(format!("unexpected {:?}", self.rest)));
         }
         self.blank();
         let end = self.int()?;
@@ -465,7 +472,7 @@ impl Parser<'_> {
         }))
     }
 
-    fn int(&mut self) -> Result<Option<i64>, String> {
+    fn int(&mut self) -> Result<Option<i64>, InvalidPath> {
         let sign = usize::from(self.rest.starts_with('-'));
         let len = sign
             + self.rest[sign..]
@@ -480,12 +487,12 @@ impl Parser<'_> {
         digits
             .parse()
             .map(Some)
-            .map_err(|_| format!("{digits:?} is not an integer"))
+            .map_err(|_| InvalidPath(format!("{digits:?} is not an integer")))
     }
 
     /// A quoted name, its escapes decoded as JSON decodes them (RFC 9535 uses JSON's
     /// escapes, plus `\'` inside single quotes).
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, InvalidPath> {
         let quote = self.rest.chars().next().unwrap_or('"');
         let mut json = String::from("\"");
         let mut escaped = false;
@@ -501,7 +508,8 @@ impl Parser<'_> {
             } else if c == quote {
                 self.rest = &self.rest[i + 1..];
                 json.push('"');
-                return serde_json::from_str(&json).map_err(|e| format!("bad name {json}: {e}"));
+                return serde_json::from_str(&json)
+                    .map_err(|e| InvalidPath(format!("bad name {json}: {e}")));
             } else {
                 if c == '"' {
                     json.push('\\');
@@ -512,7 +520,7 @@ impl Parser<'_> {
         Err("unterminated string".into())
     }
 
-    fn shorthand(&mut self) -> Result<String, String> {
+    fn shorthand(&mut self) -> Result<String, InvalidPath> {
         let len = self
             .rest
             .char_indices()
@@ -524,7 +532,7 @@ impl Parser<'_> {
             })
             .map_or(self.rest.len(), |(i, _)| i);
         if len == 0 {
-            return Err(format!("unexpected {:?}", self.rest));
+            return Err(format!("unexpected {:?}", self.rest).into());
         }
         let (name, rest) = self.rest.split_at(len);
         self.rest = rest;
@@ -532,7 +540,7 @@ impl Parser<'_> {
     }
 
     /// A filter expression runs to the `,` or `]` that closes its selector.
-    fn filter(&mut self) -> Result<Selector, String> {
+    fn filter(&mut self) -> Result<Selector, InvalidPath> {
         let mut depth = 0usize;
         let mut quote = None;
         let mut escaped = false;
@@ -580,7 +588,7 @@ impl Parser<'_> {
         self.rest = rest;
         JsonPath::parse(&format!("$[?{expr}]"))
             .map(Selector::Filter)
-            .map_err(|e| format!("filter {expr:?}: {e}"))
+            .map_err(|e| InvalidPath(format!("filter {expr:?}: {e}")))
     }
 }
 
@@ -592,7 +600,7 @@ mod tests {
     #[test]
     fn invalid_paths_are_refused_with_their_text() {
         let e = Path::parse("$.a[").unwrap_err();
-        assert!(e.starts_with("\"$.a[\" is not a valid JSONPath"), "{e}");
+        assert!(e.0.starts_with("\"$.a[\" is not a valid JSONPath"), "{e}");
     }
 
     /// Every path is checked against serde_json_path's own evaluation, as sets of nodes.
@@ -702,7 +710,7 @@ mod tests {
             "$.a[?@.b[?$]]",
         ] {
             let e = Path::parse(text).unwrap_err();
-            assert!(e.contains("a filter may not use"), "{text}: {e}");
+            assert!(e.0.contains("a filter may not use"), "{text}: {e}");
         }
         // Inside a string literal they are just characters.
         let p = Path::parse("$[?@.a == '$..x' || @.b == \"..$\"]").unwrap();
@@ -732,7 +740,7 @@ mod tests {
         let many: Vec<Path> = (0..43).map(|_| Path::parse("$.a.b").unwrap()).collect();
         assert!(Matcher::new(&many[..42]).is_ok());
         let e = Matcher::new(&many).unwrap_err();
-        assert!(e.contains("129 segments and roots"), "{e}");
+        assert!(e.0.contains("129 segments and roots"), "{e}");
     }
 
     #[test]
@@ -759,7 +767,7 @@ mod tests {
         let long = format!("${}", ".a".repeat(128));
         let e = Path::parse(&long).unwrap_err();
         assert!(
-            e.ends_with("has 128 segments; at most 127 are evaluated"),
+            e.0.ends_with("has 128 segments; at most 127 are evaluated"),
             "{e}"
         );
         assert!(Path::parse(&format!("${}", ".a".repeat(127))).is_ok());

@@ -18,11 +18,16 @@ enum TemplateSegment {
     Param(String),
 }
 
+crate::refusal! {
+    /// Why a `path_template` is refused.
+    InvalidTemplate
+}
+
 impl Template {
     /// Parses a template: `/`-separated segments, each literal or a whole `{name}`.
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, InvalidTemplate> {
         if !text.starts_with('/') {
-            return Err(format!("{text:?} must start with /"));
+            return Err(format!("{text:?} must start with /").into());
         }
         let segments = text
             .split('/')

@@ -24,9 +24,14 @@ pub const MAX_NFA_BYTES: usize = 32 * 1024;
 #[derive(Debug)]
 pub struct Pattern(Box<dense::DFA<Vec<u32>>>);
 
+crate::refusal! {
+    /// Why a `matches` pattern is refused: not valid, or too costly to match.
+    InvalidPattern
+}
+
 impl Pattern {
     /// Compiles `text`; the message says why it is not valid or is too costly to match.
-    pub fn new(text: &str) -> Result<Pattern, String> {
+    pub fn new(text: &str) -> Result<Pattern, InvalidPattern> {
         let invalid =
             |e: &dyn std::fmt::Display| format!("{text:?} is not a valid regular expression: {e}");
         let mut ast = ast::parse::ParserBuilder::new()
@@ -260,13 +265,16 @@ mod tests {
             let e = Pattern::new(re)
                 .err()
                 .unwrap_or_else(|| panic!("{re} accepted"));
-            assert!(e.contains("is too costly to match"), "{re}: {e}");
+            assert!(e.0.contains("is too costly to match"), "{re}: {e}");
         }
         for re in ["(", "\\pL", "a{2,1}", "\\p{Greek}"] {
             let e = Pattern::new(re)
                 .err()
                 .unwrap_or_else(|| panic!("{re} accepted"));
-            assert!(e.contains("is not a valid regular expression"), "{re}: {e}");
+            assert!(
+                e.0.contains("is not a valid regular expression"),
+                "{re}: {e}"
+            );
         }
     }
 }

@@ -64,8 +64,18 @@ pub struct Validate {
 /// loader is registered, a `$ref` to any other document is a compile error.
 const SCHEMA_URI: &str = "urn:edgehook:schema";
 
+crate::refusal! {
+    /// Why a schema is refused: not a usable JSON Schema, or a secret not holding one.
+    InvalidSchema
+}
+
+crate::refusal! {
+    /// Why a payload does not satisfy the schema: the first failing keyword and where.
+    Mismatch
+}
+
 /// Compiles `schema` (draft 2020-12 by default); the message says what is wrong.
-pub fn compile_schema(schema: Value) -> Result<Compiled, String> {
+pub fn compile_schema(schema: Value) -> Result<Compiled, InvalidSchema> {
     let mut compiler = Compiler::new();
     compiler.set_default_draft(Draft::V2020_12);
     let mut schemas = Schemas::new();
@@ -80,7 +90,7 @@ pub fn compile_schema(schema: Value) -> Result<Compiled, String> {
 
 impl Compiled {
     /// Checks `instance`; the error names the first failing keyword and where.
-    pub fn check(&self, instance: &Value) -> Result<(), String> {
+    pub fn check(&self, instance: &Value) -> Result<(), Mismatch> {
         let Err(e) = self.schemas.validate(instance, self.index) else {
             return Ok(());
         };
@@ -121,9 +131,10 @@ impl Compiled {
         } else {
             &instance_at
         };
-        Err(format!(
-            "at {instance_at}: keyword {keyword:?} ({keyword_at}) failed: {message}"
-        ))
+        Err(
+            format!("at {instance_at}: keyword {keyword:?} ({keyword_at}) failed: {message}")
+                .into(),
+        )
     }
 }
 
@@ -152,7 +163,7 @@ pub fn build(raw: &Value, cx: &BuildContext<'_>) -> Result<Rc<dyn Step>, ConfigE
 }
 
 impl Validate {
-    fn compiled(&self, secrets: &Secrets) -> Result<&Compiled, String> {
+    fn compiled(&self, secrets: &Secrets) -> Result<&Compiled, InvalidSchema> {
         match &self.source {
             Source::Inline(c) => Ok(c),
             Source::Secret { name, compiled } => {
@@ -168,11 +179,11 @@ impl Validate {
     }
 }
 
-fn schema_of_secret(secrets: &Secrets, name: &str) -> Result<Compiled, String> {
+fn schema_of_secret(secrets: &Secrets, name: &str) -> Result<Compiled, InvalidSchema> {
     let text = secrets.get(name).unwrap_or_default();
     let schema: Value = serde_json::from_str(text)
         .map_err(|e| format!("secret {name} does not hold JSON ({e})"))?;
-    compile_schema(schema).map_err(|e| format!("secret {name}: {e}"))
+    compile_schema(schema).map_err(|e| InvalidSchema(format!("secret {name}: {e}")))
 }
 
 impl Step for Validate {
@@ -187,7 +198,7 @@ impl Step for Validate {
                 .map_err(|e| StepError::SchemaMismatch(format!("the schema is unusable: {e}")))?;
             compiled
                 .check(&work.payload)
-                .map_err(StepError::SchemaMismatch)?;
+                .map_err(|e| StepError::SchemaMismatch(e.0))?;
             Ok(Flow::Continue)
         })
     }
