@@ -1,5 +1,6 @@
 //! Calls a plugin version through the Worker Loader binding `LOADER` (`loader.mjs`):
-//! finds the version in D1 (the active one unless pinned), and POSTs the plugin message
+//! finds the version (the active one unless pinned) in this isolate's cache or in D1
+//! (`store::plugins::find_cached`, trusted 5 s), and POSTs the plugin message
 //! to its isolate, started from the version's modules in R2 when the runtime has none
 //! warm.
 
@@ -66,14 +67,19 @@ pub async fn call(
     }
     let loader = binding(env, LOADER_BINDING)?;
     let bucket = binding(env, "ARCHIVE")?;
-    let db = env.d1("DB").map_err(|e| format!("DB binding: {e}"))?;
-    let found = plugins::find(&db, plugin, version)
-        .await
-        .map_err(|e| format!("could not read plugin {plugin} from D1: {e}"))?
-        .ok_or_else(|| match version {
-            Some(v) => format!("plugin {plugin} has no version {v}"),
-            None => format!("plugin {plugin} has no active version"),
-        })?;
+    let now_ms = js_sys::Date::now() as u64;
+    let found = plugins::find_cached(plugin, version, now_ms, || async {
+        let db = env.d1("DB").map_err(|e| format!("DB binding: {e}"))?;
+        plugins::find(&db, plugin, version)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("could not read plugin {plugin} from D1: {e}"))?
+    .ok_or_else(|| match version {
+        Some(v) => format!("plugin {plugin} has no version {v}"),
+        None => format!("plugin {plugin} has no active version"),
+    })?;
     let promise = call_plugin(
         &loader,
         &bucket,
