@@ -164,7 +164,8 @@ test("upload_activate_transform_new_version_and_rollback", async () => {
   assert.equal((await post("tagged", { n: 3 })).status, 202);
   assert.deepEqual(await lineOf(3), { n: 3, tag: "v2" });
 
-  // Rollback: the first version again, on the very next webhook.
+  // Rollback: the first version again, on the very next webhook (miniflare runs one
+  // isolate: the activation empties its version cache; others would take up to 5 s).
   assert.equal((await activate("tagger", v1.version)).status, 200);
   assert.equal((await post("tagged", { n: 4 })).status, 202);
   assert.deepEqual(await lineOf(4), { n: 4, tag: "v1" });

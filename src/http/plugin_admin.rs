@@ -179,7 +179,8 @@ struct ActivateInput {
 }
 
 /// `POST /admin/plugins/{name}/activate` `{"version"}` → `200` the version, now active
-/// (any stored version: an earlier one is a rollback). Takes effect on the next webhook.
+/// (any stored version: an earlier one is a rollback). Takes effect on the next webhook
+/// in this isolate, within `plugins::CACHE_MS` in the others.
 pub async fn activate(c: Call<'_>) -> Result<Response, ApiError> {
     let name = c.param("name").to_string();
     let (name, env, mut req) = (name.as_str(), c.env, c.req);
@@ -195,6 +196,7 @@ pub async fn activate(c: Call<'_>) -> Result<Response, ApiError> {
             format!("plugin {name:?} has no version {:?}", input.version),
         ));
     }
+    plugins::forget_cached(name);
     match plugins::find(&db, name, Some(&input.version))
         .await
         .map_err(d1_failed)?
@@ -240,6 +242,7 @@ pub async fn delete(c: Call<'_>) -> Result<Response, ApiError> {
     plugins::delete(&db, name, only.as_deref())
         .await
         .map_err(d1_failed)?;
+    plugins::forget_cached(name);
     let bucket = bucket(env)?;
     for v in &doomed {
         let prefix = bundle::prefix(name, &v.version);

@@ -58,8 +58,8 @@ async function boundedText(response, limit) {
  */
 export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, body, limit, timeoutMs) {
   const started = Date.now();
-  const modules = JSON.parse(modulesJson);
-  const stub = loader.get(id, () => code(bucket, prefix, main, modules));
+  // The module list is read only when the runtime starts the isolate.
+  const stub = loader.get(id, () => code(bucket, prefix, main, JSON.parse(modulesJson)));
   const response = await stub.getEntrypoint().fetch("https://plugin.internal/", {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -1,5 +1,6 @@
 //! Calls a plugin version through the Worker Loader binding `LOADER` (`loader.mjs`):
-//! finds the version in D1 (the active one unless pinned), and POSTs the plugin message
+//! finds the version (the active one unless pinned) in this isolate's cache or in D1
+//! (`store::plugins::find_cached`, trusted 5 s), and POSTs the plugin message
 //! to its isolate, started from the version's modules in R2 when the runtime has none
 //! warm.
 
@@ -69,16 +70,20 @@ pub async fn call(
     }
     let loader = binding(env, LOADER_BINDING)?;
     let bucket = binding(env, "ARCHIVE")?;
-    let db = env.d1("DB").during("DB binding")?;
-    let found = plugins::find(&db, plugin, version)
-        .await
-        .during(format!("reading plugin {plugin} from D1"))?
-        .ok_or_else(|| {
-            BindingError::Missing(match version {
-                Some(v) => format!("plugin {plugin} has no version {v}"),
-                None => format!("plugin {plugin} has no active version"),
-            })
-        })?;
+    let now_ms = js_sys::Date::now() as u64;
+    let found = plugins::find_cached(plugin, version, now_ms, || async {
+        let db = env.d1("DB").during("DB binding")?;
+        plugins::find(&db, plugin, version)
+            .await
+            .during(format!("reading plugin {plugin} from D1"))
+    })
+    .await?
+    .ok_or_else(|| {
+        BindingError::Missing(match version {
+            Some(v) => format!("plugin {plugin} has no version {v}"),
+            None => format!("plugin {plugin} has no active version"),
+        })
+    })?;
     let promise = call_plugin(
         &loader,
         &bucket,

@@ -4,9 +4,9 @@
 //! AShirt's processed / rejected / deferred / error); a plugin that throws, loops past
 //! `timeout_ms`, answers garbage or has no version to run costs the `on_error` outcome.
 //!
-//! `version` pins one version (its SHA-256); without it each webhook runs the version
-//! active at that moment, so `POST /admin/plugins/{name}/activate` takes effect on the
-//! next webhook.
+//! `version` pins one version (its SHA-256); without it each webhook runs the active
+//! version, so `POST /admin/plugins/{name}/activate` takes effect on the next webhook in
+//! the isolate that took it and within 5 s in the others (`store::plugins::CACHE_MS`).
 
 use std::rc::Rc;
 

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use worker::{D1Database, wasm_bindgen::JsValue};
 
+use super::cache::TtlCache;
 use crate::auth::api_key::{ApiKey, ApiKeyStore};
 
 const COLUMNS: &str =
@@ -131,56 +132,19 @@ pub const CACHE_MS: u64 = 10_000;
 /// oldest.
 pub const CACHE_KEYS: usize = 1_024;
 
-/// Keys found by hash, each with when it was read from the store.
-#[derive(Debug, Default)]
-pub struct KeyCache {
-    entries: std::collections::HashMap<String, (ApiKey, u64)>,
-}
-
-impl KeyCache {
-    /// The key stored under `hash` if it was read less than [`CACHE_MS`] before `now_ms`.
-    pub fn get(&self, hash: &str, now_ms: u64) -> Option<ApiKey> {
-        let (key, read_at) = self.entries.get(hash)?;
-        (now_ms.saturating_sub(*read_at) < CACHE_MS).then(|| key.clone())
-    }
-
-    /// Drops the key whose public id is `id`.
-    pub fn forget(&mut self, id: &str) {
-        self.entries.retain(|_, (key, _)| key.id != id);
-    }
-
-    /// Holds `key`, read from the store at `now_ms`, under `hash`, within [`CACHE_KEYS`].
-    pub fn put(&mut self, hash: &str, key: ApiKey, now_ms: u64) {
-        if self.entries.len() >= CACHE_KEYS && !self.entries.contains_key(hash) {
-            self.entries
-                .retain(|_, (_, read_at)| now_ms.saturating_sub(*read_at) < CACHE_MS);
-            if self.entries.len() >= CACHE_KEYS {
-                let oldest = self
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, (_, read_at))| *read_at)
-                    .map(|(h, _)| h.clone());
-                if let Some(h) = oldest {
-                    self.entries.remove(&h);
-                }
-            }
-        }
-        self.entries.insert(hash.to_string(), (key, now_ms));
-    }
-}
-
 thread_local! {
     // One per isolate (wasm32 has one thread).
-    static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::default();
+    static KEYS: std::cell::RefCell<TtlCache<ApiKey>> =
+        std::cell::RefCell::new(TtlCache::new(CACHE_MS, CACHE_KEYS));
 }
 
 /// Drops key `id` from this isolate's cache: a revocation takes effect at once in the
 /// isolate that made it, within [`CACHE_MS`] in the others.
 pub fn forget_cached(id: &str) {
-    KEYS.with(|c| c.borrow_mut().forget(id));
+    KEYS.with(|c| c.borrow_mut().forget(|_, key| key.id == id));
 }
 
-/// An [`ApiKeyStore`] read through this isolate's [`KeyCache`]: a key found in the store
+/// An [`ApiKeyStore`] read through this isolate's [`TtlCache`]: a key found in the store
 /// is trusted for [`CACHE_MS`], so a collector taking API keys reads D1 once per key per
 /// isolate every 10 s instead of on every webhook. `last_used_at` is touched only when the
 /// key was read from the store. Unknown keys are not held (each is looked up again).
@@ -304,33 +268,5 @@ mod tests {
             assert_eq!(run(s.find_by_hash("h-unknown")).expect("read"), None);
         }
         assert_eq!(store.reads.get(), 3);
-    }
-
-    #[test]
-    fn the_cache_holds_at_most_its_bound_dropping_the_expired_then_the_oldest() {
-        let mut cache = KeyCache::default();
-        for i in 0..CACHE_KEYS {
-            cache.put(&format!("h{i}"), key(&format!("k{i}")), i as u64);
-        }
-        assert_eq!(cache.entries.len(), CACHE_KEYS);
-        cache.put("new", key("k"), CACHE_KEYS as u64);
-        assert_eq!(cache.entries.len(), CACHE_KEYS);
-        assert!(
-            cache.get("h0", CACHE_KEYS as u64).is_none(),
-            "the oldest went"
-        );
-        assert!(cache.get("h1", CACHE_KEYS as u64).is_some());
-        cache.forget("k1");
-        assert!(
-            cache.get("h1", CACHE_KEYS as u64).is_none(),
-            "forgotten by id"
-        );
-        assert!(cache.get("h2", CACHE_KEYS as u64).is_some());
-        cache.put("h1", key("k1"), CACHE_KEYS as u64);
-        // Later, every one read before now - CACHE_MS has expired: they all go at once.
-        let later = CACHE_KEYS as u64 + CACHE_MS;
-        cache.put("later", key("k"), later);
-        assert_eq!(cache.entries.len(), 1);
-        assert!(cache.get("later", later).is_some());
     }
 }

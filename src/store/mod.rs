@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod attempts;
 pub mod audit;
 pub mod batches;
+pub mod cache;
 pub mod counters;
 pub mod handshakes;
 pub mod nonces;

@@ -1,8 +1,13 @@
 //! Table `plugin_versions`: the versions of plugins uploaded at runtime.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, D1Result, wasm_bindgen::JsValue};
 
+use super::cache::TtlCache;
 use super::int;
 
 /// One version of a plugin.
@@ -100,6 +105,56 @@ pub async fn find(
     Ok(row.map(PluginVersion::from))
 }
 
+/// How long a version read from D1 is trusted by the isolate that read it: an activation,
+/// a rollback or a deletion made in another isolate reaches `wasm` steps and transforms
+/// within this long, at once in the isolate that made it ([`forget_cached`];
+/// docs/PLUGINS.md, "Versions and rollback").
+pub const CACHE_MS: u64 = 5_000;
+
+/// At most this many versions (active ones by name, pinned ones by name and version) are
+/// held per isolate.
+pub const CACHE_VERSIONS: usize = 256;
+
+thread_local! {
+    // One per isolate (wasm32 has one thread).
+    static VERSIONS: RefCell<TtlCache<Rc<PluginVersion>>> =
+        RefCell::new(TtlCache::new(CACHE_MS, CACHE_VERSIONS));
+}
+
+/// Drops every version of `name` from this isolate's cache (after an activation or a
+/// deletion): the change takes effect on the next call in this isolate.
+pub fn forget_cached(name: &str) {
+    VERSIONS.with(|c| c.borrow_mut().forget(|_, v| v.name == name));
+}
+
+/// [`find`] through this isolate's cache: `read` (the D1 query) runs only when the
+/// version (the active one unless `version` pins one) was not read in the last
+/// [`CACHE_MS`] before `now_ms`. A plugin without that version is not held, so an upload
+/// or an activation shows on the next call.
+pub async fn find_cached<E, F, Fut>(
+    name: &str,
+    version: Option<&str>,
+    now_ms: u64,
+    read: F,
+) -> Result<Option<Rc<PluginVersion>>, E>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Option<PluginVersion>, E>>,
+{
+    let key = match version {
+        Some(v) => format!("{name}@{v}"),
+        None => name.to_string(),
+    };
+    if let Some(hit) = VERSIONS.with(|c| c.borrow().get(&key, now_ms)) {
+        return Ok(Some(hit));
+    }
+    let found = read().await?.map(Rc::new);
+    if let Some(v) = &found {
+        VERSIONS.with(|c| c.borrow_mut().put(&key, Rc::clone(v), now_ms));
+    }
+    Ok(found)
+}
+
 /// Every version of `name`, newest first.
 pub async fn versions(db: &D1Database, name: &str) -> worker::Result<Vec<PluginVersion>> {
     let rows: Vec<Row> = db
@@ -181,4 +236,110 @@ pub async fn delete(db: &D1Database, name: &str, version: Option<&str>) -> worke
         .run()
         .await?;
     changes(&result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn version(name: &str, v: &str) -> PluginVersion {
+        PluginVersion {
+            name: name.into(),
+            version: v.into(),
+            size: 1,
+            main: "main.js".into(),
+            modules: "[]".into(),
+            created_at: 0,
+            active: true,
+        }
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        futures_executor::block_on(f)
+    }
+
+    /// A D1 stand-in: the active version of each plugin, counting reads.
+    struct Table {
+        active: RefCell<Option<PluginVersion>>,
+        reads: Cell<u32>,
+    }
+
+    impl Table {
+        fn new(active: Option<PluginVersion>) -> Table {
+            Table {
+                active: RefCell::new(active),
+                reads: Cell::new(0),
+            }
+        }
+
+        fn find(&self, name: &str, now_ms: u64) -> Option<String> {
+            let read = || async {
+                self.reads.set(self.reads.get() + 1);
+                Ok::<_, ()>(self.active.borrow().clone())
+            };
+            run(find_cached(name, None, now_ms, read))
+                .expect("read")
+                .map(|v| v.version.clone())
+        }
+    }
+
+    #[test]
+    fn the_active_version_is_read_once_per_cache_time_and_a_change_shows_within_it() {
+        let table = Table::new(Some(version("p-ttl", "v1")));
+        assert_eq!(table.find("p-ttl", 1_000).as_deref(), Some("v1"));
+        // Activated elsewhere: this isolate keeps v1 until CACHE_MS have passed.
+        *table.active.borrow_mut() = Some(version("p-ttl", "v2"));
+        assert_eq!(
+            table.find("p-ttl", 1_000 + CACHE_MS - 1).as_deref(),
+            Some("v1")
+        );
+        assert_eq!(table.reads.get(), 1);
+        assert_eq!(table.find("p-ttl", 1_000 + CACHE_MS).as_deref(), Some("v2"));
+        assert_eq!(table.reads.get(), 2);
+    }
+
+    #[test]
+    fn an_activation_in_this_isolate_shows_on_the_next_call() {
+        let table = Table::new(Some(version("p-here", "v1")));
+        assert_eq!(table.find("p-here", 1_000).as_deref(), Some("v1"));
+        *table.active.borrow_mut() = Some(version("p-here", "v2"));
+        forget_cached("p-here");
+        assert_eq!(table.find("p-here", 1_001).as_deref(), Some("v2"));
+        assert_eq!(table.reads.get(), 2);
+    }
+
+    #[test]
+    fn a_plugin_without_an_active_version_is_not_held() {
+        let table = Table::new(None);
+        for ms in [1_000, 1_001, 1_002] {
+            assert_eq!(table.find("p-none", ms), None);
+        }
+        assert_eq!(table.reads.get(), 3);
+        *table.active.borrow_mut() = Some(version("p-none", "v1"));
+        assert_eq!(table.find("p-none", 1_003).as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn pinned_and_active_versions_are_held_apart_and_forgotten_together() {
+        let reads = Cell::new(0);
+        let find = |pin: Option<&str>, now_ms: u64| {
+            let read = || async {
+                reads.set(reads.get() + 1);
+                Ok::<_, ()>(Some(version("p-pin", pin.unwrap_or("active"))))
+            };
+            run(find_cached("p-pin", pin, now_ms, read))
+                .expect("read")
+                .map(|v| v.version.clone())
+        };
+        assert_eq!(find(Some("v1"), 1_000).as_deref(), Some("v1"));
+        assert_eq!(find(None, 1_000).as_deref(), Some("active"));
+        assert_eq!(find(Some("v1"), 1_001).as_deref(), Some("v1"));
+        assert_eq!(find(None, 1_001).as_deref(), Some("active"));
+        assert_eq!(reads.get(), 2);
+        forget_cached("p-pin");
+        find(Some("v1"), 1_002);
+        find(None, 1_002);
+        assert_eq!(reads.get(), 4);
+    }
 }
