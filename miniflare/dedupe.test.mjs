@@ -166,3 +166,25 @@ test("d1_down_in_the_consumer_retries_keyed_records_and_writes_nothing", async (
     await down.dispose();
   }
 });
+
+test("a_batch_whose_ids_pass_one_bound_parameter_is_claimed_in_several_statements_and_each_id_lands_once", async () => {
+  // 100 packed messages of 40 records with 250-byte ids: ~1.5 MB of ids, over the 1 MB a
+  // bound list may take (src/store/mod.rs), so the claim goes as two statements in one
+  // D1 call. The last record repeats the first one's id: it is dropped.
+  const key = (n) => `${"k".repeat(244)}${String(n).padStart(6, "0")}`;
+  const messages = Array.from({ length: 100 }, (_, m) => ({
+    id: `msg-wide-${m}`,
+    body: Array.from({ length: 40 }, (_, j) => {
+      const n = m * 40 + j;
+      return rec(n, key(n === 3999 ? 0 : n), { collector: "bulk" }).body;
+    }),
+  }));
+  const r = await eh.deliver(QUEUES.ingest, messages);
+  assert.equal(r.explicitAcks.length, 100);
+  const lines = await eh.lines("collectors/bulk/");
+  assert.equal(lines.length, 3999);
+  assert.equal(new Set(lines.map((l) => l.key)).size, 3999);
+  assert.ok(!lines.some((l) => l.n === 3999), "the repeat is dropped");
+  const { n } = await (await eh.db()).prepare("SELECT COUNT(*) AS n FROM seen_ids WHERE collector = 'bulk'").first();
+  assert.equal(n, 3999);
+});

@@ -35,17 +35,15 @@ pub async fn claim_batch(
     if candidates.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let rows: Vec<[&str; 3]> = candidates
+    let rows: Vec<String> = candidates
         .iter()
-        .map(|c| [c.key.as_str(), c.record_id.as_str(), c.digest.as_str()])
+        .map(|c| serde_json::json!([c.key, c.record_id, c.digest]).to_string())
         .collect();
-    let rows = serde_json::to_string(&rows).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let lens: Vec<usize> = rows.iter().map(String::len).collect();
     // SET expressions read the row as it was: `free` is whether it had lapsed, `mine`
     // whether it was this record's already. `WHERE true`: SQLite's upsert after
     // INSERT … SELECT needs a WHERE to parse.
-    let held: Vec<Held> = db
-        .prepare(
-            "INSERT INTO seen_ids (collector, webhook_id, record_id, expires_at, accepted_at,
+    let sql = "INSERT INTO seen_ids (collector, webhook_id, record_id, expires_at, accepted_at,
                body_digest)
              SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?4, ?3,
                json_extract(value, '$[2]') FROM json_each(?2) WHERE true
@@ -60,17 +58,28 @@ pub async fn claim_batch(
                expires_at = CASE WHEN seen_ids.expires_at <= ?3
                  OR seen_ids.record_id = excluded.record_id THEN excluded.expires_at
                  ELSE seen_ids.expires_at END
-             RETURNING webhook_id, record_id, accepted_at, body_digest",
-        )
-        .bind(&[
+             RETURNING webhook_id, record_id, accepted_at, body_digest";
+    // One statement per list that fits a bound parameter (one for any usual batch), all
+    // in one D1 call.
+    let mut statements = Vec::new();
+    for chunk in super::list_chunks(&lens, super::MAX_LIST_PARAM_BYTES) {
+        let list = format!("[{}]", rows[chunk].join(","));
+        statements.push(db.prepare(sql).bind(&[
             JsValue::from_str(collector),
-            JsValue::from_str(&rows),
+            JsValue::from_str(&list),
             int(now_secs),
             int(expires_at),
-        ])?
-        .all()
-        .await?
-        .results()?;
+        ])?);
+    }
+    let mut held: Vec<Held> = Vec::with_capacity(candidates.len());
+    if statements.len() == 1 {
+        let statement = statements.pop().expect("one statement");
+        held = statement.all().await?.results()?;
+    } else {
+        for result in db.batch(statements).await? {
+            held.extend(result.results::<Held>()?);
+        }
+    }
     Ok(held
         .into_iter()
         .map(|h| {
