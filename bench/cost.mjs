@@ -19,27 +19,9 @@ import { Miniflare } from "miniflare";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { Webhook } from "standardwebhooks";
 import { QUEUES, TEST_SECRETS, applyMigrations, hmacHex, root } from "../miniflare/harness.mjs";
-import { PUBLIC_URL, jsonBody, loadConfig } from "./lib.mjs";
-import { readFileSync, readdirSync } from "node:fs";
+import { PUBLIC_URL, edgehookOptions, jsonBody, loadConfig, workerdCpuMicros } from "./lib.mjs";
 import path from "node:path";
-
-/** CPU (µs) used so far by the workerd processes this bench started (other helpers' are
- * on the machine too), with their finished children. */
-function ownWorkerdCpuMicros() {
-  let ticks = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "workerd") continue;
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) !== process.pid) continue; // its parent
-      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return (ticks / 100) * 1e6; // CLK_TCK on Linux
-}
+import { createInterface } from "node:readline";
 
 const N = Number(process.env.COST_N ?? 2_000);
 const SENDERS = 16;
@@ -158,25 +140,12 @@ config.public_url = PUBLIC_URL;
 const secrets = { ...TEST_SECRETS, BENCH_JWT_RS256: JSON.stringify(await exportJWK(publicKey)) };
 
 const logs = [];
-const keep = (stream) => {
-  let pending = "";
-  stream.on("data", (chunk) => {
-    const parts = (pending + chunk.toString()).split("\n");
-    pending = parts.pop();
-    logs.push(...parts);
-  });
-};
-const scriptPath = path.join(root, "build/index.js");
+// edgehook's own options, its D1, INGEST and R2 bindings replaced by the counters.
+const { d1Databases, r2Buckets, handleRuntimeStdio, ...edgehook } = edgehookOptions(path.join(root, "build/index.js"), { config, secrets });
 const mf = new Miniflare({
   workers: [
     {
-      name: "edgehook",
-      modules: true,
-      scriptPath,
-      modulesRoot: path.dirname(scriptPath),
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-      compatibilityDate: "2026-07-30",
-      bindings: { EDGEHOOK_ENV: "bench", EDGEHOOK_CONFIG: config, ...secrets },
+      ...edgehook,
       queueProducers: { DELIVERIES: QUEUES.deliveries },
       queueConsumers: { [QUEUES.ingest]: { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 3 } },
       wrappedBindings: {
@@ -185,12 +154,12 @@ const mf = new Miniflare({
         ARCHIVE: { scriptName: "counting-r2" },
       },
     },
-    { name: "counting-d1", modules: [{ type: "ESModule", path: "d1.mjs", contents: COUNTING_D1 }], d1Databases: { INNER_DB: "edgehook-db" } },
+    { name: "counting-d1", modules: [{ type: "ESModule", path: "d1.mjs", contents: COUNTING_D1 }], d1Databases: { INNER_DB: d1Databases.DB } },
     { name: "counting-queue", modules: [{ type: "ESModule", path: "q.mjs", contents: COUNTING_QUEUE }], queueProducers: { INNER_QUEUE: QUEUES.ingest } },
-    { name: "counting-r2", modules: [{ type: "ESModule", path: "r2.mjs", contents: COUNTING_R2 }], r2Buckets: { INNER_R2: "edgehook-archive" } },
+    { name: "counting-r2", modules: [{ type: "ESModule", path: "r2.mjs", contents: COUNTING_R2 }], r2Buckets: { INNER_R2: r2Buckets.ARCHIVE } },
   ],
   handleRuntimeStdio: (stdout, stderr) => {
-    keep(stdout);
+    createInterface({ input: stdout }).on("line", (line) => logs.push(line));
     stderr.resume();
   },
 });
@@ -251,7 +220,7 @@ const out = {};
 try {
   for (const [kind, collector, signer] of KINDS) {
     const mark = logs.length;
-    const cpu0 = ownWorkerdCpuMicros();
+    const cpu0 = workerdCpuMicros(process.pid);
     let next = 0;
     const sender = async () => {
       for (;;) {
@@ -272,7 +241,7 @@ try {
     }
     // The request counters go to D1 at most 10 s after the first count (src/metrics.rs).
     await new Promise((r) => setTimeout(r, 11_000));
-    const cpuMs = (ownWorkerdCpuMicros() - cpu0) / 1000 / N;
+    const cpuMs = (workerdCpuMicros(process.pid) - cpu0) / 1000 / N;
     const c = counted(logs.slice(mark));
     const requests = N + c.batches;
     const dollars =
