@@ -97,8 +97,9 @@ export function autocannonArgs(root, url, body, seconds) {
   return args;
 }
 
-/** CPU seconds (as µs) used so far by every workerd process on the machine. */
-export function workerdCpuMicros() {
+/** CPU seconds (as µs) used so far by every workerd process on the machine, or only by
+ * those whose parent is process `parent` (with their finished children's). */
+export function workerdCpuMicros(parent) {
   const tick = 100; // CLK_TCK on Linux
   let ticks = 0;
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
@@ -106,7 +107,9 @@ export function workerdCpuMicros() {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "workerd") continue;
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (parent !== undefined && Number(fields[1]) !== parent) continue;
       ticks += Number(fields[11]) + Number(fields[12]);
+      if (parent !== undefined) ticks += Number(fields[13]) + Number(fields[14]);
     } catch {
       // the process ended meanwhile
     }

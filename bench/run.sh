@@ -3,9 +3,10 @@
 # which adds /__bench/crypto), checks the release build has no bench route, then prints
 # one Markdown table: native micro-benchmarks (cargo bench --bench core), crypto inside
 # workerd, end to end over loopback HTTP (autocannon in a second process) next to the
-# floor workers of bench/floors/, ingest throughput, wasm size and cold start.
+# floor workers of bench/floors/, ingest throughput, wasm size and cold start; then what
+# each kind of webhook costs, counted at the bindings (bench/cost.mjs).
 #
-#   bash bench/run.sh                  # the full run, about 5 minutes
+#   bash bench/run.sh                  # the full run, about 7 minutes
 #   BENCH_SMOKE=1 bash bench/run.sh    # tiny counts, one round: checks that it all works
 #   BENCH_NO_BUILD=1 bash bench/run.sh # reuse build/ and bench/out/build-bench/
 #
@@ -44,4 +45,6 @@ export BENCH_MACHINE="$cpu, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)
   cargo bench --quiet --bench core 2>/dev/null
   printf '\n== workerd (bench/bench.mjs)\n' >&2
   node bench/bench.mjs
+  printf '\n== cost per webhook kind (bench/cost.mjs)\n' >&2
+  if [ "${BENCH_SMOKE:-}" = 1 ]; then COST_N=100 node bench/cost.mjs; else node bench/cost.mjs; fi
 } | tee bench/out/latest.md

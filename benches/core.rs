@@ -306,6 +306,7 @@ fn ndjson_encode() {
             spill: None,
             original: None,
             original_spill: None,
+            dedupe: None,
         })
         .collect();
     let ns = measure(|| {

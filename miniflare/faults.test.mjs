@@ -163,6 +163,10 @@ test("d1_failing_during_key_nonce_and_dedupe_checks_is_503_never_200_or_401", as
       assert.doesNotMatch(body.error.message, /injected|Error/, pathname);
     }
     assert.ok(down.logs.some((l) => String(l).includes("injected D1 failure")), "the D1 error is logged");
+    // With `dedupe = "async"` (the default) a webhook id costs the accept path no D1 at
+    // all: it is answered 202 while D1 is down, and the consumer checks the id later.
+    const once = await down.fetch("/hooks/once", { method: "POST", headers: { "content-type": "application/json", "idempotency-key": "k1" }, body: "{}" });
+    assert.deepEqual([once.status, (await once.json()).status], [202, "accepted"]);
   } finally {
     await down.dispose();
   }

@@ -22,7 +22,10 @@ export function testConfig(overrides = {}) {
     public_url: "http://edgehook.test",
     collectors: [
       { name: "amo", max_body_bytes: 4096, auth: { scheme: "hmac", secrets: ["AMO_KEY", "AMO_KEY_OLD"] } },
-      { name: "open", format: "request", auth: { scheme: "none" } },
+      // "open" and "sw" check webhook ids before answering (200 duplicate); "once" and
+      // every other collector leave it to the ingest consumer (the default).
+      { name: "open", format: "request", dedupe: "sync", auth: { scheme: "none" } },
+      { name: "once", format: "request", auth: { scheme: "none" } },
       { name: "big", max_body_bytes: 6 * 1024 * 1024, auth: { scheme: "none" } },
       {
         name: "portal",
@@ -30,7 +33,7 @@ export function testConfig(overrides = {}) {
       },
       { name: "scraper", auth: { scheme: "api-key", scope: "scrape" } },
       { name: "gh", auth: { scheme: "github", secrets: ["GH_SECRET"] } },
-      { name: "sw", auth: { scheme: "standard-webhooks", secrets: ["SW_SECRET"] } },
+      { name: "sw", dedupe: "sync", auth: { scheme: "standard-webhooks", secrets: ["SW_SECRET"] } },
       { name: "stripe", auth: { scheme: "stripe", secrets: ["STRIPE_SECRET"] } },
       { name: "ashirt", auth: { scheme: "ashirt", keys: [{ access_key: "P4qRS5sa346iHWZBB53qzzNm", secret: "ASHIRT_SECRET" }] } },
       { name: "sw-ed", auth: { scheme: "standard-webhooks", secrets: ["SW_SECRET"], public_keys: ["SW_PUBLIC_KEY"] } },

@@ -176,6 +176,8 @@ test("a_filter_drop_counts_as_dropped_and_a_filter_reject_by_its_code", async ()
 });
 
 test("a_repeated_webhook_id_counts_as_duplicate", async () => {
+  // "sw" checks ids before answering (`dedupe = "sync"`); for the default, where the
+  // consumer counts the repeat, see dedupe.test.mjs.
   const { signStandardWebhooks } = await import("../scripts/lib/sign.mjs");
   const headers = { "content-type": "application/json", ...signStandardWebhooks(TEST_SECRETS.SW_SECRET, body, { id: "msg_dup_1" }) };
   const statuses = [];

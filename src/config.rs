@@ -144,6 +144,10 @@ pub struct Collector {
     /// Write batches gzip-compressed (`.ndjson.gz`).
     #[serde(default)]
     pub compress: bool,
+    /// Where repeated webhook ids are caught: in the ingest consumer (`async`, default) or
+    /// before the answer (`sync`).
+    #[serde(default)]
+    pub dedupe: crate::collect::idempotency::Dedupe,
     /// The chain of steps applied to each accepted payload, as configured.
     #[serde(default)]
     pub steps: Vec<serde_json::Value>,

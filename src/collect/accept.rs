@@ -208,6 +208,7 @@ pub async fn accept<C: Crypto, K: ApiKeyStore>(
             spill: None,
             original,
             original_spill: None,
+            dedupe: None,
         },
         idempotency_key,
         attachments,

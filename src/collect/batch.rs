@@ -128,6 +128,7 @@ mod tests {
             spill: None,
             original: None,
             original_spill: None,
+            dedupe: None,
         }
     }
 

@@ -125,7 +125,12 @@ pub struct Attachment {
 
 /// The R2 key of file `n` (from 0) of record `id`.
 pub fn attachment_key(collector: &str, id: &str, n: usize) -> String {
-    format!("attachments/{collector}/{id}/{n}")
+    format!("{}{n}", attachments_prefix(collector, id))
+}
+
+/// The R2 prefix of record `id`'s files.
+pub fn attachments_prefix(collector: &str, id: &str) -> String {
+    format!("attachments/{collector}/{id}/")
 }
 
 /// A non-JSON body made JSON: the payload the steps and the record see, and the files

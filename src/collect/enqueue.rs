@@ -1,14 +1,72 @@
 //! The INGEST producer: an accepted webhook's record goes on the queue, grouped with the
 //! isolate's concurrent webhooks ([`group_send`]), after spilling to R2 what is too big
-//! for a queue message.
+//! for a queue message; its webhook id is checked here (`dedupe = "sync"`) or travels with
+//! it to the consumer (`async`, [`idempotency::Dedupe`]).
 
+use serde_json::json;
 use worker::wasm_bindgen::JsValue;
-use worker::{Bucket, Env, HttpMetadata};
+use worker::{Bucket, D1Database, Env, HttpMetadata};
 
 use super::body::Attachment;
 use super::group_send;
+use super::idempotency::{self, Admitted, Keyed, admit_once};
 use super::record::{QueuedRecord, original_spill_key, spill_key};
+use crate::config::Collector;
 use crate::error::ApiError;
+use crate::log;
+use crate::store::seen_ids::D1SeenIds;
+
+/// What the sender of a queued webhook is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// `202 accepted`: its record is on the queue (with `async` dedupe, possibly a repeat
+    /// that the consumer will drop).
+    Accepted,
+    /// `200 duplicate` (`sync` only): the id was accepted before, as `record_id`.
+    Duplicate {
+        /// The record id answered to the first request.
+        record_id: String,
+    },
+}
+
+/// Queues an accepted webhook's `record` once per webhook id, as `collector.dedupe` says:
+/// `async` puts the id in the record for the consumer and touches no D1; `sync` claims it
+/// in `db` first ([`admit_once`]: `window_secs`, `409`, `422`). Queue failures are `503`.
+#[allow(clippy::too_many_arguments)]
+pub async fn submit(
+    env: &Env,
+    ctx: &JsValue,
+    db: &D1Database,
+    collector: &Collector,
+    window_secs: u64,
+    mut record: QueuedRecord,
+    key: Option<Keyed>,
+    attachments: Vec<Attachment>,
+) -> Result<Submitted, ApiError> {
+    let (carried, checked) = idempotency::route(collector.dedupe, key);
+    record.dedupe = carried;
+    let Some(key) = checked else {
+        enqueue(env, ctx, &mut record, attachments).await?;
+        return Ok(Submitted::Accepted);
+    };
+    let seen = D1SeenIds {
+        db,
+        collector: &collector.name,
+    };
+    let now_secs = record.received_at / 1000;
+    let id = record.id.clone();
+    let queued = enqueue(env, ctx, &mut record, attachments);
+    match admit_once(&seen, Some(&key), &id, now_secs, window_secs, queued).await? {
+        Admitted::Duplicate { record_id } => Ok(Submitted::Duplicate { record_id }),
+        Admitted::Queued { unconfirmed } => {
+            if let Some(e) = unconfirmed {
+                log::emit(json!({"event": "dedupe", "outcome": "confirm_failed",
+                    "collector": collector.name, "error": e}));
+            }
+            Ok(Submitted::Accepted)
+        }
+    }
+}
 
 /// Puts the record on the INGEST queue (grouped with the isolate's concurrent webhooks,
 /// [`group_send`]), after storing its multipart files in R2 and spilling a line (and

@@ -37,7 +37,12 @@ pub const MAX_MESSAGE_BYTES: usize = 128_000;
 /// spills a non-ASCII record sooner and makes a pack of them smaller.
 pub fn message_bytes_bound(record: &QueuedRecord) -> usize {
     let original = record.original.as_deref().map_or(0, string_bytes_bound);
-    string_bytes_bound(&record.line) + original + FIELDS_BYTES
+    // The id is printable ASCII (`idempotency::key`), the digest hex.
+    let dedupe = record
+        .dedupe
+        .as_ref()
+        .map_or(0, |k| k.key.len() + k.body_digest.len());
+    string_bytes_bound(&record.line) + original + dedupe + FIELDS_BYTES
 }
 
 fn string_bytes_bound(s: &str) -> usize {
@@ -105,6 +110,7 @@ mod tests {
             original_spill: Some(
                 "spill/a-collector/01HZZZZZZZZZZZZZZZZZZZZZZZ.original.json".into(),
             ),
+            dedupe: None,
         }
     }
 
@@ -142,5 +148,12 @@ mod tests {
         // What the bound leaves for the other fields holds the longest of them.
         let longest = serde_json::to_string(&record("", Some(""))).expect("serialises");
         assert!(longest.len() * 2 < fields, "{}", longest.len());
+        // A webhook id and its digest are counted on top, at their length (ASCII).
+        let mut keyed = record(&ascii, None);
+        keyed.dedupe = Some(crate::collect::idempotency::Keyed {
+            key: "k".repeat(255),
+            body_digest: "d".repeat(64),
+        });
+        assert_eq!(message_bytes_bound(&keyed), ascii.len() + 255 + 64 + fields);
     }
 }

@@ -2,16 +2,43 @@
 //!
 //! Standard Webhooks' `webhook-id` names the message; otherwise an `Idempotency-Key`
 //! header (Stripe's and the IETF draft's name) does. The same id seen again for the same
-//! collector within `dedupe_window_secs` is answered `200 duplicate` and not stored again,
-//! provided it comes with the same body: the digest of the first body is kept with the id,
-//! and a different body under a used id is `422 idempotency_key_reused` (Stripe's rule),
-//! since answering `duplicate` would tell the sender a body was stored that never was.
+//! collector within `dedupe_window_secs` is not stored again. Where that is decided is
+//! the collector's [`Dedupe`]:
+//!
+//! - `async` (default): the webhook is answered `202` at once, its record carries the id,
+//!   and the ingest consumer claims a whole batch's ids in one D1 statement and drops the
+//!   repeats ([`super::exactly_once::settle_ids`]). No D1 write on the accept path.
+//! - `sync`: the id is claimed in D1 before the answer ([`admit_once`]); a repeat is
+//!   answered `200 duplicate` provided it comes with the same body: the digest of the first
+//!   body is kept with the id, and a different body under a used id is `422
+//!   idempotency_key_reused` (Stripe's rule), since answering `duplicate` would tell the
+//!   sender a body was stored that never was.
 
 use std::future::Future;
 
 use crate::crypto::{Crypto, CryptoError};
 use crate::error::{ApiError, ErrorCode};
 use crate::inbound::HeaderMap;
+
+/// Where a collector catches repeated webhook ids (`collectors[].dedupe`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dedupe {
+    /// In the ingest consumer, one D1 statement per batch; every webhook is answered `202`.
+    #[default]
+    Async,
+    /// Before the answer, two D1 writes per webhook; a repeat is answered `200 duplicate`.
+    Sync,
+}
+
+/// Where a webhook's id goes under `mode`: `(carried, checked)`, the id the record carries
+/// to the consumer (`async`) and the id to claim before answering (`sync`).
+pub fn route(mode: Dedupe, key: Option<Keyed>) -> (Option<Keyed>, Option<Keyed>) {
+    match mode {
+        Dedupe::Async => (key, None),
+        Dedupe::Sync => (None, key),
+    }
+}
 
 /// Longest id accepted.
 pub const MAX_KEY_LEN: usize = 255;
@@ -43,7 +70,7 @@ pub fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// A webhook's idempotency key with the digest of the body it came with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Keyed {
     /// The sender's id ([`key`]).
     pub key: String,
@@ -378,6 +405,21 @@ mod tests {
                 .status(),
             503
         );
+    }
+
+    #[test]
+    fn async_ids_travel_with_the_record_sync_ids_are_checked_before_the_answer() {
+        let k = keyed("msg_1", "a");
+        assert_eq!(Dedupe::default(), Dedupe::Async);
+        assert_eq!(
+            route(Dedupe::Async, Some(k.clone())),
+            (Some(k.clone()), None)
+        );
+        assert_eq!(route(Dedupe::Sync, Some(k.clone())), (None, Some(k)));
+        assert_eq!(route(Dedupe::Sync, None), (None, None));
+        let mode: Dedupe = serde_json::from_str("\"sync\"").expect("parses");
+        assert_eq!(mode, Dedupe::Sync);
+        assert!(serde_json::from_str::<Dedupe>("\"later\"").is_err());
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {

@@ -8,15 +8,17 @@ use serde_json::json;
 use worker::{Bucket, D1Database, Env, MessageExt, RawMessage};
 
 use super::batch::{self, Batch};
-use super::exactly_once;
+use super::body::{self, BodyKind};
+use super::exactly_once::{self, Verdict};
 use super::pack::{self, IngestMessage};
 use super::record::QueuedRecord;
 use crate::config::Config;
 use crate::error::{BindingError, During};
 use crate::log;
 use crate::message::{decode_body, retry_later};
+use crate::observe;
 use crate::store::batches::{self, BatchRow};
-use crate::store::written;
+use crate::store::{seen_ids, written};
 
 /// Consumes one batch of `INGEST` messages.
 pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_ms: u64) {
@@ -56,10 +58,43 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
     log::emit(json!({"event": "ingest", "outcome": "received",
         "messages": messages.len(), "records": records.len()}));
 
+    // Records dropped as repeats of a webhook id, counted once their message is acked.
+    let mut repeats: Vec<usize> = Vec::new();
     for group in batch::group(&records) {
-        let compress = config
-            .collector(&group.collector)
-            .is_some_and(|c| c.compress);
+        let collector = config.collector(&group.collector);
+        let compress = collector.is_some_and(|c| c.compress);
+        // Repeats of a sender's webhook id (`dedupe = "async"`) go before anything else.
+        let group = match drop_repeats(&db, config, &group, &records, now_ms).await {
+            Ok(settled) => {
+                settled.wait.iter().for_each(|&i| failed[i] = true);
+                if !settled.duplicates.is_empty() {
+                    log::emit(json!({"event": "ingest", "outcome": "duplicates_dropped",
+                        "collector": group.collector, "records": settled.duplicates.len()}));
+                    delete_spills(&bucket, &records, &settled.duplicates).await;
+                    if collector.is_some_and(|c| c.accept.contains(&BodyKind::Multipart)) {
+                        delete_attachments(&bucket, &records, &settled.duplicates).await;
+                    }
+                    repeats.extend(&settled.duplicates);
+                }
+                if settled.reused > 0 {
+                    log::emit(
+                        json!({"event": "ingest", "outcome": "idempotency_key_reused",
+                        "collector": group.collector, "records": settled.reused}),
+                    );
+                }
+                match settled.write.len() {
+                    0 => continue,
+                    n if n == group.members.len() => group,
+                    _ => batch::batch_of(&records, &group.collector, settled.write),
+                }
+            }
+            Err(e) => {
+                group.members.iter().for_each(|&i| failed[i] = true);
+                log::emit(json!({"event": "ingest", "outcome": "ids_unreadable",
+                    "collector": group.collector, "records": group.members.len(), "error": e}));
+                continue;
+            }
+        };
         let group_key = stored_key(&group.key, compress);
         // `claimed_all`: every record of the group is claimed for the group's object.
         let (todo, claimed_all) = match unwritten(
@@ -125,6 +160,107 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
             (false, _) => {} // retried above
             (true, true) => m.ack(),
             (true, false) => retry_later(m, now_ms),
+        }
+    }
+    // A repeat is counted when its message is acked, so a retried message counts it once.
+    let counted: Vec<usize> = repeats.into_iter().filter(|&i| acks[owners[i]]).collect();
+    if !counted.is_empty() {
+        for &i in &counted {
+            observe::count_hook(&records[i].collector, "duplicate", now_ms);
+        }
+        if let Err(e) = observe::flush(env).await {
+            log::emit(json!({"event": "counters", "outcome": "flush_failed", "error": e.message}));
+        }
+    }
+}
+
+/// How a group's records fared against their webhook ids: indexes into the records.
+struct Settled {
+    /// To write: the ids' holders, records with another body, and records without an id.
+    write: Vec<usize>,
+    /// Repeats: acked without being written.
+    duplicates: Vec<usize>,
+    /// To try again later (the id's first webhook is still being queued).
+    wait: Vec<usize>,
+    /// How many of `write` came with another body than their id's first.
+    reused: usize,
+}
+
+/// Claims the webhook ids the group's records carry, in one D1 statement, and settles
+/// each record by its id's holder ([`exactly_once::settle_ids`]). A group without ids
+/// costs nothing.
+async fn drop_repeats(
+    db: &D1Database,
+    config: &Config,
+    group: &Batch,
+    records: &[QueuedRecord],
+    now_ms: u64,
+) -> Result<Settled, String> {
+    let mut settled = Settled {
+        write: Vec::with_capacity(group.members.len()),
+        duplicates: Vec::new(),
+        wait: Vec::new(),
+        reused: 0,
+    };
+    let mut keyed = Vec::new();
+    let mut keyed_at = Vec::new();
+    for &i in &group.members {
+        match &records[i].dedupe {
+            Some(k) => {
+                keyed.push(exactly_once::KeyedRecord {
+                    id: &records[i].id,
+                    received_at: records[i].received_at,
+                    key: &k.key,
+                    digest: &k.body_digest,
+                });
+                keyed_at.push(i);
+            }
+            None => settled.write.push(i),
+        }
+    }
+    if keyed.is_empty() {
+        return Ok(settled);
+    }
+    let now_secs = now_ms / 1000;
+    let candidates = exactly_once::candidates(&keyed);
+    let window = config.dedupe_window_secs;
+    let holders = seen_ids::claim_batch(
+        db,
+        &group.collector,
+        &candidates,
+        now_secs,
+        now_secs + window,
+    )
+    .await
+    .map_err(|e| format!("D1 seen_ids: {e}"))?;
+    for (verdict, i) in exactly_once::settle_ids(&keyed, &holders)
+        .into_iter()
+        .zip(keyed_at)
+    {
+        match verdict {
+            Verdict::Write => settled.write.push(i),
+            Verdict::Reused => {
+                settled.reused += 1;
+                settled.write.push(i);
+            }
+            Verdict::Duplicate => settled.duplicates.push(i),
+            Verdict::Wait => settled.wait.push(i),
+        }
+    }
+    Ok(settled)
+}
+
+/// Best effort: the multipart files of records dropped as repeats (their holder's files
+/// are under its own id).
+async fn delete_attachments(bucket: &Bucket, records: &[QueuedRecord], members: &[usize]) {
+    for &i in members {
+        let prefix = body::attachments_prefix(&records[i].collector, &records[i].id);
+        let Ok(listed) = bucket.list().prefix(prefix).execute().await else {
+            continue;
+        };
+        let keys: Vec<String> = listed.objects().iter().map(|o| o.key()).collect();
+        if !keys.is_empty() {
+            let _ = bucket.delete_multiple(keys).await;
         }
     }
 }

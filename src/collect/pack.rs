@@ -59,6 +59,7 @@ mod tests {
             spill: None,
             original: None,
             original_spill: None,
+            dedupe: None,
         }
     }
 

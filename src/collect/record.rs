@@ -41,6 +41,10 @@ pub struct QueuedRecord {
     /// R2 key holding `original` when the message would have been too big.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_spill: Option<String>,
+    /// The sender's webhook id and its body's digest, for the consumer to drop repeats
+    /// (`dedupe = "async"`); `None` without an id, or when the accept path checked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedupe: Option<super::idempotency::Keyed>,
 }
 
 /// Current [`QueuedRecord::v`].

@@ -9,20 +9,17 @@ use worker::{D1Database, Env, Request, js_sys, web_sys};
 use crate::app::App;
 use crate::auth::AuthContext;
 use crate::collect::accept::{Accepted, accept, body_budget, headers_read, too_large};
-use crate::collect::enqueue::enqueue;
+use crate::collect::enqueue::{Submitted, submit};
 use crate::collect::handshake::{self, Provider, Reply};
-use crate::collect::idempotency::{Admitted, admit_once};
 use crate::config::Collector;
 use crate::crypto::webcrypto::WebCrypto;
 use crate::dispatch::keys::master_key;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids;
 use crate::inbound::{HeaderMap, InboundRequest};
-use crate::log;
 use crate::outbound::plugins::WorkerPlugins;
 use crate::store::api_keys::{CachedKeys, D1Keys};
 use crate::store::handshakes;
-use crate::store::seen_ids::D1SeenIds;
 
 /// Where a webhook was sent: the collector's name and the rest of the URL.
 pub struct Target<'a> {
@@ -139,7 +136,7 @@ pub async fn handle(
         env,
         answer_limit: crate::steps::plugin::answer_limit(collector.max_body_bytes),
     };
-    let (mut record, key, attachments) =
+    let (record, key, attachments) =
         match accept(collector, &cx, &plugins, &inbound, &id, now_ms).await? {
             Accepted::Dropped => return Ok(answer(202, json!({"status": "dropped"}), "dropped")),
             Accepted::Record {
@@ -148,29 +145,18 @@ pub async fn handle(
                 attachments,
             } => (record, idempotency_key, attachments),
         };
-    let seen = D1SeenIds {
-        db: &db,
-        collector: &collector.name,
-    };
     let window = app.config.dedupe_window_secs;
-    let queued = enqueue(env, ctx, &mut record, attachments);
-    match admit_once(&seen, key.as_ref(), &id, now_ms / 1000, window, queued).await? {
-        Admitted::Duplicate { record_id } => Ok(answer(
+    match submit(env, ctx, &db, collector, window, record, key, attachments).await? {
+        Submitted::Duplicate { record_id } => Ok(answer(
             200,
             json!({"id": record_id, "status": "duplicate"}),
             "duplicate",
         )),
-        Admitted::Queued { unconfirmed } => {
-            if let Some(e) = unconfirmed {
-                log::emit(json!({"event": "dedupe", "outcome": "confirm_failed",
-                    "collector": collector.name, "error": e}));
-            }
-            Ok(answer(
-                202,
-                json!({"id": id, "status": "accepted"}),
-                "accepted",
-            ))
-        }
+        Submitted::Accepted => Ok(answer(
+            202,
+            json!({"id": id, "status": "accepted"}),
+            "accepted",
+        )),
     }
 }
 
