@@ -91,7 +91,7 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
             Err(e) => {
                 group.members.iter().for_each(|&i| failed[i] = true);
                 log::emit(json!({"event": "ingest", "outcome": "ids_unreadable",
-                    "collector": group.collector, "records": group.members.len(), "error": e}));
+                    "collector": group.collector, "records": group.members.len(), "error": e.to_string()}));
                 continue;
             }
         };
@@ -195,7 +195,7 @@ async fn drop_repeats(
     group: &Batch,
     records: &[QueuedRecord],
     now_ms: u64,
-) -> Result<Settled, String> {
+) -> Result<Settled, BindingError> {
     let mut settled = Settled {
         write: Vec::with_capacity(group.members.len()),
         duplicates: Vec::new(),
@@ -232,7 +232,7 @@ async fn drop_repeats(
         now_secs + window,
     )
     .await
-    .map_err(|e| format!("D1 seen_ids: {e}"))?;
+    .during("D1 seen_ids")?;
     for (verdict, i) in exactly_once::settle_ids(&keyed, &holders)
         .into_iter()
         .zip(keyed_at)
@@ -258,7 +258,7 @@ async fn delete_attachments(bucket: &Bucket, records: &[QueuedRecord], members: 
         let Ok(listed) = bucket.list().prefix(prefix).execute().await else {
             continue;
         };
-        let keys: Vec<String> = listed.objects().iter().map(|o| o.key()).collect();
+        let keys: Vec<String> = listed.objects().iter().map(worker::Object::key).collect();
         if !keys.is_empty() {
             let _ = bucket.delete_multiple(keys).await;
         }

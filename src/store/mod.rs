@@ -67,6 +67,9 @@ mod tests {
                 .iter()
                 .all(|c| 2 + c.len() * 301 - 1 <= MAX_LIST_PARAM_BYTES)
         );
-        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 12_800);
+        assert_eq!(
+            chunks.iter().map(ExactSizeIterator::len).sum::<usize>(),
+            12_800
+        );
     }
 }
