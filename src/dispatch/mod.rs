@@ -8,6 +8,7 @@
 //! (the `DELIVERIES` consumer), [`keys`] (secrets and policy the routes share); the
 //! request itself is `outbound::delivery`, the routes are in `http/`.
 
+pub mod alert;
 pub mod classify;
 pub mod deliver;
 pub mod endpoint;
@@ -44,6 +45,9 @@ pub struct DispatchConfig {
     pub allow_private_hosts: Vec<String>,
     /// How long a rotated-out key still signs.
     pub rotation_grace_secs: u64,
+    /// A Slack-compatible incoming-webhook URL told of every operational event (none by
+    /// default); checked by the outbound URL guard before each post.
+    pub alerts_slack_url: Option<String>,
 }
 
 impl Default for DispatchConfig {
@@ -53,6 +57,7 @@ impl Default for DispatchConfig {
             timeout_ms: 15_000,
             allow_private_hosts: Vec::new(),
             rotation_grace_secs: 86_400,
+            alerts_slack_url: None,
         }
     }
 }
@@ -82,6 +87,15 @@ impl DispatchConfig {
         }
         if self.rotation_grace_secs > 30 * 86_400 {
             return err("rotation_grace_secs", "at most 30 days".into());
+        }
+        if let Some(url) = &self.alerts_slack_url {
+            let policy = url_guard::UrlPolicy {
+                allow_http: true,
+                allow_private_hosts: &self.allow_private_hosts,
+            };
+            if let Err(e) = url_guard::check(url, &policy) {
+                return err("alerts_slack_url", e.0);
+            }
         }
         Ok(())
     }
@@ -394,8 +408,8 @@ pub const RESERVED_EVENT_TYPES: [&str; 6] = [
     RULE_MATCHED,
     ENDPOINT_DISABLED,
     ENDPOINT_RECOVERED,
-    "endpoint.failing",
-    "message.attempt.exhausted",
+    ENDPOINT_FAILING,
+    MESSAGE_ATTEMPT_EXHAUSTED,
     "replay.completed",
 ];
 
@@ -404,6 +418,13 @@ pub const ENDPOINT_DISABLED: &str = "endpoint.disabled";
 
 /// Published when a subscription's breaker closed again.
 pub const ENDPOINT_RECOVERED: &str = "endpoint.recovered";
+
+/// Published when an endpoint's failure ratio over its recent attempts crosses 50, 70 or
+/// 90 % ([`endpoint::FAILING_THRESHOLDS`]).
+pub const ENDPOINT_FAILING: &str = "endpoint.failing";
+
+/// Published when a delivery gave up after the last retry of its schedule.
+pub const MESSAGE_ATTEMPT_EXHAUSTED: &str = "message.attempt.exhausted";
 
 /// Whether `t` is one of [`RESERVED_EVENT_TYPES`], in any case (event types are
 /// case-sensitive, but `Rule.Matched` would pass for the real one to a human reader).
@@ -537,5 +558,22 @@ mod tests {
                 .0
                 .starts_with("dispatch.retry_schedule_secs[1]")
         );
+        c.retry_schedule_secs = vec![1];
+        for (url, ok) in [
+            ("https://hooks.slack.com/services/T0/B0/x", true),
+            ("http://127.0.0.1:9/alerts", false),
+            ("https://10.0.0.1/alerts", false),
+            ("not a url", false),
+        ] {
+            c.alerts_slack_url = Some(url.into());
+            let checked = c.validate();
+            assert_eq!(checked.is_ok(), ok, "{url}: {checked:?}");
+            if let Err(e) = checked {
+                assert!(e.0.starts_with("dispatch.alerts_slack_url"), "{}", e.0);
+            }
+        }
+        c.allow_private_hosts = vec!["127.0.0.1".into()];
+        c.alerts_slack_url = Some("http://127.0.0.1:9/alerts".into());
+        assert!(c.validate().is_ok(), "a listed host, as the tests use");
     }
 }
