@@ -48,6 +48,9 @@ pub struct DispatchConfig {
     /// A Slack-compatible incoming-webhook URL told of every operational event (none by
     /// default); checked by the outbound URL guard before each post.
     pub alerts_slack_url: Option<String>,
+    /// Finished results and their delivery attempts are purged this many days after their
+    /// last change (by the cron trigger, [`crate::store::purge::retention`]).
+    pub retention_days: u32,
 }
 
 impl Default for DispatchConfig {
@@ -58,6 +61,7 @@ impl Default for DispatchConfig {
             allow_private_hosts: Vec::new(),
             rotation_grace_secs: 86_400,
             alerts_slack_url: None,
+            retention_days: 30,
         }
     }
 }
@@ -87,6 +91,9 @@ impl DispatchConfig {
         }
         if self.rotation_grace_secs > 30 * 86_400 {
             return err("rotation_grace_secs", "at most 30 days".into());
+        }
+        if !(1..=3_650).contains(&self.retention_days) {
+            return err("retention_days", "must be between 1 and 3650".into());
         }
         if let Some(url) = &self.alerts_slack_url {
             let policy = url_guard::UrlPolicy {
@@ -559,6 +566,11 @@ mod tests {
                 .starts_with("dispatch.retry_schedule_secs[1]")
         );
         c.retry_schedule_secs = vec![1];
+        for (days, ok) in [(0, false), (1, true), (3_650, true), (3_651, false)] {
+            c.retention_days = days;
+            assert_eq!(c.validate().is_ok(), ok, "{days}");
+        }
+        c.retention_days = 30;
         for (url, ok) in [
             ("https://hooks.slack.com/services/T0/B0/x", true),
             ("http://127.0.0.1:9/alerts", false),
