@@ -790,9 +790,8 @@ mod tests {
             ..flow()
         };
         let mut seen = Vec::new();
-        for &fail in failures {
-            let n = e.recent.len() + seen.len() + 1_000;
-            let key = format!("r{n}#1");
+        for (n, &fail) in failures.iter().enumerate() {
+            let key = lease_key(&format!("r{n}"), 1);
             go(e, &f, &key, 0);
             let report = if fail { failed() } else { Report::Alive };
             for c in e.settle(&f, &key, report, None, 0) {
