@@ -4,7 +4,9 @@
 # one Markdown table: native micro-benchmarks (cargo bench --bench core), crypto inside
 # workerd, end to end over loopback HTTP (autocannon in a second process) next to the
 # floor workers of bench/floors/, ingest throughput, wasm size and cold start; then what
-# each kind of webhook costs, counted at the bindings (bench/cost.mjs).
+# each kind of webhook costs, counted at the bindings (bench/cost.mjs); then a second
+# table: deliveries per second through the per-subscription Durable Objects
+# (bench/dispatch.mjs: one endpoint, then 100, a mock subscriber answering 204).
 #
 #   bash bench/run.sh                  # the full run, about 7 minutes
 #   BENCH_SMOKE=1 bash bench/run.sh    # tiny counts, one round: checks that it all works
@@ -35,7 +37,7 @@ grep -qa bench_failed bench/out/build-bench/index_bg.wasm || {
   exit 1
 }
 
-if [ "${BENCH_SMOKE:-}" = 1 ]; then export BENCH_MS=20; fi
+if [ "${BENCH_SMOKE:-}" = 1 ]; then export BENCH_MS=20 BENCH_N=20; fi
 cpu="$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')"
 export BENCH_MACHINE="$cpu, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 {
@@ -48,3 +50,8 @@ export BENCH_MACHINE="$cpu, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)
   printf '\n== cost per webhook kind (bench/cost.mjs)\n' >&2
   if [ "${BENCH_SMOKE:-}" = 1 ]; then COST_N=100 node bench/cost.mjs; else node bench/cost.mjs; fi
 } | tee bench/out/latest.md
+{
+  printf '\n== dispatch (bench/dispatch.mjs)\n' >&2
+  printf '\nDeliveries through the per-subscription Durable Objects (bench/dispatch.mjs), %s\n\n' "$BENCH_MACHINE"
+  node bench/dispatch.mjs
+} | tee -a bench/out/latest.md

@@ -1,5 +1,6 @@
 //! The cron trigger: purges expired dedupe ids, JWT nonces and long-dead API keys, and
-//! enqueues deliveries whose message was lost (due, still `pending`).
+//! finished results (with their attempts) past `dispatch.retention_days`, a bounded batch
+//! per run; enqueues deliveries whose message was lost (due, still `pending`).
 
 use serde_json::json;
 use worker::Env;
@@ -17,6 +18,16 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
         Ok(counts) => log::emit(json!({"event": "cron", "outcome": "purged",
             "seen_ids": counts.first(), "jwt_nonces": counts.get(1), "api_keys": counts.get(2), "written_records": counts.get(3)})),
         Err(e) => log::emit(json!({"event": "cron", "outcome": "failed", "error": e.to_string()})),
+    }
+    if let (Ok(db), Ok(app)) = (env.d1("DB"), crate::app::app(env)) {
+        let days = app.config.dispatch.retention_days;
+        let cutoff = store::purge::retention_cutoff(scheduled_ms / 1000, days);
+        match store::purge::retention(&db, cutoff, store::purge::RETENTION_BATCH).await {
+            Ok((results, attempts)) => log::emit(json!({"event": "cron", "outcome": "retention",
+                "retention_days": days, "results": results, "delivery_attempts": attempts})),
+            Err(e) => log::emit(json!({"event": "cron", "outcome": "retention_failed",
+                "error": e.to_string()})),
+        }
     }
     if let Ok(db) = env.d1("DB") {
         match crate::dispatch::publish::requeue_stuck(env, &db, (scheduled_ms / 1000) as i64).await

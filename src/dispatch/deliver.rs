@@ -188,9 +188,20 @@ async fn attempt(
         }
         _ => Vec::new(),
     };
+    let delivery = plan::Delivery {
+        result_id: &result.id,
+        event_id: &result.event_id,
+        event_type: &result.event_type,
+        subscription: &result.subscription_id,
+        name: stored.as_ref().map(|s| s.subscription.name.as_str()),
+    };
+    let exhausted = plan::exhausted_event(delivery, &plan);
     let outcome = record(env, db, &result, plan, exchange.as_ref(), now_secs).await?;
     if let Some(s) = admitted {
         carry_out_endpoint(env, db, &s.subscription, &changes, now_secs).await?;
+    }
+    if let Some((event_type, Value::Object(payload))) = exhausted {
+        publish_own(env, db, event_type, payload, now_secs).await?;
     }
     Ok(if sent {
         outcome

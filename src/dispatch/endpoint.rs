@@ -266,7 +266,30 @@ pub enum Change {
         /// When the streak began, Unix milliseconds.
         failing_since_ms: u64,
     },
+    /// The failure ratio over the endpoint's recent attempts rose to `threshold` percent
+    /// (one of [`FAILING_THRESHOLDS`]): `failed` of its last `attempts` failed.
+    Failing {
+        /// The threshold crossed, percent.
+        threshold: u8,
+        /// Failed attempts among the recent ones.
+        failed: u32,
+        /// Recent attempts counted.
+        attempts: u32,
+    },
 }
+
+/// The failure ratios, percent, whose crossing publishes `endpoint.failing`.
+pub const FAILING_THRESHOLDS: [u8; 3] = [50, 70, 90];
+
+/// How many of an endpoint's latest attempts (sent ones) its failure ratio counts.
+pub const FAILING_WINDOW: usize = 20;
+
+/// No ratio is judged over fewer attempts than this (one failure is not "100% failing").
+pub const FAILING_MIN_ATTEMPTS: usize = 10;
+
+/// A threshold announced is announced again only after the ratio fell this many points
+/// below it, so a ratio hovering around 50% does not announce every other attempt.
+pub const FAILING_REARM_POINTS: u32 = 10;
 
 /// A delivery slot taken by [`Endpoint::admit`], until settled or expired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,6 +322,13 @@ pub struct Endpoint {
     /// Per ordering key, the results not yet settled, in publish order (head first).
     #[serde(default)]
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    /// The latest sent attempts, oldest first, `true` for a failure (at most
+    /// [`FAILING_WINDOW`]).
+    #[serde(default)]
+    pub recent: std::collections::VecDeque<bool>,
+    /// The highest of [`FAILING_THRESHOLDS`] announced and not yet re-armed (0: none).
+    #[serde(default)]
+    pub failing_threshold: u8,
 }
 
 /// A delivery's place in its ordering key's line.
@@ -433,6 +463,12 @@ impl Endpoint {
         let mut changes = Vec::new();
         match report {
             Report::NotSent => {}
+            Report::Alive | Report::Failed { .. } => {
+                changes.extend(self.count(matches!(report, Report::Failed { .. })));
+            }
+        }
+        match report {
+            Report::NotSent => {}
             Report::Alive => {
                 if self.open_until_ms.take().is_some() {
                     changes.push(Change::Recovered);
@@ -467,6 +503,44 @@ impl Endpoint {
             }
         }
         changes
+    }
+
+    /// Counts one sent attempt in the failure ratio; the threshold it newly crosses, if any
+    /// (one change for the highest when several are crossed at once).
+    fn count(&mut self, failed: bool) -> Option<Change> {
+        self.recent.push_back(failed);
+        while self.recent.len() > FAILING_WINDOW {
+            self.recent.pop_front();
+        }
+        let attempts = self.recent.len() as u32;
+        let failures = self.recent.iter().filter(|&&f| f).count() as u32;
+        let percent = failures * 100 / attempts.max(1);
+        // Re-arm what the ratio fell well below.
+        self.failing_threshold = FAILING_THRESHOLDS
+            .iter()
+            .copied()
+            .filter(|&t| t <= self.failing_threshold)
+            .filter(|&t| percent + FAILING_REARM_POINTS >= u32::from(t))
+            .max()
+            .unwrap_or(0);
+        if self.recent.len() < FAILING_MIN_ATTEMPTS {
+            return None;
+        }
+        // Exact: failures / attempts >= t / 100, without rounding.
+        let crossed = FAILING_THRESHOLDS
+            .iter()
+            .copied()
+            .filter(|&t| failures * 100 >= u32::from(t) * attempts)
+            .max()?;
+        if crossed <= self.failing_threshold {
+            return None;
+        }
+        self.failing_threshold = crossed;
+        Some(Change::Failing {
+            threshold: crossed,
+            failed: failures,
+            attempts,
+        })
     }
 
     /// Re-enabled by an operator: a fresh start (breaker closed, no streak, no pause).
@@ -703,6 +777,95 @@ mod tests {
         e.settle(&f, "b#2", Report::Alive, None, 2 * hour + 10);
         go(&mut e, &f, "b#3", 3 * hour + 20);
         assert_eq!(e.settle(&f, "b#3", failed(), None, 3 * hour + 20), vec![]);
+    }
+
+    /// Settles one attempt per item of `failures` (a failure when true) on an endpoint
+    /// whose breaker and disabling never act; the changes of each, by attempt.
+    fn feed(e: &mut Endpoint, failures: &[bool]) -> Vec<(usize, Change)> {
+        let f = Flow {
+            breaker: Breaker {
+                failures: 1_000,
+                probe_secs: 1,
+            },
+            ..flow()
+        };
+        let mut seen = Vec::new();
+        for (n, &fail) in failures.iter().enumerate() {
+            let key = lease_key(&format!("r{n}"), 1);
+            go(e, &f, &key, 0);
+            let report = if fail { failed() } else { Report::Alive };
+            for c in e.settle(&f, &key, report, None, 0) {
+                seen.push((e.recent.len(), c));
+            }
+        }
+        seen
+    }
+
+    fn failing(threshold: u8, failed: u32, attempts: u32) -> Change {
+        Change::Failing {
+            threshold,
+            failed,
+            attempts,
+        }
+    }
+
+    #[test]
+    fn the_failure_ratio_announces_each_threshold_as_it_is_crossed() {
+        // Five successes, then failures: 5/10 = 50 %, 12/17 = 70.6 %, 18/20 = 90 %.
+        let mut e = Endpoint::default();
+        let mut attempts = vec![false; 5];
+        attempts.extend([true; 18]);
+        let changes: Vec<Change> = feed(&mut e, &attempts)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        assert_eq!(
+            changes,
+            vec![failing(50, 5, 10), failing(70, 12, 17), failing(90, 18, 20)]
+        );
+        assert_eq!(e.recent.len(), FAILING_WINDOW, "the window is bounded");
+        assert_eq!(feed(&mut e, &[true; 5]), vec![], "once per crossing");
+    }
+
+    #[test]
+    fn the_failure_ratio_is_judged_over_enough_attempts_and_once_for_a_jump() {
+        let mut e = Endpoint::default();
+        assert_eq!(
+            feed(&mut e, &[true; 9]),
+            vec![],
+            "nine attempts are too few"
+        );
+        assert_eq!(
+            feed(&mut e, &[true]),
+            vec![(10, failing(90, 10, 10))],
+            "all three crossed at once: one event, the highest"
+        );
+        // A refused delivery sent nothing and does not count.
+        go(&mut e, &flow(), "x#1", 0);
+        e.settle(&flow(), "x#1", Report::NotSent, None, 0);
+        assert_eq!(e.recent.len(), 10);
+    }
+
+    #[test]
+    fn a_threshold_is_announced_again_only_after_the_ratio_fell_well_below_it() {
+        let mut e = Endpoint::default();
+        feed(&mut e, &[true; 20]);
+        assert_eq!(e.failing_threshold, 90);
+        // 18/20 = 90 % again, then 16/20 = 80 %: not re-armed (within 10 points).
+        assert_eq!(feed(&mut e, &[false, false, true, false, false]), vec![]);
+        assert_eq!(e.failing_threshold, 90);
+        // 15/20 = 75 %: 90 is re-armed, 70 stays announced.
+        assert_eq!(feed(&mut e, &[false]), vec![]);
+        assert_eq!(e.failing_threshold, 70);
+        let again = feed(&mut e, &[true; 20]);
+        assert_eq!(again.len(), 1, "{again:?}");
+        assert!(matches!(again[0].1, Change::Failing { threshold: 90, .. }));
+        // Healthy again: everything re-armed, and the reset of a re-enable forgets it all.
+        feed(&mut e, &[false; 20]);
+        assert_eq!(e.failing_threshold, 0);
+        feed(&mut e, &[true; 20]);
+        e.reset();
+        assert_eq!((e.failing_threshold, e.recent.len()), (0, 0));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! (the `DELIVERIES` consumer), [`keys`] (secrets and policy the routes share); the
 //! request itself is `outbound::delivery`, the routes are in `http/`.
 
+pub mod alert;
 pub mod classify;
 pub mod deliver;
 pub mod endpoint;
@@ -62,6 +63,12 @@ pub struct DispatchConfig {
     pub allow_private_hosts: Vec<String>,
     /// How long a rotated-out key still signs.
     pub rotation_grace_secs: u64,
+    /// A Slack-compatible incoming-webhook URL told of every operational event (none by
+    /// default); checked by the outbound URL guard before each post.
+    pub alerts_slack_url: Option<String>,
+    /// Finished results and their delivery attempts are purged this many days after their
+    /// last change (by the cron trigger, [`crate::store::purge::retention`]).
+    pub retention_days: u32,
 }
 
 impl Default for DispatchConfig {
@@ -71,6 +78,8 @@ impl Default for DispatchConfig {
             timeout_ms: 15_000,
             allow_private_hosts: Vec::new(),
             rotation_grace_secs: 86_400,
+            alerts_slack_url: None,
+            retention_days: 30,
         }
     }
 }
@@ -100,6 +109,18 @@ impl DispatchConfig {
         }
         if self.rotation_grace_secs > 30 * 86_400 {
             return err("rotation_grace_secs", "at most 30 days".into());
+        }
+        if !(1..=3_650).contains(&self.retention_days) {
+            return err("retention_days", "must be between 1 and 3650".into());
+        }
+        if let Some(url) = &self.alerts_slack_url {
+            let policy = url_guard::UrlPolicy {
+                allow_http: true,
+                allow_private_hosts: &self.allow_private_hosts,
+            };
+            if let Err(e) = url_guard::check(url, &policy) {
+                return err("alerts_slack_url", e.0);
+            }
         }
         Ok(())
     }
@@ -412,8 +433,8 @@ pub const RESERVED_EVENT_TYPES: [&str; 6] = [
     RULE_MATCHED,
     ENDPOINT_DISABLED,
     ENDPOINT_RECOVERED,
-    "endpoint.failing",
-    "message.attempt.exhausted",
+    ENDPOINT_FAILING,
+    MESSAGE_ATTEMPT_EXHAUSTED,
     "replay.completed",
 ];
 
@@ -422,6 +443,13 @@ pub const ENDPOINT_DISABLED: &str = "endpoint.disabled";
 
 /// Published when a subscription's breaker closed again.
 pub const ENDPOINT_RECOVERED: &str = "endpoint.recovered";
+
+/// Published when an endpoint's failure ratio over its recent attempts crosses 50, 70 or
+/// 90 % ([`endpoint::FAILING_THRESHOLDS`]).
+pub const ENDPOINT_FAILING: &str = "endpoint.failing";
+
+/// Published when a delivery gave up after the last retry of its schedule.
+pub const MESSAGE_ATTEMPT_EXHAUSTED: &str = "message.attempt.exhausted";
 
 /// Whether `t` is one of [`RESERVED_EVENT_TYPES`], in any case (event types are
 /// case-sensitive, but `Rule.Matched` would pass for the real one to a human reader).
@@ -555,5 +583,27 @@ mod tests {
                 .0
                 .starts_with("dispatch.retry_schedule_secs[1]")
         );
+        c.retry_schedule_secs = vec![1];
+        for (days, ok) in [(0, false), (1, true), (3_650, true), (3_651, false)] {
+            c.retention_days = days;
+            assert_eq!(c.validate().is_ok(), ok, "{days}");
+        }
+        c.retention_days = 30;
+        for (url, ok) in [
+            ("https://hooks.slack.com/services/T0/B0/x", true),
+            ("http://127.0.0.1:9/alerts", false),
+            ("https://10.0.0.1/alerts", false),
+            ("not a url", false),
+        ] {
+            c.alerts_slack_url = Some(url.into());
+            let checked = c.validate();
+            assert_eq!(checked.is_ok(), ok, "{url}: {checked:?}");
+            if let Err(e) = checked {
+                assert!(e.0.starts_with("dispatch.alerts_slack_url"), "{}", e.0);
+            }
+        }
+        c.allow_private_hosts = vec!["127.0.0.1".into()];
+        c.alerts_slack_url = Some("http://127.0.0.1:9/alerts".into());
+        assert!(c.validate().is_ok(), "a listed host, as the tests use");
     }
 }

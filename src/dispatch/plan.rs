@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use super::classify::Outcome;
 use super::endpoint::Change;
 use super::schedule;
-use super::{ENDPOINT_DISABLED, ENDPOINT_RECOVERED, Subscription};
+use super::{
+    ENDPOINT_DISABLED, ENDPOINT_FAILING, ENDPOINT_RECOVERED, MESSAGE_ATTEMPT_EXHAUSTED,
+    Subscription, reserved_event_type,
+};
 use crate::store::attempts::Attempt;
 
 /// One attempt as it was made.
@@ -58,6 +61,8 @@ pub struct Plan {
     pub disable: Option<String>,
     /// The rules the subscriber's result matched, to act on ([`super::actions`]).
     pub matched_rules: Vec<String>,
+    /// The delivery gave up: it was to be retried and the schedule has no room left.
+    pub exhausted: bool,
 }
 
 /// Whether attempt `attempt` of a result in `status` after `made` attempts is still to be
@@ -125,6 +130,15 @@ pub fn endpoint_plan(s: &Subscription, changes: &[Change]) -> EndpointPlan {
                 ENDPOINT_RECOVERED,
                 json!({"subscription": s.id, "name": s.name}),
             )),
+            Change::Failing {
+                threshold,
+                failed,
+                attempts,
+            } => plan.events.push((
+                ENDPOINT_FAILING,
+                json!({"subscription": s.id, "name": s.name, "threshold": threshold,
+                    "failed": failed, "attempts": attempts}),
+            )),
             Change::Opened { .. } => {}
         }
     }
@@ -135,6 +149,7 @@ pub fn endpoint_plan(s: &Subscription, changes: &[Change]) -> EndpointPlan {
 /// no room for becomes a failure.
 pub fn plan(a: Attempted, schedule_secs: &[u64]) -> Plan {
     let round = a.attempt.saturating_sub(a.retry_base);
+    let mut exhausted = false;
     let (outcome, retry_in) = match a.outcome {
         Outcome::Retry {
             reason,
@@ -147,13 +162,16 @@ pub fn plan(a: Attempted, schedule_secs: &[u64]) -> Plan {
                 },
                 Some(delay),
             ),
-            None => (
-                Outcome::Failed {
-                    reason: format!("{reason}; gave up after {round} attempts"),
-                    disable: false,
-                },
-                None,
-            ),
+            None => {
+                exhausted = true;
+                (
+                    Outcome::Failed {
+                        reason: format!("{reason}; gave up after {round} attempts"),
+                        disable: false,
+                    },
+                    None,
+                )
+            }
         },
         other => (other, None),
     };
@@ -186,7 +204,38 @@ pub fn plan(a: Attempted, schedule_secs: &[u64]) -> Plan {
             Outcome::Completed { matched_rules, .. } => matched_rules,
             _ => Vec::new(),
         },
+        exhausted,
     }
+}
+
+/// The delivery an exhausted attempt belonged to.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The result id.
+    pub result_id: &'a str,
+    /// Its event.
+    pub event_id: &'a str,
+    /// The event's type.
+    pub event_type: &'a str,
+    /// The subscription id.
+    pub subscription: &'a str,
+    /// The subscription's name, when it still exists.
+    pub name: Option<&'a str>,
+}
+
+/// `message.attempt.exhausted` when the attempt `p` gave the delivery up, unless the event
+/// is one of edgehook's own (a subscriber of exhausted events that is down would
+/// otherwise be told of its own exhausted deliveries forever).
+pub fn exhausted_event(d: Delivery<'_>, p: &Plan) -> Option<(&'static str, Value)> {
+    if !p.exhausted || reserved_event_type(d.event_type) {
+        return None;
+    }
+    Some((
+        MESSAGE_ATTEMPT_EXHAUSTED,
+        json!({"subscription": d.subscription, "name": d.name, "result_id": d.result_id,
+            "event_id": d.event_id, "event_type": d.event_type, "attempts": p.row.attempt,
+            "status_code": p.row.status_code, "last_error": p.change.last_error}),
+    ))
 }
 
 /// The result's new state after `outcome` (also a subscriber's later `PATCH`, which is
@@ -271,7 +320,47 @@ mod tests {
             Some("the subscriber answered 503; gave up after 2 attempts")
         );
         assert_eq!((s.next, s.row.retry_in_secs), (None, None));
+        assert!(s.exhausted);
         assert_eq!(plan(attempt(retry(None), 4, 3), &[5]).next, Some((5, 5)));
+        assert!(!plan(attempt(retry(None), 4, 3), &[5]).exhausted);
+    }
+
+    fn delivery(event_type: &str) -> Delivery<'_> {
+        Delivery {
+            result_id: "res_1",
+            event_id: "evt_1",
+            event_type,
+            subscription: "sub_1",
+            name: Some("s"),
+        }
+    }
+
+    #[test]
+    fn a_delivery_giving_up_after_its_last_retry_announces_it_once() {
+        let gave_up = plan(attempt(retry(None), 2, 0), &[5]);
+        assert_eq!(
+            exhausted_event(delivery("order.paid"), &gave_up),
+            Some((
+                MESSAGE_ATTEMPT_EXHAUSTED,
+                json!({"subscription": "sub_1", "name": "s", "result_id": "res_1",
+                    "event_id": "evt_1", "event_type": "order.paid", "attempts": 2,
+                    "status_code": 503,
+                    "last_error": "the subscriber answered 503; gave up after 2 attempts"})
+            ))
+        );
+        // A retry still scheduled, or a failure that was never to be retried: nothing.
+        let retried = plan(attempt(retry(None), 1, 0), &[5]);
+        assert_eq!(exhausted_event(delivery("order.paid"), &retried), None);
+        let refused = Outcome::Failed {
+            reason: "the subscriber answered 400".into(),
+            disable: false,
+        };
+        let refused = plan(attempt(refused, 1, 0), &[5]);
+        assert_eq!(exhausted_event(delivery("order.paid"), &refused), None);
+        // edgehook's own events never announce their exhaustion (no loop).
+        for own in [MESSAGE_ATTEMPT_EXHAUSTED, ENDPOINT_FAILING, "rule.matched"] {
+            assert_eq!(exhausted_event(delivery(own), &gave_up), None, "{own}");
+        }
     }
 
     #[test]
@@ -389,6 +478,25 @@ mod tests {
                 json!({"subscription": "sub_1", "name": "s", "failing_since": 1_700_000_000i64,
                     "reason": reason})
             )]
+        );
+        let p = endpoint_plan(
+            &s,
+            &[Change::Failing {
+                threshold: 70,
+                failed: 14,
+                attempts: 20,
+            }],
+        );
+        assert_eq!(
+            (p.disable, p.events),
+            (
+                None,
+                vec![(
+                    ENDPOINT_FAILING,
+                    json!({"subscription": "sub_1", "name": "s", "threshold": 70,
+                        "failed": 14, "attempts": 20})
+                )]
+            )
         );
         let p = endpoint_plan(&s, &[Change::Recovered, Change::Opened { failures: 5 }]);
         assert_eq!(p.disable, None);

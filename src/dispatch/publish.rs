@@ -7,7 +7,9 @@ use worker::{BatchMessageBuilder, D1Database, Env, MessageBuilder};
 
 use super::endpoint::{self, Place};
 use super::endpoint_object::{self, EnqueueRequest};
+use super::keys::policy;
 use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, RULE_MATCHED, actions};
+use super::{alert, url_guard};
 use crate::error::{ApiError, BindingError, During};
 use crate::ids;
 use crate::log;
@@ -189,7 +191,8 @@ pub async fn apply_rules(
     Ok(())
 }
 
-/// Publishes an event edgehook emits itself (`rule.matched`, operational events).
+/// Publishes an event edgehook emits itself (`rule.matched`, operational events); an
+/// operational event also goes to `dispatch.alerts_slack_url`, when there is one.
 pub async fn publish_own(
     env: &Env,
     db: &D1Database,
@@ -197,6 +200,9 @@ pub async fn publish_own(
     payload: Map<String, Value>,
     now_secs: i64,
 ) -> Result<(), DispatchError> {
+    if event_type != RULE_MATCHED {
+        alert_slack(env, event_type, &payload).await;
+    }
     publish(
         env,
         db,
@@ -208,6 +214,32 @@ pub async fn publish_own(
     .await
     .map(|_| ())
     .map_err(DispatchError::Publish)
+}
+
+/// Posts an operational event to the Slack-compatible incoming webhook, if configured,
+/// through the outbound URL guard. Best effort: a failure is logged, never retried.
+async fn alert_slack(env: &Env, event_type: &str, payload: &Map<String, Value>) {
+    let Ok(app) = crate::app::app(env) else {
+        return;
+    };
+    let Some(url) = &app.config.dispatch.alerts_slack_url else {
+        return;
+    };
+    let outcome = match url_guard::check(url, &policy(&app)) {
+        Err(e) => Err(format!("url_refused: {}", e.0)),
+        Ok(url) => {
+            let body = alert::slack_message(event_type, payload);
+            crate::outbound::alert::post(url.as_str(), &body, app.config.dispatch.timeout_ms)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    let outcome = match outcome {
+        Ok(status) if (200..300).contains(&status) => json!("sent"),
+        Ok(status) => json!(format!("answered {status}")),
+        Err(e) => json!(e),
+    };
+    log::emit(json!({"event": "alert", "event_type": event_type, "outcome": outcome}));
 }
 
 /// Enqueues the next attempt of each `(result id, attempts made)`.

@@ -4,6 +4,7 @@
 //! chunk by chunk up to a bound, the rest cancelled unread, so a subscriber cannot make
 //! edgehook hold a large body in memory); and the calls of plugin steps ([`plugins`]).
 
+pub mod alert;
 pub mod delivery;
 pub mod jwks;
 pub mod plugins;
