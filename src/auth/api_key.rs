@@ -124,7 +124,11 @@ impl KeyError {
 
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> ApiError {
-        ApiError::new(e.code(), e.to_string())
+        match e {
+            // The store's own text goes to the log, not to the client.
+            e @ KeyError::Store(_) => ApiError::unavailable(e),
+            e => ApiError::new(e.code(), e.to_string()),
+        }
     }
 }
 
@@ -290,6 +294,19 @@ impl Scheme for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_store_is_a_503_whose_answer_holds_no_runtime_text() {
+        let runtime = "Error: injected D1 failure";
+        for e in [
+            ApiError::from(KeyError::Store(runtime.into())),
+            ApiError::from(AuthError::Key(KeyError::Store(runtime.into()))),
+        ] {
+            assert_eq!(e.code, ErrorCode::Unavailable);
+            assert!(!e.message.contains("injected"), "{}", e.message);
+            assert!(e.detail.as_deref().is_some_and(|d| d.contains(runtime)));
+        }
+    }
 
     fn key(not_before: i64, not_after: i64, revoked_at: Option<i64>) -> ApiKey {
         ApiKey {

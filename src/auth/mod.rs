@@ -356,6 +356,7 @@ impl From<AuthError> for ApiError {
                 ApiError::unavailable(format!("signature verification failed in the backend: {m}"))
             }
             e @ AuthError::NoKeysYet(_) => ApiError::unavailable(e),
+            AuthError::Key(k) => k.into(),
             e => ApiError::new(e.code(), e.to_string()),
         }
     }
