@@ -224,6 +224,35 @@ test("the_operator_browses_records_and_inspects_a_failed_delivery_in_the_browser
   assert.deepEqual(cspRefusals, []);
 });
 
+test("the_operator_recovers_failed_deliveries_and_re_enables_a_subscription_from_the_page", async () => {
+  answers.push({ status: 400, body: "refused again" });
+  const published = await (await eh.fetch("/events/inspect.test", { method: "POST", headers: admin, body: '{"n":2}' })).json();
+  const id = published.results[0].id;
+  await eh.until(async () => (await get(`/admin/deliveries/${id}`)).body.status === "failed", 15000, "the failed delivery");
+  const patch = (body) => eh.fetch(`/admin/subscriptions/${subscriptionId}`, { method: "PATCH", headers: admin, body: JSON.stringify(body) });
+  assert.equal((await patch({ enabled: false })).status, 200);
+
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  await page.goto(`${base}/admin/`);
+  await page.fill("#token", TEST_SECRETS.ADMIN_TOKEN);
+  await page.click("#login button[type=submit]");
+  const row = page.locator(`#subscriptions tr[data-subscription="${subscriptionId}"]`);
+  await row.locator("button", { hasText: "Enable" }).click();
+  await page.locator("#subscriptions [data-state=done]", { hasText: "enabled again" }).waitFor();
+  assert.equal((await get(`/admin/subscriptions/${subscriptionId}`)).body.enabled, true);
+
+  // Recover the last hour: the operator answers the page's question with 1.
+  page.once("dialog", (d) => d.accept("1"));
+  await row.locator("button", { hasText: "Recover" }).click();
+  await page.locator("#subscriptions [data-state=done]", { hasText: "1 delivery sent again" }).waitFor();
+  await eh.until(async () => (await get(`/admin/deliveries/${id}`)).body.status === "delivered", 15000, "the recovered delivery");
+  const audit = (await get("/admin/audit?limit=5")).body.entries.map((e) => `${e.method} ${e.path}`);
+  assert.ok(audit.includes(`POST /admin/subscriptions/${subscriptionId}/recover`), audit.join("; "));
+  assert.deepEqual(pageErrors, []);
+});
+
 test("empty_views_say_what_to_do_next", async () => {
   const fresh = await start({ environment: "dev" });
   const b = await browser.newPage({ viewport: { width: 390, height: 844 } });

@@ -149,15 +149,20 @@ const loaders = {
     const rows = list(data, "subscriptions");
     const counts = new Map((lastStats?.subscriptions || []).map((s) => [s.id, s]));
     $(".body", section).replaceChildren(rows.length === 0 ? el("p", { class: "note" }, "No subscriptions.") :
-      table(["name", "url", "events", "enabled", "delivered", "failed", "last attempt"], rows.map((s) => {
+      table(["name", "url", "events", "enabled", "delivered", "failed", "last attempt", ""], rows.map((s) => {
         const c = counts.get(s.id) || {};
         const last = s.last_attempt || (Array.isArray(s.attempts) ? s.attempts[s.attempts.length - 1] : null);
         return el("tr", { "data-subscription": s.id },
           el("td", {}, s.name ?? s.id), el("td", { class: "mono" }, s.url ?? ""), el("td", {}, (s.events || []).join(", ")),
           el("td", {}, s.enabled === false ? `no${s.disabled_reason ? " (" + s.disabled_reason + ")" : ""}` : "yes"),
           el("td", { class: "num" }, String(c.delivered ?? "—")), el("td", { class: "num" }, String(c.failed ?? "—")),
-          el("td", { class: "mono" }, last ? `${when(last.attempted_at)} ${last.status_code ?? ""} ${last.outcome ?? ""} ${last.error ?? ""}` : "—"));
+          el("td", { class: "mono" }, last ? `${when(last.attempted_at)} ${last.status_code ?? ""} ${last.outcome ?? ""} ${last.error ?? ""}` : "—"),
+          el("td", { class: "actions" },
+            s.enabled === false ? el("button", { onclick: () => enable(s) }, "Enable") : "",
+            el("button", { onclick: () => recover(s) }, "Recover")));
       })));
+    if (subscriptionsNote) $(".body", section).prepend(el("p", { class: "note", "data-state": "done" }, subscriptionsNote));
+    subscriptionsNote = null;
   },
 
   async plugins(section) {
@@ -213,6 +218,28 @@ async function revoke(k) {
 async function activatePlugin(name, version) {
   try { await api("POST", `/admin/plugins/${encodeURIComponent(name)}/activate`, { version }); } catch (e) { showFailure($("#plugins"), e); return; }
   await load("plugins");
+}
+
+// What the last recover or enable did, shown above the subscriptions once.
+let subscriptionsNote = null;
+
+// Sends again every failed or held delivery of `s` changed in the last hours the operator names.
+async function recover(s) {
+  const hours = Number(prompt(`Send again the failed and held deliveries of "${s.name ?? s.id}" changed in the last how many hours?`, "24"));
+  if (!Number.isFinite(hours) || hours <= 0) return;
+  const since = Math.max(0, Math.floor(Date.now() / 1000 - hours * 3600));
+  try {
+    const r = await api("POST", `/admin/subscriptions/${encodeURIComponent(s.id)}/recover`, { since });
+    subscriptionsNote = `${s.name ?? s.id}: ${r.recovered} ${r.recovered === 1 ? "delivery" : "deliveries"} sent again.`;
+  } catch (e) { showFailure($("#subscriptions"), e); return; }
+  await Promise.all([load("subscriptions"), load("deliveries")]);
+}
+
+// Re-enables a disabled subscription: its held deliveries resume.
+async function enable(s) {
+  try { await api("PATCH", `/admin/subscriptions/${encodeURIComponent(s.id)}`, { enabled: true }); } catch (e) { showFailure($("#subscriptions"), e); return; }
+  subscriptionsNote = `${s.name ?? s.id} is enabled again; its held deliveries resume.`;
+  await load("subscriptions");
 }
 
 async function retry(d) {
