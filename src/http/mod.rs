@@ -40,7 +40,11 @@ use routes::{Access, Handler};
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
 /// header object cross into JS, nothing else. The collector route and every error answer
 /// this way; other routes build a [`Response`] and are converted.
-fn raw_json_response(status: u16, body: &Value, retry_after: Option<u32>) -> web_sys::Response {
+pub(crate) fn raw_json_response(
+    status: u16,
+    body: &Value,
+    retry_after: Option<u32>,
+) -> web_sys::Response {
     thread_local! {
         // The runtime copies init headers into each Response, so one object serves all.
         static JSON_HEADERS: JsValue = {
