@@ -1,7 +1,7 @@
 // Plugins uploaded at runtime (docs/PLUGINS.md): versions and rollback through the admin
 // API, `wasm` steps running them in their own isolates through the Worker Loader, and
 // the sandbox (no network, no bindings, bounded records, loops, throws and garbage cost
-// one on_error outcome).
+// one on_error outcome), and network granted per plugin through edgehook's URL guard.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -17,6 +17,8 @@ const servers = [];
 
 before(async () => {
   const config = testConfig({ dispatch: { allow_private_hosts: ["127.0.0.1"] } });
+  // 10.0.0.7 is granted but private, and not in allow_private_hosts: the guard refuses it.
+  config.plugins = { fetcher: { allow_hosts: ["127.0.0.1", "10.0.0.7"] } };
   config.collectors.push(
     { name: "tagged", auth: { scheme: "none" }, steps: [{ kind: "wasm", plugin: "tagger", timeout_ms: 3000 }] },
     {
@@ -30,6 +32,8 @@ before(async () => {
       auth: { scheme: "none" },
       steps: [{ kind: "wasm", plugin: "sandbox", timeout_ms: 1000, on_error: "pass" }],
     },
+    { name: "networked", auth: { scheme: "none" }, steps: [{ kind: "wasm", plugin: "fetcher", timeout_ms: 5000 }] },
+    { name: "sealed", auth: { scheme: "none" }, steps: [{ kind: "wasm", plugin: "sealed-fetcher", timeout_ms: 5000 }] },
     ...["amo-scanner", "enricher", "secret-scrubber", "trapper"].map((plugin) => ({
       name: `sdk-${plugin}`,
       auth: { scheme: "none" },
@@ -96,6 +100,21 @@ const SANDBOX = `export default { async fetch(request, env) {
     case "size": return Response.json({ action: "processed", content: { ...record, size: JSON.stringify(record).length } });
   }
   return new Response(null, { status: 202 });
+} };`;
+
+// Fetches each of `record.urls` (POST, body "ping") and reports what came back or threw.
+const FETCHER = `export default { async fetch(request) {
+  const { record } = await request.json();
+  const out = {};
+  for (const [key, url] of Object.entries(record.urls)) {
+    try {
+      const r = await fetch(url, { method: "POST", body: "ping" });
+      out[key] = { status: r.status, body: await r.text(), from: r.headers.get("x-from") };
+    } catch (e) {
+      out[key] = { threw: String(e) };
+    }
+  }
+  return Response.json({ action: "processed", content: { ...record, out } });
 } };`;
 
 function upload(name, body, contentType = "application/json") {
@@ -251,6 +270,58 @@ test("the_sandbox_turns_every_misbehaviour_into_one_on_error_outcome", async () 
   });
   assert.deepEqual(passed.map((l) => l.case).sort(), ["garbage", "hang", "huge", "spin", "throw"]);
   assert.ok(passed.every((l) => Object.keys(l).length === 2));
+});
+
+test("a_plugin_granted_hosts_reaches_them_through_edgehook_and_nothing_else", async () => {
+  const seen = [];
+  const srv = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.url === "/redirect") res.writeHead(302, { location: `http://localhost:${srv.address().port}/behind` }).end();
+      else res.writeHead(200, { "x-from": "mock" }).end(`hello ${req.method} ${req.url} ${body}`);
+    });
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  servers.push(srv);
+  const port = srv.address().port;
+  for (const name of ["fetcher", "sealed-fetcher"]) {
+    const resp = await upload(name, { modules: { "fetcher.js": b64(FETCHER) } });
+    assert.equal(resp.status, 201);
+    assert.equal((await activate(name, (await resp.json()).version)).status, 200);
+  }
+
+  const urls = {
+    granted: `http://127.0.0.1:${port}/granted?q=1`,
+    ungranted: `http://localhost:${port}/ungranted`,
+    public_ungranted: "https://example.com/",
+    private_granted: "http://10.0.0.7/",
+    redirect: `http://127.0.0.1:${port}/redirect`,
+  };
+  assert.equal((await post("networked", { n: 50, urls })).status, 202);
+  const { out } = await lineOf(50, "collectors/networked/");
+  // Granted, and let through by the URL guard (127.0.0.1 is in dispatch.allow_private_hosts):
+  // method, query and body reach the host, its answer comes back.
+  assert.deepEqual(out.granted, { status: 200, body: "hello POST /granted?q=1 ping", from: "mock" }, JSON.stringify(out));
+  const refusal = (r) => [r.status, JSON.parse(r.body).error.code, JSON.parse(r.body).error.message];
+  const [status, code, why] = refusal(out.ungranted);
+  assert.deepEqual([status, code], [403, "egress_refused"]);
+  assert.match(why, /not in this plugin's allow_hosts/);
+  assert.deepEqual(refusal(out.public_ungranted).slice(0, 2), [403, "egress_refused"]);
+  // Granted, but a private address the URL guard refuses.
+  const [, privateCode, privateWhy] = refusal(out.private_granted);
+  assert.equal(privateCode, "egress_refused");
+  assert.match(privateWhy, /allow_private_hosts/);
+  // A redirect's next hop comes back through edgehook: localhost is not granted.
+  assert.deepEqual(refusal(out.redirect).slice(0, 2), [403, "egress_refused"]);
+  assert.deepEqual(seen.sort(), ["POST /granted?q=1", "POST /redirect"]);
+
+  // The same code under a name without a grant has no network at all.
+  assert.equal((await post("sealed", { n: 51, urls: { granted: urls.granted } })).status, 202);
+  const sealed = (await lineOf(51, "collectors/sealed/")).out;
+  assert.ok(sealed.granted.threw, JSON.stringify(sealed));
+  assert.equal(seen.length, 2);
 });
 
 // A module with the SDK's ABI whose edgehook_process traps at once (`unreachable`), as a

@@ -18,6 +18,8 @@ use crate::collect::handshake::HandshakeConfig;
 use crate::collect::record::Format;
 use crate::dispatch::DispatchConfig;
 use crate::error::ConfigError;
+use crate::plugins::bundle::valid_plugin_name;
+use crate::plugins::egress::PluginGrant;
 use crate::secrets::Secrets;
 use crate::steps::Chain;
 
@@ -54,6 +56,9 @@ pub struct Config {
     /// The admin API's sign-in: Cloudflare Access and roles.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Network grants of plugins uploaded at runtime, by plugin name (docs/PLUGINS.md).
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginGrant>,
 }
 
 fn default_dedupe_window() -> u64 {
@@ -201,6 +206,15 @@ impl Config {
             }
         }
         self.dispatch.validate()?;
+        for (name, grant) in &mut self.plugins {
+            if !valid_plugin_name(name) {
+                return Err(at(
+                    format!("plugins.{name}"),
+                    "not a plugin name (1-64 of a-z A-Z 0-9 - _)",
+                ));
+            }
+            grant.validate(&format!("plugins.{name}"))?;
+        }
         self.admin.validate()?;
         let mut names = HashSet::new();
         for (i, c) in self.collectors.iter_mut().enumerate() {
@@ -379,6 +393,17 @@ mod tests {
         let mut v = base();
         v.as_object_mut().unwrap().remove("public_url");
         assert!(error_of(v).contains("missing field `public_url`"));
+
+        let mut v = base();
+        v["plugins"] = serde_json::json!({"fetcher": {"allow_hosts": ["API.example.com"]}});
+        let parsed = Config::parse(&v.to_string()).expect("a grant");
+        assert_eq!(parsed.plugins["fetcher"].allow_hosts, ["api.example.com"]);
+        v["plugins"]["fetcher"]["allow_hosts"][0] = "https://api.example.com".into();
+        assert!(error_of(v.clone()).starts_with("plugins.fetcher.allow_hosts[0]: "));
+        v["plugins"] = serde_json::json!({"a.b": {}});
+        assert!(error_of(v.clone()).starts_with("plugins.a.b: not a plugin name"));
+        v["plugins"] = serde_json::json!({"fetcher": {"hosts": []}});
+        assert!(error_of(v).contains("unknown field `hosts`"));
 
         let mut v = base();
         v["collectors"][0]["steps"] = serde_json::json!([{"kind": "teleport"}]);

@@ -152,6 +152,10 @@ error_codes! {
     DuplicateInProgress = (409, "duplicate_in_progress", "a webhook with this id is being accepted right now; retry to learn its outcome"),
     /// A `plugin` step failed or timed out; retry, nothing was kept.
     PluginUnavailable = (503, "plugin_unavailable", "a plugin failed or timed out; nothing was stored, retry"),
+    /// A plugin's outbound request is outside its network grant or refused by the URL guard.
+    EgressRefused = (403, "egress_refused", "the plugin may not reach this URL"),
+    /// A plugin's granted outbound request failed to send.
+    EgressFailed = (502, "egress_failed", "the plugin's request could not be sent"),
 
     // Admin API.
     /// The `ADMIN_TOKEN` secret is not set.

@@ -50,6 +50,12 @@ fn start() {
 /// Request and answers its own Response: `http::serve` converts only where it needs to.
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> js_sys::Promise {
+    // A plugin's own fetch(), through its network grant (docs/PLUGINS.md).
+    if let Some(plugin) = outbound::egress::caller(&ctx) {
+        return executor::promise(async move {
+            Ok(outbound::egress::serve(req, &env, &plugin).await.into())
+        });
+    }
     executor::promise(async move {
         let resp = http::serve(req, &env, &ctx).await;
         // Counters reach D1 after the response has gone, never before it.

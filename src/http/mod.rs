@@ -42,7 +42,7 @@ use routes::{Access, Handler};
 /// this way; other routes build a [`Response`] and are converted. Fails only if the runtime
 /// refuses to build a Response; the caller rejects the request then (the runtime answers
 /// 500) rather than answering something else.
-fn raw_json_response(
+pub(crate) fn raw_json_response(
     status: u16,
     body: &Value,
     retry_after: Option<u32>,

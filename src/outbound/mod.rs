@@ -2,10 +2,12 @@
 //! deadline ([`with_timeout`]: `fetch` has no deadline of its own, so the exchange is raced
 //! against a timer and aborted when the timer wins) and a bounded answer (its body read
 //! chunk by chunk up to a bound, the rest cancelled unread, so a subscriber cannot make
-//! edgehook hold a large body in memory); and the calls of plugin steps ([`plugins`]).
+//! edgehook hold a large body in memory); the calls of plugin steps ([`plugins`]); and
+//! the requests of plugins granted network ([`egress`]).
 
 pub mod alert;
 pub mod delivery;
+pub mod egress;
 pub mod jwks;
 pub mod plugins;
 

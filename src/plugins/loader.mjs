@@ -1,13 +1,17 @@
 // Runs one plugin version in its own isolate through the Worker Loader binding (LOADER).
 // The isolate id is `<name>@<version>`: the runtime loads a version once and keeps it
 // warm, calling the code callback (R2 reads) only when it starts the isolate. The loaded
-// Worker gets no bindings, no network (`globalOutbound: null`) and, on Cloudflare, at
-// most CPU_MS of CPU per call (workerd running locally does not enforce CPU limits; the
-// step's timeout still bounds the wait).
+// Worker gets no bindings, no network (`globalOutbound: null`) unless the config grants
+// the plugin hosts (then every fetch() it makes goes to edgehook's own fetch entry with
+// props naming the plugin, which checks it: src/outbound/egress.rs; the isolate id then
+// ends in `+net`), and, on Cloudflare, at most CPU_MS of CPU per call (workerd running
+// locally does not enforce CPU limits; the step's timeout still bounds the wait).
+import { exports } from "cloudflare:workers";
+
 const COMPATIBILITY_DATE = "2026-07-30";
 const CPU_MS = 100;
 
-async function code(bucket, prefix, main, modules) {
+async function code(bucket, prefix, main, modules, egressFor) {
   const entries = await Promise.all(
     modules.map(async (m) => {
       const object = await bucket.get(prefix + m.name);
@@ -20,7 +24,7 @@ async function code(bucket, prefix, main, modules) {
     mainModule: main,
     modules: Object.fromEntries(entries),
     env: {},
-    globalOutbound: null,
+    globalOutbound: egressFor ? exports.default({ props: { plugin_egress: egressFor } }) : null,
     limits: { cpuMs: CPU_MS },
   };
 }
@@ -56,10 +60,10 @@ async function boundedText(response, limit) {
  * thread (workerd locally runs the loaded isolate on it) so that the caller's timer only
  * fires once the answer is in.
  */
-export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, body, limit, timeoutMs) {
+export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, body, limit, timeoutMs, egressFor) {
   const started = Date.now();
   // The module list is read only when the runtime starts the isolate.
-  const stub = loader.get(id, () => code(bucket, prefix, main, JSON.parse(modulesJson)));
+  const stub = loader.get(id, () => code(bucket, prefix, main, JSON.parse(modulesJson), egressFor));
   const response = await stub.getEntrypoint().fetch("https://plugin.internal/", {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -68,4 +72,10 @@ export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, 
   const text = await boundedText(response, limit);
   if (Date.now() - started > timeoutMs) throw new Error(`no answer within ${timeoutMs} ms`);
   return { status: response.status, body: text };
+}
+
+/** Sends a granted plugin's request on as it is; a redirect comes back to the plugin,
+ * whose runtime follows it through edgehook again. */
+export function forwardEgress(request) {
+  return fetch(request, { redirect: "manual" });
 }

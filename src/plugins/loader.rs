@@ -32,6 +32,7 @@ extern "C" {
         body: &str,
         limit: f64,
         timeout_ms: f64,
+        egress_for: &str,
     ) -> Result<js_sys::Promise, JsValue>;
 }
 
@@ -84,16 +85,31 @@ pub async fn call(
             None => format!("plugin {plugin} has no active version"),
         })
     })?;
+    // Network only when the config grants the plugin hosts; another isolate id then, so a
+    // grant given or taken away never reuses an isolate loaded the other way.
+    let app = crate::app::app(env).map_err(|e| BindingError::Failed(e.message))?;
+    let networked = app
+        .config
+        .plugins
+        .get(plugin)
+        .is_some_and(|g| !g.allow_hosts.is_empty());
+    let id = isolate_id(plugin, &found.version);
+    let (id, egress_for) = if networked {
+        (format!("{id}+net"), plugin)
+    } else {
+        (id, "")
+    };
     let promise = call_plugin(
         &loader,
         &bucket,
-        &isolate_id(plugin, &found.version),
+        &id,
         &prefix(plugin, &found.version),
         &found.main,
         &found.modules,
         body,
         MAX_RECORD_BYTES as f64,
         timeout_ms as f64,
+        egress_for,
     )
     .map_err(js_error)?;
     let answer = JsFuture::from(promise).await.map_err(js_error)?;
