@@ -21,6 +21,20 @@ pub struct JwtKey {
     pub material: KeyMaterial,
 }
 
+impl JwtKey {
+    /// An HS256 key without `kid` for each shared secret (schemes whose tokens are signed
+    /// with a collector's `secrets`, such as `netlify` and `monday`).
+    pub fn hs256_all(secrets: &[&[u8]]) -> Vec<JwtKey> {
+        secrets
+            .iter()
+            .map(|k| JwtKey {
+                kid: None,
+                material: KeyMaterial::Hs256(k.to_vec()),
+            })
+            .collect()
+    }
+}
+
 /// Key bytes with their algorithm.
 #[derive(Clone, PartialEq, Eq)]
 pub enum KeyMaterial {

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use super::jwt::{self, JwtRules};
-use super::keys::{JwtKey, KeyMaterial};
+use super::keys::JwtKey;
 use super::secret_bytes;
 use super::{ApiKeyStore, AuthContext, AuthError, InboundRequest, Scheme, Verified};
 use crate::crypto::Crypto;
@@ -45,13 +45,7 @@ impl Scheme for Config {
             .ok_or(AuthError::MissingHeader("Authorization"))?;
         // monday sends the bare token; a `Bearer ` prefix is taken too.
         let token = jwt::bearer(header).unwrap_or_else(|| header.trim());
-        let keys: Vec<JwtKey> = secret_bytes(cx.secrets, &self.secrets)
-            .into_iter()
-            .map(|k| JwtKey {
-                kid: None,
-                material: KeyMaterial::Hs256(k.to_vec()),
-            })
-            .collect();
+        let keys = JwtKey::hs256_all(&secret_bytes(cx.secrets, &self.secrets));
         let rules = JwtRules {
             issuer: None,
             audience: self.audience.as_deref(),

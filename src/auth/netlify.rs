@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::jwt::{self, JwtError};
-use super::keys::{JwtKey, KeyMaterial};
+use super::keys::JwtKey;
 use super::secret_bytes;
 use super::{ApiKeyStore, AuthContext, AuthError, InboundRequest, Scheme, Verified};
 use crate::crypto::Crypto;
@@ -46,13 +46,7 @@ impl Scheme for Config {
             .headers
             .get(HEADER)
             .ok_or(AuthError::MissingHeader(HEADER))?;
-        let keys: Vec<JwtKey> = secret_bytes(cx.secrets, &self.secrets)
-            .into_iter()
-            .map(|k| JwtKey {
-                kid: None,
-                material: KeyMaterial::Hs256(k.to_vec()),
-            })
-            .collect();
+        let keys = JwtKey::hs256_all(&secret_bytes(cx.secrets, &self.secrets));
         let parsed = jwt::verify_signature(cx.crypto, &keys, token.trim())
             .await
             .map_err(|e| match e {
