@@ -227,7 +227,7 @@ fn check_secret(
     key: &str,
     name: &str,
     secrets: &Secrets,
-    decode: fn(&str) -> Result<(), InvalidSecret>,
+    decode: impl FnOnce(&str) -> Result<(), InvalidSecret>,
 ) -> Result<(), ConfigError> {
     decode(secrets.get(name).unwrap_or_default())
         .map_err(|e| ConfigError(format!("{key}: secret {name}: {e}")))

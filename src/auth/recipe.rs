@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::keys::{self, KeyMaterial};
 use super::{ApiKeyStore, AuthContext, AuthError, InboundRequest, Scheme, Verified};
-use super::{InvalidSecret, named, parse_timestamp, secret_values};
+use super::{InvalidSecret, check_secret, named, parse_timestamp, secret_values};
 use crate::crypto::{Crypto, HmacHash, PublicKey, SigAlg, hmac_matches_any_with};
 use crate::error::ConfigError;
 use crate::secrets::Secrets;
@@ -716,8 +716,7 @@ impl Scheme for Config {
 
     fn check_secrets(&self, path: &str, secrets: &Secrets) -> Result<(), ConfigError> {
         for (key, name) in named(&format!("{path}.secrets"), &self.secrets) {
-            self.key(secrets.get(&name).unwrap_or_default())
-                .map_err(|e| ConfigError(format!("{key}: secret {name}: {e}")))?;
+            check_secret(&key, &name, secrets, |v| self.key(v).map(drop))?;
         }
         Ok(())
     }
