@@ -9,21 +9,27 @@ use serde_json::{Value, json};
 use crate::metrics::{BUCKET_SECS, LATENCY_BOUNDS_MS};
 
 /// One counter row: (subject, metric, hour start in Unix seconds, count).
-pub type HourRow = (String, String, u64, u64);
+pub type HourRow = (String, String, i64, u64);
 
 /// The `hours` hour starts from `since` (itself an hour start).
-pub fn axis(since: u64, hours: u64) -> Vec<u64> {
-    (0..hours).map(|i| since + i * BUCKET_SECS).collect()
+pub fn axis(since: i64, hours: u64) -> Vec<i64> {
+    (0..hours)
+        .scan(since, |hour, _| {
+            let this = *hour;
+            *hour += BUCKET_SECS;
+            Some(this)
+        })
+        .collect()
 }
 
 /// Sums `rows` into one series per (subject, label), aligned on `axis`; `label` maps a
 /// row's metric to the series it adds to (`None`: not charted).
 fn series<'a>(
-    axis: &[u64],
+    axis: &[i64],
     rows: &'a [HourRow],
     label: fn(&str) -> Option<&str>,
 ) -> BTreeMap<&'a str, BTreeMap<&'a str, Vec<u64>>> {
-    let index: BTreeMap<u64, usize> = axis.iter().enumerate().map(|(i, &h)| (h, i)).collect();
+    let index: BTreeMap<i64, usize> = axis.iter().enumerate().map(|(i, &h)| (h, i)).collect();
     let mut out: BTreeMap<&str, BTreeMap<&str, Vec<u64>>> = BTreeMap::new();
     for (subject, metric, hour, n) in rows {
         let (Some(&i), Some(l)) = (index.get(hour), label(metric)) else {
@@ -44,7 +50,7 @@ fn zeros_or(v: Option<&Vec<u64>>, len: usize) -> Value {
 /// Per collector (every configured one, then any other with counts): `accepted`,
 /// `duplicate`, `dropped`, `handshake` and `refused` per hour, and `refused_by_code` (one series per
 /// refusal code, for the chart's hover legend).
-pub fn collectors(axis: &[u64], configured: &[&str], rows: &[HourRow]) -> Vec<Value> {
+pub fn collectors(axis: &[i64], configured: &[&str], rows: &[HourRow]) -> Vec<Value> {
     // Every collector metric is charted as itself.
     let by_code = series(axis, rows, |m| Some(m));
     let mut names: Vec<&str> = configured.to_vec();
@@ -90,7 +96,7 @@ pub fn delivery_label(outcome: &str) -> Option<&'static str> {
 
 /// Per subscription with attempts in the window: `delivered`, `failed` and `held` per
 /// hour; `names` gives each id's name (a deleted subscription has none).
-pub fn deliveries(axis: &[u64], names: &BTreeMap<String, String>, rows: &[HourRow]) -> Vec<Value> {
+pub fn deliveries(axis: &[i64], names: &BTreeMap<String, String>, rows: &[HourRow]) -> Vec<Value> {
     series(axis, rows, delivery_label)
         .into_iter()
         .map(|(id, s)| {
@@ -134,9 +140,9 @@ pub fn quantile(histogram: &BTreeMap<u64, u64>, q: f64) -> Option<u64> {
 
 /// Acceptance latency over all collectors per hour: `p50` and `p95` (the upper bound of
 /// the bucket holding them, ms; null for an hour without webhooks) and `accepted`.
-pub fn latency(axis: &[u64], rows: &[HourRow]) -> Value {
+pub fn latency(axis: &[i64], rows: &[HourRow]) -> Value {
     let mut hist: Vec<BTreeMap<u64, u64>> = vec![BTreeMap::new(); axis.len()];
-    let index: BTreeMap<u64, usize> = axis.iter().enumerate().map(|(i, &h)| (h, i)).collect();
+    let index: BTreeMap<i64, usize> = axis.iter().enumerate().map(|(i, &h)| (h, i)).collect();
     for (_, metric, hour, n) in rows {
         if let (Some(&i), Some(b)) = (index.get(hour), bound(metric)) {
             *hist[i].entry(b).or_insert(0) += n;
@@ -154,7 +160,7 @@ pub fn latency(axis: &[u64], rows: &[HourRow]) -> Value {
 mod tests {
     use super::*;
 
-    fn row(s: &str, m: &str, h: u64, n: u64) -> HourRow {
+    fn row(s: &str, m: &str, h: i64, n: u64) -> HourRow {
         (s.into(), m.into(), h, n)
     }
 

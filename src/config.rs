@@ -24,7 +24,7 @@ use crate::secrets::Secrets;
 use crate::steps::Chain;
 
 /// Default `dedupe_window_secs`: one day.
-pub const DEFAULT_DEDUPE_WINDOW_SECS: u64 = 86_400;
+pub const DEFAULT_DEDUPE_WINDOW_SECS: i64 = 86_400;
 /// Default `max_body_bytes`: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
 /// Largest `max_body_bytes` accepted: the Workers platform's own request limit.
@@ -43,7 +43,7 @@ pub struct Config {
     pub public_url: String,
     /// How long webhook ids are remembered for deduplication.
     #[serde(default = "default_dedupe_window")]
-    pub dedupe_window_secs: u64,
+    pub dedupe_window_secs: i64,
     /// Queue names, used to tell batches apart in the one queue handler.
     #[serde(default)]
     pub queues: QueueNames,
@@ -61,7 +61,7 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginGrant>,
 }
 
-fn default_dedupe_window() -> u64 {
+fn default_dedupe_window() -> i64 {
     DEFAULT_DEDUPE_WINDOW_SECS
 }
 
@@ -187,7 +187,7 @@ impl Config {
         while self.public_url.ends_with('/') {
             self.public_url.pop();
         }
-        if self.dedupe_window_secs == 0 {
+        if self.dedupe_window_secs < 1 {
             return Err(at("dedupe_window_secs", "must be at least 1"));
         }
         let queues = [

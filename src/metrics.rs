@@ -17,7 +17,7 @@ use crate::error::{ApiError, ErrorCode};
 /// Longest a count waits in an isolate before it is written to D1.
 pub const FLUSH_AFTER_MS: u64 = 10_000;
 /// Counts are kept per hour.
-pub const BUCKET_SECS: u64 = 3600;
+pub const BUCKET_SECS: i64 = 3600;
 /// The `scope` of collector counters.
 pub const SCOPE_COLLECTOR: &str = "collector";
 /// The `scope` of acceptance latency counters: per collector, one metric per bucket of
@@ -45,7 +45,7 @@ pub struct CounterKey {
     /// handshake answered, [`crate::collect::handshake`]) or an error code.
     pub metric: String,
     /// Start of the hour, Unix seconds.
-    pub hour: u64,
+    pub hour: i64,
 }
 
 /// Counts not yet written to D1.
@@ -64,7 +64,7 @@ impl Buffer {
 
     /// Adds one to `subject`'s `metric` of `scope` in the hour of `now_ms`.
     pub fn add_in(&mut self, scope: &'static str, subject: &str, metric: &str, now_ms: u64) {
-        let secs = now_ms / 1000;
+        let secs = crate::time::secs(now_ms);
         let key = CounterKey {
             scope,
             subject: subject.to_string(),
@@ -204,9 +204,10 @@ pub fn window_hours(query: Option<&str>) -> Result<u64, ApiError> {
 }
 
 /// Start of the window: the beginning of the hour `hours - 1` hours before `now_secs`'s.
-pub fn window_start(now_secs: u64, hours: u64) -> u64 {
-    let this_hour = now_secs - now_secs % BUCKET_SECS;
-    this_hour.saturating_sub((hours - 1) * BUCKET_SECS)
+pub fn window_start(now_secs: i64, hours: u64) -> i64 {
+    let this_hour = now_secs - now_secs.rem_euclid(BUCKET_SECS);
+    let back = i64::try_from(hours.saturating_sub(1)).unwrap_or(i64::MAX);
+    this_hour.saturating_sub(back.saturating_mul(BUCKET_SECS)).max(0)
 }
 
 #[cfg(test)]

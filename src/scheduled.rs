@@ -11,7 +11,7 @@ use crate::store;
 /// Runs the periodic maintenance at `scheduled_ms`.
 pub async fn run(scheduled_ms: u64, env: &Env) {
     let outcome = match env.d1("DB") {
-        Ok(db) => store::purge::expired(&db, scheduled_ms / 1000).await,
+        Ok(db) => store::purge::expired(&db, crate::time::secs(scheduled_ms)).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -21,7 +21,7 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
     }
     if let (Ok(db), Ok(app)) = (env.d1("DB"), crate::app::app(env)) {
         let days = app.config.dispatch.retention_days;
-        let cutoff = store::purge::retention_cutoff(scheduled_ms / 1000, days);
+        let cutoff = store::purge::retention_cutoff(crate::time::secs(scheduled_ms), days);
         match store::purge::retention(&db, cutoff, store::purge::RETENTION_BATCH).await {
             Ok((results, attempts)) => log::emit(json!({"event": "cron", "outcome": "retention",
                 "retention_days": days, "results": results, "delivery_attempts": attempts})),
@@ -30,7 +30,8 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
         }
     }
     if let Ok(db) = env.d1("DB") {
-        match crate::dispatch::publish::requeue_stuck(env, &db, (scheduled_ms / 1000) as i64).await
+        match crate::dispatch::publish::requeue_stuck(env, &db, crate::time::secs(scheduled_ms))
+            .await
         {
             Ok(n) => log::emit(json!({"event": "cron", "outcome": "requeued", "deliveries": n})),
             Err(e) => log::emit(

@@ -57,6 +57,13 @@ impl Utc {
     }
 }
 
+/// The Unix second of an instant in Unix milliseconds (the runtime clock's unit).
+/// Instants in seconds are `i64` throughout (JWT NumericDate, D1 columns, chrono);
+/// milliseconds stay `u64`, as `worker::Date::as_millis` gives them.
+pub fn secs(ms: u64) -> i64 {
+    i64::try_from(ms / 1000).unwrap_or(i64::MAX)
+}
+
 /// Unix seconds of an HTTP date (RFC 9110 §5.6.7), read by `httpdate`: the IMF-fixdate
 /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 1123's form, always GMT, weekday checked), and
 /// the obsolete RFC 850 and asctime forms every HTTP recipient must accept.

@@ -38,7 +38,7 @@ pub async fn submit(
     ctx: &JsValue,
     db: &D1Database,
     collector: &Collector,
-    window_secs: u64,
+    window_secs: i64,
     mut record: QueuedRecord,
     key: Option<Keyed>,
     attachments: Vec<Attachment>,
@@ -53,7 +53,7 @@ pub async fn submit(
         db,
         collector: &collector.name,
     };
-    let now_secs = record.received_at / 1000;
+    let now_secs = crate::time::secs(record.received_at);
     let id = record.id.clone();
     let queued = enqueue(env, ctx, &mut record, attachments);
     match admit_once(&seen, Some(&key), &id, now_secs, window_secs, queued).await? {

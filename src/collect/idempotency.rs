@@ -45,7 +45,7 @@ pub const MAX_KEY_LEN: usize = 255;
 
 /// How long an id is held while its webhook is being queued. If the claim cannot be
 /// released after a failure, it lapses after this, so the sender's retry goes through.
-pub const CLAIM_SECS: u64 = 60;
+pub const CLAIM_SECS: i64 = 60;
 
 /// The webhook's idempotency key, if the sender gave one: `webhook-id`, else
 /// `Idempotency-Key`. `400 invalid_idempotency_key` when it is empty, too long or not
@@ -143,16 +143,16 @@ pub trait SeenIds {
         &self,
         key: &Keyed,
         record_id: &str,
-        now_secs: u64,
-        hold_until: u64,
+        now_secs: i64,
+        hold_until: i64,
     ) -> Result<Claim, Self::Error>;
     /// Confirms the claim once the webhook is queued: remembered until `expires_at`.
     async fn confirm(
         &self,
         key: &str,
         record_id: &str,
-        now_secs: u64,
-        expires_at: u64,
+        now_secs: i64,
+        expires_at: i64,
     ) -> Result<(), Self::Error>;
     /// Releases the claim of a webhook that could not be queued.
     async fn release(&self, key: &str, record_id: &str) -> Result<(), Self::Error>;
@@ -184,8 +184,8 @@ pub async fn admit_once<S: SeenIds>(
     seen: &S,
     key: Option<&Keyed>,
     record_id: &str,
-    now_secs: u64,
-    window_secs: u64,
+    now_secs: i64,
+    window_secs: i64,
     enqueue: impl Future<Output = Result<(), ApiError>>,
 ) -> Result<Admitted, ApiError> {
     let Some(key) = key else {
@@ -250,7 +250,7 @@ mod tests {
     impl SeenIds for Seen {
         type Error = String;
 
-        async fn claim(&self, key: &Keyed, id: &str, _: u64, _: u64) -> Result<Claim, String> {
+        async fn claim(&self, key: &Keyed, id: &str, _: i64, _: i64) -> Result<Claim, String> {
             self.call("claim")?;
             let mut rows = self.rows.borrow_mut();
             Ok(match rows.get(&key.key) {
@@ -266,7 +266,7 @@ mod tests {
                 }
             })
         }
-        async fn confirm(&self, key: &str, _: &str, _: u64, _: u64) -> Result<(), String> {
+        async fn confirm(&self, key: &str, _: &str, _: i64, _: i64) -> Result<(), String> {
             self.call("confirm")?;
             if let Some(row) = self.rows.borrow_mut().get_mut(key) {
                 row.1 = true;

@@ -221,7 +221,7 @@ async fn drop_repeats(
     if keyed.is_empty() {
         return Ok(settled);
     }
-    let now_secs = now_ms / 1000;
+    let now_secs = crate::time::secs(now_ms);
     let candidates = exactly_once::candidates(&keyed);
     let window = config.dedupe_window_secs;
     let holders = seen_ids::claim_batch(
@@ -282,7 +282,7 @@ async fn unwritten(
         .iter()
         .map(|&i| records[i].id.as_str())
         .collect();
-    let claims = written::claims_then_claim_new(db, &ids, key, now_ms / 1000)
+    let claims = written::claims_then_claim_new(db, &ids, key, crate::time::secs(now_ms))
         .await
         .during("D1 claims")?;
     let mut existing = std::collections::BTreeSet::new();
@@ -373,9 +373,14 @@ async fn write(
     // grouping then finds them written (exactly_once).
     if !claimed {
         let ids: Vec<&str> = members().map(|r| r.id.as_str()).collect();
-        written::claim(db, &ids, &stored_key(&b.key, compress), now_ms / 1000)
-            .await
-            .during("D1 claims")?;
+        written::claim(
+            db,
+            &ids,
+            &stored_key(&b.key, compress),
+            crate::time::secs(now_ms),
+        )
+        .await
+        .during("D1 claims")?;
     }
     let body = batch::encode(members().map(|r| r.line.as_str()));
     let (key, bytes) = put(bucket, &b.key, body, compress).await?;
@@ -386,7 +391,7 @@ async fn write(
             collector: &b.collector,
             records: b.members.len() as u64,
             bytes,
-            created_at: now_ms / 1000,
+            created_at: crate::time::secs(now_ms),
         },
     )
     .await

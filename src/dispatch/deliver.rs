@@ -86,7 +86,7 @@ async fn attempt(
     msg: &DeliveryMessage,
 ) -> Result<String, DispatchError> {
     let started = worker::Date::now().as_millis();
-    let now_secs = (started / 1000) as i64;
+    let now_secs = crate::time::secs(started);
     let Some(result) = results::get(db, &msg.result_id).await.during("D1 result")? else {
         return Ok("unknown_result".into());
     };

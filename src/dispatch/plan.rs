@@ -113,7 +113,7 @@ pub fn endpoint_plan(s: &Subscription, changes: &[Change]) -> EndpointPlan {
     for change in changes {
         match change {
             Change::Disabled { failing_since_ms } => {
-                let since = (*failing_since_ms / 1000) as i64;
+                let since = crate::time::secs(*failing_since_ms);
                 let reason = format!(
                     "failing since {since} (Unix seconds) for {} hours (disable_after_hours); \
                      deliveries are held until it is enabled again",

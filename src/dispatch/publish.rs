@@ -74,7 +74,7 @@ pub async fn publish(
     header: &dyn Fn(&str) -> Option<String>,
     now_ms: u64,
 ) -> Result<(String, Vec<Published>), ApiError> {
-    let now_secs = (now_ms / 1000) as i64;
+    let now_secs = crate::time::secs(now_ms);
     let id = |prefix: &str| -> Result<String, ApiError> {
         let random = ids::random_bytes()
             .map_err(|e| ApiError::internal(format!("no randomness available: {e}")))?;

@@ -71,7 +71,7 @@ async fn signed_in(
 ) -> Result<Actor, ApiError> {
     let team = cfg.team_url();
     let rules = cfg.rules(&team);
-    let now_secs = (now_ms / 1000) as i64;
+    let now_secs = crate::time::secs(now_ms);
     let refused = |e: JwtError| match e {
         JwtError::Backend(detail) => ApiError::unavailable(detail),
         e => ApiError::new(

@@ -73,7 +73,7 @@ impl Call<'_> {
 
     /// When the request arrived, Unix seconds.
     pub fn now_secs(&self) -> i64 {
-        (self.now_ms / 1000) as i64
+        crate::time::secs(self.now_ms)
     }
 
     /// The request URL, for its query.

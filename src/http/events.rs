@@ -47,7 +47,7 @@ pub async fn publish(c: Call<'_>) -> Result<Response, ApiError> {
     let Call {
         mut req, env, app, ..
     } = c;
-    require_publisher(&req, env, (now_ms / 1000) as i64).await?;
+    require_publisher(&req, env, crate::time::secs(now_ms)).await?;
     if !dispatch::valid_event_type(event_type) {
         return Err(ApiError::new(
             ErrorCode::InvalidEventType,

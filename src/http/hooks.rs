@@ -105,7 +105,7 @@ pub async fn handle(
         keyring: &app.keyring,
         crypto: &WebCrypto,
         api_keys: &CachedKeys::new(D1Keys(&db), now_ms),
-        now_secs: (now_ms / 1000) as i64,
+        now_secs: crate::time::secs(now_ms),
     };
     // A `jwt` collector with `jwks_url`: its keys fetched first when they must be.
     crate::outbound::jwks::prepare(app, &collector.auth, &inbound, cx.now_secs).await;
@@ -117,7 +117,7 @@ pub async fn handle(
                 &collector.name,
                 found.provider,
                 secret,
-                now_ms / 1000,
+                crate::time::secs(now_ms),
             )
             .await?;
         }
@@ -168,7 +168,7 @@ async fn keep_secret(
     collector: &str,
     provider: Provider,
     secret: &str,
-    now_secs: u64,
+    now_secs: i64,
 ) -> Result<(), ApiError> {
     let key = master_key(env)?;
     let context = handshakes::seal_context(collector);

@@ -97,18 +97,18 @@ fn reply_response(reply: &Reply) -> Result<web_sys::Response, JsValue> {
 
 /// What a route answered: JSON (the collector route, errors), a handshake's reply, or a
 /// [`Response`] (the rest).
-enum Answer {
+enum RouteAnswer {
     Json(u16, Value),
     Reply(Reply),
     Response(Response),
 }
 
-impl Answer {
+impl RouteAnswer {
     fn status(&self) -> u16 {
         match self {
-            Answer::Json(status, _) => *status,
-            Answer::Reply(r) => r.status,
-            Answer::Response(r) => r.status_code(),
+            RouteAnswer::Json(status, _) => *status,
+            RouteAnswer::Reply(r) => r.status,
+            RouteAnswer::Response(r) => r.status_code(),
         }
     }
 }
@@ -192,7 +192,7 @@ pub async fn serve(
                     .map(|headers| {
                         fields["outcome"] = json!("preflight");
                         cors_headers.clear();
-                        Answer::Reply(Reply {
+                        RouteAnswer::Reply(Reply {
                             status: 204,
                             body: ReplyBody::Empty,
                             headers,
@@ -204,8 +204,8 @@ pub async fn serve(
                         .map(|answer| {
                             fields["outcome"] = json!(answer.outcome);
                             match answer.reply {
-                                Some(reply) => Answer::Reply(reply),
-                                None => Answer::Json(answer.status, answer.body),
+                                Some(reply) => RouteAnswer::Reply(reply),
+                                None => RouteAnswer::Json(answer.status, answer.body),
                             }
                         })
                 }
@@ -233,7 +233,7 @@ pub async fn serve(
                         actor,
                     })
                     .await
-                    .map(Answer::Response),
+                    .map(RouteAnswer::Response),
                 };
                 // Every change tried by a known caller is audited, refused ones too.
                 if let Ok(Some(a)) = &actor
@@ -244,7 +244,7 @@ pub async fn serve(
                         Err(e) => e.status(),
                     };
                     let entry = store::audit::Entry {
-                        at: started / 1000,
+                        at: crate::time::secs(started),
                         actor: a.who.clone(),
                         role: a.role.as_str().into(),
                         via: a.via.into(),
@@ -269,7 +269,7 @@ pub async fn serve(
                 fields["detail"] = json!(detail);
             }
             (
-                Answer::Json(e.status(), e.body()),
+                RouteAnswer::Json(e.status(), e.body()),
                 Some(e.code),
                 e.retry_after(),
             )
@@ -301,9 +301,9 @@ pub async fn serve(
     observe::analytics(env, &fields);
     log::emit(fields);
     let resp = match answer {
-        Answer::Json(status, body) => raw_json_response(status, &body, retry_after),
-        Answer::Reply(reply) => reply_response(&reply),
-        Answer::Response(resp) => Ok(resp.into()),
+        RouteAnswer::Json(status, body) => raw_json_response(status, &body, retry_after),
+        RouteAnswer::Reply(reply) => reply_response(&reply),
+        RouteAnswer::Response(resp) => Ok(resp.into()),
     }?;
     let headers = resp.headers();
     for (name, value) in &cors_headers {

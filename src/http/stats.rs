@@ -44,7 +44,7 @@ pub(crate) fn query_param(
 /// The window of `?hours=` with what its counts are read from.
 struct Window<'a> {
     hours: u64,
-    since: u64,
+    since: i64,
     db: D1Database,
     configured: Vec<&'a str>,
 }
@@ -63,7 +63,7 @@ async fn window<'a>(c: &Call<'a>) -> Result<Window<'a>, ApiError> {
         .collect();
     Ok(Window {
         hours,
-        since: metrics::window_start(c.now_secs() as u64, hours),
+        since: metrics::window_start(c.now_secs(), hours),
         db: db(c.env)?,
         configured,
     })

@@ -164,7 +164,7 @@ pub async fn latest_by_subscription(db: &D1Database) -> worker::Result<HashMap<S
 }
 
 /// Attempts made since `since`, counted per (subscription, outcome, hour).
-pub async fn hourly_since(db: &D1Database, since: u64) -> worker::Result<Vec<HourRow>> {
+pub async fn hourly_since(db: &D1Database, since: i64) -> worker::Result<Vec<HourRow>> {
     #[derive(Deserialize)]
     struct Hourly {
         subscription_id: String,
@@ -186,6 +186,6 @@ pub async fn hourly_since(db: &D1Database, since: u64) -> worker::Result<Vec<Hou
         .results()?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.subscription_id, r.outcome, r.hour as u64, r.count as u64))
+        .map(|r| (r.subscription_id, r.outcome, r.hour as i64, r.count as u64))
         .collect())
 }

@@ -10,7 +10,7 @@ use super::int;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// When, Unix seconds.
-    pub at: u64,
+    pub at: i64,
     /// The Access email, or `admin token`.
     pub actor: String,
     /// `admin` or `viewer`.
@@ -86,7 +86,7 @@ pub async fn list(
             (
                 r.id as u64,
                 Entry {
-                    at: r.at as u64,
+                    at: r.at as i64,
                     actor: r.actor,
                     role: r.role,
                     via: r.via,

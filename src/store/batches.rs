@@ -16,7 +16,7 @@ pub struct BatchRow<'a> {
     /// Object size in bytes.
     pub bytes: u64,
     /// When it was written, Unix seconds.
-    pub created_at: u64,
+    pub created_at: i64,
 }
 
 /// Records a written object. Idempotent: a retried batch rewrites the same key and row.
@@ -50,7 +50,7 @@ pub struct StoredBatch {
     /// Object size in bytes.
     pub bytes: u64,
     /// When it was written, Unix seconds.
-    pub created_at: u64,
+    pub created_at: i64,
 }
 
 // D1 numbers cross as f64.
@@ -70,7 +70,7 @@ impl From<Row> for StoredBatch {
             collector: r.collector,
             records: r.records as u64,
             bytes: r.bytes as u64,
-            created_at: r.created_at as u64,
+            created_at: r.created_at as i64,
         }
     }
 }

@@ -40,7 +40,7 @@ struct Row {
 }
 
 /// Counts of `scope` summed per (subject, metric) over the hours from `since`.
-pub async fn sum_since(db: &D1Database, scope: &str, since: u64) -> worker::Result<Vec<CountRow>> {
+pub async fn sum_since(db: &D1Database, scope: &str, since: i64) -> worker::Result<Vec<CountRow>> {
     let rows: Vec<Row> = db
         .prepare(
             "SELECT subject, metric, SUM(count) AS count FROM counters
@@ -60,7 +60,7 @@ pub async fn sum_since(db: &D1Database, scope: &str, since: u64) -> worker::Resu
 pub async fn hourly_since(
     db: &D1Database,
     scope: &str,
-    since: u64,
+    since: i64,
 ) -> worker::Result<Vec<HourRow>> {
     #[derive(Deserialize)]
     struct Hourly {
@@ -79,6 +79,6 @@ pub async fn hourly_since(
         .results()?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.subject, r.metric, r.hour as u64, r.count as u64))
+        .map(|r| (r.subject, r.metric, r.hour as i64, r.count as u64))
         .collect())
 }

@@ -50,7 +50,7 @@ pub async fn insert_first(
     collector: &str,
     provider: &str,
     sealed: &str,
-    now_secs: u64,
+    now_secs: i64,
 ) -> worker::Result<Option<Stored>> {
     db.prepare(
         "INSERT INTO handshake_secrets (collector, provider, secret_sealed, created_at)

@@ -19,9 +19,10 @@ pub mod written;
 
 use worker::wasm_bindgen::JsValue;
 
-/// A D1 bind value for an integer. D1 numbers cross as f64, exact up to 2^53.
-pub fn int(n: u64) -> JsValue {
-    JsValue::from_f64(n as f64)
+/// A D1 bind value for an integer (a count, or an instant in Unix seconds). D1 numbers
+/// cross as f64, exact up to 2^53.
+pub fn int(n: impl Into<i128>) -> JsValue {
+    JsValue::from_f64(n.into() as f64)
 }
 
 /// The most bytes one bound JSON list parameter may take: D1 refuses a string over 2 MB,

@@ -78,7 +78,7 @@ pub async fn insert(db: &D1Database, v: &PluginVersion) -> worker::Result<bool> 
             int(v.size),
             JsValue::from_str(&v.main),
             JsValue::from_str(&v.modules),
-            int(v.created_at.max(0) as u64),
+            int(v.created_at),
         ])?
         .run()
         .await?;

@@ -7,13 +7,13 @@ use worker::D1Database;
 use super::int;
 
 /// API keys are kept this long after they expire or are revoked, for the audit trail.
-pub const KEY_RETENTION_SECS: u64 = 30 * 86_400;
+pub const KEY_RETENTION_SECS: i64 = 30 * 86_400;
 
 /// Record claims outlive any redelivery: Queues keep a message at most 14 days.
-pub const CLAIM_RETENTION_SECS: u64 = 15 * 86_400;
+pub const CLAIM_RETENTION_SECS: i64 = 15 * 86_400;
 
 /// Deletes expired rows; returns how many rows each statement removed.
-pub async fn expired(db: &D1Database, now_secs: u64) -> worker::Result<Vec<u64>> {
+pub async fn expired(db: &D1Database, now_secs: i64) -> worker::Result<Vec<u64>> {
     let horizon = now_secs.saturating_sub(KEY_RETENTION_SECS);
     let statements = vec![
         db.prepare("DELETE FROM seen_ids WHERE expires_at <= ?1")
@@ -42,8 +42,8 @@ pub const RETENTION_BATCH: u64 = 1_000;
 pub const UNFINISHED: [&str; 2] = ["pending", "held"];
 
 /// The retention horizon: results last changed before it (strictly) are purged.
-pub fn retention_cutoff(now_secs: u64, retention_days: u32) -> u64 {
-    now_secs.saturating_sub(u64::from(retention_days) * 86_400)
+pub fn retention_cutoff(now_secs: i64, retention_days: u32) -> i64 {
+    now_secs.saturating_sub(i64::from(retention_days) * 86_400).max(0)
 }
 
 /// The finished results last changed before `cutoff`, oldest first, at most `batch`.
@@ -57,7 +57,7 @@ fn purgeable() -> String {
 
 /// Deletes up to `batch` finished results last changed before `cutoff`, and their
 /// delivery attempts, in one transaction; returns `(results, attempts)` removed.
-pub async fn retention(db: &D1Database, cutoff: u64, batch: u64) -> worker::Result<(u64, u64)> {
+pub async fn retention(db: &D1Database, cutoff: i64, batch: u64) -> worker::Result<(u64, u64)> {
     let which = purgeable();
     let statements = vec![
         db.prepare(format!(

@@ -17,7 +17,7 @@ struct Row {
 }
 
 /// Results updated since `since`, counted per subscription and status.
-pub async fn by_subscription_since(db: &D1Database, since: u64) -> worker::Result<Vec<ResultRow>> {
+pub async fn by_subscription_since(db: &D1Database, since: i64) -> worker::Result<Vec<ResultRow>> {
     let rows: Vec<Row> = db
         .prepare(
             "SELECT r.subscription_id, s.name, r.status, COUNT(*) AS count

@@ -22,8 +22,8 @@ pub async fn claim_batch(
     db: &D1Database,
     collector: &str,
     candidates: &[Candidate],
-    now_secs: u64,
-    expires_at: u64,
+    now_secs: i64,
+    expires_at: i64,
 ) -> worker::Result<BTreeMap<String, Holder>> {
     #[derive(Deserialize)]
     struct Held {
@@ -108,8 +108,8 @@ pub async fn claim(
     key: &str,
     body_digest: &str,
     record_id: &str,
-    now_secs: u64,
-    hold_until: u64,
+    now_secs: i64,
+    hold_until: i64,
 ) -> worker::Result<Claim> {
     // An expired row is taken over; a live one is left alone (no row returned).
     let claimed: Option<Row> = db
@@ -165,8 +165,8 @@ pub async fn confirm(
     collector: &str,
     key: &str,
     record_id: &str,
-    now_secs: u64,
-    expires_at: u64,
+    now_secs: i64,
+    expires_at: i64,
 ) -> worker::Result<()> {
     db.prepare(
         "UPDATE seen_ids SET accepted_at = ?4, expires_at = ?5
@@ -220,8 +220,8 @@ impl SeenIds for D1SeenIds<'_> {
         &self,
         key: &Keyed,
         record_id: &str,
-        now_secs: u64,
-        hold_until: u64,
+        now_secs: i64,
+        hold_until: i64,
     ) -> Result<Claim, worker::Error> {
         let (db, collector) = (self.db, self.collector);
         claim(
@@ -240,8 +240,8 @@ impl SeenIds for D1SeenIds<'_> {
         &self,
         key: &str,
         record_id: &str,
-        now_secs: u64,
-        expires_at: u64,
+        now_secs: i64,
+        expires_at: i64,
     ) -> Result<(), worker::Error> {
         confirm(
             self.db,

@@ -20,7 +20,7 @@ pub async fn claims_then_claim_new(
     db: &D1Database,
     ids: &[&str],
     key: &str,
-    now_secs: u64,
+    now_secs: i64,
 ) -> worker::Result<BTreeMap<String, String>> {
     #[derive(Deserialize)]
     struct Row {
@@ -54,7 +54,7 @@ pub async fn claims_then_claim_new(
 }
 
 /// Claims `ids` for `key`, replacing older claims (whose objects were never written).
-pub async fn claim(db: &D1Database, ids: &[&str], key: &str, now_secs: u64) -> worker::Result<()> {
+pub async fn claim(db: &D1Database, ids: &[&str], key: &str, now_secs: i64) -> worker::Result<()> {
     // `WHERE true`: SQLite's upsert after INSERT … SELECT needs a WHERE to parse.
     db.prepare(
         "INSERT INTO written_records (record_id, object_key, claimed_at)
