@@ -207,7 +207,9 @@ pub fn window_hours(query: Option<&str>) -> Result<u64, ApiError> {
 pub fn window_start(now_secs: i64, hours: u64) -> i64 {
     let this_hour = now_secs - now_secs.rem_euclid(BUCKET_SECS);
     let back = i64::try_from(hours.saturating_sub(1)).unwrap_or(i64::MAX);
-    this_hour.saturating_sub(back.saturating_mul(BUCKET_SECS)).max(0)
+    this_hour
+        .saturating_sub(back.saturating_mul(BUCKET_SECS))
+        .max(0)
 }
 
 #[cfg(test)]

@@ -282,9 +282,9 @@ pub struct Matched {
 pub fn match_pattern(pattern: &'static str, path: &str) -> Option<Params> {
     let mut params = Vec::new();
     let mut rest = path.strip_prefix('/')?;
-    let segments: Vec<&'static str> = pattern.trim_start_matches('/').split('/').collect();
-    for (i, seg) in segments.iter().enumerate() {
-        let last = i + 1 == segments.len();
+    let mut segments = pattern.trim_start_matches('/').split('/').peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
         if let Some(name) = seg.strip_prefix("{*").and_then(|s| s.strip_suffix('}')) {
             params.push((name, rest.to_string()));
             return Some(Params(params));
@@ -298,7 +298,7 @@ pub fn match_pattern(pattern: &'static str, path: &str) -> Option<Params> {
                 return None;
             }
             params.push((name, head.to_string()));
-        } else if *seg != head {
+        } else if seg != head {
             return None;
         }
         match (tail, last) {

@@ -43,7 +43,9 @@ pub const UNFINISHED: [&str; 2] = ["pending", "held"];
 
 /// The retention horizon: results last changed before it (strictly) are purged.
 pub fn retention_cutoff(now_secs: i64, retention_days: u32) -> i64 {
-    now_secs.saturating_sub(i64::from(retention_days) * 86_400).max(0)
+    now_secs
+        .saturating_sub(i64::from(retention_days) * 86_400)
+        .max(0)
 }
 
 /// The finished results last changed before `cutoff`, oldest first, at most `batch`.
