@@ -220,6 +220,10 @@ error_codes! {
     AlreadyReviewed = (409, "already_reviewed", "this result was reviewed already"),
     /// The subscriber URL is refused by the URL guard.
     UrlRefused = (422, "url_refused", "the URL is refused by the URL guard"),
+    /// A subscription's destination names a binding `dispatch.destinations` does not list.
+    DestinationNotAllowed = (422, "destination_not_allowed", "the destination's binding is not listed in dispatch.destinations"),
+    /// A subscription's destination names a listed binding as another kind than listed.
+    DestinationKindMismatch = (422, "destination_kind_mismatch", "the destination's binding is listed as another kind"),
     /// The service account's subscription does not own the result.
     NotResultOwner = (403, "not_result_owner", "this service account's subscription does not own the result"),
     /// The token's `jti` was already used.

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use worker::{AbortController, D1Database, Env, MessageExt, RawMessage};
 
 use super::classify::{self, Outcome};
+use super::destination::{self, Destination};
 use super::endpoint::{self, Admission, Place, Report, WaitReason};
 use super::endpoint_object::{self, AdmitRequest, SettleRequest, Settled};
 use super::exchange::{self, Exchange};
@@ -22,12 +23,13 @@ use super::transform;
 use super::url_guard;
 use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, Subscription, Undeliverable};
 use crate::app::App;
-use crate::error::{ApiError, During};
+use crate::error::{ApiError, BindingError, During, ErrorCode};
 use crate::json;
 use crate::log;
 use crate::message::{decode_body, retry_later};
 use crate::outbound::delivery::send;
-use crate::outbound::with_timeout;
+use crate::outbound::destination::Sent;
+use crate::outbound::{self, with_timeout};
 use crate::plugins::loader;
 use crate::steps::plugin::{PluginVerdict, classify as classify_plugin};
 use crate::store::attempts;
@@ -154,7 +156,9 @@ async fn attempt(
         (Some(s), _) => match transformed(env, s, &result).await {
             Ok(payload) => {
                 let payload = payload.as_deref().unwrap_or(&result.payload);
-                prepare(env, app, s, &result.id, payload, now_secs).map_err(|e| failed(e.0))
+                prepare(env, app, s, &result.id, payload, now_secs)
+                    .map(|(to, signed)| (to, signed, s))
+                    .map_err(|e| failed(e.0))
             }
             Err(outcome) => Err(outcome),
         },
@@ -162,9 +166,11 @@ async fn attempt(
     };
     let (outcome, status_code, exchange) = match prepared {
         Err(outcome) => (outcome, None, None),
-        Ok((url, signed)) => {
-            let (outcome, code, exchange) =
-                send_and_classify(&url, signed, app.config.dispatch.timeout_ms, now_secs).await;
+        Ok((to, signed, s)) => {
+            let target = s.subscription.target();
+            let r2_key = |prefix: &str| destination::r2_key(prefix, result.created_at, &result.id);
+            let answer = send_to(env, to, signed.clone(), r2_key, app).await;
+            let (outcome, code, exchange) = classify_sent(&target, &signed, answer, now_secs);
             (outcome, code, Some(exchange))
         }
     };
@@ -327,17 +333,38 @@ async fn transformed(
     Ok(transform::decide(answer)?.map(|payload| Value::Object(payload).to_string()))
 }
 
-/// Checks the URL and signs the body; `Err` is a reason to fail the delivery.
-fn prepare(
+/// Where a delivery goes: a URL, or a binding instead.
+#[derive(Clone, Copy)]
+enum To<'a> {
+    Url(&'a str),
+    Binding(&'a Destination),
+}
+
+/// Where subscription `s` delivers, checked again before each attempt as when it was
+/// registered: its URL by the URL guard, its destination against the operator's
+/// `dispatch.destinations` (a binding delisted since stops receiving).
+fn checked_target<'a>(app: &App, s: &'a Subscription) -> Result<To<'a>, Undeliverable> {
+    match (&s.url, &s.destination) {
+        (Some(url), _) => url_guard::check(url, &policy(app))
+            .map(|_| To::Url(url))
+            .map_err(|e| format!("url_refused: {}", e.0).into()),
+        (None, Some(d)) => destination::check(d, &app.config.dispatch.destinations)
+            .map(|()| To::Binding(d))
+            .map_err(|e| format!("{}: {}", e.code, e.message).into()),
+        (None, None) => Err("the subscription has neither a url nor a destination".into()),
+    }
+}
+
+/// Checks where it goes and signs the body; `Err` is a reason to fail the delivery.
+fn prepare<'a>(
     env: &Env,
     app: &App,
-    s: &subscriptions::Stored,
+    s: &'a subscriptions::Stored,
     result_id: &str,
     payload: &str,
     now_secs: i64,
-) -> Result<(String, Signed), Undeliverable> {
-    url_guard::check(&s.subscription.url, &policy(app))
-        .map_err(|e| format!("url_refused: {}", e.0))?;
+) -> Result<(To<'a>, Signed), Undeliverable> {
+    let to = checked_target(app, &s.subscription)?;
     let master = master_key(env).map_err(|e| e.message)?;
     let context = api_key_context(&s.subscription.id);
     let key = master.open(&s.api_key_enc, &context).map_err(|e| e.0)?;
@@ -358,24 +385,46 @@ fn prepare(
     let previous = previous.map(|p| String::from_utf8_lossy(&p).into_owned());
     let extra: Vec<(String, String)> = s.subscription.headers.clone().into_iter().collect();
     let signed = sign::sign(body, result_id, now_secs, &key, previous.as_deref(), &extra);
-    Ok((s.subscription.url.clone(), signed))
+    Ok((to, signed))
 }
 
-/// Sends, classifies the answer and keeps the exchange for the inspector.
-async fn send_and_classify(
-    url: &str,
+/// Sends `signed` where it goes; `r2_key` names the object an R2 destination writes,
+/// from its prefix.
+async fn send_to(
+    env: &Env,
+    to: To<'_>,
     signed: Signed,
-    timeout_ms: u64,
+    r2_key: impl Fn(&str) -> String,
+    app: &App,
+) -> Result<Sent, BindingError> {
+    let timeout_ms = app.config.dispatch.timeout_ms;
+    match to {
+        To::Url(url) => send(url, signed, timeout_ms).await.map(Sent::Answered),
+        To::Binding(d) => {
+            let key = r2_key(d.prefix.as_deref().unwrap_or(""));
+            outbound::destination::send(env, d, signed, &key, timeout_ms).await
+        }
+    }
+}
+
+/// Classifies what came of a send and keeps the exchange for the inspector, with
+/// `target` (the URL or the destination's target) where it went. An answer is classified
+/// by its status and body; a queue or bucket that took the delivery delivered it; a send
+/// that failed is retried, its error recorded.
+fn classify_sent(
+    target: &str,
+    signed: &Signed,
+    sent: Result<Sent, BindingError>,
     now_secs: i64,
 ) -> (Outcome, Option<u16>, Exchange) {
-    let sent = signed.headers.clone();
-    match send(url, signed, timeout_ms).await {
-        Ok(a) => (
+    let headers = &signed.headers;
+    match sent {
+        Ok(Sent::Answered(a)) => (
             classify::classify(a.status, &a.body, a.cut, a.retry_after.as_deref(), now_secs),
             Some(a.status),
             exchange::exchange(
-                url,
-                &sent,
+                target,
+                headers,
                 Some(exchange::Answered {
                     headers: &a.headers,
                     body: &a.body,
@@ -383,10 +432,15 @@ async fn send_and_classify(
                 }),
             ),
         ),
+        Ok(Sent::Stored) => (
+            Outcome::Delivered,
+            None,
+            exchange::exchange(target, headers, None),
+        ),
         Err(e) => (
             classify::unreachable(e.to_string()),
             None,
-            exchange::exchange(url, &sent, None),
+            exchange::exchange(target, headers, None),
         ),
     }
 }
@@ -491,7 +545,10 @@ pub async fn send_test_message(
     s: &subscriptions::Stored,
     now_secs: i64,
 ) -> Result<Value, ApiError> {
-    let url = url_guard::check(&s.subscription.url, &policy(app)).map_err(ApiError::from)?;
+    let to = checked_target(app, &s.subscription).map_err(|e| match &s.subscription.url {
+        Some(_) => ApiError::new(ErrorCode::UrlRefused, e.0),
+        None => ApiError::new(ErrorCode::DestinationNotAllowed, e.0),
+    })?;
     let master = master_key(env)?;
     let key = master
         .open(&s.api_key_enc, &api_key_context(&s.subscription.id))
@@ -508,13 +565,18 @@ pub async fn send_test_message(
         &extra,
     );
     let started = worker::Date::now().as_millis();
-    let answer = send(url.as_str(), signed, app.config.dispatch.timeout_ms).await;
+    let r2_key = |prefix: &str| destination::r2_key(prefix, now_secs, &id);
+    let answer = send_to(env, to, signed, r2_key, app).await;
     let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
     Ok(match answer {
         Err(e) => {
             json!({"status_code": null, "outcome": "error", "duration_ms": duration_ms, "error": e.to_string()})
         }
-        Ok(a) => {
+        Ok(Sent::Stored) => {
+            json!({"status_code": null, "outcome": "ok", "duration_ms": duration_ms,
+                "body": null, "body_cut": false, "error": null})
+        }
+        Ok(Sent::Answered(a)) => {
             let body: Value = serde_json::from_slice(&a.body).unwrap_or_else(|_| {
                 Value::String(
                     String::from_utf8_lossy(&a.body)

@@ -11,6 +11,7 @@
 pub mod alert;
 pub mod classify;
 pub mod deliver;
+pub mod destination;
 pub mod endpoint;
 pub mod endpoint_object;
 pub mod exchange;
@@ -69,6 +70,9 @@ pub struct DispatchConfig {
     /// Finished results and their delivery attempts are purged this many days after their
     /// last change (by the cron trigger, [`crate::store::purge::retention`]).
     pub retention_days: u32,
+    /// The bindings a subscription may deliver to instead of a URL, by name, with their
+    /// kind (`queue`, `r2`, `service`); none by default ([`destination`]).
+    pub destinations: BTreeMap<String, destination::Kind>,
 }
 
 impl Default for DispatchConfig {
@@ -80,6 +84,7 @@ impl Default for DispatchConfig {
             rotation_grace_secs: 86_400,
             alerts_slack_url: None,
             retention_days: 30,
+            destinations: BTreeMap::new(),
         }
     }
 }
@@ -113,6 +118,7 @@ impl DispatchConfig {
         if !(1..=3_650).contains(&self.retention_days) {
             return err("retention_days", "must be between 1 and 3650".into());
         }
+        destination::check_config(&self.destinations)?;
         if let Some(url) = &self.alerts_slack_url {
             let policy = url_guard::UrlPolicy {
                 allow_http: true,
@@ -133,8 +139,10 @@ pub struct Subscription {
     pub id: String,
     /// What operators call it; shown in the admin page and `GET /admin/deliveries`.
     pub name: String,
-    /// Where deliveries go.
-    pub url: String,
+    /// Where deliveries go: a URL, or (`None`) the `destination`.
+    pub url: Option<String>,
+    /// Where deliveries go instead of a URL: a queue, R2 prefix or service binding.
+    pub destination: Option<destination::Destination>,
     /// Event types delivered.
     pub events: Vec<String>,
     /// Extra headers sent with each delivery.
@@ -166,8 +174,12 @@ pub struct Subscription {
 pub struct NewSubscription {
     /// What operators call it (1 to 200 characters).
     pub name: String,
-    /// URL (checked by the URL guard).
-    pub url: String,
+    /// URL (checked by the URL guard); or `destination`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A binding listed in `dispatch.destinations`, instead of a URL.
+    #[serde(default)]
+    pub destination: Option<destination::Destination>,
     /// The event types subscribed to (exact names).
     pub events: Vec<String>,
     /// The HMAC key to sign with; generated when absent.
@@ -231,8 +243,10 @@ where
 pub struct SubscriptionPatch {
     /// A new name, unique among subscriptions.
     pub name: Option<String>,
-    /// New URL.
+    /// New URL (replacing a destination).
     pub url: Option<String>,
+    /// New destination (replacing a URL).
+    pub destination: Option<destination::Destination>,
     /// New event types.
     pub events: Option<Vec<String>>,
     /// New headers (replacing the old ones).
@@ -282,6 +296,39 @@ impl SubscriptionPatch {
             f.ordering_key = k.clone();
         }
         f
+    }
+}
+
+impl Subscription {
+    /// Where its deliveries go, as an attempt records it: the URL, or the destination's
+    /// [`target`](destination::Destination::target).
+    pub fn target(&self) -> String {
+        match (&self.url, &self.destination) {
+            (Some(url), _) => url.clone(),
+            (None, Some(d)) => d.target(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// Checks where a subscription's deliveries go: exactly one of a URL (the URL guard,
+/// `422 url_refused`) and a destination ([`destination::check`] against the operator's
+/// `dispatch.destinations`).
+pub fn check_target(
+    url: Option<&str>,
+    destination: Option<&destination::Destination>,
+    policy: &url_guard::UrlPolicy<'_>,
+    allowed: &BTreeMap<String, destination::Kind>,
+) -> Result<(), ApiError> {
+    match (url, destination) {
+        (Some(url), None) => url_guard::check(url, policy)
+            .map(|_| ())
+            .map_err(ApiError::from),
+        (None, Some(d)) => destination::check(d, allowed),
+        (Some(_), Some(_)) => Err(invalid("give url or destination, not both")),
+        (None, None) => Err(invalid(
+            "url or destination is required: where deliveries go",
+        )),
     }
 }
 
@@ -560,6 +607,68 @@ mod tests {
         assert!(check_api_key("short").is_err());
         assert!(check_api_key("a-long-enough-api-key").is_ok());
         assert!(check_name("").is_err());
+    }
+
+    #[test]
+    fn a_subscription_goes_to_exactly_one_url_or_listed_destination() {
+        use destination::{Destination, Kind};
+        let allowed = BTreeMap::from([("EVENTS_OUT".to_string(), Kind::Queue)]);
+        let policy = url_guard::UrlPolicy::default();
+        let queue = |binding: &str, kind| Destination {
+            kind,
+            binding: binding.into(),
+            prefix: None,
+            path: None,
+        };
+        let code = |url: Option<&str>, d: Option<&Destination>| {
+            check_target(url, d, &policy, &allowed)
+                .err()
+                .map(|e| e.code.as_str())
+        };
+        assert_eq!(code(Some("https://example.com/hook"), None), None);
+        assert_eq!(code(None, Some(&queue("EVENTS_OUT", Kind::Queue))), None);
+        assert_eq!(code(Some("http://10.0.0.1/"), None), Some("url_refused"));
+        assert_eq!(
+            code(None, Some(&queue("INGEST", Kind::Queue))),
+            Some("destination_not_allowed")
+        );
+        assert_eq!(
+            code(None, Some(&queue("EVENTS_OUT", Kind::R2))),
+            Some("destination_kind_mismatch")
+        );
+        assert_eq!(
+            code(
+                Some("https://example.com/"),
+                Some(&queue("EVENTS_OUT", Kind::Queue))
+            ),
+            Some("invalid_request")
+        );
+        assert_eq!(code(None, None), Some("invalid_request"));
+    }
+
+    #[test]
+    fn the_destinations_list_is_part_of_the_config_section() {
+        let mut c: DispatchConfig = serde_json::from_value(serde_json::json!({
+            "destinations": {"EVENTS_OUT": "queue", "OUT_BUCKET": "r2", "HOOKS": "service"}
+        }))
+        .expect("a list of bindings");
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            c.destinations.get("OUT_BUCKET"),
+            Some(&destination::Kind::R2)
+        );
+        c.destinations
+            .insert("INGEST".into(), destination::Kind::Queue);
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .0
+                .starts_with("dispatch.destinations.INGEST")
+        );
+        let unknown_kind = serde_json::from_value::<DispatchConfig>(serde_json::json!({
+            "destinations": {"X": "kafka"}
+        }));
+        assert!(unknown_kind.is_err());
     }
 
     #[test]

@@ -424,7 +424,8 @@ mod tests {
         Subscription {
             id: "sub_1".into(),
             name: "s".into(),
-            url: "https://example.com/".into(),
+            url: Some("https://example.com/".into()),
+            destination: None,
             events: vec!["e".into()],
             headers: Default::default(),
             enabled: true,

@@ -13,10 +13,11 @@ use super::call::Call;
 use super::call::{json_response, read_json, read_optional_json};
 use crate::app::App;
 use crate::dispatch::deliver;
+use crate::dispatch::destination::Destination;
 use crate::dispatch::endpoint::Endpoint;
 use crate::dispatch::keys::{self, api_key_context, jwt_secret_context, master_key, nonce};
 use crate::dispatch::{
-    self, NewSubscription, Subscription, SubscriptionPatch, service_token, sign, url_guard,
+    self, NewSubscription, Subscription, SubscriptionPatch, service_token, sign,
 };
 use crate::dispatch::{endpoint_object, publish};
 use crate::error::{ApiError, ErrorCode};
@@ -49,10 +50,19 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-fn check_url(app: &App, url: &str) -> Result<(), ApiError> {
-    url_guard::check(url, &keys::policy(app))
-        .map(|_| ())
-        .map_err(|e| ApiError::new(ErrorCode::UrlRefused, e.0))
+/// Checks where deliveries go: a URL through the guard, or a destination the operator
+/// lists.
+fn check_target(
+    app: &App,
+    url: Option<&str>,
+    destination: Option<&Destination>,
+) -> Result<(), ApiError> {
+    dispatch::check_target(
+        url,
+        destination,
+        &keys::policy(app),
+        &app.config.dispatch.destinations,
+    )
 }
 
 pub(crate) async fn load(env: &Env, id: &str) -> Result<subscriptions::Stored, ApiError> {
@@ -76,7 +86,7 @@ pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
     dispatch::check_transform(input.transform.as_deref())?;
     let flow = input.flow();
     flow.check()?;
-    check_url(app, &input.url)?;
+    check_target(app, input.url.as_deref(), input.destination.as_ref())?;
     let api_key = chosen_or_new_key(input.api_key)?;
     let master = master_key(env)?;
     let id_random = ids::random_bytes()
@@ -100,6 +110,7 @@ pub async fn create(c: Call<'_>) -> Result<Response, ApiError> {
         id,
         name: input.name,
         url: input.url,
+        destination: input.destination,
         events: input.events,
         headers: input.headers,
         enabled: true,
@@ -170,7 +181,8 @@ fn endpoint_view(e: &Endpoint, now_ms: u64) -> Value {
     })
 }
 
-/// `PATCH /admin/subscriptions/{id}`: changes name, url, events, headers or enabled.
+/// `PATCH /admin/subscriptions/{id}`: changes name, url or destination, events, headers,
+/// enabled, transform or flow settings.
 pub async fn update(c: Call<'_>) -> Result<Response, ApiError> {
     let (id, now_secs) = (c.param("id").to_string(), c.now_secs());
     let id = id.as_str();
@@ -185,9 +197,10 @@ pub async fn update(c: Call<'_>) -> Result<Response, ApiError> {
         dispatch::check_name(&name)?;
         s.name = name;
     }
-    if let Some(url) = patch.url {
-        check_url(app, &url)?;
-        s.url = url;
+    if patch.url.is_some() || patch.destination.is_some() {
+        check_target(app, patch.url.as_deref(), patch.destination.as_ref())?;
+        s.url = patch.url;
+        s.destination = patch.destination;
     }
     if let Some(events) = patch.events {
         dispatch::check_events(&events)?;

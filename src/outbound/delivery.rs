@@ -1,9 +1,11 @@
 //! A delivery's request: a signed POST to a subscriber, redirects not followed, with a
 //! deadline and at most [`ANSWER_LIMIT`] of the answer read.
 
-use worker::{Headers, Method, Request, RequestInit, RequestRedirect, wasm_bindgen::JsValue};
+use worker::{
+    Fetcher, Headers, Method, Request, RequestInit, RequestRedirect, wasm_bindgen::JsValue,
+};
 
-use super::exchange;
+use super::exchange_via;
 use crate::dispatch::classify::ANSWER_LIMIT;
 use crate::dispatch::sign::Signed;
 use crate::error::{BindingError, During};
@@ -29,6 +31,17 @@ pub async fn send(
     signed: Signed,
     timeout_ms: u64,
 ) -> Result<SubscriberAnswer, BindingError> {
+    send_via(None, url, signed, timeout_ms).await
+}
+
+/// [`send`] through a service binding when `service` is given (`url` then only gives the
+/// path the other Worker sees).
+pub async fn send_via(
+    service: Option<&Fetcher>,
+    url: &str,
+    signed: Signed,
+    timeout_ms: u64,
+) -> Result<SubscriberAnswer, BindingError> {
     let headers = Headers::new();
     for (k, v) in &signed.headers {
         headers.set(k, v).during(format!("header {k}"))?;
@@ -39,7 +52,7 @@ pub async fn send(
         .with_body(Some(JsValue::from_str(&signed.body)))
         .with_redirect(RequestRedirect::Manual);
     let request = Request::new_with_init(url, &init).during("request")?;
-    let (resp, body) = exchange(request, timeout_ms, ANSWER_LIMIT).await?;
+    let (resp, body) = exchange_via(service, request, timeout_ms, ANSWER_LIMIT).await?;
     // A body that fails to read counts as empty: the status alone classifies it.
     let body = body.unwrap_or_default();
     Ok(SubscriberAnswer {

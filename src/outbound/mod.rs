@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod delivery;
+pub mod destination;
 pub mod egress;
 pub mod jwks;
 pub mod plugins;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
-use worker::{AbortController, Delay, Fetch, Request, Response};
+use worker::{AbortController, Delay, Fetch, Fetcher, Request, Response};
 
 use crate::error::{BindingError, During};
 
@@ -46,13 +47,26 @@ pub async fn exchange(
     timeout_ms: u64,
     limit: usize,
 ) -> Result<(Response, Result<Prefix, BindingError>), BindingError> {
+    exchange_via(None, request, timeout_ms, limit).await
+}
+
+/// [`exchange`] through a service binding when `service` is given (another Worker, no
+/// network), else over the network. A service binding's fetch takes no abort signal: on
+/// timeout edgehook stops waiting for it.
+pub async fn exchange_via(
+    service: Option<&Fetcher>,
+    request: Request,
+    timeout_ms: u64,
+    limit: usize,
+) -> Result<(Response, Result<Prefix, BindingError>), BindingError> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {
-        let mut resp = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .during("network error")?;
+        let resp = match service {
+            Some(service) => service.fetch_request(request).await,
+            None => Fetch::Request(request).send_with_signal(&signal).await,
+        };
+        let mut resp = resp.during("network error")?;
         let body = read_prefix(&mut resp, limit).await;
         Ok((resp, body))
     };

@@ -9,7 +9,7 @@ use worker::{D1Database, D1PreparedStatement, wasm_bindgen::JsValue};
 use crate::dispatch::Subscription;
 
 const COLUMNS: &str = "id, name, url, events, headers, api_key_enc, previous_api_key_enc, \
-    previous_valid_until, enabled, disabled_reason, created_at, updated_at, transform, flow, holding";
+    previous_valid_until, enabled, disabled_reason, created_at, updated_at, transform, flow, holding, destination";
 
 #[derive(Deserialize)]
 struct Row {
@@ -28,6 +28,7 @@ struct Row {
     transform: Option<String>,
     flow: Option<String>,
     holding: f64,
+    destination: Option<String>,
 }
 
 /// A subscription with its sealed signing keys.
@@ -47,7 +48,10 @@ impl From<Row> for Stored {
             subscription: Subscription {
                 id: r.id,
                 name: r.name,
-                url: r.url,
+                // A destination subscription stores '' (the column is NOT NULL).
+                url: Some(r.url).filter(|u| !u.is_empty()),
+                // Stored by this code only, checked when it was stored.
+                destination: r.destination.and_then(|t| serde_json::from_str(&t).ok()),
                 events: serde_json::from_str(&r.events).unwrap_or_default(),
                 headers: serde_json::from_str::<BTreeMap<String, String>>(&r.headers)
                     .unwrap_or_default(),
@@ -82,6 +86,10 @@ fn json_text<T: serde::Serialize>(v: &T) -> JsValue {
     text(&serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
 }
 
+fn destination(s: &Subscription) -> JsValue {
+    s.destination.as_ref().map_or(JsValue::NULL, json_text)
+}
+
 fn event_rows(db: &D1Database, s: &Subscription) -> worker::Result<Vec<D1PreparedStatement>> {
     let mut out = vec![
         db.prepare("DELETE FROM subscription_events WHERE subscription_id = ?1")
@@ -110,18 +118,20 @@ pub async fn insert(
         vec![
         db.prepare(
             "INSERT INTO subscriptions (id, name, url, events, headers, api_key_enc, enabled,
-               created_at, updated_at, transform, flow) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9)",
+               created_at, updated_at, transform, flow, destination)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9, ?10)",
         )
         .bind(&[
             text(&s.id),
             text(&s.name),
-            text(&s.url),
+            text(s.url.as_deref().unwrap_or("")),
             json_text(&s.events),
             json_text(&s.headers),
             text(api_key_enc),
             num(s.created_at),
             s.transform.as_deref().map_or(JsValue::NULL, text),
             json_text(&s.flow),
+            destination(s),
         ])?,
         db.prepare(
             "INSERT INTO service_accounts (jwt_key, subscription_id, jwt_secret_enc, created_at)
@@ -179,18 +189,19 @@ pub async fn for_event(db: &D1Database, event_type: &str) -> worker::Result<Vec<
 }
 
 /// Saves changed fields (name, url, events, headers, enabled, reason, transform, flow,
-/// holding).
+/// holding, destination).
 pub async fn update(db: &D1Database, s: &Subscription) -> worker::Result<()> {
     let mut statements = vec![
         db.prepare(
             "UPDATE subscriptions SET name = ?2, url = ?3, events = ?4, headers = ?5, enabled = ?6,
-               disabled_reason = ?7, updated_at = ?8, transform = ?9, flow = ?10, holding = ?11
+               disabled_reason = ?7, updated_at = ?8, transform = ?9, flow = ?10, holding = ?11,
+               destination = ?12
              WHERE id = ?1",
         )
         .bind(&[
             text(&s.id),
             text(&s.name),
-            text(&s.url),
+            text(s.url.as_deref().unwrap_or("")),
             json_text(&s.events),
             json_text(&s.headers),
             num(i64::from(s.enabled)),
@@ -199,6 +210,7 @@ pub async fn update(db: &D1Database, s: &Subscription) -> worker::Result<()> {
             s.transform.as_deref().map_or(JsValue::NULL, text),
             json_text(&s.flow),
             num(i64::from(s.holding)),
+            destination(s),
         ])?,
     ];
     statements.extend(event_rows(db, s)?);
