@@ -14,7 +14,13 @@ export const QUEUES = {
   deliveries: "edgehook-deliveries",
   ingestDlq: "edgehook-ingest-dlq",
   deliveriesDlq: "edgehook-deliveries-dlq",
+  // A subscription's destination (docs/DISPATCH.md#destinations-beyond-http), consumed by
+  // the hook-service worker below, never by edgehook.
+  eventsOut: "edgehook-events-out",
 };
+
+/** The bindings subscriptions may deliver to in the tests (and wrangler.toml's dev config). */
+export const DESTINATIONS = { EVENTS_OUT: "queue", DELIVERY_BUCKET: "r2", HOOK_SERVICE: "service" };
 
 /** The config the flow tests run with: one collector per scheme they exercise. */
 export function testConfig(overrides = {}) {
@@ -240,6 +246,12 @@ class WorkerQueue {
 export default function (env) { return new WorkerQueue(env); }
 `;
 
+// The Worker bound as HOOK_SERVICE (a service-binding destination) and consuming the
+// EVENTS_OUT queue (a queue destination): examples/hook-service/index.mjs, which scripts/dev.sh
+// runs too. GET /__received lists what it got; as a service it answers by path
+// (/fail-first/N, /fail-always, else 204).
+export const HOOK_SERVICE_WORKER = readFileSync(path.join(root, "examples/hook-service/index.mjs"), "utf8");
+
 // A stand-in for the DB binding whose every query fails, as when D1 is unreachable. Its
 // class is named D1Database so workers-rs accepts it.
 const FAILING_D1 = `
@@ -267,7 +279,8 @@ export default function () { return new D1Database(); }
  * (apply migrations/, default true), `maxRetries` (of the queue consumers, default 3),
  * `port` (listen on 127.0.0.1:port), `analytics` (bind ANALYTICS to a dataset recording
  * into D1 `ae_points`), `environment` (EDGEHOOK_ENV, default "test"; "dev" allows http
- * subscriber URLs). Every line the worker logs is kept in `logs`.
+ * subscriber URLs), `failDestinationSends` (wrap the EVENTS_OUT destination queue so its
+ * first n sends fail). Every line the worker logs is kept in `logs`.
  */
 export async function start({
   config = testConfig(),
@@ -282,6 +295,7 @@ export async function start({
   migrate = true,
   port = undefined,
   analytics = false,
+  failDestinationSends = 0,
 } = {}) {
   const consumer = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries };
   const main = {
@@ -304,14 +318,32 @@ export async function start({
         }
       : {},
   };
-  main.serviceBindings = { SCANNER: "scanner" };
+  main.serviceBindings = { SCANNER: "scanner", HOOK_SERVICE: "hook-service" };
   main.workerLoaders = { LOADER: {} }; // `wasm` steps: plugins uploaded at runtime
+  main.queueProducers.EVENTS_OUT = QUEUES.eventsOut;
   const workers = [
     main,
     { name: "scanner", modules: [{ type: "ESModule", path: "scanner.mjs", contents: SCANNER_PLUGIN }] },
+    {
+      name: "hook-service",
+      modules: [{ type: "ESModule", path: "hook-service.mjs", contents: HOOK_SERVICE_WORKER }],
+      queueConsumers: { [QUEUES.eventsOut]: { maxBatchSize: 10, maxBatchTimeout: 1 } },
+    },
   ];
+  if (failDestinationSends > 0) {
+    delete main.queueProducers.EVENTS_OUT;
+    main.wrappedBindings = {
+      ...main.wrappedBindings,
+      EVENTS_OUT: { scriptName: "faulty-events-out", bindings: { FAIL_SENDS: failDestinationSends, HOLD_FIRST_MS: 0 } },
+    };
+    workers.push({
+      name: "faulty-events-out",
+      modules: [{ type: "ESModule", path: "faulty-events-out.mjs", contents: FAULTY_QUEUE }],
+      queueProducers: { INNER_QUEUE: QUEUES.eventsOut },
+    });
+  }
   if (failR2Puts > 0) {
-    main.wrappedBindings = { ARCHIVE: { scriptName: "faulty-r2", bindings: { FAIL_PUTS: failR2Puts } } };
+    main.wrappedBindings = { ...main.wrappedBindings, ARCHIVE: { scriptName: "faulty-r2", bindings: { FAIL_PUTS: failR2Puts } } };
     workers.push({
       name: "faulty-r2",
       modules: [{ type: "ESModule", path: "faulty-r2.mjs", contents: FAULTY_R2 }],
@@ -320,6 +352,7 @@ export async function start({
   } else {
     main.r2Buckets = { ARCHIVE: "edgehook-archive" };
   }
+  main.r2Buckets = { ...main.r2Buckets, DELIVERY_BUCKET: "edgehook-delivery-out" };
   if (analytics) {
     main.wrappedBindings = { ...main.wrappedBindings, ANALYTICS: { scriptName: "ae-recorder" } };
     workers.push({
@@ -355,7 +388,7 @@ export async function start({
       logs.push(...parts.filter(Boolean));
     });
   };
-  const mf = new Miniflare({
+  const options = {
     workers,
     log: undefined,
     handleRuntimeStdio: (stdout, stderr) => {
@@ -363,11 +396,13 @@ export async function start({
       keep(stderr);
     },
     ...(port ? { host: "127.0.0.1", port } : {}),
-  });
+  };
+  const mf = new Miniflare(options);
   await mf.ready;
   if (migrate) await applyMigrations(await mf.getD1Database("DB", "edgehook"));
   const eh = new Edgehook(mf, failR2Puts > 0);
   eh.logs = logs;
+  eh.options = options;
   return eh;
 }
 
@@ -411,6 +446,13 @@ export class Edgehook {
     return this.mf.getD1Database("DB", "edgehook");
   }
 
+  /** What the hook-service worker received, in order: `{via: "service", method, url,
+   * headers, body}` through its service binding, `{via: "queue", queue, body}` from EVENTS_OUT. */
+  async hookServiceReceived() {
+    const worker = await this.mf.getWorker("hook-service");
+    return (await worker.fetch("http://hook-service/__received")).json();
+  }
+
   /** Every R2 object under `prefix` as {key, text}. */
   async objects(prefix = "") {
     const bucket = await this.bucket();
@@ -431,6 +473,13 @@ export class Edgehook {
   async lines(prefix = "collectors/") {
     const objs = await this.objects(prefix);
     return objs.flatMap((o) => o.text.split("\n").filter(Boolean).map((l) => JSON.parse(l)));
+  }
+
+  /** Restarts the worker with another EDGEHOOK_CONFIG, as a redeploy would; D1, R2 and
+   * the queues keep what they hold. */
+  async reconfigure(config) {
+    this.options.workers[0].bindings.EDGEHOOK_CONFIG = config;
+    await this.mf.setOptions(this.options);
   }
 
   /** Waits until `predicate()` is truthy (polling), or fails after `ms`. */

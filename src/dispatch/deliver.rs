@@ -20,10 +20,9 @@ use super::plan::{self, Attempted, Plan, ResultChange, Route};
 use super::publish::{apply_rules, enqueue, publish_own};
 use super::sign::{self, Signed};
 use super::transform;
-use super::url_guard;
 use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, Subscription, Undeliverable};
 use crate::app::App;
-use crate::error::{ApiError, BindingError, During, ErrorCode};
+use crate::error::{ApiError, BindingError, During};
 use crate::json;
 use crate::log;
 use crate::message::{decode_body, retry_later};
@@ -343,16 +342,18 @@ enum To<'a> {
 /// Where subscription `s` delivers, checked again before each attempt as when it was
 /// registered: its URL by the URL guard, its destination against the operator's
 /// `dispatch.destinations` (a binding delisted since stops receiving).
-fn checked_target<'a>(app: &App, s: &'a Subscription) -> Result<To<'a>, Undeliverable> {
-    match (&s.url, &s.destination) {
-        (Some(url), _) => url_guard::check(url, &policy(app))
-            .map(|_| To::Url(url))
-            .map_err(|e| format!("url_refused: {}", e.0).into()),
-        (None, Some(d)) => destination::check(d, &app.config.dispatch.destinations)
-            .map(|()| To::Binding(d))
-            .map_err(|e| format!("{}: {}", e.code, e.message).into()),
-        (None, None) => Err("the subscription has neither a url nor a destination".into()),
-    }
+fn checked_target<'a>(app: &App, s: &'a Subscription) -> Result<To<'a>, ApiError> {
+    super::check_target(
+        s.url.as_deref(),
+        s.destination.as_ref(),
+        &policy(app),
+        &app.config.dispatch.destinations,
+    )?;
+    Ok(match (&s.url, &s.destination) {
+        (Some(url), _) => To::Url(url),
+        (None, Some(d)) => To::Binding(d),
+        (None, None) => return Err(ApiError::internal("a subscription with no target")),
+    })
 }
 
 /// Checks where it goes and signs the body; `Err` is a reason to fail the delivery.
@@ -364,7 +365,8 @@ fn prepare<'a>(
     payload: &str,
     now_secs: i64,
 ) -> Result<(To<'a>, Signed), Undeliverable> {
-    let to = checked_target(app, &s.subscription)?;
+    let to =
+        checked_target(app, &s.subscription).map_err(|e| format!("{}: {}", e.code, e.message))?;
     let master = master_key(env).map_err(|e| e.message)?;
     let context = api_key_context(&s.subscription.id);
     let key = master.open(&s.api_key_enc, &context).map_err(|e| e.0)?;
@@ -545,10 +547,7 @@ pub async fn send_test_message(
     s: &subscriptions::Stored,
     now_secs: i64,
 ) -> Result<Value, ApiError> {
-    let to = checked_target(app, &s.subscription).map_err(|e| match &s.subscription.url {
-        Some(_) => ApiError::new(ErrorCode::UrlRefused, e.0),
-        None => ApiError::new(ErrorCode::DestinationNotAllowed, e.0),
-    })?;
+    let to = checked_target(app, &s.subscription)?;
     let master = master_key(env)?;
     let key = master
         .open(&s.api_key_enc, &api_key_context(&s.subscription.id))

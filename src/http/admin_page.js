@@ -153,7 +153,7 @@ const loaders = {
         const c = counts.get(s.id) || {};
         const last = s.last_attempt || (Array.isArray(s.attempts) ? s.attempts[s.attempts.length - 1] : null);
         return el("tr", { "data-subscription": s.id },
-          el("td", {}, s.name ?? s.id), el("td", { class: "mono" }, s.url ?? ""), el("td", {}, (s.events || []).join(", ")),
+          el("td", {}, s.name ?? s.id), el("td", { class: "mono" }, target(s)), el("td", {}, (s.events || []).join(", ")),
           el("td", {}, s.enabled === false ? `no${s.disabled_reason ? " (" + s.disabled_reason + ")" : ""}` : "yes"),
           el("td", { class: "num" }, String(c.delivered ?? "—")), el("td", { class: "num" }, String(c.failed ?? "—")),
           el("td", { class: "mono" }, last ? `${when(last.attempted_at)} ${last.status_code ?? ""} ${last.outcome ?? ""} ${last.error ?? ""}` : "—"),

@@ -34,6 +34,14 @@ async function request(method, path, body, headers = {}) {
 
 const when = (t) => (t ? new Date(t * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") : "—");
 const table = (head, rows) => el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
+// Where a subscription's deliveries go: its URL, or its destination as attempts record it
+// (`queue:NAME`, `r2:NAME/prefix`, `service:NAME/path`).
+const target = (s) => {
+  const d = s.destination;
+  if (s.url || !d) return s.url ?? "";
+  const rest = d.kind === "r2" ? "/" + (d.prefix ?? "") : d.kind === "service" ? (d.path ?? "/") : "";
+  return `${d.kind}:${d.binding}${rest}`;
+};
 const list = (data, key) => (Array.isArray(data) ? data : (data && Array.isArray(data[key]) ? data[key] : []));
 const pretty = (v) => el("pre", { class: "json" }, typeof v === "string" ? v : JSON.stringify(v, null, 2));
 const headerTable = (pairs) => (pairs && pairs.length

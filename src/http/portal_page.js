@@ -31,7 +31,7 @@ async function load() {
   $("#app").hidden = false;
   $("#sub-name").textContent = s.name;
   $("#subscription .body").replaceChildren(table(["name", "url", "events", "enabled", "headers"], [el("tr", { "data-subscription": s.id },
-    el("td", {}, s.name), el("td", { class: "mono" }, s.url), el("td", {}, (s.events || []).join(", ")),
+    el("td", {}, s.name), el("td", { class: "mono" }, target(s)), el("td", {}, (s.events || []).join(", ")),
     el("td", {}, s.enabled === false ? `no${s.disabled_reason ? " (" + s.disabled_reason + ")" : ""}` : "yes"),
     el("td", { class: "mono" }, Object.entries(s.headers || {}).map(([k, v]) => `${k}: ${v}`).join(", ") || "—"))]));
   const rows = data.deliveries;
