@@ -21,7 +21,8 @@ pub const MASKED: &str = "[masked]";
 /// One attempt's exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exchange {
-    /// The URL the request went to.
+    /// The URL the request went to; for a destination beyond HTTP its target
+    /// (`queue:NAME`, `r2:NAME/prefix`, `service:NAME/path`).
     pub url: String,
     /// Headers sent, values masked but for [`SHOWN_REQUEST_HEADERS`].
     pub request_headers: Vec<(String, String)>,
