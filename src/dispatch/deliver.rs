@@ -592,3 +592,77 @@ pub async fn send_test_message(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::delivery::SubscriberAnswer;
+
+    fn signed() -> Signed {
+        sign::sign(
+            r#"{"a":1}"#.into(),
+            "res_1",
+            1_700_000_000,
+            "key-0123456789abcdef",
+            None,
+            &[],
+        )
+    }
+
+    #[test]
+    fn a_queue_or_bucket_that_took_it_delivered_it_with_no_status_and_no_answer() {
+        let (outcome, status, exchange) =
+            classify_sent("queue:EVENTS_OUT", &signed(), Ok(Sent::Stored), 0);
+        assert_eq!(outcome, Outcome::Delivered);
+        assert_eq!(status, None);
+        assert_eq!(exchange.url, "queue:EVENTS_OUT");
+        assert!(exchange.response_headers.is_empty());
+        let sent: std::collections::BTreeMap<_, _> = exchange.request_headers.into_iter().collect();
+        assert_eq!(sent["webhook-id"], "res_1");
+        assert_eq!(sent["webhook-signature"], exchange::MASKED);
+    }
+
+    #[test]
+    fn a_send_that_failed_is_retried_with_its_error() {
+        let failed = Err(BindingError::Failed("injected queue send failure".into()));
+        let (outcome, status, exchange) = classify_sent("queue:EVENTS_OUT", &signed(), failed, 0);
+        assert_eq!(
+            outcome,
+            Outcome::Retry {
+                reason: "injected queue send failure".into(),
+                retry_after: None
+            }
+        );
+        assert_eq!(status, None);
+        assert_eq!(exchange.url, "queue:EVENTS_OUT");
+        let timeout = classify_sent("r2:B/", &signed(), Err(BindingError::Timeout(15)), 0);
+        assert!(matches!(timeout.0, Outcome::Retry { .. }));
+    }
+
+    #[test]
+    fn a_services_answer_is_classified_like_a_urls() {
+        let answer = |status, retry_after: Option<&str>| {
+            Ok(Sent::Answered(SubscriberAnswer {
+                status,
+                body: Vec::new(),
+                cut: false,
+                retry_after: retry_after.map(String::from),
+                headers: vec![("retry-after".into(), "2".into())],
+            }))
+        };
+        let (outcome, status, exchange) =
+            classify_sent("service:HOOK/in", &signed(), answer(503, Some("2")), 0);
+        assert_eq!(
+            outcome,
+            Outcome::Retry {
+                reason: "the subscriber answered 503".into(),
+                retry_after: Some(2)
+            }
+        );
+        assert_eq!(status, Some(503));
+        assert_eq!(exchange.response_headers.len(), 1);
+        let (outcome, status, _) =
+            classify_sent("service:HOOK/in", &signed(), answer(204, None), 0);
+        assert_eq!((outcome, status), (Outcome::Delivered, Some(204)));
+    }
+}
