@@ -135,6 +135,16 @@ test("admin_mjs_registers_a_subscription_with_specs_body", async () => {
       type: "application/json",
       body: { name: "scanner", url: "https://scanner.example/hook", events: ["addon.uploaded", "rule.matched"], api_key: "k1", headers: { "X-Team": "blue" } },
     });
+    // A destination beyond HTTP instead of a URL (docs/DISPATCH.md#destinations-beyond-http).
+    const r2 = await sh("admin.mjs", ["subscribe", "--name", "archive", "--r2", "DELIVERY_BUCKET", "--prefix", "out/", "--events", "a.b"], env);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.deepEqual(seen.body, { name: "archive", destination: { kind: "r2", binding: "DELIVERY_BUCKET", prefix: "out/" }, events: ["a.b"] });
+    const svc = await sh("admin.mjs", ["subscribe", "--name", "svc", "--service", "HOOK_SERVICE", "--path", "/in", "--events", "a.b"], env);
+    assert.equal(svc.code, 0, svc.stderr);
+    assert.deepEqual(seen.body.destination, { kind: "service", binding: "HOOK_SERVICE", path: "/in" });
+    const both = await sh("admin.mjs", ["subscribe", "--name", "x", "--url", "https://a.example/", "--queue", "EVENTS_OUT", "--events", "a.b"], env);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /one of --url, --queue, --r2, --service/);
   } finally {
     server.close();
   }

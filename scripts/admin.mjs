@@ -6,6 +6,8 @@
 //   node scripts/admin.mjs keys list
 //   node scripts/admin.mjs keys revoke <id>
 //   node scripts/admin.mjs subscribe --name N --url https://... --events a,b [--api-key K] [--header 'K: V']...
+//     instead of --url, a binding listed in dispatch.destinations (docs/DISPATCH.md):
+//     --queue BINDING | --r2 BINDING [--prefix P] | --service BINDING [--path /P]
 //   node scripts/admin.mjs stats [--hours 24]
 //   node scripts/admin.mjs batches [--collector C] [--limit 50]
 import { parseArgs, fail } from "./lib/args.mjs";
@@ -45,7 +47,19 @@ if (command === "keys" && sub === "issue") {
   if (!id) fail("usage: keys revoke <id>");
   await call("DELETE", `/admin/keys/${encodeURIComponent(id)}`);
 } else if (command === "subscribe") {
-  if (!args.name || !args.url || !args.events) fail("--name, --url and --events are required");
+  const kinds = ["queue", "r2", "service"].filter((k) => args[k]);
+  const targets = kinds.length + (args.url ? 1 : 0);
+  if (!args.name || !args.events || targets !== 1) {
+    fail("--name, --events and one of --url, --queue, --r2, --service are required");
+  }
+  const destination = kinds.length
+    ? {
+        kind: kinds[0],
+        binding: args[kinds[0]],
+        ...(args.prefix ? { prefix: args.prefix } : {}),
+        ...(args.path ? { path: args.path } : {}),
+      }
+    : undefined;
   const headers = {};
   for (const h of args.header ?? []) {
     const i = h.indexOf(":");
@@ -54,7 +68,7 @@ if (command === "keys" && sub === "issue") {
   }
   await call("POST", "/admin/subscriptions", {
     name: args.name,
-    url: args.url,
+    ...(destination ? { destination } : { url: args.url }),
     events: list(args.events),
     ...(args.apiKey ? { api_key: args.apiKey } : {}),
     ...(Object.keys(headers).length ? { headers } : {}),
