@@ -1,7 +1,7 @@
 // The collect flow against the built wasm: POST /hooks → INGEST → NDJSON in R2 + D1.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { start, QUEUES, TEST_SECRETS, hmacHex } from "./harness.mjs";
+import { start, QUEUES, TEST_SECRETS, hmacHex, testConfig } from "./harness.mjs";
 
 let eh;
 before(async () => {
@@ -434,5 +434,43 @@ test("a_message_that_keeps_failing_is_moved_to_the_dead_letter_queue_and_written
     assert.equal(line.queue, QUEUES.ingestDlq);
   } finally {
     await dlq.dispose();
+  }
+});
+
+test("a_sharded_ingest_queue_spreads_messages_over_its_shards_and_stores_each_webhook_once", async () => {
+  // queues.ingest_shards = 3: INGEST, INGEST_1, INGEST_2 → edgehook-ingest, -1, -2, each
+  // consumed by the same consumer; an isolate sends each message to the next shard.
+  const config = testConfig();
+  config.queues = { ingest_shards: 3 };
+  const sharded = await start({ config, ingestShards: 3 });
+  try {
+    // "once" keeps the request format, whose lines carry the record id.
+    const post = (body) => sharded.fetch("/hooks/once", { method: "POST", headers: { "content-type": "application/json" }, body });
+    const ids = [];
+    // One at a time (each message alone), then 12 at once (packed while a send is in flight).
+    for (let i = 0; i < 6; i++) {
+      const r = await post(JSON.stringify({ n: i }));
+      assert.equal(r.status, 202);
+      ids.push((await r.json()).id);
+    }
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => post(JSON.stringify({ burst: i }))),
+    );
+    for (const r of burst) {
+      assert.equal(r.status, 202);
+      ids.push((await r.json()).id);
+    }
+    await sharded.until(async () => (await sharded.lines("collectors/once/")).length >= ids.length, 15000, "all records");
+    await new Promise((r) => setTimeout(r, 1000)); // let any duplicate batch land too
+    const stored = (await sharded.lines("collectors/once/")).map((l) => l.id).sort();
+    assert.deepEqual(stored, [...ids].sort(), "each webhook stored exactly once");
+    const queues = new Set(
+      sharded.logs
+        .filter((l) => l.includes('"outcome":"received"') && l.includes('"event":"ingest"'))
+        .map((l) => JSON.parse(l).queue),
+    );
+    assert.deepEqual([...queues].sort(), [QUEUES.ingest, `${QUEUES.ingest}-1`, `${QUEUES.ingest}-2`]);
+  } finally {
+    await sharded.dispose();
   }
 });

@@ -44,7 +44,7 @@ async function state(p) {
 test("a_lone_message_is_sent_at_once_with_send_and_kept_alive_with_waitUntil", async () => {
   const q = fakeQueue();
   const ctx = fakeCtx();
-  const p = groupSend("lone", q, { id: 1 }, 100, ctx);
+  const p = groupSend("lone", [q], { id: 1 }, 100, ctx);
   assert.equal(q.calls.length, 1, "no send in flight: sent in the same turn, no wait");
   assert.deepEqual(q.calls[0].kind, "send");
   assert.deepEqual(q.calls[0].bodies, [{ id: 1 }]);
@@ -53,7 +53,7 @@ test("a_lone_message_is_sent_at_once_with_send_and_kept_alive_with_waitUntil", a
   assert.equal(await state(p), "pending");
   q.calls[0].resolve();
   await p;
-  const next = groupSend("lone", q, { id: 2 }, 100, ctx);
+  const next = groupSend("lone", [q], { id: 2 }, 100, ctx);
   assert.equal(q.calls.length, 2, "the next lone one after it settled is sent at once too");
   q.calls[1].resolve();
   await next;
@@ -61,9 +61,9 @@ test("a_lone_message_is_sent_at_once_with_send_and_kept_alive_with_waitUntil", a
 
 test("records_arriving_while_a_send_is_in_flight_go_out_packed_in_one_message", async () => {
   const q = fakeQueue();
-  const a = groupSend("together", q, { id: "a" }, 100, fakeCtx());
+  const a = groupSend("together", [q], { id: "a" }, 100, fakeCtx());
   await until(() => q.calls.length === 1, "a's send");
-  const rest = ["b", "c", "d"].map((id) => groupSend("together", q, { id }, 100, fakeCtx()));
+  const rest = ["b", "c", "d"].map((id) => groupSend("together", [q], { id }, 100, fakeCtx()));
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(q.calls.length, 1, "the others wait while a's send is in flight");
   q.calls[0].resolve();
@@ -79,15 +79,15 @@ test("records_arriving_while_a_send_is_in_flight_go_out_packed_in_one_message", 
 
 test("a_failed_pack_rejects_exactly_its_own_members_with_the_queue_error", async () => {
   const q = fakeQueue();
-  const a = groupSend("failing", q, { id: "a" }, 100, fakeCtx());
+  const a = groupSend("failing", [q], { id: "a" }, 100, fakeCtx());
   await until(() => q.calls.length === 1, "a's send");
-  const b = groupSend("failing", q, { id: "b" }, 100, fakeCtx());
-  const c = groupSend("failing", q, { id: "c" }, 100, fakeCtx());
+  const b = groupSend("failing", [q], { id: "b" }, 100, fakeCtx());
+  const c = groupSend("failing", [q], { id: "c" }, 100, fakeCtx());
   q.calls[0].resolve();
   await a;
   await until(() => q.calls.length === 2, "the pack of b and c");
   assert.deepEqual(q.calls[1].bodies, [[{ id: "b" }, { id: "c" }]]);
-  const d = groupSend("failing", q, { id: "d" }, 100, fakeCtx()); // arrives during the failing batch
+  const d = groupSend("failing", [q], { id: "d" }, 100, fakeCtx()); // arrives during the failing batch
   const refused = new Error("queue refused the batch");
   q.calls[1].reject(refused);
   await assert.rejects(b, (e) => e === refused);
@@ -101,11 +101,11 @@ test("a_failed_pack_rejects_exactly_its_own_members_with_the_queue_error", async
 test("a_large_record_is_sent_alone_at_once_even_while_a_pack_is_in_flight", async () => {
   const q = fakeQueue();
   try {
-    const a = groupSend("large", q, { id: "a" }, 100, fakeCtx());
+    const a = groupSend("large", [q], { id: "a" }, 100, fakeCtx());
     await until(() => q.calls.length === 1, "a's send");
     const ctx = fakeCtx();
-    const big = groupSend("large", q, { id: "big" }, ALONE_BYTES + 1, ctx);
-    const edge = groupSend("large", q, { id: "edge" }, ALONE_BYTES, fakeCtx());
+    const big = groupSend("large", [q], { id: "big" }, ALONE_BYTES + 1, ctx);
+    const edge = groupSend("large", [q], { id: "edge" }, ALONE_BYTES, fakeCtx());
     assert.equal(q.calls.length, 2, "the large one does not wait for a's send; the one at the limit does");
     assert.equal(q.calls[1].kind, "send");
     assert.deepEqual(q.calls[1].bodies, [{ id: "big" }]);
@@ -185,9 +185,9 @@ test("a_send_that_never_settles_does_not_hold_up_later_messages", async () => {
   const q = fakeQueue();
   let clock = 1_000_000;
   const now = () => clock;
-  const stuck = groupSend("stuck", q, { id: "stuck" }, 100, fakeCtx(), now);
+  const stuck = groupSend("stuck", [q], { id: "stuck" }, 100, fakeCtx(), now);
   await until(() => q.calls.length === 1, "the first send");
-  const later = groupSend("stuck", q, { id: "later" }, 100, fakeCtx(), now);
+  const later = groupSend("stuck", [q], { id: "later" }, 100, fakeCtx(), now);
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(q.calls.length, 1, "waits while the first send is young");
   clock += STUCK_MS + 1;
@@ -203,12 +203,38 @@ test("a_send_that_never_settles_does_not_hold_up_later_messages", async () => {
 test("each_queue_binding_name_is_grouped_on_its_own", async () => {
   const q1 = fakeQueue();
   const q2 = fakeQueue();
-  const a = groupSend("one", q1, { id: 1 }, 100, fakeCtx());
-  const b = groupSend("two", q2, { id: 2 }, 100, fakeCtx());
+  const a = groupSend("one", [q1], { id: 1 }, 100, fakeCtx());
+  const b = groupSend("two", [q2], { id: 2 }, 100, fakeCtx());
   await until(() => q1.calls.length === 1 && q2.calls.length === 1, "both sends");
   assert.equal(q1.calls[0].kind, "send");
   assert.equal(q2.calls[0].kind, "send", "not grouped with the other queue's message");
   q1.calls[0].resolve();
   q2.calls[0].resolve();
   await Promise.all([a, b]);
+});
+
+test("a_sharded_queue_gets_each_message_on_the_next_shard_and_packing_is_unchanged", async () => {
+  const shards = [fakeQueue(), fakeQueue(), fakeQueue()];
+  // A lone message goes to the first shard at once.
+  const a = groupSend("sharded", shards, { id: "a" }, 100, fakeCtx());
+  await until(() => shards[0].calls.length === 1, "the first message");
+  // Two arriving while it is in flight wait, and go packed to the second shard.
+  const bc = ["b", "c"].map((id) => groupSend("sharded", shards, { id }, 100, fakeCtx()));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(shards[1].calls.length, 0, "waits while a send is in flight, whichever shard");
+  shards[0].calls[0].resolve();
+  await a;
+  await until(() => shards[1].calls.length === 1, "the pack");
+  assert.deepEqual(shards[1].calls[0].bodies, [[{ id: "b" }, { id: "c" }]]);
+  shards[1].calls[0].resolve();
+  await Promise.all(bc);
+  // A record sent alone for its size takes its turn too: the third shard, then the first.
+  const big = groupSend("sharded", shards, { id: "big" }, ALONE_BYTES + 1, fakeCtx());
+  const d = groupSend("sharded", shards, { id: "d" }, 100, fakeCtx());
+  await until(() => shards[2].calls.length === 1 && shards[0].calls.length === 2, "both sends");
+  assert.deepEqual(shards[2].calls[0].bodies, [{ id: "big" }]);
+  assert.deepEqual(shards[0].calls[1].bodies, [{ id: "d" }]);
+  shards[2].calls[0].resolve();
+  shards[0].calls[1].resolve();
+  await Promise.all([big, d]);
 });

@@ -296,6 +296,7 @@ export async function start({
   port = undefined,
   analytics = false,
   failDestinationSends = 0,
+  ingestShards = 1,
 } = {}) {
   const consumer = { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries };
   const main = {
@@ -318,6 +319,11 @@ export async function start({
         }
       : {},
   };
+  // Shards of the ingest queue (`queues.ingest_shards`): INGEST_<k> → edgehook-ingest-<k>.
+  for (let k = 1; k < ingestShards; k++) {
+    main.queueProducers[`INGEST_${k}`] = `${QUEUES.ingest}-${k}`;
+    if (autoConsume) main.queueConsumers[`${QUEUES.ingest}-${k}`] = { ...consumer, deadLetterQueue: QUEUES.ingestDlq };
+  }
   main.serviceBindings = { SCANNER: "scanner", HOOK_SERVICE: "hook-service" };
   main.workerLoaders = { LOADER: {} }; // `wasm` steps: plugins uploaded at runtime
   main.queueProducers.EVENTS_OUT = QUEUES.eventsOut;

@@ -81,7 +81,13 @@ pub struct QueueNames {
     pub ingest_dlq: String,
     /// Dead letters of `deliveries`.
     pub deliveries_dlq: String,
+    /// How many queues `ingest` is sharded over (1–[`MAX_INGEST_SHARDS`]): shard 0 is
+    /// `ingest` bound as `INGEST`, shard k the queue `<ingest>-<k>` bound as `INGEST_<k>`.
+    pub ingest_shards: u32,
 }
+
+/// The most queues `queues.ingest` may be sharded over.
+pub const MAX_INGEST_SHARDS: u32 = 16;
 
 impl Default for QueueNames {
     fn default() -> Self {
@@ -90,6 +96,7 @@ impl Default for QueueNames {
             deliveries: "edgehook-deliveries".into(),
             ingest_dlq: "edgehook-ingest-dlq".into(),
             deliveries_dlq: "edgehook-deliveries-dlq".into(),
+            ingest_shards: 1,
         }
     }
 }
@@ -108,7 +115,7 @@ pub enum QueueRole {
 impl QueueNames {
     /// The role of the queue called `name`, if it is one of ours.
     pub fn role(&self, name: &str) -> Option<QueueRole> {
-        if name == self.ingest {
+        if name == self.ingest || self.ingest_shard_of(name).is_some() {
             Some(QueueRole::Ingest)
         } else if name == self.deliveries {
             Some(QueueRole::Deliveries)
@@ -117,6 +124,38 @@ impl QueueNames {
         } else {
             None
         }
+    }
+
+    /// The shard (1 and up) of `ingest` that the queue called `name` is.
+    fn ingest_shard_of(&self, name: &str) -> Option<u32> {
+        let k: u32 = name
+            .strip_prefix(&self.ingest)?
+            .strip_prefix('-')?
+            .parse()
+            .ok()?;
+        (k >= 1 && k < self.ingest_shards && name == self.ingest_queue(k)).then_some(k)
+    }
+
+    /// The name of shard `k` of the ingest queue.
+    pub fn ingest_queue(&self, k: u32) -> String {
+        if k == 0 {
+            self.ingest.clone()
+        } else {
+            format!("{}-{k}", self.ingest)
+        }
+    }
+
+    /// The producer binding names of the ingest queue's shards, in order.
+    pub fn ingest_bindings(&self) -> Vec<String> {
+        (0..self.ingest_shards)
+            .map(|k| {
+                if k == 0 {
+                    "INGEST".to_string()
+                } else {
+                    format!("INGEST_{k}")
+                }
+            })
+            .collect()
     }
 }
 
@@ -196,6 +235,18 @@ impl Config {
             ("queues.ingest_dlq", &self.queues.ingest_dlq),
             ("queues.deliveries_dlq", &self.queues.deliveries_dlq),
         ];
+        if !(1..=MAX_INGEST_SHARDS).contains(&self.queues.ingest_shards) {
+            return Err(at(
+                "queues.ingest_shards",
+                format!("must be from 1 to {MAX_INGEST_SHARDS}"),
+            ));
+        }
+        let shards: Vec<String> = (1..self.queues.ingest_shards)
+            .map(|k| self.queues.ingest_queue(k))
+            .collect();
+        let queues = queues
+            .into_iter()
+            .chain(shards.iter().map(|name| ("queues.ingest_shards", name)));
         let mut queue_names = HashSet::new();
         for (key, name) in queues {
             if name.is_empty() {
@@ -351,6 +402,47 @@ mod tests {
             Some(QueueRole::DeadLetter)
         );
         assert_eq!(c.queues.role("other"), None);
+    }
+
+    #[test]
+    fn the_ingest_queue_shards_are_named_bound_and_consumed_in_order() {
+        let c = parse(base()).unwrap();
+        assert_eq!(c.queues.ingest_bindings(), ["INGEST"]);
+        assert_eq!(c.queues.role("edgehook-ingest-1"), None, "not sharded");
+        let mut v = base();
+        v["queues"] = serde_json::json!({"ingest_shards": 3});
+        let c = parse(v).unwrap();
+        assert_eq!(
+            c.queues.ingest_bindings(),
+            ["INGEST", "INGEST_1", "INGEST_2"]
+        );
+        for name in ["edgehook-ingest", "edgehook-ingest-1", "edgehook-ingest-2"] {
+            assert_eq!(c.queues.role(name), Some(QueueRole::Ingest), "{name}");
+        }
+        for name in [
+            "edgehook-ingest-3",
+            "edgehook-ingest-0",
+            "edgehook-ingest-01",
+            "edgehook-ingest1",
+        ] {
+            assert_eq!(c.queues.role(name), None, "{name}");
+        }
+        assert_eq!(
+            c.queues.role("edgehook-ingest-dlq"),
+            Some(QueueRole::DeadLetter)
+        );
+        for bad in [0, 17] {
+            let mut v = base();
+            v["queues"] = serde_json::json!({"ingest_shards": bad});
+            assert!(error_of(v).starts_with("queues.ingest_shards: must be from 1 to 16"));
+        }
+        // A shard's name must not be another queue's.
+        let mut v = base();
+        v["queues"] = serde_json::json!({"ingest_shards": 2, "deliveries": "edgehook-ingest-1"});
+        assert!(
+            error_of(v)
+                .starts_with("queues.ingest_shards: queue \"edgehook-ingest-1\" is named twice")
+        );
     }
 
     fn error_of(v: serde_json::Value) -> String {

@@ -29,7 +29,7 @@ pub async fn consume(batch: MessageBatch<Value>, env: &Env) {
     let role = app.as_ref().and_then(|a| a.config.queues.role(&queue));
     match (role, app) {
         (Some(QueueRole::Ingest), Some(app)) => {
-            collect::ingest::consume(messages, env, &app.config, now_ms).await;
+            collect::ingest::consume(&queue, messages, env, &app.config, now_ms).await;
         }
         (Some(QueueRole::DeadLetter), _) => {
             collect::dead::consume(&queue, messages, env, now_ms).await;

@@ -5,13 +5,13 @@
 
 use serde_json::json;
 use worker::wasm_bindgen::JsValue;
-use worker::{Bucket, D1Database, Env, HttpMetadata};
+use worker::{Bucket, D1Database, Env, HttpMetadata, js_sys};
 
 use super::body::Attachment;
 use super::group_send;
 use super::idempotency::{self, Admitted, Keyed, admit_once};
 use super::record::{QueuedRecord, original_spill_key, spill_key};
-use crate::config::Collector;
+use crate::config::{Collector, Config};
 use crate::error::ApiError;
 use crate::log;
 use crate::store::seen_ids::D1SeenIds;
@@ -31,14 +31,15 @@ pub enum Submitted {
 
 /// Queues an accepted webhook's `record` once per webhook id, as `collector.dedupe` says:
 /// `async` puts the id in the record for the consumer and touches no D1; `sync` claims it
-/// in `db` first ([`admit_once`]: `window_secs`, `409`, `422`). Queue failures are `503`.
+/// in `db` first ([`admit_once`]: `config.dedupe_window_secs`, `409`, `422`). Queue
+/// failures are `503`.
 #[allow(clippy::too_many_arguments)]
 pub async fn submit(
     env: &Env,
     ctx: &JsValue,
     db: &D1Database,
+    config: &Config,
     collector: &Collector,
-    window_secs: i64,
     mut record: QueuedRecord,
     key: Option<Keyed>,
     attachments: Vec<Attachment>,
@@ -46,7 +47,7 @@ pub async fn submit(
     let (carried, checked) = idempotency::route(collector.dedupe, key);
     record.dedupe = carried;
     let Some(key) = checked else {
-        enqueue(env, ctx, &mut record, attachments).await?;
+        enqueue(env, ctx, config, &mut record, attachments).await?;
         return Ok(Submitted::Accepted);
     };
     let seen = D1SeenIds {
@@ -55,7 +56,8 @@ pub async fn submit(
     };
     let now_secs = crate::time::secs(record.received_at);
     let id = record.id.clone();
-    let queued = enqueue(env, ctx, &mut record, attachments);
+    let queued = enqueue(env, ctx, config, &mut record, attachments);
+    let window_secs = config.dedupe_window_secs;
     match admit_once(&seen, Some(&key), &id, now_secs, window_secs, queued).await? {
         Admitted::Duplicate { record_id } => Ok(Submitted::Duplicate { record_id }),
         Admitted::Queued { unconfirmed } => {
@@ -68,16 +70,24 @@ pub async fn submit(
     }
 }
 
-/// Puts the record on the INGEST queue (grouped with the isolate's concurrent webhooks,
-/// [`group_send`]), after storing its multipart files in R2 and spilling a line (and
+/// Puts the record on the INGEST queue, or the next of its shards (grouped with the
+/// isolate's concurrent webhooks, [`group_send`]), after storing its multipart files in R2 and spilling a line (and
 /// original) too big for a queue message there. Any failure is `503` with `Retry-After`,
 /// and what was stored for the record is deleted again.
 pub async fn enqueue(
     env: &Env,
     ctx: &JsValue,
+    config: &Config,
     record: &mut QueuedRecord,
     attachments: Vec<Attachment>,
 ) -> Result<(), ApiError> {
+    let queues = js_sys::Array::new();
+    for name in config.queues.ingest_bindings() {
+        let queue = group_send::binding(env, &name).ok_or_else(|| {
+            ApiError::internal(format!("{name} binding: no queue producer is bound"))
+        })?;
+        queues.push(&queue);
+    }
     let mut spilled = Vec::new();
     let mut bytes = group_send::message_bytes_bound(record);
     let archive = || {
@@ -124,9 +134,7 @@ pub async fn enqueue(
         }
         bytes = group_send::message_bytes_bound(record);
     }
-    let queue = group_send::binding(env, "INGEST")
-        .ok_or_else(|| ApiError::internal("INGEST binding: no queue producer is bound"))?;
-    if let Err(e) = group_send::send(&queue, "INGEST", ctx, record, bytes).await {
+    if let Err(e) = group_send::send(&queues, "INGEST", ctx, record, bytes).await {
         forget(env, spilled).await;
         return Err(ApiError::unavailable(format!(
             "the queue did not take the webhook: {e}"

@@ -6,6 +6,10 @@
 // queue operation carries many records (the consumer unpacks them: src/collect/pack.rs).
 // A record over ALONE_BYTES is sent alone, at once, and never waits.
 //
+// The ingest queue may be sharded over several queues (`queues.ingest_shards`, for more
+// than one queue's 5 000 messages a second): each message goes to the next of the group's
+// queues in turn, so packing is unchanged and an isolate's messages spread evenly.
+//
 // Each webhook learns its own record's outcome: groupSend resolves once the message holding
 // it is on the queue and rejects with the error if that send failed, so the Rust side
 // answers 202 or 503 exactly as for a single send.
@@ -42,39 +46,49 @@ export const STUCK_MS = 5_000;
 /** How often a waiting webhook looks whether its pack has settled. */
 export const POLL_MS = 1;
 
-/** One group per queue binding name: the waiting records and the pack in flight. */
+/** One group per queue binding name: the waiting records, the pack in flight, and how
+ * many messages it has sent (which of its queues is next). */
 const groups = new Map();
 
 function group(name) {
   let g = groups.get(name);
   if (!g) {
-    g = { waiting: [], inflight: null };
+    g = { waiting: [], inflight: null, sent: 0 };
     groups.set(name, g);
   }
   return g;
 }
 
+/** The queue the group's next message goes to. */
+function next(g, queues) {
+  const queue = queues[g.sent % queues.length];
+  g.sent += 1;
+  return queue;
+}
+
 /**
- * Sends `body` (a message of at most `bytes` bytes as sent) to `queue`, grouped
- * with the other sends to the queue named `name` in this isolate. Resolves when the
- * message is on the queue; rejects with the send's error.
+ * Sends `body` (a message of at most `bytes` bytes as sent) to one of `queues` (the
+ * shards of the queue named `name`, each message to the next in turn), grouped with the
+ * other sends to `name` in this isolate. Resolves when the message is on the queue;
+ * rejects with the send's error.
  */
-export function groupSend(name, queue, body, bytes, ctx, now = Date.now) {
+export function groupSend(name, queues, body, bytes, ctx, now = Date.now) {
+  const g = group(name);
   const done =
     bytes > ALONE_BYTES
-      ? queue.send(body, { contentType: CONTENT_TYPE })
-      : send(group(name), queue, { body, bytes, settled: false, error: null }, now);
+      ? next(g, queues).send(body, { contentType: CONTENT_TYPE })
+      : send(g, queues, { body, bytes, settled: false, error: null }, now);
   ctx.waitUntil(done.catch(() => {}));
   return done;
 }
 
-async function send(g, queue, me, now) {
+async function send(g, queues, me, now) {
   g.waiting.push(me);
   while (!me.settled) {
     const busy = g.inflight !== null && now() - g.inflight.since < STUCK_MS;
     // Nothing left to take means this record is in the pack in flight.
     if (busy || g.waiting.length === 0) await sleep(POLL_MS);
-    else await lead(g, queue, now);
+    else await lead(g, queues, now);
   }
   if (me.error) throw me.error;
 }
@@ -90,13 +104,13 @@ export function take(waiting) {
   return waiting.splice(0, n);
 }
 
-async function lead(g, queue, now) {
+async function lead(g, queues, now) {
   const pack = take(g.waiting);
   const flight = { since: now() };
   g.inflight = flight;
   try {
     const body = pack.length === 1 ? pack[0].body : pack.map((m) => m.body);
-    await queue.send(body, { contentType: CONTENT_TYPE });
+    await next(g, queues).send(body, { contentType: CONTENT_TYPE });
   } catch (e) {
     for (const m of pack) m.error = e;
   } finally {

@@ -14,7 +14,7 @@ extern "C" {
     #[wasm_bindgen(js_name = groupSend, catch)]
     fn group_send(
         name: &str,
-        queue: &JsValue,
+        queues: &js_sys::Array,
         body: &JsValue,
         bytes: f64,
         ctx: &JsValue,
@@ -71,7 +71,8 @@ pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
         .filter(JsValue::is_object)
 }
 
-/// Puts `record` on `queue`, the producer bound as `name` ([`binding`]); `bytes` is its
+/// Puts `record` on one of `queues`, the producers of the shards of the queue bound as
+/// `name` ([`binding`]; each message goes to the next shard in turn); `bytes` is its
 /// [`message_bytes_bound`], which the caller has computed to decide on spilling; `ctx` is
 /// the request's ExecutionContext (the send is kept alive with its `waitUntil`). The record
 /// goes as a JS object (as workers-rs' `Queue::send` makes it), alone or in a pack's
@@ -79,7 +80,7 @@ pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
 /// they are instead of writing them out as JSON (what that saved: docs/PERFORMANCE.md,
 /// "Figures behind choices in the code").
 pub async fn send(
-    queue: &JsValue,
+    queues: &js_sys::Array,
     name: &str,
     ctx: &JsValue,
     record: &QueuedRecord,
@@ -88,7 +89,7 @@ pub async fn send(
     // worker::Error's own conversion would drop serde's reason.
     let body = serde_wasm_bindgen::to_value(record)
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let sent = group_send(name, queue, &body, bytes as f64, ctx)?;
+    let sent = group_send(name, queues, &body, bytes as f64, ctx)?;
     JsFuture::from(sent).await?;
     Ok(())
 }

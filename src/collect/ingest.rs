@@ -20,8 +20,14 @@ use crate::observe;
 use crate::store::batches::{self, BatchRow};
 use crate::store::{seen_ids, written};
 
-/// Consumes one batch of `INGEST` messages.
-pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_ms: u64) {
+/// Consumes one batch of `INGEST` messages from `queue` (the ingest queue or a shard).
+pub async fn consume(
+    queue: &str,
+    messages: Vec<RawMessage>,
+    env: &Env,
+    config: &Config,
+    now_ms: u64,
+) {
     let (bucket, db) = match (env.bucket("ARCHIVE"), env.d1("DB")) {
         (Ok(b), Ok(d)) => (b, d),
         (b, d) => {
@@ -55,8 +61,10 @@ pub async fn consume(messages: Vec<RawMessage>, env: &Env, config: &Config, now_
         }
     }
     let mut failed = vec![false; records.len()];
-    log::emit(json!({"event": "ingest", "outcome": "received",
-        "messages": messages.len(), "records": records.len()}));
+    log::emit(
+        json!({"event": "ingest", "outcome": "received", "queue": queue,
+        "messages": messages.len(), "records": records.len()}),
+    );
 
     // Records dropped as repeats of a webhook id, counted once their message is acked.
     let mut repeats: Vec<usize> = Vec::new();

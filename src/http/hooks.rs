@@ -145,8 +145,18 @@ pub async fn handle(
                 attachments,
             } => (record, idempotency_key, attachments),
         };
-    let window = app.config.dedupe_window_secs;
-    match submit(env, ctx, &db, collector, window, record, key, attachments).await? {
+    match submit(
+        env,
+        ctx,
+        &db,
+        &app.config,
+        collector,
+        record,
+        key,
+        attachments,
+    )
+    .await?
+    {
         Submitted::Duplicate { record_id } => Ok(answer(
             200,
             json!({"id": record_id, "status": "duplicate"}),
