@@ -1,6 +1,7 @@
 // Shared by bench/bench.mjs, ab.mjs, profile.mjs and experiments/: a worker under test in
 // its own workerd, with the test config's collectors (no plugin steps) and a signed 1 KiB
 // (or KIB=n) body.
+import { Miniflare } from "miniflare";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -115,4 +116,39 @@ export function workerdCpuMicros(parent) {
     }
   }
   return (ticks / tick) * 1e6;
+}
+
+/** `baseConfig` with only the `amo` collector (hmac, no steps): a cold start with no other
+ * collector's steps to compile when the config loads. */
+export function oneCollectorConfig() {
+  const config = baseConfig();
+  config.collectors = config.collectors.filter((c) => c.name === "amo");
+  return config;
+}
+
+/**
+ * One cold start: a new workerd for `options` until ready, the first signed POST of a
+ * 1 KiB body to `urlPath` (→ 202), then a second; milliseconds.
+ */
+export async function coldStart(options, urlPath) {
+  const body = jsonBody(1024);
+  const post = async (mf) => {
+    const headers = { "content-type": "application/json", authorization: `HMAC-SHA256 ${hmacHex(TEST_SECRETS.AMO_KEY, body)}` };
+    const res = await mf.dispatchFetch(`http://edgehook.test${urlPath}`, { method: "POST", headers, body });
+    await res.arrayBuffer();
+    if (res.status !== 202) throw new Error(`cold start ${urlPath}: ${res.status}`);
+  };
+  const t0 = performance.now();
+  const mf = new Miniflare(options);
+  try {
+    await mf.ready;
+    const t1 = performance.now();
+    await post(mf);
+    const t2 = performance.now();
+    await post(mf);
+    const t3 = performance.now();
+    return { total: t2 - t0, first: t2 - t1, warm: t3 - t2 };
+  } finally {
+    await mf.dispose();
+  }
 }
