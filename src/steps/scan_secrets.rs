@@ -13,6 +13,7 @@
 //! ```
 
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use aho_corasick::AhoCorasick;
 use futures_util::future::LocalBoxFuture;
@@ -195,7 +196,7 @@ pub enum Action {
 #[derive(Debug)]
 struct Detector {
     name: String,
-    regex: regex::Regex,
+    regex: DetectorRegex,
     /// How far before a keyword hit a match may start (custom detectors, whose pattern
     /// need not start with a keyword) and how far after it may end.
     back: usize,
@@ -248,13 +249,13 @@ pub fn compile(raw: &Value, cx: &BuildContext<'_>) -> Result<ScanSecrets, Config
     let mut detectors = Vec::new();
     let mut keywords: Vec<String> = Vec::new();
     let mut keyword_owner = Vec::new();
-    let chosen: Vec<&Builtin> = match &spec.detectors {
-        None => BUILTINS.iter().collect(),
+    let chosen: Vec<usize> = match &spec.detectors {
+        None => (0..BUILTINS.len()).collect(),
         Some(names) => names
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                BUILTINS.iter().find(|b| b.name == n).ok_or_else(|| {
+                BUILTINS.iter().position(|b| b.name == n).ok_or_else(|| {
                     err(
                         format!("detectors[{i}]"),
                         format!("unknown detector {n:?} (one of {})", builtin_names()),
@@ -263,16 +264,15 @@ pub fn compile(raw: &Value, cx: &BuildContext<'_>) -> Result<ScanSecrets, Config
             })
             .collect::<Result<_, _>>()?,
     };
-    for b in chosen {
-        let regex = regex::Regex::new(b.pattern)
-            .map_err(|e| ConfigError(format!("built-in detector {}: {e}", b.name)))?;
+    for index in chosen {
+        let b = &BUILTINS[index];
         for k in b.keywords {
             keywords.push((*k).to_string());
             keyword_owner.push(detectors.len());
         }
         detectors.push(Detector {
             name: b.name.into(),
-            regex,
+            regex: DetectorRegex::Builtin(index),
             back: 0,
             forward: b.max_len,
             bounded: b.bounded,
@@ -311,7 +311,7 @@ pub fn compile(raw: &Value, cx: &BuildContext<'_>) -> Result<ScanSecrets, Config
         }
         detectors.push(Detector {
             name: c.name.clone(),
-            regex,
+            regex: DetectorRegex::Custom(regex),
             back: c.max_len,
             forward: c.max_len,
             bounded: false,
@@ -339,6 +339,31 @@ pub fn compile(raw: &Value, cx: &BuildContext<'_>) -> Result<ScanSecrets, Config
         action: spec.action,
         flag_field: spec.flag_field,
     })
+}
+
+/// A detector's regular expression: a custom one is compiled with the step (its errors
+/// are config errors); a built-in one is a constant, compiled on its first keyword hit
+/// and shared by every `scan-secrets` step of the isolate, so the config loads without
+/// compiling all of them for each step (most of a cold start's first request when it
+/// did; docs/PERFORMANCE.md).
+#[derive(Debug)]
+enum DetectorRegex {
+    Builtin(usize),
+    Custom(regex::Regex),
+}
+
+impl DetectorRegex {
+    fn get(&self) -> &regex::Regex {
+        static COMPILED: [OnceLock<regex::Regex>; BUILTINS.len()] =
+            [const { OnceLock::new() }; BUILTINS.len()];
+        match self {
+            DetectorRegex::Custom(regex) => regex,
+            DetectorRegex::Builtin(i) => COMPILED[*i].get_or_init(|| {
+                // A constant pattern: `builtin_patterns_compile` proves each compiles.
+                regex::Regex::new(BUILTINS[*i].pattern).expect("built-in detector pattern")
+            }),
+        }
+    }
 }
 
 fn builtin_names() -> String {
@@ -397,7 +422,7 @@ impl ScanSecrets {
         for (d, ws) in windows.iter().enumerate() {
             let det = &self.detectors[d];
             for &(ws_start, ws_end) in ws {
-                for caps in det.regex.captures_iter(&text[ws_start..ws_end]) {
+                for caps in det.regex.get().captures_iter(&text[ws_start..ws_end]) {
                     let Some(m) = caps.get(1).or_else(|| caps.get(0)) else {
                         continue;
                     };
@@ -595,6 +620,14 @@ mod tests {
             .iter()
             .map(|h| s.detector_name(h.detector).to_string())
             .collect()
+    }
+
+    #[test]
+    fn builtin_patterns_compile() {
+        for (i, b) in BUILTINS.iter().enumerate() {
+            assert!(regex::Regex::new(b.pattern).is_ok(), "{}", b.name);
+            assert_eq!(DetectorRegex::Builtin(i).get().as_str(), b.pattern);
+        }
     }
 
     #[test]
