@@ -202,6 +202,10 @@ pub struct Collector {
 
 impl Config {
     /// Parses and validates a config given as JSON text.
+    // Each of parse's, validate's and resolve's bodies a function of its own, not
+    // inlined into the config load: V8 compiles one large function much more slowly than
+    // the same code in parts, on an isolate's first request (docs/PERFORMANCE.md).
+    #[inline(never)]
     pub fn parse(json: &str) -> Result<Config, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -217,6 +221,7 @@ impl Config {
         Ok(config)
     }
 
+    #[inline(never)]
     fn validate(&mut self) -> Result<(), ConfigError> {
         let url = url::Url::parse(&self.public_url)
             .map_err(|e| at("public_url", format!("not an absolute URL ({e})")))?;
@@ -335,6 +340,7 @@ impl Config {
 
     /// Reads every secret the config names through `lookup`. A missing or empty secret
     /// is a config error naming the key that refers to it.
+    #[inline(never)]
     pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<Secrets, ConfigError> {
         let mut secrets = BTreeMap::new();
         for (i, c) in self.collectors.iter().enumerate() {

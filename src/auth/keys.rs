@@ -437,6 +437,7 @@ impl Keyring {
     /// ([`crate::auth::AuthConfig::check_secrets`]) and parses the key secrets of every
     /// `jwt` collector; a secret that holds no usable key is a config error naming the
     /// key that refers to it.
+    #[inline(never)] // compiled apart from the config load (see Config::parse)
     pub fn load<'a>(
         auths: impl IntoIterator<Item = (String, &'a crate::auth::AuthConfig)>,
         secrets: &crate::secrets::Secrets,

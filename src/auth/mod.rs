@@ -20,6 +20,7 @@ pub mod recipe;
 pub mod standard_webhooks;
 pub mod stripe;
 
+use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -170,8 +171,14 @@ macro_rules! schemes {
             cx: &AuthContext<'_, C, K>,
             req: &InboundRequest,
         ) -> Result<Identity, AuthError> {
+            // Each scheme's check boxed: a function of its own, not all of them inlined
+            // into this one, which V8 compiled whole on an isolate's first webhook
+            // (docs/PERFORMANCE.md, cold start).
             let verified = match auth {
-                $(AuthConfig::$variant(c) => c.authenticate(cx, req).await?,)*
+                $(AuthConfig::$variant(c) => {
+                    let check: LocalBoxFuture<'_, _> = Box::pin(c.authenticate(cx, req));
+                    check.await?
+                })*
             };
             Ok(Identity {
                 scheme: auth.scheme(),

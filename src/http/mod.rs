@@ -35,7 +35,8 @@ use crate::log;
 use crate::observe;
 use crate::store;
 use call::Call;
-use routes::{Access, Handler};
+use futures_util::future::LocalBoxFuture;
+use routes::{Access, Handler, RouteDef, RouteFn};
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
 /// header object cross into JS, nothing else. The collector route and every error answer
@@ -111,6 +112,57 @@ impl RouteAnswer {
             RouteAnswer::Response(r) => r.status_code(),
         }
     }
+}
+
+/// A route other than the collector's, on `call` (its `actor` not yet known): the admin
+/// sign-in for admin routes, the handler, and the audit entry of a change.
+async fn route(
+    mut call: Call<'_>,
+    handler: RouteFn,
+    def: &RouteDef,
+    method: &str,
+    fields: &mut Value,
+) -> Result<RouteAnswer, ApiError> {
+    let (env, started, path) = (call.env, call.now_ms, call.path);
+    let actor = match def.access {
+        Access::Open => Ok(None),
+        Access::Admin => admin::authorize(&call.req, env, call.app, started)
+            .await
+            .map(Some),
+    };
+    let ip = call.req.headers().get("cf-connecting-ip").ok().flatten();
+    let answer = match actor.clone() {
+        Err(e) => Err(e),
+        Ok(Some(a)) if !access::may(a.role, method) => Err(admin::read_only(&a)),
+        Ok(actor) => {
+            call.actor = actor;
+            handler(call).await.map(RouteAnswer::Response)
+        }
+    };
+    // Every change tried by a known caller is audited, refused ones too.
+    if let Ok(Some(a)) = &actor
+        && !matches!(method, "GET" | "HEAD")
+    {
+        let status = match &answer {
+            Ok(r) => r.status(),
+            Err(e) => e.status(),
+        };
+        let entry = store::audit::Entry {
+            at: crate::time::secs(started),
+            actor: a.who.clone(),
+            role: a.role.as_str().into(),
+            via: a.via.into(),
+            method: method.to_string(),
+            path: path.to_string(),
+            route: def.pattern.into(),
+            status,
+            ip,
+        };
+        if let Err(e) = audit_change(env, &entry).await {
+            fields["audit"] = json!(format!("not recorded: {e}"));
+        }
+    }
+    answer
 }
 
 async fn audit_change(env: &Env, entry: &store::audit::Entry) -> worker::Result<()> {
@@ -199,66 +251,37 @@ pub async fn serve(
                         })
                     })
                 } else {
-                    hooks::handle(&req, env, ctx, app, &method, target, started)
-                        .await
-                        .map(|answer| {
-                            fields["outcome"] = json!(answer.outcome);
-                            match answer.reply {
-                                Some(reply) => RouteAnswer::Reply(reply),
-                                None => RouteAnswer::Json(answer.status, answer.body),
-                            }
-                        })
+                    // Boxed (here and the admin routes' branch below): each is a function
+                    // of its own instead of being inlined into this one, which V8 then
+                    // compiled whole, slowly, on an isolate's first request
+                    // (docs/PERFORMANCE.md, cold start).
+                    let handle: LocalBoxFuture<'_, _> =
+                        Box::pin(hooks::handle(&req, env, ctx, app, &method, target, started));
+                    handle.await.map(|answer| {
+                        fields["outcome"] = json!(answer.outcome);
+                        match answer.reply {
+                            Some(reply) => RouteAnswer::Reply(reply),
+                            None => RouteAnswer::Json(answer.status, answer.body),
+                        }
+                    })
                 }
             }
             Handler::Route(_) if !m.method_allowed => {
                 Err(ApiError::method_not_allowed(&method, &m.allowed))
             }
             Handler::Route(handler) => {
-                let req = Request::from(req);
-                let actor = match m.route.access {
-                    Access::Open => Ok(None),
-                    Access::Admin => admin::authorize(&req, env, app, started).await.map(Some),
+                let call = Call {
+                    req: Request::from(req),
+                    env,
+                    app,
+                    path,
+                    params: m.params,
+                    now_ms: started,
+                    actor: None,
                 };
-                let ip = req.headers().get("cf-connecting-ip").ok().flatten();
-                let answer = match actor.clone() {
-                    Err(e) => Err(e),
-                    Ok(Some(a)) if !access::may(a.role, &method) => Err(admin::read_only(&a)),
-                    Ok(actor) => handler(Call {
-                        req,
-                        env,
-                        app,
-                        path,
-                        params: m.params,
-                        now_ms: started,
-                        actor,
-                    })
-                    .await
-                    .map(RouteAnswer::Response),
-                };
-                // Every change tried by a known caller is audited, refused ones too.
-                if let Ok(Some(a)) = &actor
-                    && !matches!(method.as_str(), "GET" | "HEAD")
-                {
-                    let status = match &answer {
-                        Ok(r) => r.status(),
-                        Err(e) => e.status(),
-                    };
-                    let entry = store::audit::Entry {
-                        at: crate::time::secs(started),
-                        actor: a.who.clone(),
-                        role: a.role.as_str().into(),
-                        via: a.via.into(),
-                        method: method.clone(),
-                        path: path.to_string(),
-                        route: m.route.pattern.into(),
-                        status,
-                        ip,
-                    };
-                    if let Err(e) = audit_change(env, &entry).await {
-                        fields["audit"] = json!(format!("not recorded: {e}"));
-                    }
-                }
-                answer
+                let route: LocalBoxFuture<'_, _> =
+                    Box::pin(route(call, handler, m.route, &method, &mut fields));
+                route.await
             }
         },
     };
