@@ -20,7 +20,7 @@ pub mod recipe;
 pub mod standard_webhooks;
 pub mod stripe;
 
-use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -175,10 +175,7 @@ macro_rules! schemes {
             // into this one, which V8 compiled whole on an isolate's first webhook
             // (docs/PERFORMANCE.md, cold start).
             let verified = match auth {
-                $(AuthConfig::$variant(c) => {
-                    let check: LocalBoxFuture<'_, _> = Box::pin(c.authenticate(cx, req));
-                    check.await?
-                })*
+                $(AuthConfig::$variant(c) => c.authenticate(cx, req).boxed_local().await?,)*
             };
             Ok(Identity {
                 scheme: auth.scheme(),

@@ -1,6 +1,6 @@
 //! `POST /hooks/{collector}[/{*rest}]`: read the request, accept it, queue the record.
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
@@ -107,9 +107,17 @@ pub async fn handle(
         api_keys: &CachedKeys::new(D1Keys(&db), now_ms),
         now_secs: crate::time::secs(now_ms),
     };
+    // The awaited steps below are boxed: each a function of its own, not all inlined
+    // into this one, which V8 compiled whole, slowly, on an isolate's first webhook
+    // (docs/PERFORMANCE.md, cold start).
     // A `jwt` collector with `jwks_url`: its keys fetched first when they must be.
-    crate::outbound::jwks::prepare(app, &collector.auth, &inbound, cx.now_secs).await;
-    if let Some(found) = handshake::recognise(collector, &cx, &inbound).await? {
+    crate::outbound::jwks::prepare(app, &collector.auth, &inbound, cx.now_secs)
+        .boxed_local()
+        .await;
+    if let Some(found) = handshake::recognise(collector, &cx, &inbound)
+        .boxed_local()
+        .await?
+    {
         if let Some(secret) = &found.secret {
             keep_secret(
                 env,
@@ -119,6 +127,7 @@ pub async fn handle(
                 secret,
                 crate::time::secs(now_ms),
             )
+            .boxed_local()
             .await?;
         }
         return Ok(HookAnswer {
@@ -129,22 +138,26 @@ pub async fn handle(
         });
     }
     if let Some(p) = provider.filter(|p| p.stores_secret()) {
-        let stored = stored_secret(env, &db, &collector.name).await?;
+        let stored = stored_secret(env, &db, &collector.name)
+            .boxed_local()
+            .await?;
         handshake::verify_stored(p, stored.as_slice(), &inbound)?;
     }
     let plugins = WorkerPlugins {
         env,
         answer_limit: crate::steps::plugin::answer_limit(collector.max_body_bytes),
     };
-    let (record, key, attachments) =
-        match accept(collector, &cx, &plugins, &inbound, &id, now_ms).await? {
-            Accepted::Dropped => return Ok(answer(202, json!({"status": "dropped"}), "dropped")),
-            Accepted::Record {
-                record,
-                idempotency_key,
-                attachments,
-            } => (record, idempotency_key, attachments),
-        };
+    let (record, key, attachments) = match accept(collector, &cx, &plugins, &inbound, &id, now_ms)
+        .boxed_local()
+        .await?
+    {
+        Accepted::Dropped => return Ok(answer(202, json!({"status": "dropped"}), "dropped")),
+        Accepted::Record {
+            record,
+            idempotency_key,
+            attachments,
+        } => (record, idempotency_key, attachments),
+    };
     match submit(
         env,
         ctx,
@@ -155,6 +168,7 @@ pub async fn handle(
         key,
         attachments,
     )
+    .boxed_local()
     .await?
     {
         Submitted::Duplicate { record_id } => Ok(answer(

@@ -35,7 +35,7 @@ use crate::log;
 use crate::observe;
 use crate::store;
 use call::Call;
-use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
 use routes::{Access, Handler, RouteDef, RouteFn};
 
 /// A JSON answer built straight on the runtime's `Response`: the body string and a shared
@@ -255,15 +255,16 @@ pub async fn serve(
                     // of its own instead of being inlined into this one, which V8 then
                     // compiled whole, slowly, on an isolate's first request
                     // (docs/PERFORMANCE.md, cold start).
-                    let handle: LocalBoxFuture<'_, _> =
-                        Box::pin(hooks::handle(&req, env, ctx, app, &method, target, started));
-                    handle.await.map(|answer| {
-                        fields["outcome"] = json!(answer.outcome);
-                        match answer.reply {
-                            Some(reply) => RouteAnswer::Reply(reply),
-                            None => RouteAnswer::Json(answer.status, answer.body),
-                        }
-                    })
+                    hooks::handle(&req, env, ctx, app, &method, target, started)
+                        .boxed_local()
+                        .await
+                        .map(|answer| {
+                            fields["outcome"] = json!(answer.outcome);
+                            match answer.reply {
+                                Some(reply) => RouteAnswer::Reply(reply),
+                                None => RouteAnswer::Json(answer.status, answer.body),
+                            }
+                        })
                 }
             }
             Handler::Route(_) if !m.method_allowed => {
@@ -279,9 +280,9 @@ pub async fn serve(
                     now_ms: started,
                     actor: None,
                 };
-                let route: LocalBoxFuture<'_, _> =
-                    Box::pin(route(call, handler, m.route, &method, &mut fields));
-                route.await
+                route(call, handler, m.route, &method, &mut fields)
+                    .boxed_local()
+                    .await
             }
         },
     };
