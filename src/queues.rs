@@ -40,8 +40,11 @@ pub async fn consume(batch: MessageBatch<Value>, env: &Env) {
             let (steps, deliveries): (Vec<RawMessage>, Vec<RawMessage>) = messages
                 .into_iter()
                 .partition(crate::dispatch::replay_step::is_step);
-            crate::dispatch::replay_step::consume(steps, env, &app, now_ms).await;
-            crate::dispatch::deliver::consume(deliveries, env, &app, now_ms).await;
+            futures_util::future::join(
+                crate::dispatch::replay_step::consume(steps, env, &app, now_ms),
+                crate::dispatch::deliver::consume(deliveries, env, &app, now_ms),
+            )
+            .await;
         }
         // No config to act on: keep the messages (retry) rather than drop them.
         _ => {
