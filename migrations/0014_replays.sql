@@ -13,10 +13,10 @@ CREATE TABLE replays (
   range_to INTEGER NOT NULL,
   event_type TEXT NOT NULL,
   subscriptions TEXT NOT NULL,          -- JSON array of subscription ids
-  listed INTEGER NOT NULL,              -- 1: the request listed them; 0: every subscriber
+  listed INTEGER NOT NULL,              -- 1: the request listed them, 0: every subscriber then
   status TEXT NOT NULL,                 -- 'running', 'completed' or 'failed'
-  cursor_at INTEGER,                    -- the current batch's created_at (NULL: not started)
-  cursor_key TEXT,                      -- the current batch's key
+  cursor_at INTEGER,                    -- created_at of the batch being read (NULL: not started)
+  cursor_key TEXT,                      -- key of that batch
   cursor_line INTEGER NOT NULL DEFAULT 0, -- the next line to read in it
   batches INTEGER NOT NULL DEFAULT 0,   -- batches read to their end
   published INTEGER NOT NULL DEFAULT 0, -- records published as events
@@ -24,7 +24,7 @@ CREATE TABLE replays (
   deliveries INTEGER NOT NULL DEFAULT 0,-- results created for them
   steps INTEGER NOT NULL DEFAULT 0,
   failures INTEGER NOT NULL DEFAULT 0, -- steps failed in a row (10: the replay fails)
-  error TEXT,                           -- the last step's failure
+  error TEXT,                           -- what the last failed step said
   created_by TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
