@@ -32,8 +32,12 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
         }
     }
     if let Ok(db) = env.d1("DB") {
-        match crate::dispatch::replay_step::resume_stalled(env, &db, crate::time::secs(scheduled_ms))
-            .await
+        match crate::dispatch::replay_step::resume_stalled(
+            env,
+            &db,
+            crate::time::secs(scheduled_ms),
+        )
+        .await
         {
             Ok(n) => log::emit(json!({"event": "cron", "outcome": "replays_resumed",
                 "replays": n})),

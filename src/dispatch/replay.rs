@@ -213,7 +213,7 @@ pub fn completed_event_id(replay: &str, created_ms: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     /// The batch's `created_at`, Unix seconds.
-    pub at: u64,
+    pub at: i64,
     /// The batch's key.
     pub key: String,
     /// The next line to read (the batch's line count once it is read to its end).
@@ -289,7 +289,7 @@ pub fn take(
 }
 
 /// What the cursor says of a batch about to be read: the line to start from.
-pub fn start_line(cursor: Option<&Cursor>, at: u64, key: &str) -> usize {
+pub fn start_line(cursor: Option<&Cursor>, at: i64, key: &str) -> usize {
     match cursor {
         Some(c) if c.at == at && c.key == key => c.line,
         _ => 0,

@@ -102,10 +102,15 @@ async fn note_failure(db: &D1Database, id: &str, e: &DispatchError, now_ms: u64)
         failures,
         status,
         &e.to_string(),
-        (now_ms / 1000) as i64,
+        crate::time::secs(now_ms),
     )
     .await;
     noted.is_ok() && status == "failed"
+}
+
+// Unix seconds as the milliseconds a ULID's time holds (instants before 1970: 0).
+fn ms_of(secs: i64) -> u64 {
+    u64::try_from(secs).unwrap_or(0).saturating_mul(1000)
 }
 
 /// What a step read: its records (each with its batch's time, ms) and counts.
@@ -147,7 +152,7 @@ async fn read(env: &Env, db: &D1Database, r: &Replay, chunk: usize) -> Result<Re
                 out.done.skipped += t.skipped;
                 for taken in t.records {
                     bytes += taken.bytes;
-                    out.records.push((taken, at * 1000));
+                    out.records.push((taken, ms_of(at)));
                 }
                 // Read to its end: past the line count `batches` records too, so a row
                 // that counts more lines than the object has cannot hold the cursor.
@@ -183,7 +188,7 @@ pub async fn step(
     id: &str,
     now_ms: u64,
 ) -> Result<&'static str, DispatchError> {
-    let now_secs = (now_ms / 1000) as i64;
+    let now_secs = crate::time::secs(now_ms);
     let Some(r) = replays::get(db, id).await.during("D1 replay")? else {
         return Ok("unknown_replay");
     };
@@ -220,7 +225,7 @@ pub async fn step(
         .then(|| completed_payload(&r, &read.done, now_secs));
     let mut own: Option<(String, String, Vec<Published>)> = None;
     if let Some(payload) = &completed {
-        let created_ms = (r.created_at as u64) * 1000;
+        let created_ms = ms_of(r.created_at);
         let event_id = replay::completed_event_id(&r.id, created_ms);
         let value = Value::Object(payload.clone());
         let listeners = subscriptions::for_event(db, REPLAY_COMPLETED)

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, D1PreparedStatement, wasm_bindgen::JsValue};
 
+use super::int;
 use crate::dispatch::replay::Cursor;
 
 const COLUMNS: &str = "id, idempotency_key, collector, range_from, range_to, event_type, \
@@ -11,10 +12,6 @@ const COLUMNS: &str = "id, idempotency_key, collector, range_from, range_to, eve
 
 fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
-}
-
-fn num(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
 }
 
 /// A replay as `GET /admin/replay/{id}` shows it.
@@ -106,7 +103,7 @@ impl From<Row> for Replay {
             status: r.status,
             cursor: match (r.cursor_at, r.cursor_key) {
                 (Some(at), Some(key)) => Some(Cursor {
-                    at: at as u64,
+                    at: at as i64,
                     key,
                     line: r.cursor_line as usize,
                 }),
@@ -161,13 +158,13 @@ pub async fn insert(db: &D1Database, r: &NewReplay<'_>, now_secs: i64) -> worker
             text(r.id),
             r.idempotency_key.map_or(JsValue::NULL, text),
             text(r.collector),
-            num(r.range.0),
-            num(r.range.1),
+            int(r.range.0),
+            int(r.range.1),
             text(r.event_type),
             text(&serde_json::Value::from(r.subscriptions.to_vec()).to_string()),
-            num(i64::from(r.listed)),
+            int(i64::from(r.listed)),
             text(r.created_by),
-            num(now_secs),
+            int(now_secs),
         ])?
         .run()
         .await?;
@@ -202,7 +199,7 @@ pub async fn list(db: &D1Database, limit: u32) -> worker::Result<Vec<Replay>> {
         .prepare(format!(
             "SELECT {COLUMNS} FROM replays ORDER BY created_at DESC, id DESC LIMIT ?1"
         ))
-        .bind(&[num(i64::from(limit))])?
+        .bind(&[int(limit)])?
         .all()
         .await?
         .results()?;
@@ -221,7 +218,7 @@ pub async fn stalled(db: &D1Database, before: i64, limit: u32) -> worker::Result
             "SELECT id FROM replays WHERE status = 'running' AND updated_at < ?1
              ORDER BY updated_at LIMIT ?2",
         )
-        .bind(&[num(before), num(i64::from(limit))])?
+        .bind(&[int(before), int(limit)])?
         .all()
         .await?
         .results()?;
@@ -235,15 +232,15 @@ pub async fn next_batch(
     db: &D1Database,
     r: &Replay,
     after: Option<&Cursor>,
-) -> worker::Result<Option<(u64, String, u64)>> {
+) -> worker::Result<Option<(i64, String, u64)>> {
     #[derive(Deserialize)]
     struct B {
         key: String,
         records: f64,
         created_at: f64,
     }
-    let (at, key, line) = after.map_or((JsValue::NULL, JsValue::NULL, num(0)), |c| {
-        (num(c.at as i64), text(&c.key), num(c.line as i64))
+    let (at, key, line) = after.map_or((JsValue::NULL, JsValue::NULL, int(0)), |c| {
+        (int(c.at), text(&c.key), int(c.line as u64))
     });
     let row: Option<B> = db
         .prepare(
@@ -253,10 +250,10 @@ pub async fn next_batch(
                     OR (created_at = ?4 AND key = ?5 AND records > ?6))
              ORDER BY created_at, key LIMIT 1",
         )
-        .bind(&[text(&r.collector), num(r.from), num(r.to), at, key, line])?
+        .bind(&[text(&r.collector), int(r.from), int(r.to), at, key, line])?
         .first(None)
         .await?;
-    Ok(row.map(|b| (b.created_at as u64, b.key, b.records as u64)))
+    Ok(row.map(|b| (b.created_at as i64, b.key, b.records as u64)))
 }
 
 /// What one step did.
@@ -287,12 +284,12 @@ pub fn step_statement(
     now_secs: i64,
 ) -> worker::Result<D1PreparedStatement> {
     let (at, key, line) = match &done.cursor {
-        Some(c) => (num(c.at as i64), text(&c.key), num(c.line as i64)),
-        None => (JsValue::NULL, JsValue::NULL, num(0)),
+        Some(c) => (int(c.at), text(&c.key), int(c.line as u64)),
+        None => (JsValue::NULL, JsValue::NULL, int(0)),
     };
     let (from_at, from_key, from_line) = match from {
-        Some(c) => (num(c.at as i64), text(&c.key), num(c.line as i64)),
-        None => (JsValue::NULL, JsValue::NULL, num(0)),
+        Some(c) => (int(c.at), text(&c.key), int(c.line as u64)),
+        None => (JsValue::NULL, JsValue::NULL, int(0)),
     };
     db.prepare(
         "UPDATE replays SET cursor_at = ?2, cursor_key = ?3, cursor_line = ?4,
@@ -308,12 +305,12 @@ pub fn step_statement(
         at,
         key,
         line,
-        num(done.batches as i64),
-        num(done.published as i64),
-        num(done.skipped as i64),
-        num(done.deliveries as i64),
-        num(i64::from(done.completed)),
-        num(now_secs),
+        int(done.batches),
+        int(done.published),
+        int(done.skipped),
+        int(done.deliveries),
+        int(i64::from(done.completed)),
+        int(now_secs),
         from_at,
         from_key,
         from_line,
@@ -336,10 +333,10 @@ pub async fn step_failed(
     )
     .bind(&[
         text(id),
-        num(i64::from(failures)),
+        int(failures),
         text(status),
         text(error),
-        num(now_secs),
+        int(now_secs),
     ])?
     .run()
     .await?;
