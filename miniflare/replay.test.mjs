@@ -221,9 +221,12 @@ test("a_replay_of_hundreds_of_records_runs_through_many_chunks_on_the_same_path"
   for (let i = 0; i < TOTAL; i += PER_BATCH) {
     await ingest("orders", Array.from({ length: PER_BATCH }, (_, j) => JSON.stringify({ n: i + j, bulk: true })));
   }
+  const startedMs = Date.now();
   const r = await call("POST", "/admin/replay", { collector: "orders", from, to: now() + 1, event_type: "bulk.replayed" });
   assert.equal(r.status, 202);
   const end = await replayUntil(r.body.id, ["completed"], 180000);
+  // For docs/PERFORMANCE.md: how long the steps took here (miniflare's queue batches wait 1 s).
+  console.log(JSON.stringify({ replay_bench: { records: TOTAL, batches: TOTAL / PER_BATCH, chunk: CHUNK, steps: end.steps, ms: Date.now() - startedMs } }));
   assert.deepEqual([end.published, end.skipped, end.deliveries, end.batches], [TOTAL, 0, TOTAL, TOTAL / PER_BATCH]);
   assert.ok(end.steps >= TOTAL / CHUNK, `${end.steps} steps of at most ${CHUNK} records`);
   await eh.until(async () => s.requests.length >= TOTAL, 120000, `${TOTAL} deliveries`);
