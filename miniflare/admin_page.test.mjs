@@ -140,3 +140,64 @@ test("the_admin_page_signs_in_issues_and_revokes_a_key_and_shows_batches", async
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(cspRefusals, [], "the page's CSP refused nothing it needs");
 });
+
+test("the_admin_page_starts_a_replay_and_shows_it_complete", async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  // Three webhooks archived for `once`, and a subscriber of the replay's event type.
+  const t0 = Math.floor(Date.now() / 1000);
+  for (let i = 0; i < 3; i++) {
+    const r = await eh.fetch("/hooks/once", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ page: i }) });
+    assert.equal(r.status, 202);
+    await r.arrayBuffer();
+  }
+  await eh.until(async () => (await (await eh.db()).prepare("SELECT SUM(records) AS n FROM batches WHERE collector = 'once'").first()).n >= 3, 15000, "the once batches");
+  const got = [];
+  const replayed = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => { got.push(JSON.parse(body)); res.writeHead(204); res.end(); });
+  });
+  await new Promise((r) => replayed.listen(0, "127.0.0.1", r));
+  const admin = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`, "content-type": "application/json" };
+  const sub = await eh.fetch("/admin/subscriptions", { method: "POST", headers: admin,
+    body: JSON.stringify({ name: "page-replay", url: `http://127.0.0.1:${replayed.address().port}/`, events: ["page.replayed"] }) });
+  assert.equal(sub.status, 201);
+  await sub.arrayBuffer();
+
+  await page.goto(`${base}/admin/`);
+  await page.fill("#token", TEST_SECRETS.ADMIN_TOKEN);
+  await page.click("#login button[type=submit]");
+  await page.locator('#replay-collector option[value="once"]').waitFor({ state: "attached" });
+  await page.locator('#replays [data-state="empty"]').waitFor();
+  // datetime-local inputs hold this browser's local time (the same machine's zone).
+  const local = (unix) => new Date(unix * 1000 - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  await page.selectOption("#replay-collector", "once");
+  await page.fill("#replay-from", local(t0 - 60));
+  await page.fill("#replay-to", local(Math.floor(Date.now() / 1000) + 30));
+  await page.fill("#replay-type", "page.replayed");
+  await page.click("#replay-form button[type=submit]");
+  const started = page.locator('#replay-started [data-state="started"]');
+  await started.waitFor();
+  const id = await started.getAttribute("data-replay");
+  // The page reads the running replay again until it is complete.
+  const row = page.locator(`#replays tr[data-replay="${id}"][data-status="completed"]`);
+  await row.waitFor({ timeout: 30000 });
+  assert.equal(await row.locator('[data-field="published"]').textContent(), "3");
+  assert.equal(await row.locator('[data-field="deliveries"]').textContent(), "3");
+  await eh.until(async () => got.length >= 3, 15000, "three replayed deliveries");
+  assert.deepEqual(got.map((b) => b.payload.page).sort(), [0, 1, 2]);
+  assert.ok(got.every((b) => b.collector === "once"));
+
+  // A bad request is shown with its code, and starts nothing.
+  await page.fill("#replay-type", "replay.completed");
+  await page.click("#replay-form button[type=submit]");
+  await page.locator('#replay-started [data-state="error"]', { hasText: "reserved_event_type" }).waitFor();
+
+  const dir = path.join(root, "test-output");
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, "admin-replay.png"), fullPage: true });
+  replayed.close();
+  assert.deepEqual(pageErrors, []);
+});

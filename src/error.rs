@@ -228,6 +228,15 @@ error_codes! {
     NotResultOwner = (403, "not_result_owner", "this service account's subscription does not own the result"),
     /// The token's `jti` was already used.
     ReplayedToken = (401, "replayed_token", "this token (jti) was already used"),
+    /// A replay's `from`/`to` are not a range it can read (empty, reversed, in the
+    /// future or over 31 days).
+    InvalidReplayRange = (422, "invalid_replay_range", "from must be before to, to not in the future, and the range at most 31 days"),
+    /// A replay names a subscription that does not subscribe to its event type.
+    NotSubscribed = (422, "not_subscribed", "a listed subscription does not subscribe to the replay's event type"),
+    /// No replay has that id.
+    UnknownReplay = (404, "unknown_replay", "no replay has this id"),
+    /// A replay id (or Idempotency-Key) already names a replay of something else.
+    ReplayConflict = (409, "replay_conflict", "this replay id or Idempotency-Key already names a different replay"),
     /// The `MASTER_KEY` secret is not set.
     MasterKeyMissing = (500, "master_key_missing", "dispatch needs the MASTER_KEY secret (base64 of 32 random bytes)"),
     /// The `MASTER_KEY` secret is not base64 of 32 bytes.

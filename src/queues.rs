@@ -35,7 +35,16 @@ pub async fn consume(batch: MessageBatch<Value>, env: &Env) {
             collect::dead::consume(&queue, messages, env, now_ms).await;
         }
         (Some(QueueRole::Deliveries), Some(app)) => {
-            crate::dispatch::deliver::consume(messages, env, &app, now_ms).await;
+            // The queue also carries replays' steps (`{"v","replay"}`), which ask for the
+            // next chunk of a replay rather than a delivery.
+            let (steps, deliveries): (Vec<RawMessage>, Vec<RawMessage>) = messages
+                .into_iter()
+                .partition(crate::dispatch::replay_step::is_step);
+            futures_util::future::join(
+                crate::dispatch::replay_step::consume(steps, env, &app, now_ms),
+                crate::dispatch::deliver::consume(deliveries, env, &app, now_ms),
+            )
+            .await;
         }
         // No config to act on: keep the messages (retry) rather than drop them.
         _ => {

@@ -1,6 +1,8 @@
 //! The cron trigger: purges expired dedupe ids, JWT nonces and long-dead API keys, and
 //! finished results (with their attempts) past `dispatch.retention_days`, a bounded batch
-//! per run; enqueues deliveries whose message was lost (due, still `pending`).
+//! per run; enqueues deliveries whose message was lost (due, still `pending`), and asks
+//! for a step of every replay left `running` and unchanged (its step died or its message
+//! was lost).
 
 use serde_json::json;
 use worker::Env;
@@ -30,6 +32,19 @@ pub async fn run(scheduled_ms: u64, env: &Env) {
         }
     }
     if let Ok(db) = env.d1("DB") {
+        match crate::dispatch::replay_step::resume_stalled(
+            env,
+            &db,
+            crate::time::secs(scheduled_ms),
+        )
+        .await
+        {
+            Ok(n) => log::emit(json!({"event": "cron", "outcome": "replays_resumed",
+                "replays": n})),
+            Err(e) => log::emit(
+                json!({"event": "cron", "outcome": "replays_not_resumed", "error": e.to_string()}),
+            ),
+        }
         match crate::dispatch::publish::requeue_stuck(env, &db, crate::time::secs(scheduled_ms))
             .await
         {

@@ -2,6 +2,7 @@
 //! batches by the ingest consumer.
 
 pub mod accept;
+pub mod archived;
 pub mod batch;
 pub mod body;
 pub mod browse;

@@ -4,7 +4,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ENDPOINT_DISABLED, ENDPOINT_FAILING, ENDPOINT_RECOVERED, MESSAGE_ATTEMPT_EXHAUSTED};
+use super::{
+    ENDPOINT_DISABLED, ENDPOINT_FAILING, ENDPOINT_RECOVERED, MESSAGE_ATTEMPT_EXHAUSTED,
+    REPLAY_COMPLETED,
+};
 
 /// Slack's escaping of message text.
 fn escape(s: &str) -> String {
@@ -40,6 +43,17 @@ pub fn slack_message(event_type: &str, payload: &Map<String, Value>) -> Value {
             field("event_type"),
             field("attempts"),
             field("last_error")
+        ),
+        REPLAY_COMPLETED => format!(
+            "replay {} of `{}` as `{}`: {} records published ({} deliveries), {} skipped, from batches archived in [{}, {})",
+            field("replay"),
+            field("collector"),
+            field("event_type"),
+            field("published"),
+            field("deliveries"),
+            field("skipped"),
+            field("from"),
+            field("to")
         ),
         other => format!("{other}: {}", Value::Object(payload.clone())),
     };
@@ -83,6 +97,13 @@ mod tests {
         assert_eq!(
             slack_message(ENDPOINT_RECOVERED, &recovered)["text"],
             "edgehook endpoint.recovered: subscription `b` (sub_1) recovered: its circuit breaker closed"
+        );
+        let replayed = map(json!({"replay": "rpl_1", "collector": "orders",
+            "event_type": "order.replayed", "published": 16, "deliveries": 32, "skipped": 1,
+            "from": 100, "to": 200}));
+        assert_eq!(
+            slack_message(REPLAY_COMPLETED, &replayed)["text"],
+            "edgehook replay.completed: replay rpl_1 of `orders` as `order.replayed`: 16 records published (32 deliveries), 1 skipped, from batches archived in [100, 200)"
         );
     }
 

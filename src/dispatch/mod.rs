@@ -19,6 +19,8 @@ pub mod keys;
 pub mod plan;
 pub mod portal;
 pub mod publish;
+pub mod replay;
+pub mod replay_step;
 pub mod review;
 pub mod schedule;
 pub mod sealed;
@@ -73,6 +75,8 @@ pub struct DispatchConfig {
     /// The bindings a subscription may deliver to instead of a URL, by name, with their
     /// kind (`queue`, `r2`, `service`); none by default ([`destination`]).
     pub destinations: BTreeMap<String, destination::Kind>,
+    /// Records one step of a replay publishes (`POST /admin/replay`).
+    pub replay_chunk: u32,
 }
 
 impl Default for DispatchConfig {
@@ -85,6 +89,7 @@ impl Default for DispatchConfig {
             alerts_slack_url: None,
             retention_days: 30,
             destinations: BTreeMap::new(),
+            replay_chunk: replay::DEFAULT_CHUNK,
         }
     }
 }
@@ -119,6 +124,12 @@ impl DispatchConfig {
             return err("retention_days", "must be between 1 and 3650".into());
         }
         destination::check_config(&self.destinations)?;
+        if !(1..=replay::MAX_CHUNK).contains(&self.replay_chunk) {
+            return err(
+                "replay_chunk",
+                format!("must be between 1 and {}", replay::MAX_CHUNK),
+            );
+        }
         if let Some(url) = &self.alerts_slack_url {
             let policy = url_guard::UrlPolicy {
                 allow_http: true,
@@ -482,7 +493,7 @@ pub const RESERVED_EVENT_TYPES: [&str; 6] = [
     ENDPOINT_RECOVERED,
     ENDPOINT_FAILING,
     MESSAGE_ATTEMPT_EXHAUSTED,
-    "replay.completed",
+    REPLAY_COMPLETED,
 ];
 
 /// Published when a failure streak disabled a subscription (its deliveries held).
@@ -497,6 +508,9 @@ pub const ENDPOINT_FAILING: &str = "endpoint.failing";
 
 /// Published when a delivery gave up after the last retry of its schedule.
 pub const MESSAGE_ATTEMPT_EXHAUSTED: &str = "message.attempt.exhausted";
+
+/// Published when a replay (`POST /admin/replay`) has published every record of its range.
+pub const REPLAY_COMPLETED: &str = "replay.completed";
 
 /// Whether `t` is one of [`RESERVED_EVENT_TYPES`], in any case (event types are
 /// case-sensitive, but `Rule.Matched` would pass for the real one to a human reader).
@@ -698,6 +712,16 @@ mod tests {
             assert_eq!(c.validate().is_ok(), ok, "{days}");
         }
         c.retention_days = 30;
+        for (chunk, ok) in [
+            (0, false),
+            (1, true),
+            (replay::MAX_CHUNK, true),
+            (replay::MAX_CHUNK + 1, false),
+        ] {
+            c.replay_chunk = chunk;
+            assert_eq!(c.validate().is_ok(), ok, "{chunk}");
+        }
+        c.replay_chunk = replay::DEFAULT_CHUNK;
         for (url, ok) in [
             ("https://hooks.slack.com/services/T0/B0/x", true),
             ("http://127.0.0.1:9/alerts", false),

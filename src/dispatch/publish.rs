@@ -8,7 +8,7 @@ use worker::{BatchMessageBuilder, D1Database, Env, MessageBuilder};
 use super::endpoint::{self, Place};
 use super::endpoint_object::{self, EnqueueRequest};
 use super::keys::policy;
-use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, RULE_MATCHED, actions};
+use super::{DeliveryMessage, DispatchError, MESSAGE_VERSION, RULE_MATCHED, Subscription, actions};
 use super::{alert, url_guard};
 use crate::error::{ApiError, BindingError, During};
 use crate::ids;
@@ -86,20 +86,7 @@ pub async fn publish(
         .map_err(unavailable("could not read subscriptions"))?;
     let value = Value::Object(payload.clone());
     let text = value.to_string();
-    let published: Vec<Published> = subs
-        .iter()
-        .map(|s| {
-            Ok(Published {
-                id: id("res_")?,
-                subscription: s.id.clone(),
-                held: !s.enabled,
-                ordering_key: match (&s.flow.ordering, &s.flow.ordering_key) {
-                    (Some(_), Some(spec)) => endpoint::ordering_key(spec, &value, header),
-                    _ => None,
-                },
-            })
-        })
-        .collect::<Result<_, ApiError>>()?;
+    let published = results_for(&subs, &value, header, |_| id("res_"))?;
     let rows: Vec<NewResult<'_>> = published
         .iter()
         .map(|p| NewResult {
@@ -115,7 +102,15 @@ pub async fn publish(
     results::insert_all(db, &rows, now_secs)
         .await
         .map_err(unavailable("could not record the event"))?;
-    line_up(env, &published).await;
+    send_out(env, &event_id, &published).await;
+    Ok((event_id, published))
+}
+
+/// What follows the results' rows in D1, for every publish: ordered results line up in
+/// their subscriptions' objects, then one `DELIVERIES` message per result not held. If
+/// the queue refuses, the results are due and the cron enqueues them.
+pub(super) async fn send_out(env: &Env, what: &str, published: &[Published]) {
+    line_up(env, published).await;
     let messages: Vec<DeliveryMessage> = published
         .iter()
         .filter(|p| !p.held)
@@ -127,22 +122,50 @@ pub async fn publish(
         .collect();
     if let Err(e) = enqueue_all(env, messages).await {
         log::emit(
-            json!({"event": "publish", "outcome": "enqueue_failed", "event_id": event_id,
+            json!({"event": "publish", "outcome": "enqueue_failed", "event_id": what,
             "results": published.len(), "error": e.to_string()}),
         );
     }
-    Ok((event_id, published))
 }
+
+/// The results of an event for each of `subs`: ids from `id`, held for a subscription
+/// holding its deliveries, the ordering key taken from the event for one ordering by key.
+pub(super) fn results_for(
+    subs: &[Subscription],
+    value: &Value,
+    header: &dyn Fn(&str) -> Option<String>,
+    mut id: impl FnMut(&Subscription) -> Result<String, ApiError>,
+) -> Result<Vec<Published>, ApiError> {
+    subs.iter()
+        .map(|s| {
+            Ok(Published {
+                id: id(s)?,
+                subscription: s.id.clone(),
+                held: !s.enabled,
+                ordering_key: match (&s.flow.ordering, &s.flow.ordering_key) {
+                    (Some(_), Some(spec)) => endpoint::ordering_key(spec, value, header),
+                    _ => None,
+                },
+            })
+        })
+        .collect()
+}
+
+/// A queue's `sendBatch` takes at most this many messages.
+const MAX_SEND_BATCH: usize = 100;
 
 async fn enqueue_all(env: &Env, messages: Vec<DeliveryMessage>) -> Result<(), BindingError> {
     if messages.is_empty() {
         return Ok(());
     }
     let queue = env.queue("DELIVERIES").during("DELIVERIES")?;
-    queue
-        .send_batch(BatchMessageBuilder::new().messages(messages).build())
-        .await
-        .during("DELIVERIES send_batch")
+    for run in messages.chunks(MAX_SEND_BATCH) {
+        queue
+            .send_batch(BatchMessageBuilder::new().messages(run.to_vec()).build())
+            .await
+            .during("DELIVERIES send_batch")?;
+    }
+    Ok(())
 }
 
 pub(super) async fn enqueue(
@@ -218,7 +241,7 @@ pub async fn publish_own(
 
 /// Posts an operational event to the Slack-compatible incoming webhook, if configured,
 /// through the outbound URL guard. Best effort: a failure is logged, never retried.
-async fn alert_slack(env: &Env, event_type: &str, payload: &Map<String, Value>) {
+pub(super) async fn alert_slack(env: &Env, event_type: &str, payload: &Map<String, Value>) {
     let Ok(app) = crate::app::app(env) else {
         return;
     };

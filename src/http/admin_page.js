@@ -99,9 +99,10 @@ const loaders = {
   async collectors(section) {
     const stats = await api("GET", `/admin/stats?hours=${$("#stats-hours").value}`);
     lastStats = stats;
-    const select = $("#batch-collector");
-    for (const c of stats.collectors) {
-      if (![...select.options].some((o) => o.value === c.name)) select.append(el("option", { value: c.name }, c.name));
+    for (const select of [$("#batch-collector"), $("#replay-collector")]) {
+      for (const c of stats.collectors) {
+        if (![...select.options].some((o) => o.value === c.name)) select.append(el("option", { value: c.name }, c.name));
+      }
     }
     $(".body", section).replaceChildren(
       el("p", { class: "note" }, `Since ${when(stats.since)} (${stats.hours} h). Counts reach D1 within about 10 s.`),
@@ -130,6 +131,25 @@ const loaders = {
           el("td", { class: "num", "data-field": "records" }, String(b.records)),
           el("td", { class: "num" }, String(b.bytes)), el("td", { class: "mono" }, b.key),
           el("td", {}, el("button", { onclick: () => openBatch(b.key, 0, []) }, "Open"))))));
+  },
+
+  async replays(section) {
+    const rows = list(await api("GET", "/admin/replays?limit=20"), "replays");
+    $(".body", section).replaceChildren(rows.length === 0
+      ? el("p", { class: "note empty", "data-state": "empty" }, "No replays yet. Pick a collector, a time range and an event type above, then Replay: its records are published again as events.")
+      : table(["started", "id", "collector", "range", "event type", "status", "published", "skipped", "deliveries", "batches", "by"], rows.map((r) =>
+        el("tr", { "data-replay": r.id, "data-status": r.status },
+          el("td", {}, when(r.created_at)), el("td", { class: "mono" }, r.id), el("td", {}, r.collector),
+          el("td", { class: "mono" }, `${when(r.from)} – ${when(r.to)}`), el("td", {}, r.event_type),
+          el("td", { class: "status-" + (r.status === "completed" ? "delivered" : r.status === "failed" ? "failed" : "pending"), "data-field": "status", title: r.error ?? "" },
+            r.status + (r.error ? ` (${r.error})` : "")),
+          el("td", { class: "num", "data-field": "published" }, String(r.published)),
+          el("td", { class: "num", "data-field": "skipped" }, String(r.skipped)),
+          el("td", { class: "num", "data-field": "deliveries" }, String(r.deliveries)),
+          el("td", { class: "num" }, String(r.batches)), el("td", {}, r.created_by)))));
+    // While a replay runs, its progress is read again every two seconds.
+    clearTimeout(replayPoll);
+    if (rows.some((r) => r.status === "running")) replayPoll = setTimeout(() => load("replays"), 2000);
   },
 
   async keys(section) {
@@ -295,6 +315,40 @@ async function inspect(id) {
   box.scrollIntoView({ block: "nearest" });
 }
 
+let replayPoll;
+
+// A datetime-local value (this browser's time zone) as Unix seconds.
+const unixOf = (v) => Math.floor(new Date(v).getTime() / 1000);
+const localInput = (unix) => {
+  const d = new Date(unix * 1000 - new Date().getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 19);
+};
+{
+  const now = Math.floor(Date.now() / 1000);
+  $("#replay-from").value = localInput(now - 3600);
+  $("#replay-to").value = localInput(now);
+}
+
+$("#replay-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const subscriptions = $("#replay-subscriptions").value.split(",").map((s) => s.trim()).filter(Boolean);
+  const body = {
+    collector: $("#replay-collector").value,
+    from: unixOf($("#replay-from").value),
+    to: unixOf($("#replay-to").value),
+    event_type: $("#replay-type").value.trim(),
+    ...(subscriptions.length ? { subscriptions } : {}),
+  };
+  const box = $("#replay-started");
+  try {
+    const r = await api("POST", "/admin/replay", body);
+    box.replaceChildren(el("p", { class: "note", "data-state": "started", "data-replay": r.id }, `Replay ${r.id} started: its progress is below.`));
+  } catch (e) {
+    box.replaceChildren(el("p", { class: "error", "data-state": "error" }, `${e.code}: ${e.message}`));
+  }
+  await load("replays");
+});
+
 $("#key-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const body = {
@@ -318,7 +372,7 @@ $("#key-form").addEventListener("submit", async (ev) => {
 
 async function loadAll() {
   await load("collectors"); // first: its subscription counts feed the subscriptions panel
-  await Promise.all(["charts", "batches", "keys", "subscriptions", "plugins", "deliveries", "audit"].map(load));
+  await Promise.all(["charts", "batches", "replays", "keys", "subscriptions", "plugins", "deliveries", "audit"].map(load));
 }
 
 function signOut(message) {

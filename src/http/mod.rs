@@ -16,6 +16,7 @@ pub mod page;
 pub mod plugin_admin;
 pub mod portal;
 pub mod records;
+pub mod replays;
 pub mod reviews;
 pub mod routes;
 pub mod rules;

@@ -1,62 +1,32 @@
 //! The record browser: `GET /admin/batches/{key}/records[?cursor=&limit=&id=]` pages
 //! through one written object (gzip ones included), `GET /admin/records/{id}` finds a
-//! record by its id. Only objects listed in `batches` are read, so no other R2 key
-//! (plugins, spills) is reachable through these routes.
+//! record by its id. Reading is `collect::archived` (only objects listed in `batches`).
 
 use serde_json::json;
 use worker::{Env, Response};
 
 use super::admin::{d1_failed, db};
 use super::call::{Call, json_response};
-use super::plugin_admin::{bucket, r2_failed};
 use super::stats::query_param;
+use crate::collect::archived::{self, ArchiveError, Archived};
 use crate::collect::browse;
 use crate::error::{ApiError, ErrorCode};
-use crate::store::batches::{self, StoredBatch};
 use crate::store::written;
 
-/// An object read back: its row, its lines' text and their record ids.
-struct Object {
-    batch: StoredBatch,
-    text: Vec<u8>,
-    claimed: Vec<String>,
+fn open_error(e: ArchiveError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        ArchiveError::Unknown(_) => ApiError::new(ErrorCode::UnknownBatch, message),
+        ArchiveError::Gone(_) => ApiError::new(ErrorCode::BatchGone, message),
+        ArchiveError::Unreadable(..) => ApiError::new(ErrorCode::UnreadableBatch, message),
+        ArchiveError::Binding(e) => ApiError::from(e),
+    }
 }
 
-async fn open(env: &Env, key: &str) -> Result<Object, ApiError> {
-    let db = db(env)?;
-    let batch = batches::get(&db, key)
+async fn open(env: &Env, key: &str) -> Result<Archived, ApiError> {
+    archived::open(env, &db(env)?, key)
         .await
-        .map_err(d1_failed)?
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::UnknownBatch, format!("no batch has key {key:?}"))
-        })?;
-    let object = bucket(env)?
-        .get(key)
-        .execute()
-        .await
-        .map_err(r2_failed)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::BatchGone,
-                format!("the object {key:?} is no longer in R2 (deleted or expired)"),
-            )
-        })?;
-    let bytes = match object.body() {
-        Some(body) => body.bytes().await.map_err(r2_failed)?,
-        None => Vec::new(),
-    };
-    let text = browse::object_text(key, bytes).map_err(|e| {
-        ApiError::new(
-            ErrorCode::UnreadableBatch,
-            format!("the object {key:?} cannot be read back: {e}"),
-        )
-    })?;
-    let claimed = written::ids_of(&db, key).await.map_err(d1_failed)?;
-    Ok(Object {
-        batch,
-        text,
-        claimed,
-    })
+        .map_err(open_error)
 }
 
 fn unknown_record(id: &str) -> ApiError {
@@ -79,8 +49,7 @@ pub async fn list(c: Call<'_>) -> Result<Response, ApiError> {
         .decode_utf8()
         .map_err(|_| ApiError::new(ErrorCode::UnknownBatch, "the batch key is not UTF-8"))?;
     let o = open(c.env, &key).await?;
-    let lines = browse::lines(&o.text);
-    let ids = browse::line_ids(&lines, &o.claimed);
+    let (lines, ids) = o.lines();
     if let Some(id) = id {
         let line = browse::find(&lines, &ids, &id).ok_or_else(|| unknown_record(&id))?;
         return Ok(json_response(
@@ -104,8 +73,7 @@ pub async fn find(c: Call<'_>) -> Result<Response, ApiError> {
         .map_err(d1_failed)?
         .ok_or_else(|| unknown_record(id))?;
     let o = open(c.env, &key).await?;
-    let lines = browse::lines(&o.text);
-    let ids = browse::line_ids(&lines, &o.claimed);
+    let (lines, ids) = o.lines();
     let line = browse::find(&lines, &ids, id).ok_or_else(|| unknown_record(id))?;
     Ok(json_response(
         200,

@@ -12,7 +12,7 @@ use worker::Response;
 use super::call::{Call, Params};
 use super::{
     admin, audit, deliveries, events, handshakes, health, keys, page, plugin_admin, portal,
-    records, reviews, rules, stats, subscriptions,
+    records, replays, reviews, rules, stats, subscriptions,
 };
 use crate::error::ApiError;
 
@@ -180,6 +180,9 @@ pub const ROUTES: &[RouteDef] = &[
         Admin,
         to!(subscriptions::recover),
     ),
+    r("POST", "/admin/replay", Admin, to!(replays::start)),
+    r("GET", "/admin/replay/{id}", Admin, to!(replays::show)),
+    r("GET", "/admin/replays", Admin, to!(replays::list)),
     r("GET", "/admin/results", Admin, to!(reviews::list)),
     r(
         "POST",

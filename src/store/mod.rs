@@ -10,6 +10,7 @@ pub mod handshakes;
 pub mod nonces;
 pub mod plugins;
 pub mod purge;
+pub mod replays;
 pub mod result_stats;
 pub mod results;
 pub mod rules;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use worker::{D1Database, wasm_bindgen::JsValue};
+use worker::{D1Database, D1PreparedStatement, wasm_bindgen::JsValue};
 
 const COLUMNS: &str = "id, event_id, event_type, subscription_id, payload, status, results, \
     matched_rules, flagged, attempts, retry_base, next_attempt_at, last_error, created_at, updated_at, \
@@ -188,6 +188,50 @@ pub async fn insert_all(
         .collect::<worker::Result<Vec<_>>>()?;
     db.batch(statements).await?;
     Ok(())
+}
+
+/// The statements creating `rows` unless a result of the same id exists (ids derived
+/// from what they publish, as a replay's are): one `INSERT … SELECT` per run of rows
+/// within [`super::MAX_LIST_PARAM_BYTES`], for the caller's D1 batch (a transaction).
+pub fn insert_new_statements(
+    db: &D1Database,
+    rows: &[NewResult<'_>],
+    now_secs: i64,
+) -> worker::Result<Vec<D1PreparedStatement>> {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!([
+                r.id,
+                r.event_id,
+                r.event_type,
+                r.subscription_id,
+                r.payload,
+                if r.held { "held" } else { "pending" },
+                r.ordering_key
+            ])
+            .to_string()
+        })
+        .collect();
+    let lens: Vec<usize> = items.iter().map(String::len).collect();
+    super::list_chunks(&lens, super::MAX_LIST_PARAM_BYTES)
+        .into_iter()
+        .map(|run| {
+            // `WHERE true`: SQLite's upsert after INSERT … SELECT needs a WHERE to parse.
+            db.prepare(
+                "INSERT INTO results (id, event_id, event_type, subscription_id, payload, status,
+                   attempts, next_attempt_at, created_at, updated_at, ordering_key)
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+                   json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+                   json_extract(value, '$[4]'), json_extract(value, '$[5]'), 0,
+                   CASE WHEN json_extract(value, '$[5]') = 'held' THEN NULL ELSE ?2 END, ?2, ?2,
+                   json_extract(value, '$[6]')
+                 FROM json_each(?1) WHERE true
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&[text(&format!("[{}]", items[run].join(","))), num(now_secs)])
+        })
+        .collect()
 }
 
 /// Result `id`, if it exists.
