@@ -7,12 +7,14 @@
 //
 // A target ending in `/` is a worker-build output directory (index.js + index_bg.wasm),
 // anything else a module worker script; `:path` is the request path (default `/`).
+// The path `plugged` sets a target up for the plugin-step case (bench/lib.mjs
+// pluggedOptions): edgehook's amo-plugged collector, or "/" of js-hmac-plugin.mjs.
 // KIB=64 sends a 64 KiB body instead of 1 KiB; CONNECTIONS=50 opens 50 connections instead of
 // 10. The first target is the 1.00x reference.
 import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
-import { root } from "../miniflare/harness.mjs";
-import { autocannonArgs, signedBody, workerOptions, workerdCpuMicros } from "./lib.mjs";
+import { applyMigrations, root } from "../miniflare/harness.mjs";
+import { activateBenchPlugin, autocannonArgs, pluggedOptions, signedBody, workerOptions, workerdCpuMicros } from "./lib.mjs";
 
 const [seconds = "3", rounds = "5", ...specs] = process.argv.slice(2);
 const body = signedBody();
@@ -36,8 +38,15 @@ const targets = [];
 for (const spec of specs) {
   const [label, rest] = spec.split("=");
   const [file, p = "/"] = rest.split(":");
-  const mf = new Miniflare(workerOptions(file, `ab${targets.length}`));
-  targets.push({ label, mf, url: String(await mf.ready).replace(/\/$/, "") + p, runs: [] });
+  const name = `ab${targets.length}`;
+  const plugged = p === "plugged";
+  const mf = new Miniflare(plugged ? pluggedOptions(file, name) : workerOptions(file, name));
+  const base = String(await mf.ready).replace(/\/$/, "");
+  if (plugged && file.endsWith("/")) {
+    await applyMigrations(await mf.getD1Database("DB", name));
+    await activateBenchPlugin(base);
+  }
+  targets.push({ label, mf, url: base + (plugged ? (file.endsWith("/") ? "/hooks/amo-plugged" : "/") : p), runs: [] });
 }
 try {
   for (const t of targets) await load(t.url, 1); // warm-up

@@ -3,9 +3,10 @@
 // (or KIB=n) body.
 import { Miniflare } from "miniflare";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { QUEUES, TEST_SECRETS, hmacHex, testConfig } from "../miniflare/harness.mjs";
+import { ADMIN_HEADERS, QUEUES, TEST_SECRETS, hmacHex, testConfig } from "../miniflare/harness.mjs";
 
 /** A JSON object of about `n` bytes, as benches/core.rs builds it. */
 export function jsonBody(n) {
@@ -84,9 +85,41 @@ export function edgehookOptions(scriptPath, { name = "edgehook", config = baseCo
 }
 
 /** Options for `target` (a worker-build directory ending in `/`, or a module script) under load. */
-export function workerOptions(target, name, extra = {}) {
+export function workerOptions(target, name, extra = {}, config = loadConfig()) {
   const scriptPath = target.endsWith("/") ? path.resolve(target, "index.js") : path.resolve(target);
-  return { ...edgehookOptions(scriptPath, { name, config: loadConfig(), http: true }), ...extra };
+  return { ...edgehookOptions(scriptPath, { name, config, http: true }), ...extra };
+}
+
+/** The plugin of the plugin-step cases: changes one field of the record. */
+export const BENCH_PLUGIN = `export default { async fetch(request) {
+  const m = await request.json();
+  return Response.json({ action: "processed", content: { ...m.record, checked: true } });
+} };`;
+
+/**
+ * Options for `target` with the plugin cases' setup: LOADER bound, BENCH_PLUGIN in
+ * PLUGIN_JS (for bench/floors/js-hmac-plugin.mjs) and, for edgehook, a copy of the amo
+ * collector named amo-plugged with a `wasm` step running bench-plugin (uploaded and
+ * activated by `activateBenchPlugin`).
+ */
+export function pluggedOptions(target, name, extra = {}) {
+  const config = loadConfig();
+  const amo = config.collectors.find((c) => c.name === "amo");
+  config.collectors.push({ ...amo, name: "amo-plugged", steps: [{ kind: "wasm", plugin: "bench-plugin" }] });
+  const options = workerOptions(target, name, { workerLoaders: { LOADER: {} }, ...extra }, config);
+  options.bindings.PLUGIN_JS = BENCH_PLUGIN;
+  return options;
+}
+
+/** Uploads `code` as plugin bench-plugin to the edgehook at `base` and activates it. */
+export async function activateBenchPlugin(base, code = BENCH_PLUGIN) {
+  const admin = async (method, p, json) => {
+    const r = await fetch(base + p, { method, headers: ADMIN_HEADERS, body: JSON.stringify(json) });
+    if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  const { version } = await admin("PUT", "/admin/plugins/bench-plugin", { modules: { "plugin.js": Buffer.from(code).toString("base64") } });
+  await admin("POST", "/admin/plugins/bench-plugin/activate", { version });
 }
 
 /** autocannon's arguments for a POST of `body` to `url` for `seconds`, over CONNECTIONS connections (10). */
@@ -151,4 +184,34 @@ export async function coldStart(options, urlPath) {
   } finally {
     await mf.dispose();
   }
+}
+
+/**
+ * `n` POSTs of `body` to `url` one after another over one kept-alive connection, each
+ * timed with performance.now(): the p50 and mean latency in ms at µs resolution
+ * (autocannon's p50 is in whole ms) and the requests per second. Every answer must be 2xx.
+ */
+export async function sequentialLatency(url, { body, headers }, n) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port, pathname } = new URL(url);
+  const post = () =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ agent, hostname, port, path: pathname, method: "POST", headers }, (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode < 300 ? resolve() : reject(new Error(`${url}: ${res.statusCode}`))));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  const times = [];
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await post();
+    times.push(performance.now() - t);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(n / 2)], mean: times.reduce((a, b) => a + b, 0) / n, rps: n / seconds };
 }

@@ -8,6 +8,10 @@
 //   node bench/profile.mjs bench/floors/js-hmac.mjs / 5 20
 //   node bench/profile.mjs build/ queue:100 5 30
 //
+// `plugged` instead of a path posts to a copy of the amo collector with a `wasm` step
+// (the bench's one-field plugin, uploaded and activated first; LOADER bound), or with a
+// floor script to "/" with the same plugin in PLUGIN_JS (bench/floors/js-hmac-plugin.mjs).
+//
 // `queue:N` instead of a path delivers batches of N INGEST records (1 KiB lines) to the
 // worker's queue handler with getWorker().queue(), one after another, and gives µs per
 // record.
@@ -20,13 +24,21 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { applyMigrations, root } from "../miniflare/harness.mjs";
-import { autocannonArgs, deliverIngest, signedBody, workerOptions } from "./lib.mjs";
+import { activateBenchPlugin, autocannonArgs, deliverIngest, pluggedOptions, signedBody, workerOptions } from "./lib.mjs";
 
 const [target, urlPath = "/", seconds = "5", top = "30"] = process.argv.slice(2);
 const body = signedBody();
 const inspectorPort = 9230 + (process.pid % 500);
-const mf = new Miniflare(workerOptions(target, "profiled", { inspectorPort }));
-const url = String(await mf.ready).replace(/\/$/, "") + urlPath;
+const plugged = urlPath === "plugged";
+const edgehook = target.endsWith("/");
+const options = plugged ? pluggedOptions(target, "profiled", { inspectorPort }) : workerOptions(target, "profiled", { inspectorPort });
+const mf = new Miniflare(options);
+const base = String(await mf.ready).replace(/\/$/, "");
+const url = base + (plugged && edgehook ? "/hooks/amo-plugged" : plugged ? "/" : urlPath);
+if (plugged && edgehook) {
+  await applyMigrations(await mf.getD1Database("DB", "profiled"));
+  await activateBenchPlugin(base);
+}
 const list = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
 const isolate = list.find((t) => t.title.endsWith("core:user:profiled"));
 const ws = new WebSocket(isolate.webSocketDebuggerUrl);

@@ -94,6 +94,14 @@ const SANDBOX = `export default { async fetch(request, env) {
       return Response.json({ action: "processed", content: { ...record, bindings: Object.keys(env ?? {}) } });
     case "throw": throw new Error("plugin exploded");
     case "hang": await new Promise(() => {}); break;
+    case "sleep": await new Promise((r) => setTimeout(r, 60000)); break;
+    case "trickle": {
+      const { readable, writable } = new TransformStream();
+      const w = writable.getWriter();
+      w.write(new TextEncoder().encode('{"action":'));
+      setTimeout(() => w.close(), 60000);
+      return new Response(readable);
+    }
     case "spin": { const until = Date.now() + 1500; while (Date.now() < until) {} return Response.json({ action: "deferred" }); }
     case "garbage": return new Response("this is not JSON");
     case "huge": return Response.json({ action: "processed", content: { blob: "x".repeat(2 * 1024 * 1024) } });
@@ -247,13 +255,13 @@ test("the_sandbox_turns_every_misbehaviour_into_one_on_error_outcome", async () 
   assert.equal((await post("sandboxed", { n: 11, case: "env" })).status, 202);
   assert.deepEqual((await lineOf(11, "collectors/sandboxed/")).bindings, []);
 
-  for (const misbehaviour of ["throw", "hang", "spin", "garbage", "huge"]) {
+  for (const misbehaviour of ["throw", "hang", "sleep", "trickle", "spin", "garbage", "huge"]) {
     const started = Date.now();
-    assert.deepEqual(
-      await errorCode(await post("sandboxed", { case: misbehaviour })),
-      [503, "plugin_unavailable"],
-      misbehaviour,
-    );
+    const refused = await post("sandboxed", { case: misbehaviour });
+    const { error } = await refused.json();
+    assert.deepEqual([refused.status, error.code], [503, "plugin_unavailable"], misbehaviour);
+    // Waiting on a timer or on a body that never ends: cut off by the step's 1 s timeout.
+    if (misbehaviour === "sleep" || misbehaviour === "trickle") assert.ok(Date.now() - started >= 1000, misbehaviour);
     assert.ok(Date.now() - started < 4000, `${misbehaviour} answered within the step's timeout`);
     // on_error = "pass": the record is kept unchanged.
     assert.equal((await post("sandboxed-pass", { n: 20, case: misbehaviour })).status, 202, misbehaviour);
@@ -266,9 +274,9 @@ test("the_sandbox_turns_every_misbehaviour_into_one_on_error_outcome", async () 
   assert.equal((await lineOf(12, "collectors/sandboxed/")).size > 0, true);
   const passed = await eh.until(async () => {
     const lines = (await eh.lines("collectors/sandboxed-pass/")).filter((l) => l.n === 20);
-    return lines.length === 5 ? lines : null;
+    return lines.length === 7 ? lines : null;
   });
-  assert.deepEqual(passed.map((l) => l.case).sort(), ["garbage", "hang", "huge", "spin", "throw"]);
+  assert.deepEqual(passed.map((l) => l.case).sort(), ["garbage", "hang", "huge", "sleep", "spin", "throw", "trickle"]);
   assert.ok(passed.every((l) => Object.keys(l).length === 2));
 });
 

@@ -8,7 +8,7 @@
 //! `pending` past its due time, and the cron trigger enqueues it again.
 
 use serde_json::{Value, json};
-use worker::{AbortController, D1Database, Env, MessageExt, RawMessage};
+use worker::{D1Database, Env, MessageExt, RawMessage};
 
 use super::classify::{self, Outcome};
 use super::destination::{self, Destination};
@@ -26,9 +26,9 @@ use crate::error::{ApiError, BindingError, During};
 use crate::json;
 use crate::log;
 use crate::message::{decode_body, retry_later};
+use crate::outbound;
 use crate::outbound::delivery::send;
 use crate::outbound::destination::Sent;
-use crate::outbound::{self, with_timeout};
 use crate::plugins::loader;
 use crate::steps::plugin::{PluginVerdict, classify as classify_plugin};
 use crate::store::attempts;
@@ -323,12 +323,10 @@ async fn transformed(
             reason: reason.0,
             disable: false,
         })?;
-    let exchange = loader::call(env, plugin, None, &message, TRANSFORM_TIMEOUT_MS);
-    let answer =
-        match with_timeout(exchange, AbortController::default(), TRANSFORM_TIMEOUT_MS).await {
-            Ok(reply) => classify_plugin(reply.status, &reply.body, reply.cut),
-            Err(e) => PluginVerdict::Error(e.to_string()),
-        };
+    let answer = match loader::call(env, plugin, None, &message, TRANSFORM_TIMEOUT_MS).await {
+        Ok(reply) => classify_plugin(reply.status, &reply.body, reply.cut),
+        Err(e) => PluginVerdict::Error(e.to_string()),
+    };
     Ok(transform::decide(answer)?.map(|payload| Value::Object(payload).to_string()))
 }
 

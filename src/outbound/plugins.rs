@@ -4,12 +4,12 @@
 
 use futures_util::future::LocalBoxFuture;
 use worker::{
-    AbortController, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-    wasm_bindgen::JsValue,
+    AbortController, AbortSignal, Env, Fetch, Headers, Method, Request, RequestInit,
+    RequestRedirect, wasm_bindgen::JsValue,
 };
 
 use super::{read_prefix, with_timeout};
-use crate::error::During;
+use crate::error::{BindingError, During};
 use crate::plugins::loader;
 use crate::steps::{PluginCallError, PluginCaller, PluginReply, PluginTarget};
 
@@ -22,6 +22,51 @@ pub struct WorkerPlugins<'a> {
     pub answer_limit: usize,
 }
 
+impl WorkerPlugins<'_> {
+    /// POSTs `body` to the Worker bound as `service` (the URL then only names the route
+    /// inside it), else to `url` over the network; reads at most `answer_limit` bytes.
+    async fn post(
+        &self,
+        service: Option<&str>,
+        url: &str,
+        headers: &[(String, String)],
+        body: &str,
+        signal: &AbortSignal,
+    ) -> Result<PluginReply, BindingError> {
+        let h = Headers::new();
+        h.set("content-type", "application/json")
+            .during("header content-type")?;
+        for (k, v) in headers {
+            h.set(k, v).during(format!("header {k}"))?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(h)
+            .with_body(Some(JsValue::from_str(body)))
+            .with_redirect(RequestRedirect::Manual);
+        let mut resp = match service {
+            Some(name) => {
+                let service = self
+                    .env
+                    .service(name)
+                    .during(format!("service binding {name}"))?;
+                service.fetch(url, Some(init)).await
+            }
+            None => {
+                let req = Request::new_with_init(url, &init).during("request")?;
+                Fetch::Request(req).send_with_signal(signal).await
+            }
+        }
+        .during("the plugin could not be reached")?;
+        let body = read_prefix(&mut resp, self.answer_limit).await?;
+        Ok(PluginReply {
+            status: resp.status_code(),
+            body: body.bytes,
+            cut: body.cut,
+        })
+    }
+}
+
 impl PluginCaller for WorkerPlugins<'_> {
     fn call<'a>(
         &'a self,
@@ -31,53 +76,18 @@ impl PluginCaller for WorkerPlugins<'_> {
         timeout_ms: u64,
     ) -> LocalBoxFuture<'a, Result<PluginReply, PluginCallError>> {
         Box::pin(async move {
-            let h = Headers::new();
-            h.set("content-type", "application/json")
-                .during("header content-type")?;
-            for (k, v) in &headers {
-                h.set(k, v).during(format!("header {k}"))?;
-            }
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(h)
-                .with_body(Some(JsValue::from_str(&body)))
-                .with_redirect(RequestRedirect::Manual);
+            let (service, url) = match target {
+                PluginTarget::Binding(name) => (Some(name.as_str()), "https://plugin.internal/"),
+                PluginTarget::Url(url) => (None, url.as_str()),
+                // Its own isolate, through the Worker Loader, timed in loader.mjs.
+                PluginTarget::Loaded { plugin, version } => {
+                    let version = version.as_deref();
+                    return Ok(loader::call(self.env, plugin, version, &body, timeout_ms).await?);
+                }
+            };
             let controller = AbortController::default();
             let signal = controller.signal();
-            let exchange = async {
-                let mut resp = match target {
-                    PluginTarget::Binding(name) => {
-                        let service = self
-                            .env
-                            .service(name)
-                            .during(format!("service binding {name}"))?;
-                        // The URL only names the route inside the bound Worker.
-                        service.fetch("https://plugin.internal/", Some(init)).await
-                    }
-                    PluginTarget::Url(url) => {
-                        let req = Request::new_with_init(url, &init).during("request")?;
-                        Fetch::Request(req).send_with_signal(&signal).await
-                    }
-                    // Its own isolate, through the Worker Loader: answers a PluginReply.
-                    PluginTarget::Loaded { plugin, version } => {
-                        return loader::call(
-                            self.env,
-                            plugin,
-                            version.as_deref(),
-                            &body,
-                            timeout_ms,
-                        )
-                        .await;
-                    }
-                }
-                .during("the plugin could not be reached")?;
-                let body = read_prefix(&mut resp, self.answer_limit).await?;
-                Ok(PluginReply {
-                    status: resp.status_code(),
-                    body: body.bytes,
-                    cut: body.cut,
-                })
-            };
+            let exchange = self.post(service, url, &headers, &body, &signal);
             Ok(with_timeout(exchange, controller, timeout_ms).await?)
         })
     }

@@ -30,9 +30,9 @@ async function code(bucket, prefix, main, modules, egressFor) {
 }
 
 // Reads at most `limit` bytes of the answer; more is an error, never buffered whole.
-async function boundedText(response, limit) {
+async function boundedBytes(response, limit) {
   const reader = response.body?.getReader();
-  if (!reader) return "";
+  if (!reader) return new Uint8Array(0);
   const chunks = [];
   let size = 0;
   for (;;) {
@@ -45,33 +45,41 @@ async function boundedText(response, limit) {
     }
     chunks.push(value);
   }
+  if (chunks.length === 1) return chunks[0];
   const all = new Uint8Array(size);
   let at = 0;
   for (const c of chunks) {
     all.set(c, at);
     at += c.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return all;
 }
 
 /**
- * POSTs `body` to the plugin version's isolate; resolves to `{status, body}`. An answer
- * that comes after `timeoutMs` is refused: a busy loop in the plugin can hold up this
- * thread (workerd locally runs the loaded isolate on it) so that the caller's timer only
- * fires once the answer is in.
+ * POSTs `body` (bytes) to the plugin version's isolate; resolves to `{status, body}`, the
+ * answer's bytes, or rejects with "no answer within `timeoutMs` ms" when the answer is
+ * not all in by then. The abort signal cuts off a plugin that waits; one that spins
+ * holds up this thread (workerd locally runs the loaded isolate on it), so a late answer
+ * is refused once it is in.
  */
 export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, body, limit, timeoutMs, egressFor) {
   const started = Date.now();
-  // The module list is read only when the runtime starts the isolate.
-  const stub = loader.get(id, () => code(bucket, prefix, main, JSON.parse(modulesJson), egressFor));
-  const response = await stub.getEntrypoint().fetch("https://plugin.internal/", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body,
-  });
-  const text = await boundedText(response, limit);
-  if (Date.now() - started > timeoutMs) throw new Error(`no answer within ${timeoutMs} ms`);
-  return { status: response.status, body: text };
+  const late = () => new Error(`no answer within ${timeoutMs} ms`);
+  try {
+    // The module list is read only when the runtime starts the isolate.
+    const stub = loader.get(id, () => code(bucket, prefix, main, JSON.parse(modulesJson), egressFor));
+    const response = await stub.getEntrypoint().fetch("https://plugin.internal/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const bytes = await boundedBytes(response, limit);
+    if (Date.now() - started > timeoutMs) throw late();
+    return { status: response.status, body: bytes };
+  } catch (e) {
+    throw e?.name === "TimeoutError" ? late() : e;
+  }
 }
 
 /** Sends a granted plugin's request on as it is; a redirect comes back to the plugin,

@@ -29,7 +29,7 @@ extern "C" {
         prefix: &str,
         main: &str,
         modules_json: &str,
-        body: &str,
+        body: &[u8],
         limit: f64,
         timeout_ms: f64,
         egress_for: &str,
@@ -54,8 +54,8 @@ fn binding(env: &Env, name: &str) -> Result<JsValue, BindingError> {
 
 /// POSTs `body` to `plugin` (at `version`, else its active version); `Err` when there is
 /// no such version, the message or answer is over [`MAX_RECORD_BYTES`], the isolate
-/// failed to start or threw, or it answered after `timeout_ms` (the caller races the call
-/// against the same timeout; this refuses an answer its timer could not cut off).
+/// failed to start or threw, or it gave no answer within `timeout_ms` (`loader.mjs`
+/// times the whole call, the version's lookup aside).
 pub async fn call(
     env: &Env,
     plugin: &str,
@@ -106,7 +106,7 @@ pub async fn call(
         &prefix(plugin, &found.version),
         &found.main,
         &found.modules,
-        body,
+        body.as_bytes(),
         MAX_RECORD_BYTES as f64,
         timeout_ms as f64,
         egress_for,
@@ -116,12 +116,12 @@ pub async fn call(
     let field = |name: &str| js_sys::Reflect::get(&answer, &JsValue::from_str(name)).ok();
     let status = field("status").and_then(|s| s.as_f64()).unwrap_or(0.0) as u16;
     let body = field("body")
-        .and_then(|b| b.as_string())
+        .map(|b| js_sys::Uint8Array::new(&b).to_vec())
         .unwrap_or_default();
     // loader.mjs bounds the answer itself (MAX_RECORD_BYTES), in the plugin's isolate.
     Ok(PluginReply {
         status,
-        body: body.into_bytes(),
+        body,
         cut: false,
     })
 }
