@@ -55,15 +55,25 @@ async function boundedBytes(response, limit) {
   return all;
 }
 
+function binding(env, name) {
+  const b = env[name];
+  if (b == null) throw new Error(`the worker has no ${name} binding`);
+  return b;
+}
+
 /**
- * POSTs `body` (bytes) to the plugin version's isolate; resolves to `{status, body}`, the
+ * POSTs `body` (bytes) to the plugin version's isolate (through `env`'s LOADER, its
+ * modules read from ARCHIVE when the runtime starts it); resolves to `{status, body}`, the
  * answer's bytes, or rejects with "no answer within `timeoutMs` ms" when the answer is
- * not all in by then. The abort signal cuts off a plugin that waits; one that spins
- * holds up this thread (workerd locally runs the loaded isolate on it), so a late answer
- * is refused once it is in.
+ * not all in after `leftMs` (what the step's `timeoutMs` leaves after the version's
+ * lookup). The abort signal cuts off a plugin that waits; one that spins holds up this
+ * thread (workerd locally runs the loaded isolate on it), so a late answer is refused
+ * once it is in.
  */
-export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, body, limit, timeoutMs, egressFor) {
+export async function callPlugin(env, id, prefix, main, modulesJson, body, limit, leftMs, timeoutMs, egressFor) {
   const started = Date.now();
+  const loader = binding(env, "LOADER");
+  const bucket = binding(env, "ARCHIVE");
   const late = () => new Error(`no answer within ${timeoutMs} ms`);
   try {
     // The module list is read only when the runtime starts the isolate.
@@ -72,10 +82,10 @@ export async function callPlugin(loader, bucket, id, prefix, main, modulesJson, 
       method: "POST",
       headers: { "content-type": "application/json" },
       body,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(leftMs),
     });
     const bytes = await boundedBytes(response, limit);
-    if (Date.now() - started > timeoutMs) throw late();
+    if (Date.now() - started > leftMs) throw late();
     return { status: response.status, body: bytes };
   } catch (e) {
     throw e?.name === "TimeoutError" ? late() : e;

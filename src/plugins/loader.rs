@@ -4,33 +4,38 @@
 //! to its isolate, started from the version's modules in R2 when the runtime has none
 //! warm.
 
-use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Env, js_sys};
+use worker::{AbortController, Env, js_sys};
 
 use super::MAX_RECORD_BYTES;
 use super::bundle::{isolate_id, prefix};
 use crate::error::{BindingError, During};
+use crate::outbound::with_timeout;
 use crate::steps::PluginReply;
 use crate::store::plugins;
 
-/// The Worker Loader binding's name (`[[worker_loaders]] binding = "LOADER"`).
-pub const LOADER_BINDING: &str = "LOADER";
-
 #[wasm_bindgen(module = "/src/plugins/loader.mjs")]
 extern "C" {
+    /// What `callPlugin` resolves to.
+    type PluginAnswer;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &PluginAnswer) -> u16;
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &PluginAnswer) -> Vec<u8>;
+
     #[wasm_bindgen(js_name = callPlugin, catch)]
     #[allow(clippy::too_many_arguments)]
     fn call_plugin(
-        loader: &JsValue,
-        bucket: &JsValue,
+        env: &Env,
         id: &str,
         prefix: &str,
         main: &str,
         modules_json: &str,
         body: &[u8],
         limit: f64,
+        left_ms: f64,
         timeout_ms: f64,
         egress_for: &str,
     ) -> Result<js_sys::Promise, JsValue>;
@@ -45,17 +50,10 @@ fn js_error(e: JsValue) -> BindingError {
     )
 }
 
-fn binding(env: &Env, name: &str) -> Result<JsValue, BindingError> {
-    js_sys::Reflect::get(env, &JsValue::from_str(name))
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
-        .ok_or_else(|| BindingError::Missing(format!("the worker has no {name} binding")))
-}
-
 /// POSTs `body` to `plugin` (at `version`, else its active version); `Err` when there is
 /// no such version, the message or answer is over [`MAX_RECORD_BYTES`], the isolate
-/// failed to start or threw, or it gave no answer within `timeout_ms` (`loader.mjs`
-/// times the whole call, the version's lookup aside).
+/// failed to start or threw, or the whole call (the version's lookup, the isolate's start,
+/// the answer) took longer than `timeout_ms` (the call itself timed in `loader.mjs`).
 pub async fn call(
     env: &Env,
     plugin: &str,
@@ -69,14 +67,16 @@ pub async fn call(
             body.len()
         )));
     }
-    let loader = binding(env, LOADER_BINDING)?;
-    let bucket = binding(env, "ARCHIVE")?;
-    let now_ms = js_sys::Date::now() as u64;
-    let found = plugins::find_cached(plugin, version, now_ms, || async {
-        let db = env.d1("DB").during("DB binding")?;
-        plugins::find(&db, plugin, version)
-            .await
-            .during(format!("reading plugin {plugin} from D1"))
+    let started_ms = js_sys::Date::now() as u64;
+    // D1 is read once per CACHE_MS and isolate; that read counts against the timeout too.
+    let found = plugins::find_cached(plugin, version, started_ms, || {
+        let read = async {
+            let db = env.d1("DB").during("DB binding")?;
+            plugins::find(&db, plugin, version)
+                .await
+                .during(format!("reading plugin {plugin} from D1"))
+        };
+        with_timeout(read, AbortController::default(), timeout_ms)
     })
     .await?
     .ok_or_else(|| {
@@ -99,29 +99,29 @@ pub async fn call(
     } else {
         (id, "")
     };
+    let spent_ms = (js_sys::Date::now() as u64).saturating_sub(started_ms);
+    let left_ms = timeout_ms.saturating_sub(spent_ms).max(1);
     let promise = call_plugin(
-        &loader,
-        &bucket,
+        env,
         &id,
         &prefix(plugin, &found.version),
         &found.main,
         &found.modules,
         body.as_bytes(),
         MAX_RECORD_BYTES as f64,
+        left_ms as f64,
         timeout_ms as f64,
         egress_for,
     )
     .map_err(js_error)?;
-    let answer = JsFuture::from(promise).await.map_err(js_error)?;
-    let field = |name: &str| js_sys::Reflect::get(&answer, &JsValue::from_str(name)).ok();
-    let status = field("status").and_then(|s| s.as_f64()).unwrap_or(0.0) as u16;
-    let body = field("body")
-        .map(|b| js_sys::Uint8Array::new(&b).to_vec())
-        .unwrap_or_default();
+    let answer: PluginAnswer = JsFuture::from(promise)
+        .await
+        .map_err(js_error)?
+        .unchecked_into();
     // loader.mjs bounds the answer itself (MAX_RECORD_BYTES), in the plugin's isolate.
     Ok(PluginReply {
-        status,
-        body,
+        status: answer.status(),
+        body: answer.body(),
         cut: false,
     })
 }
