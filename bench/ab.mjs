@@ -13,8 +13,8 @@
 // 10. The first target is the 1.00x reference.
 import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
-import { applyMigrations, root } from "../miniflare/harness.mjs";
-import { activateBenchPlugin, autocannonArgs, pluggedOptions, signedBody, workerOptions, workerdCpuMicros } from "./lib.mjs";
+import { root } from "../miniflare/harness.mjs";
+import { autocannonArgs, pluggedOptions, readyPlugged, signedBody, workerOptions, workerdCpuMicros } from "./lib.mjs";
 
 const [seconds = "3", rounds = "5", ...specs] = process.argv.slice(2);
 const body = signedBody();
@@ -41,12 +41,8 @@ for (const spec of specs) {
   const name = `ab${targets.length}`;
   const plugged = p === "plugged";
   const mf = new Miniflare(plugged ? pluggedOptions(file, name) : workerOptions(file, name));
-  const base = String(await mf.ready).replace(/\/$/, "");
-  if (plugged && file.endsWith("/")) {
-    await applyMigrations(await mf.getD1Database("DB", name));
-    await activateBenchPlugin(base);
-  }
-  targets.push({ label, mf, url: base + (plugged ? (file.endsWith("/") ? "/hooks/amo-plugged" : "/") : p), runs: [] });
+  const url = plugged ? await readyPlugged(mf, file, name) : String(await mf.ready).replace(/\/$/, "") + p;
+  targets.push({ label, mf, url, runs: [] });
 }
 try {
   for (const t of targets) await load(t.url, 1); // warm-up

@@ -13,7 +13,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { QUEUES, TEST_SECRETS, applyMigrations, hmacHex, root } from "../miniflare/harness.mjs";
-import { BENCH_PLUGIN, PUBLIC_URL, activateBenchPlugin, coldStart as measureCold, deliverIngest, edgehookOptions, jsonBody, loadConfig, oneCollectorConfig, pluggedOptions, sequentialLatency } from "./lib.mjs";
+import { BENCH_PLUGIN, PUBLIC_URL, activateBenchPlugin, coldStart as measureCold, deliverIngest, edgehookOptions, jsonBody, loadConfig, oneCollectorConfig, pluggedOptions, readyPlugged, sequentialLatency } from "./lib.mjs";
 
 const SMOKE = process.env.BENCH_SMOKE === "1";
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
@@ -326,9 +326,8 @@ function hotPathGoals(s) {
  * resolution; autocannon's p50 is in whole ms), at 10 connections autocannon.
  */
 async function pluginStep() {
-  const edgehook = await startMf(pluggedOptions(path.join(BUILD, "index.js"), "edgehook"));
-  await applyMigrations(await edgehook.mf.getD1Database("DB", "edgehook"));
-  await activateBenchPlugin(edgehook.url);
+  const edgehook = await startMf(pluggedOptions(`${BUILD}/`, "edgehook"));
+  await readyPlugged(edgehook.mf, `${BUILD}/`, "edgehook");
   const targets = {
     edgehook,
     js: await startMf(floorOptions("js-hmac.mjs")),

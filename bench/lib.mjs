@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ADMIN_HEADERS, QUEUES, TEST_SECRETS, hmacHex, testConfig } from "../miniflare/harness.mjs";
+import { ADMIN_HEADERS, QUEUES, TEST_SECRETS, applyMigrations, hmacHex, testConfig } from "../miniflare/harness.mjs";
 
 /** A JSON object of about `n` bytes, as benches/core.rs builds it. */
 export function jsonBody(n) {
@@ -111,6 +111,19 @@ export function pluggedOptions(target, name, extra = {}) {
   return options;
 }
 
+/**
+ * Readies a target started with `pluggedOptions(target, name)`: for edgehook (`target` a
+ * worker-build directory ending in `/`), migrations applied and bench-plugin activated.
+ * Answers the URL of the plugin case: edgehook's /hooks/amo-plugged, or a floor's "/".
+ */
+export async function readyPlugged(mf, target, name) {
+  const base = String(await mf.ready).replace(/\/$/, "");
+  if (!target.endsWith("/")) return `${base}/`;
+  await applyMigrations(await mf.getD1Database("DB", name));
+  await activateBenchPlugin(base);
+  return `${base}/hooks/amo-plugged`;
+}
+
 /** Uploads `code` as plugin bench-plugin to the edgehook at `base` and activates it. */
 export async function activateBenchPlugin(base, code = BENCH_PLUGIN) {
   const admin = async (method, p, json) => {
@@ -188,8 +201,8 @@ export async function coldStart(options, urlPath) {
 
 /**
  * `n` POSTs of `body` to `url` one after another over one kept-alive connection, each
- * timed with performance.now(): the p50 and mean latency in ms at µs resolution
- * (autocannon's p50 is in whole ms) and the requests per second. Every answer must be 2xx.
+ * timed with performance.now(): the p50 latency in ms at µs resolution (autocannon's p50
+ * is in whole ms) and the requests per second. Every answer must be 2xx.
  */
 export async function sequentialLatency(url, { body, headers }, n) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -213,5 +226,5 @@ export async function sequentialLatency(url, { body, headers }, n) {
   const seconds = (performance.now() - start) / 1000;
   agent.destroy();
   times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(n / 2)], mean: times.reduce((a, b) => a + b, 0) / n, rps: n / seconds };
+  return { p50: times[Math.floor(n / 2)], rps: n / seconds };
 }

@@ -24,21 +24,15 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { applyMigrations, root } from "../miniflare/harness.mjs";
-import { activateBenchPlugin, autocannonArgs, deliverIngest, pluggedOptions, signedBody, workerOptions } from "./lib.mjs";
+import { autocannonArgs, deliverIngest, pluggedOptions, readyPlugged, signedBody, workerOptions } from "./lib.mjs";
 
 const [target, urlPath = "/", seconds = "5", top = "30"] = process.argv.slice(2);
 const body = signedBody();
 const inspectorPort = 9230 + (process.pid % 500);
 const plugged = urlPath === "plugged";
-const edgehook = target.endsWith("/");
 const options = plugged ? pluggedOptions(target, "profiled", { inspectorPort }) : workerOptions(target, "profiled", { inspectorPort });
 const mf = new Miniflare(options);
-const base = String(await mf.ready).replace(/\/$/, "");
-const url = base + (plugged && edgehook ? "/hooks/amo-plugged" : plugged ? "/" : urlPath);
-if (plugged && edgehook) {
-  await applyMigrations(await mf.getD1Database("DB", "profiled"));
-  await activateBenchPlugin(base);
-}
+const url = plugged ? await readyPlugged(mf, target, "profiled") : String(await mf.ready).replace(/\/$/, "") + urlPath;
 const list = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
 const isolate = list.find((t) => t.title.endsWith("core:user:profiled"));
 const ws = new WebSocket(isolate.webSocketDebuggerUrl);

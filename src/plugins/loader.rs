@@ -118,7 +118,7 @@ pub async fn call(
         .await
         .map_err(js_error)?
         .unchecked_into();
-    // loader.mjs bounds the answer itself (MAX_RECORD_BYTES), in the plugin's isolate.
+    // loader.mjs read at most MAX_RECORD_BYTES of the answer and refused more.
     Ok(PluginReply {
         status: answer.status(),
         body: answer.body(),
