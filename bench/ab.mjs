@@ -1,7 +1,8 @@
 // A/B: the same signed POST against several workers, each in its own workerd, autocannon
 // in a second process, rounds interleaved so a busy neighbour hits them alike. Prints
 // per target the median req/s, p50/p99 and workerd CPU per request (utime+stime of the
-// workerd processes over the run, divided by the 2xx count: steadier than req/s here).
+// workerd processes over the run, divided by the 2xx count: steadier than req/s here),
+// and the median over rounds of the CPU difference to the first target in the same round.
 //
 //   node bench/ab.mjs SECONDS ROUNDS label=path/to/build/:/hooks/amo label=bench/floors/send.mjs
 //
@@ -52,11 +53,14 @@ try {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const reference = median(targets[0].runs.map((x) => x.rps));
+// CPU against the first target's in the same round: steadier than either alone when the
+// machine's speed drifts between rounds.
+const paired = (t) => median(t.runs.map((x, i) => x.cpu - targets[0].runs[i].cpu));
 for (const t of targets) {
   const rps = median(t.runs.map((x) => x.rps));
   console.log(
     `${t.label.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s ${(rps / reference).toFixed(2)}x  ` +
       `p50 ${median(t.runs.map((x) => x.p50))} ms  p99 ${median(t.runs.map((x) => x.p99))} ms  ` +
-      `cpu ${median(t.runs.map((x) => x.cpu)).toFixed(0)} µs/req  (req/s per round: ${t.runs.map((x) => x.rps.toFixed(0)).join(" ")})`,
+      `cpu ${median(t.runs.map((x) => x.cpu)).toFixed(0)} µs/req (${paired(t) >= 0 ? "+" : ""}${paired(t).toFixed(0)} paired)  (req/s per round: ${t.runs.map((x) => x.rps.toFixed(0)).join(" ")})`,
   );
 }
