@@ -2,8 +2,9 @@
 // (src/plugins/loader.mjs: the answer read at most 1 MiB, the call timed by an abort
 // signal) costs over the floor's bare call, apart from the rest of the step. One worker
 // (plugin-call/worker.mjs) calls the bench's plugin through the Worker Loader in several
-// ways (bare, bounded, byob, timed, both, shipped, rpc: see there); C requests at once share N calls per round, rounds interleave the ways, and the
-// wall time per call is printed with its median difference to `bare` in the same round.
+// ways (bare, bounded, byob, timed, both, shipped, rpc: see there); C requests at once
+// share 200 calls per round, rounds interleave the ways, and the wall time per call is
+// printed with its median difference to the first way in the same round.
 // Run (after `source scripts/env.sh`): C=10 node bench/experiments/plugin-call.mjs [ROUNDS] [WAYS]
 import { Miniflare } from "miniflare";
 import path from "node:path";

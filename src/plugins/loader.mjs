@@ -30,7 +30,7 @@ async function code(bucket, prefix, main, modules, egressFor) {
 }
 
 // Reads at most `limit` bytes of the answer; more is an error, never buffered whole.
-async function boundedBytes(response, limit) {
+export async function boundedBytes(response, limit) {
   const reader = response.body?.getReader();
   if (!reader) return new Uint8Array(0);
   const chunks = [];

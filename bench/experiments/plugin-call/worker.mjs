@@ -1,7 +1,7 @@
 // One worker for bench/experiments/plugin-call.mjs: a request to /WAY?n=N makes N calls
 // in a row to the bench's plugin through the Worker Loader binding, each way reading the
 // answer differently (or calling it differently), and answers the bytes read.
-import { callPlugin } from "../../../src/plugins/loader.mjs";
+import { boundedBytes, callPlugin } from "../../../src/plugins/loader.mjs";
 
 const record = new TextEncoder().encode(
   JSON.stringify({ type: "record", collector: "amo", record: { addon: "x".repeat(900), n: 1 } }),
@@ -46,21 +46,6 @@ function rpc(env) {
   return stub.getEntrypoint().call(record);
 }
 
-// loader.mjs's bounded read, as a separate piece.
-async function bounded(response) {
-  const reader = response.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > LIMIT) throw new Error("over the limit");
-    chunks.push(value);
-  }
-  return chunks.length === 1 ? chunks[0] : new Uint8Array(await new Blob(chunks).arrayBuffer());
-}
-
 // The same bound through a BYOB reader: readAtLeast fills a 64 KiB buffer (doubling up to
 // the limit) in one call per buffer instead of one read per chunk.
 async function byob(response) {
@@ -83,17 +68,18 @@ async function byob(response) {
 }
 
 const variants = {
-  byob: async (env) => byob(await post(env)),
   // The floor's call: the whole answer, however long, no timeout.
   bare: async (env) => new Uint8Array(await (await post(env)).arrayBuffer()),
-  bounded: async (env) => bounded(await post(env)),
+  // loader.mjs's bounded read alone.
+  bounded: async (env) => boundedBytes(await post(env), LIMIT),
+  byob: async (env) => byob(await post(env)),
   timed: async (env) => new Uint8Array(await (await post(env, AbortSignal.timeout(5000))).arrayBuffer()),
-  rpc,
-  both: async (env) => bounded(await post(env, AbortSignal.timeout(5000))),
+  both: async (env) => boundedBytes(await post(env, AbortSignal.timeout(5000)), LIMIT),
   // What edgehook ships: src/plugins/loader.mjs (bounded read, abort signal, the module
   // list read from R2 when the isolate starts).
   shipped: async (env) =>
     (await callPlugin(env, "bench-plugin@shipped", "plugins/bench/", "plugin.js", '[{"name":"plugin.js","kind":"js"}]', record, LIMIT, 5000, 5000, "")).body,
+  rpc,
 };
 
 export default {
