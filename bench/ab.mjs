@@ -11,16 +11,31 @@
 // The path `plugged` sets a target up for the plugin-step case (bench/lib.mjs
 // pluggedOptions): edgehook's amo-plugged collector, or "/" of js-hmac-plugin.mjs.
 // KIB=64 sends a 64 KiB body instead of 1 KiB; CONNECTIONS=50 opens 50 connections instead of
-// 10. The first target is the 1.00x reference.
+// 10. CONNECTIONS=1 times one request at a time with a sequential client instead
+// (`sequentialLatency`, p50 in µs, also paired: latency is what one connection measures).
+// The first target is the 1.00x reference.
 import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { root } from "../miniflare/harness.mjs";
-import { autocannonArgs, pluggedOptions, readyPlugged, signedBody, workerOptions, workerdCpuMicros } from "./lib.mjs";
+import { autocannonArgs, pluggedOptions, readyPlugged, sequentialLatency, signedBody, workerOptions, workerdCpuMicros } from "./lib.mjs";
 
 const [seconds = "3", rounds = "5", ...specs] = process.argv.slice(2);
 const body = signedBody();
 
+const sequential = process.env.CONNECTIONS === "1";
+const bodyBytes = readFileSync(body.file);
+
+/** One connection: 300 requests per second of `secs`, one at a time, each timed. */
+async function loadSequential(url, secs) {
+  const cpu0 = workerdCpuMicros();
+  const n = Math.round(300 * secs);
+  const r = await sequentialLatency(url, { body: bodyBytes, headers: body.headers }, n);
+  return { rps: r.rps, p50: r.p50, p99: r.p99, cpu: (workerdCpuMicros() - cpu0) / n };
+}
+
 function load(url, secs) {
+  if (sequential) return loadSequential(url, secs);
   const args = autocannonArgs(root, url, body, secs);
   const cpu0 = workerdCpuMicros();
   return new Promise((resolve, reject) => {
@@ -55,12 +70,15 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const reference = median(targets[0].runs.map((x) => x.rps));
 // CPU against the first target's in the same round: steadier than either alone when the
 // machine's speed drifts between rounds.
-const paired = (t) => median(t.runs.map((x, i) => x.cpu - targets[0].runs[i].cpu));
+const paired = (t, f = "cpu") => median(t.runs.map((x, i) => x[f] - targets[0].runs[i][f]));
+const signed = (x, digits = 0) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
 for (const t of targets) {
   const rps = median(t.runs.map((x) => x.rps));
   console.log(
     `${t.label.padEnd(20)} ${rps.toFixed(0).padStart(6)} req/s ${(rps / reference).toFixed(2)}x  ` +
-      `p50 ${median(t.runs.map((x) => x.p50))} ms  p99 ${median(t.runs.map((x) => x.p99))} ms  ` +
-      `cpu ${median(t.runs.map((x) => x.cpu)).toFixed(0)} µs/req (${paired(t) >= 0 ? "+" : ""}${paired(t).toFixed(0)} paired)  (req/s per round: ${t.runs.map((x) => x.rps.toFixed(0)).join(" ")})`,
+      (sequential
+        ? `p50 ${median(t.runs.map((x) => x.p50)).toFixed(3)} ms (${signed(paired(t, "p50"), 3)} paired)  p99 ${median(t.runs.map((x) => x.p99)).toFixed(2)} ms  `
+        : `p50 ${median(t.runs.map((x) => x.p50))} ms  p99 ${median(t.runs.map((x) => x.p99))} ms  `) +
+      `cpu ${median(t.runs.map((x) => x.cpu)).toFixed(0)} µs/req (${signed(paired(t))} paired)  (req/s per round: ${t.runs.map((x) => x.rps.toFixed(0)).join(" ")})`,
   );
 }
