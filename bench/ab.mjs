@@ -14,11 +14,9 @@
 // 10. CONNECTIONS=1 times one request at a time with a sequential client instead
 // (`sequentialLatency`, p50 in µs, also paired: latency is what one connection measures).
 // The first target is the 1.00x reference.
-import { Miniflare } from "miniflare";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { root } from "../miniflare/harness.mjs";
-import { autocannonArgs, pluggedOptions, readyPlugged, sequentialLatency, signedBody, workerOptions, workerdCpuMicros } from "./lib.mjs";
+import { autocannon, sequentialLatency, signedBody, startTarget, workerdCpuMicros } from "./lib.mjs";
 
 const [seconds = "3", rounds = "5", ...specs] = process.argv.slice(2);
 const body = signedBody();
@@ -34,32 +32,15 @@ async function loadSequential(url, secs) {
   return { rps: r.rps, p50: r.p50, p99: r.p99, cpu: (workerdCpuMicros() - cpu0) / n };
 }
 
-function load(url, secs) {
+async function load(url, secs) {
   if (sequential) return loadSequential(url, secs);
-  const args = autocannonArgs(root, url, body, secs);
   const cpu0 = workerdCpuMicros();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on("close", () => {
-      const r = JSON.parse(out);
-      if (r.non2xx || r.errors) return reject(new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`));
-      resolve({ rps: r["2xx"] / r.duration, p50: r.latency.p50, p99: r.latency.p99, cpu: (workerdCpuMicros() - cpu0) / r["2xx"] });
-    });
-  });
+  const r = await autocannon(root, url, body, secs);
+  return { rps: r["2xx"] / r.duration, p50: r.latency.p50, p99: r.latency.p99, cpu: (workerdCpuMicros() - cpu0) / r["2xx"] };
 }
 
 const targets = [];
-for (const spec of specs) {
-  const [label, rest] = spec.split("=");
-  const [file, p = "/"] = rest.split(":");
-  const name = `ab${targets.length}`;
-  const plugged = p === "plugged";
-  const mf = new Miniflare(plugged ? pluggedOptions(file, name) : workerOptions(file, name));
-  const url = plugged ? await readyPlugged(mf, file, name) : String(await mf.ready).replace(/\/$/, "") + p;
-  targets.push({ label, mf, url, runs: [] });
-}
+for (const spec of specs) targets.push({ ...(await startTarget(spec, `ab${targets.length}`)), runs: [] });
 try {
   for (const t of targets) await load(t.url, 1); // warm-up
   for (let r = 0; r < Number(rounds); r++) for (const t of targets) t.runs.push(await load(t.url, Number(seconds)));

@@ -2,6 +2,7 @@
 // its own workerd, with the test config's collectors (no plugin steps) and a signed 1 KiB
 // (or KIB=n) body.
 import { Miniflare } from "miniflare";
+import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -142,6 +143,36 @@ export function autocannonArgs(root, url, body, seconds) {
   for (const [k, v] of Object.entries(body.headers)) args.push("-H", `${k}=${v}`);
   args.push(url);
   return args;
+}
+
+/** Runs autocannon (`autocannonArgs`) in a second process; resolves its JSON result,
+ * rejects if any answer was not 2xx or failed. */
+export function autocannon(root, url, body, seconds) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, autocannonArgs(root, url, body, seconds), { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("close", () => {
+      const r = JSON.parse(out);
+      if (r.non2xx || r.errors) reject(new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`));
+      else resolve(r);
+    });
+  });
+}
+
+/**
+ * Starts the target `spec` names, `label=file[:path]` (bench/ab.mjs): a worker-build
+ * directory ending in `/` or a module script, `file` resolved against `base`; the path
+ * `plugged` readies the plugin-step case (`readyPlugged`). Answers `{ label, mf, url }`.
+ */
+export async function startTarget(spec, name, base = process.cwd()) {
+  const [label, rest] = spec.split("=");
+  const [file, p = "/"] = rest.split(":");
+  const target = path.resolve(base, file) + (file.endsWith("/") ? "/" : "");
+  const plugged = p === "plugged";
+  const mf = new Miniflare(plugged ? pluggedOptions(target, name) : workerOptions(target, name));
+  const url = plugged ? await readyPlugged(mf, target, name) : String(await mf.ready).replace(/\/$/, "") + p;
+  return { label, mf, url };
 }
 
 /** CPU seconds (as µs) used so far by every workerd process on the machine, or only by

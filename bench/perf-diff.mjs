@@ -18,9 +18,8 @@ import { execFileSync, execSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Miniflare } from "miniflare";
 import { root } from "../miniflare/harness.mjs";
-import { autocannonArgs, pluggedOptions, readyPlugged, signedBody, workerOptions } from "./lib.mjs";
+import { autocannon, signedBody, startTarget } from "./lib.mjs";
 
 const [seconds = "3", rounds = "8", ...specs] = process.argv.slice(2);
 const HZ = 2000;
@@ -34,19 +33,6 @@ process.chdir(work);
 
 const workerdPids = () => new Set(execSync("pgrep -x workerd || true").toString().split("\n").filter(Boolean));
 const body = signedBody();
-
-function load(url, secs) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, autocannonArgs(root, url, body, secs), { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on("close", () => {
-      const r = JSON.parse(out);
-      if (r.non2xx || r.errors) reject(new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`));
-      else resolve(r["2xx"]);
-    });
-  });
-}
 
 /** µs of CPU per request by symbol, from `file` (samples × 1/HZ s ÷ requests). */
 function symbols(file, requests) {
@@ -74,22 +60,17 @@ function kind(name) {
 const targets = [];
 try {
   for (const spec of specs) {
-    const [label, rest] = spec.split("=");
-    const [file, p = "/"] = rest.split(":");
-    const target = path.resolve(cwd, file) + (file.endsWith("/") ? "/" : "");
     const before = workerdPids();
-    const plugged = p === "plugged";
-    const mf = new Miniflare(plugged ? pluggedOptions(target, label) : workerOptions(target, label));
-    const url = plugged ? await readyPlugged(mf, target, label) : String(await mf.ready).replace(/\/$/, "") + p;
+    const t = await startTarget(spec, spec.split("=")[0], cwd);
     const pids = [...workerdPids()].filter((x) => !before.has(x));
-    targets.push({ label, mf, url, pids, requests: 0, data: path.join(work, `${label}.data`) });
+    targets.push({ ...t, pids, requests: 0, data: path.join(work, `${t.label}.data`) });
   }
-  for (const t of targets) await load(t.url, 1); // warm-up
+  for (const t of targets) await autocannon(root, t.url, body, 1); // warm-up
   const perfs = targets.map((t) =>
     spawn("perf", ["record", "-q", "-e", "cpu-clock", "-F", String(HZ), "-o", t.data, "-p", t.pids.join(",")], { stdio: "inherit" }),
   );
   await new Promise((r) => setTimeout(r, 1000));
-  for (let r = 0; r < Number(rounds); r++) for (const t of targets) t.requests += await load(t.url, Number(seconds));
+  for (let r = 0; r < Number(rounds); r++) for (const t of targets) t.requests += (await autocannon(root, t.url, body, Number(seconds)))["2xx"];
   for (const p of perfs) p.kill("SIGINT");
   await Promise.all(perfs.map((p) => new Promise((r) => p.on("close", r))));
 

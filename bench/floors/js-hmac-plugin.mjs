@@ -2,6 +2,7 @@
 // called the same way (Worker Loader binding LOADER, no network, the plugin message in,
 // AShirt's answer out); the plugin's code comes in the PLUGIN_JS binding.
 import { checkHmac, reply } from "./hmac.mjs";
+import { benchPlugin } from "./plugin-stub.mjs";
 
 export default {
   async fetch(request, env) {
@@ -14,14 +15,7 @@ export default {
     } catch {
       return reply(400, { error: { code: "invalid_json", message: "not JSON" } });
     }
-    const plugin = env.LOADER.get("bench-plugin", () => ({
-      compatibilityDate: "2026-07-30",
-      mainModule: "plugin.js",
-      modules: { "plugin.js": env.PLUGIN_JS },
-      env: {},
-      globalOutbound: null,
-    }));
-    const answered = await plugin.getEntrypoint().fetch("https://plugin.internal/", {
+    const answered = await benchPlugin(env).getEntrypoint().fetch("https://plugin.internal/", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ type: "record", collector: "amo", record }),

@@ -2,6 +2,7 @@
 // in a row to the bench's plugin through the Worker Loader binding, each way reading the
 // answer differently (or calling it differently), and answers the bytes read.
 import { boundedBytes, callPlugin } from "../../../src/plugins/loader.mjs";
+import { benchPlugin } from "../../floors/plugin-stub.mjs";
 
 const record = new TextEncoder().encode(
   JSON.stringify({ type: "record", collector: "amo", record: { addon: "x".repeat(900), n: 1 } }),
@@ -9,14 +10,7 @@ const record = new TextEncoder().encode(
 const LIMIT = 1 << 20;
 
 function post(env, signal) {
-  const stub = env.LOADER.get("bench-plugin", () => ({
-    compatibilityDate: "2026-07-30",
-    mainModule: "plugin.js",
-    modules: { "plugin.js": env.PLUGIN_JS },
-    env: {},
-    globalOutbound: null,
-  }));
-  return stub.getEntrypoint().fetch("https://plugin.internal/", {
+  return benchPlugin(env).getEntrypoint().fetch("https://plugin.internal/", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: record,
