@@ -16,7 +16,7 @@
 // The first target is the 1.00x reference.
 import { readFileSync } from "node:fs";
 import { root } from "../miniflare/harness.mjs";
-import { autocannon, sequentialLatency, signedBody, startTarget, workerdCpuMicros } from "./lib.mjs";
+import { autocannon, median, sequentialLatency, signedBody, startTarget, workerdCpuMicros } from "./lib.mjs";
 
 const [seconds = "3", rounds = "5", ...specs] = process.argv.slice(2);
 const body = signedBody();
@@ -47,7 +47,6 @@ try {
 } finally {
   await Promise.all(targets.map((t) => t.mf.dispose()));
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const reference = median(targets[0].runs.map((x) => x.rps));
 // CPU against the first target's in the same round: steadier than either alone when the
 // machine's speed drifts between rounds.

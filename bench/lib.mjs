@@ -175,6 +175,12 @@ export async function startTarget(spec, name, base = process.cwd()) {
   return { label, mf, url };
 }
 
+/** The middle value of `xs` (of the two middle ones, the upper): what the A/B tools print
+ * per target and per paired difference. */
+export function median(xs) {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+
 /** CPU seconds (as µs) used so far by every workerd process on the machine, or only by
  * those whose parent is process `parent` (with their finished children's). */
 export function workerdCpuMicros(parent) {

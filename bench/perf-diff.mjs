@@ -11,9 +11,10 @@
 //   node bench/perf-diff.mjs SECONDS ROUNDS label=target ... (targets as in bench/ab.mjs)
 //
 // Needs `perf` (linux-perf), and, like ab.mjs, no other workerd starting on the machine
-// meanwhile (a target's processes are the workerd that appear as it starts). Unlike bench/profile.mjs (the inspector's profile of one
-// worker's JavaScript and wasm) it sees the runtime's own work too: the allocator, V8's
-// handles and garbage collector, the I/O between isolates.
+// meanwhile (a target's processes are the workerd that appear as it starts). Unlike
+// bench/profile.mjs (the inspector's profile of one worker's JavaScript and wasm) it sees
+// the runtime's own work too: the allocator, V8's handles and garbage collector, the I/O
+// between isolates.
 import { execFileSync, execSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -10,7 +10,7 @@
 import { Miniflare } from "miniflare";
 import path from "node:path";
 import { applyMigrations } from "../../miniflare/harness.mjs";
-import { deliverIngest, edgehookOptions, loadConfig, workerdCpuMicros } from "../lib.mjs";
+import { deliverIngest, edgehookOptions, loadConfig, median, workerdCpuMicros } from "../lib.mjs";
 
 const [size = "100", batches = "12", rounds = "5", ...specs] = process.argv.slice(2);
 
@@ -41,7 +41,6 @@ try {
 } finally {
   await Promise.all(targets.map((t) => t.mf.dispose()));
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const reference = median(targets[0].runs.map((x) => x.rate));
 for (const t of targets) {
   const rate = median(t.runs.map((x) => x.rate));

@@ -9,7 +9,7 @@
 import { Miniflare } from "miniflare";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { BENCH_PLUGIN } from "../lib.mjs";
+import { BENCH_PLUGIN, median } from "../lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const rounds = Number(process.argv[2] ?? 21);
@@ -42,7 +42,6 @@ try {
   for (const way of ways) await run(way, 50); // warm-up
   const times = Object.fromEntries(ways.map((w) => [w, []]));
   for (let r = 0; r < rounds; r++) for (const way of ways) times[way].push(await run(way, calls));
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const way of ways) {
     const paired = median(times[way].map((t, i) => t - times[ways[0]][i]));
     console.log(`${way.padEnd(8)} ${median(times[way]).toFixed(0).padStart(5)} µs/call  ${paired >= 0 ? "+" : ""}${paired.toFixed(0)} µs against ${ways[0]} in the same round`);
